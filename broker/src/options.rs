@@ -1,0 +1,229 @@
+//! The resolved runtime options of one Starling node.
+//!
+//! Built from defaults, then the config file, then command-line flags (the CLI
+//! wins), by `config::load`. Everything else in the broker reads only this.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::limits;
+
+/// Every setting a node runs with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    /// Client listener bind address (`host`, `net`, `-a`).
+    pub host: String,
+    /// Client listener port (`port`, `-p`); 0 picks an ephemeral port
+    /// (nats-server's `-1` is mapped to 0 as well).
+    pub port: u16,
+    /// Server name (`server_name`, `-n`); defaults to the server id.
+    pub server_name: Option<String>,
+    /// Client URL advertised to others (`client_advertise`).
+    pub client_advertise: Option<String>,
+    /// Monitoring listener host (`http: host:port`); defaults to `host`.
+    pub http_host: Option<String>,
+    /// Monitoring listener port (`http_port`, `monitor_port`, `-m`); None = off.
+    pub http_port: Option<u16>,
+    /// Largest payload in bytes (headers included).
+    pub max_payload: usize,
+    /// Longest control line in bytes.
+    pub max_control_line: usize,
+    /// Per-client outbound bytes before slow consumer.
+    pub max_pending: usize,
+    /// Open client connections at most.
+    pub max_connections: usize,
+    /// Subscriptions per connection at most; 0 = unlimited.
+    pub max_subscriptions: usize,
+    /// Interval between server PINGs.
+    pub ping_interval: Duration,
+    /// Unanswered PINGs before `Stale Connection`.
+    pub ping_max: u32,
+    /// Longest a single write to a client may take.
+    pub write_deadline: Duration,
+    /// Lame duck: total eviction time.
+    pub lame_duck_duration: Duration,
+    /// Lame duck: wait before the first close.
+    pub lame_duck_grace_period: Duration,
+    /// `-D` / `debug`.
+    pub debug: bool,
+    /// `-V` / `trace`.
+    pub trace: bool,
+    /// `-T` / `logtime` (default true).
+    pub logtime: bool,
+    /// `-l` / `log_file`: log to this file instead of stderr.
+    pub log_file: Option<PathBuf>,
+    /// `-P` / `pid_file`.
+    pub pid_file: Option<PathBuf>,
+    /// Client authentication and permissions.
+    pub authorization: Authorization,
+    /// The route listener and seeds; None = not clustered.
+    pub cluster: Option<ClusterOptions>,
+    /// The config file these options came from, for reload.
+    pub config_file: Option<PathBuf>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            host: limits::DEFAULT_HOST.to_string(),
+            port: limits::DEFAULT_PORT,
+            server_name: None,
+            client_advertise: None,
+            http_host: None,
+            http_port: None,
+            max_payload: limits::MAX_PAYLOAD,
+            max_control_line: limits::MAX_CONTROL_LINE,
+            max_pending: limits::MAX_PENDING,
+            max_connections: limits::MAX_CONNECTIONS,
+            max_subscriptions: 0,
+            ping_interval: limits::PING_INTERVAL,
+            ping_max: limits::PING_MAX,
+            write_deadline: limits::WRITE_DEADLINE,
+            lame_duck_duration: limits::LAME_DUCK_DURATION,
+            lame_duck_grace_period: limits::LAME_DUCK_GRACE_PERIOD,
+            debug: false,
+            trace: false,
+            logtime: true,
+            log_file: None,
+            pid_file: None,
+            authorization: Authorization::default(),
+            cluster: None,
+            config_file: None,
+        }
+    }
+}
+
+/// `authorization { ... }` plus `--user/--pass/--auth`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Authorization {
+    /// Single user name (`user`, `--user`).
+    pub user: Option<String>,
+    /// Its password (`password`/`pass`, `--pass`); may be a bcrypt hash.
+    pub password: Option<String>,
+    /// Token (`token`, `--auth`).
+    pub token: Option<String>,
+    /// `users: [...]`.
+    pub users: Vec<User>,
+    /// Time a client has to authenticate (`timeout`, seconds in the file).
+    pub timeout: Duration,
+    /// Permissions for users that name none (`default_permissions`).
+    pub default_permissions: Option<Permissions>,
+}
+
+impl Default for Authorization {
+    fn default() -> Self {
+        Authorization {
+            user: None,
+            password: None,
+            token: None,
+            users: Vec::new(),
+            timeout: limits::AUTH_TIMEOUT,
+            default_permissions: None,
+        }
+    }
+}
+
+impl Authorization {
+    /// True when clients must authenticate.
+    pub fn required(&self) -> bool {
+        self.user.is_some() || self.token.is_some() || !self.users.is_empty()
+    }
+}
+
+/// One entry of `authorization { users: [...] }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    /// `user` / `username`.
+    pub username: String,
+    /// `password` / `pass`; may be a bcrypt hash (`$2a$...`).
+    pub password: String,
+    /// `permissions`; None falls back to `default_permissions`.
+    pub permissions: Option<Permissions>,
+}
+
+/// `permissions { publish, subscribe, allow_responses }`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Permissions {
+    /// `publish` / `pub`.
+    pub publish: Option<SubjectPermission>,
+    /// `subscribe` / `sub`. An entry may be `"subject queue"`.
+    pub subscribe: Option<SubjectPermission>,
+    /// `allow_responses`: may publish to reply subjects of requests it got.
+    pub allow_responses: Option<ResponsePermission>,
+}
+
+/// An allow list and a deny list of subjects (wildcards allowed).
+/// A bare list in the config file is an allow list.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SubjectPermission {
+    /// Empty = everything allowed (unless denied).
+    pub allow: Vec<String>,
+    /// Wins over `allow`.
+    pub deny: Vec<String>,
+}
+
+/// `allow_responses: true` or `{ max: N, expires: "1m" }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResponsePermission {
+    /// Responses allowed per request (nats-server default 1).
+    pub max_msgs: usize,
+    /// How long a reply subject stays allowed; zero = forever.
+    pub expires: Duration,
+}
+
+impl Default for ResponsePermission {
+    fn default() -> Self {
+        ResponsePermission {
+            max_msgs: 1,
+            expires: Duration::ZERO,
+        }
+    }
+}
+
+/// `cluster { ... }` plus `--cluster`, `--routes`, `--cluster_name` ...
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterOptions {
+    /// `name` / `--cluster_name`; None = generated.
+    pub name: Option<String>,
+    /// Route listener host (`listen`, `host`, or the host of `--cluster URL`).
+    pub host: String,
+    /// Route listener port (0 = ephemeral).
+    pub port: u16,
+    /// Seed route URLs (`routes`, `--routes`), e.g. `nats://user:pass@host:6222`.
+    pub routes: Vec<String>,
+    /// Route URL advertised to peers (`advertise`, `cluster_advertise`).
+    pub advertise: Option<String>,
+    /// Keep peers' client URLs out of client INFO (`no_advertise`).
+    pub no_advertise: bool,
+    /// Retries for gossiped (implicit) routes (`connect_retries`).
+    pub connect_retries: u32,
+    /// Credentials a peer must present (`authorization { user, password }`).
+    pub user: Option<String>,
+    /// See `user`.
+    pub password: Option<String>,
+    /// Route handshake timeout (`authorization { timeout }`).
+    pub auth_timeout: Duration,
+    /// Interval between route PINGs (`ping_interval`).
+    pub ping_interval: Duration,
+    /// Unanswered route PINGs before the route is closed (`ping_max`).
+    pub ping_max: u32,
+}
+
+impl Default for ClusterOptions {
+    fn default() -> Self {
+        ClusterOptions {
+            name: None,
+            host: limits::DEFAULT_HOST.to_string(),
+            port: limits::DEFAULT_ROUTE_PORT,
+            routes: Vec::new(),
+            advertise: None,
+            no_advertise: false,
+            connect_retries: 0,
+            user: None,
+            password: None,
+            auth_timeout: limits::AUTH_TIMEOUT,
+            ping_interval: Duration::from_secs(1),
+            ping_max: 3,
+        }
+    }
+}
