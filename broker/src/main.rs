@@ -1,1 +1,103 @@
-fn main() {}
+//! The `starling` binary: nats-server's command line, one node.
+
+#![forbid(unsafe_code)]
+
+use std::process::ExitCode;
+
+use starling::config::{self, Command};
+use starling::options::Options;
+use starling::server::Server;
+use starling::{logging, signals};
+
+fn main() -> ExitCode {
+    let command = match config::parse_command_line(std::env::args().skip(1)) {
+        Ok(command) => command,
+        Err(error) => {
+            eprintln!("starling: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    match command {
+        Command::Version => {
+            println!("starling version {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Command::Help(usage) => {
+            println!("{usage}");
+            ExitCode::SUCCESS
+        }
+        Command::TestConfig(options) => {
+            let file = options
+                .config_file
+                .as_ref()
+                .map_or_else(|| "(none)".to_string(), |p| p.display().to_string());
+            println!("starling: configuration file {file} test is successful");
+            ExitCode::SUCCESS
+        }
+        Command::Signal { signal, target } => match signals::send(signal, target.as_deref()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("starling: {error}");
+                ExitCode::from(1)
+            }
+        },
+        Command::Run(options) => run(*options),
+    }
+}
+
+fn run(options: Options) -> ExitCode {
+    if let Err(error) = logging::init(&options) {
+        eprintln!("starling: cannot open log file: {error}");
+        return ExitCode::from(1);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("starling: cannot start the runtime: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    runtime.block_on(async move {
+        let pid_file = options.pid_file.clone();
+        let server = match Server::bind(options).await {
+            Ok(server) => server,
+            Err(error) => {
+                tracing::error!(%error, "cannot bind listeners");
+                return ExitCode::from(1);
+            }
+        };
+        if let Some(path) = &pid_file {
+            if let Err(error) = std::fs::write(path, std::process::id().to_string()) {
+                tracing::error!(%error, path = %path.display(), "cannot write pid file");
+                return ExitCode::from(1);
+            }
+        }
+        announce(&server);
+        let handle = server.handle();
+        tokio::spawn(signals::handle(handle.clone()));
+        server.run().await;
+        if let Some(path) = &pid_file {
+            let _ = std::fs::remove_file(path);
+        }
+        drop(handle);
+        ExitCode::SUCCESS
+    })
+}
+
+fn announce(server: &Server) {
+    let state = server.handle();
+    let state = state.state();
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        server_id = %state.server_id,
+        server_name = %state.server_name(),
+        "Starting starling"
+    );
+    if let Some(addr) = server.monitor_addr() {
+        tracing::info!("Starting http monitor on {addr}");
+    }
+    if let Ok(addr) = server.client_addr() {
+        tracing::info!("Listening for client connections on {addr}");
+    }
+    tracing::info!("Server is ready");
+}

@@ -1,0 +1,249 @@
+//! One client connection: its reader task (read, parse, act) and the
+//! timers that belong to it (keep-alive PINGs, the auth deadline).
+//!
+//! The reader parses every complete op in a read buffer before reading again
+//! and wakes each destination once per buffer (see [`super::deliver::Batch`]).
+//! The writer is a separate task (see [`super::writer`]).
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use rand::RngExt;
+use starling_proto::client::{encode, ClientParser, ConnectInfo, ParseError};
+use tokio::io::AsyncReadExt;
+use tokio::net::tcp::OwnedReadHalf;
+use tokio::net::TcpStream;
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::time::{Instant, Sleep};
+
+use super::deliver::Batch;
+use super::handle::ClientHandle;
+use super::writer;
+use crate::auth::PermissionChecker;
+use crate::close::CloseReason;
+use crate::options::Options;
+use crate::server::ServerState;
+
+/// First read buffer size; it doubles while reads fill it.
+const MIN_READ_SIZE: usize = 512;
+/// Largest read buffer size.
+const MAX_READ_SIZE: usize = 64 * 1024;
+/// The first server PING comes after at most this long (nats-server's
+/// `firstClientPingInterval`), so a dead peer is found early.
+const FIRST_PING_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Reader-side state of one connection.
+pub(super) struct Connection {
+    pub(super) server: Arc<ServerState>,
+    pub(super) handle: Arc<ClientHandle>,
+    pub(super) options: Arc<Options>,
+    pub(super) parser: ClientParser,
+    /// CONNECT options (nats-server defaults until CONNECT arrives).
+    pub(super) connect: ConnectInfo,
+    /// True once a CONNECT was accepted.
+    pub(super) connected: bool,
+    /// Clients must authenticate before anything else.
+    pub(super) auth_required: bool,
+    /// Publish/subscribe limits of the authenticated user.
+    pub(super) permissions: Option<Arc<PermissionChecker>>,
+    /// Destinations to wake and counts to publish after this read buffer.
+    pub(super) batch: Batch,
+    /// Server PINGs not yet answered.
+    pings_outstanding: u32,
+    /// When the last unanswered PING went out, for the RTT.
+    ping_sent_at: Option<Instant>,
+    /// Inbound data since the last ping timer fired.
+    active_since_ping: bool,
+}
+
+/// Serve one accepted client connection until it closes.
+pub async fn serve(server: Arc<ServerState>, stream: TcpStream, peer: SocketAddr, _permit: OwnedSemaphorePermit) {
+    // Latency matters more than packet count: the writer batches already.
+    let _ = stream.set_nodelay(true);
+    let options = server.options();
+    let cid = server.next_client_id();
+    let handle = Arc::new(ClientHandle::new(
+        cid,
+        peer,
+        options.max_pending,
+        server.shutdown.child_token(),
+    ));
+    server.register_client(&handle);
+    let auth_required = server.authenticator().required();
+    let info = server.client_info(cid, peer, auth_required);
+    let mut info_line = BytesMut::new();
+    encode::encode_info(&mut info_line, &info);
+    handle.outbound.push_proto(&info_line);
+
+    let (read_half, write_half) = stream.into_split();
+    let writer = tokio::spawn(writer::run(
+        server.clone(),
+        handle.clone(),
+        write_half,
+        options.write_deadline,
+    ));
+
+    let mut connection = Connection {
+        server: server.clone(),
+        handle: handle.clone(),
+        parser: ClientParser::new(options.max_control_line, options.max_payload),
+        options,
+        connect: ConnectInfo::default(),
+        connected: false,
+        auth_required,
+        permissions: None,
+        batch: Batch::default(),
+        pings_outstanding: 0,
+        ping_sent_at: None,
+        active_since_ping: false,
+    };
+    let reason = connection.run(read_half).await;
+    handle.close(reason);
+    let _ = writer.await;
+    server.unregister_client(&handle);
+}
+
+impl Connection {
+    async fn run(&mut self, mut socket: OwnedReadHalf) -> CloseReason {
+        let mut buffer = BytesMut::with_capacity(MIN_READ_SIZE);
+        let mut read_size = MIN_READ_SIZE;
+        let first_ping = self.options.ping_interval.min(FIRST_PING_INTERVAL);
+        let mut ping_timer: Pin<Box<Sleep>> = Box::pin(tokio::time::sleep(with_jitter(first_ping)));
+        let auth_deadline = tokio::time::sleep(self.server.options().authorization.timeout);
+        tokio::pin!(auth_deadline);
+        let closed = self.handle.closed.clone();
+
+        loop {
+            let wanted = self.parser.bytes_needed().unwrap_or(0).max(read_size);
+            buffer.reserve(wanted.saturating_sub(buffer.len()).max(MIN_READ_SIZE / 2));
+            // Every branch is cancel-safe: read_buf either read bytes into the
+            // buffer or did nothing; the timers are only polled.
+            tokio::select! {
+                biased;
+                _ = closed.cancelled() => {
+                    return self.handle.close_reason().unwrap_or(CloseReason::ServerShutdown);
+                }
+                result = socket.read_buf(&mut buffer) => {
+                    let read = match result {
+                        Ok(0) => return CloseReason::ClientClosed,
+                        Ok(read) => read,
+                        Err(error) => {
+                            tracing::debug!(cid = self.handle.cid, %error, "read error");
+                            return CloseReason::ReadError;
+                        }
+                    };
+                    read_size = next_read_size(read_size, read);
+                    self.active_since_ping = true;
+                    self.handle.touch();
+                    let outcome = self.process(&mut buffer);
+                    self.batch.finish(&self.server);
+                    if let Err(reason) = outcome {
+                        return reason;
+                    }
+                    if buffer.is_empty() && buffer.capacity() > 2 * read_size {
+                        buffer = BytesMut::with_capacity(read_size);
+                    }
+                }
+                _ = &mut ping_timer => {
+                    if let Err(reason) = self.on_ping_timer() {
+                        return reason;
+                    }
+                    ping_timer.as_mut().reset(Instant::now() + self.options.ping_interval);
+                }
+                _ = &mut auth_deadline, if self.auth_required && !self.connected => {
+                    self.send_err("Authentication Timeout");
+                    return CloseReason::AuthenticationTimeout;
+                }
+            }
+        }
+    }
+
+    /// Parse and act on every complete op in the buffer.
+    fn process(&mut self, buffer: &mut BytesMut) -> Result<(), CloseReason> {
+        loop {
+            match self.parser.decode(buffer) {
+                Ok(Some(op)) => self.handle_op(op)?,
+                Ok(None) => return Ok(()),
+                Err(error) => return Err(self.parse_failed(error)),
+            }
+        }
+    }
+
+    fn parse_failed(&mut self, error: ParseError) -> CloseReason {
+        tracing::debug!(cid = self.handle.cid, peer = %self.handle.peer, %error, "client protocol error");
+        if let Some(text) = error.client_error() {
+            self.send_err(text);
+        }
+        match error {
+            ParseError::ControlLineTooLong => CloseReason::MaxControlLineExceeded,
+            ParseError::PayloadTooLarge { .. } => CloseReason::MaxPayloadExceeded,
+            ParseError::UnknownOperation => CloseReason::ParseError,
+            ParseError::BadArguments { .. } => CloseReason::ProtocolViolation,
+        }
+    }
+
+    /// The keep-alive timer fired: send a PING, unless the client was active
+    /// recently and its RTT is known (nats-server delays PINGs then), or
+    /// close the connection if too many PINGs went unanswered.
+    fn on_ping_timer(&mut self) -> Result<(), CloseReason> {
+        let rtt_known = self.handle.rtt_nanos.load(Ordering::Relaxed) != 0;
+        if std::mem::take(&mut self.active_since_ping) && rtt_known {
+            return Ok(());
+        }
+        if self.pings_outstanding + 1 > self.options.ping_max {
+            tracing::debug!(cid = self.handle.cid, "stale client connection, closing");
+            self.send_err("Stale Connection");
+            return Err(CloseReason::StaleConnection);
+        }
+        self.pings_outstanding += 1;
+        self.ping_sent_at.get_or_insert_with(Instant::now);
+        self.handle.outbound.push_proto(encode::PING);
+        Ok(())
+    }
+
+    /// A PONG arrived: the client is alive.
+    pub(super) fn on_pong(&mut self) {
+        self.pings_outstanding = 0;
+        if let Some(sent) = self.ping_sent_at.take() {
+            let rtt = sent.elapsed().as_nanos().max(1) as u64;
+            self.handle.rtt_nanos.store(rtt, Ordering::Relaxed);
+        }
+    }
+
+    /// Queue `-ERR '<text>'`.
+    pub(super) fn send_err(&self, text: &str) {
+        let mut line = BytesMut::new();
+        encode::encode_err(&mut line, text);
+        self.handle.outbound.push_proto(&line);
+    }
+
+    /// Queue `+OK` when the client asked for verbose mode.
+    pub(super) fn send_ok_if_verbose(&self) {
+        if self.connect.verbose {
+            self.handle.outbound.push_proto(encode::OK);
+        }
+    }
+}
+
+fn next_read_size(current: usize, read: usize) -> usize {
+    if read >= current {
+        (current * 2).min(MAX_READ_SIZE)
+    } else if read < current / 4 {
+        (current / 2).max(MIN_READ_SIZE)
+    } else {
+        current
+    }
+}
+
+/// `base` plus up to 20% (nats-server spreads first PINGs this way).
+fn with_jitter(base: Duration) -> Duration {
+    let fifth = (base.as_millis() / 5) as u64;
+    if fifth == 0 {
+        return base;
+    }
+    base + Duration::from_millis(rand::rng().random_range(0..fifth))
+}

@@ -1,0 +1,17 @@
+//! Client connections.
+//!
+//! - [`conn`]: the reader task (read, parse, act) and keep-alive.
+//! - [`ops`]: what each op does.
+//! - [`deliver`]: publish to delivery (the hot path).
+//! - [`outbound`]: the per-connection outbound queue.
+//! - [`writer`]: the writer task.
+//! - [`handle`]: the shared side of a connection, and subscriptions.
+
+pub mod conn;
+pub mod deliver;
+pub mod handle;
+mod ops;
+pub mod outbound;
+pub mod writer;
+
+pub use handle::{ClientHandle, ClientId, Subscription};

@@ -1,0 +1,232 @@
+//! What the server does for each client op, with nats-server's replies and
+//! its choice of which errors close the connection.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use starling_proto::client::{encode, ClientOp, ConnectInfo};
+use starling_proto::subject;
+
+use super::conn::Connection;
+use super::deliver::{self, Message};
+use super::handle::Subscription;
+use crate::auth::Credentials;
+use crate::close::CloseReason;
+
+impl Connection {
+    /// Act on one op. `Err` closes the connection (after any queued `-ERR`).
+    pub(super) fn handle_op(&mut self, op: ClientOp) -> Result<(), CloseReason> {
+        if self.auth_required && !self.connected && !matches!(op, ClientOp::Connect(_)) {
+            self.send_err("Authorization Violation");
+            return Err(CloseReason::AuthenticationViolation);
+        }
+        match op {
+            ClientOp::Pub { subject, reply, payload } => self.handle_pub(subject, reply, None, payload),
+            ClientOp::HPub {
+                subject,
+                reply,
+                header_len,
+                message,
+            } => {
+                if !self.connect.headers {
+                    // nats-server closes without an -ERR here.
+                    return Err(CloseReason::ProtocolViolation);
+                }
+                self.handle_pub(subject, reply, Some(header_len), message)
+            }
+            ClientOp::Sub { subject, queue, sid } => {
+                self.handle_sub(subject, queue, sid);
+                Ok(())
+            }
+            ClientOp::Unsub { sid, max } => {
+                self.handle_unsub(sid, max);
+                Ok(())
+            }
+            ClientOp::Ping => {
+                self.handle.outbound.push_proto(encode::PONG);
+                Ok(())
+            }
+            ClientOp::Pong => {
+                self.on_pong();
+                Ok(())
+            }
+            ClientOp::Connect(json) => self.handle_connect(&json),
+            ClientOp::Info(_) | ClientOp::Ok => Ok(()),
+            ClientOp::Err(text) => {
+                tracing::debug!(cid = self.handle.cid, error = %String::from_utf8_lossy(&text), "client sent -ERR");
+                Err(CloseReason::ParseError)
+            }
+        }
+    }
+
+    fn handle_connect(&mut self, json: &[u8]) -> Result<(), CloseReason> {
+        let connect = match ConnectInfo::parse(json) {
+            Ok(connect) => connect,
+            Err(error) => {
+                // nats-server logs this and closes without an -ERR.
+                tracing::debug!(cid = self.handle.cid, %error, "bad CONNECT");
+                return Err(CloseReason::ParseError);
+            }
+        };
+        if !(0..=1).contains(&connect.protocol) {
+            self.send_err("invalid client protocol");
+            return Err(CloseReason::BadClientProtocolVersion);
+        }
+        if connect.no_responders && !connect.headers {
+            self.send_err("no responders requires headers support");
+            return Err(CloseReason::NoRespondersRequiresHeaders);
+        }
+        let authenticator = self.server.authenticator();
+        let mut user = None;
+        if authenticator.required() {
+            let credentials = Credentials {
+                user: connect.user.as_deref(),
+                pass: connect.pass.as_deref(),
+                auth_token: connect.auth_token.as_deref(),
+            };
+            match authenticator.authenticate(&credentials) {
+                Ok(identity) => {
+                    user = identity.user;
+                    self.permissions = identity.permissions;
+                }
+                Err(error) => {
+                    self.server.auth_failures.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(cid = self.handle.cid, peer = %self.handle.peer, ?error, "authorization violation");
+                    self.send_err("Authorization Violation");
+                    return Err(CloseReason::AuthenticationViolation);
+                }
+            }
+        }
+        {
+            let mut description = super::handle::lock(&self.handle.description);
+            description.name = connect.name.clone().unwrap_or_default();
+            description.lang = connect.lang.clone().unwrap_or_default();
+            description.version = connect.version.clone().unwrap_or_default();
+            description.user = user;
+        }
+        if let Some(permission) = self.permissions.as_ref().and_then(|p| p.allow_responses()) {
+            self.handle.enable_response_tracking(permission.clone());
+        }
+        self.connect = connect;
+        self.connected = true;
+        self.send_ok_if_verbose();
+        Ok(())
+    }
+
+    fn handle_pub(
+        &mut self,
+        subject: Bytes,
+        reply: Option<Bytes>,
+        header_len: Option<usize>,
+        payload: Bytes,
+    ) -> Result<(), CloseReason> {
+        // A subject that is not UTF-8 cannot match any subscription (those are
+        // validated as UTF-8), so it is counted and dropped.
+        let subject = std::str::from_utf8(&subject).ok();
+        if self.connect.pedantic && !subject.is_some_and(subject::is_valid_literal_subject) {
+            self.send_err("Invalid Publish Subject");
+        }
+        // nats-server acknowledges on the PUB line, before delivery.
+        self.send_ok_if_verbose();
+        let bytes = payload.len() as u64;
+        self.handle.traffic.add_in(1, bytes);
+        self.batch.traffic.in_msgs += 1;
+        self.batch.traffic.in_bytes += bytes;
+        let Some(subject) = subject else {
+            return Ok(());
+        };
+        if let Some(permissions) = &self.permissions {
+            if !permissions.can_publish(subject) && !self.handle.response_allowed(subject) {
+                self.send_err(&format!("Permissions Violation for Publish to \"{subject}\""));
+                return Ok(());
+            }
+        }
+        let message = Message {
+            subject,
+            reply: reply.as_deref(),
+            header_len,
+            payload: &payload,
+        };
+        let delivered = deliver::deliver_local(&self.server, &self.handle, self.connect.echo, &message, &mut self.batch);
+        if delivered == 0 && self.connect.no_responders {
+            if let Some(reply) = &reply {
+                deliver::send_no_responders(&self.handle, reply, &mut self.batch);
+            }
+        }
+        Ok(())
+    }
+
+    fn handle_sub(&mut self, subject: Bytes, queue: Option<Bytes>, sid: Bytes) {
+        let subject = std::str::from_utf8(&subject).ok().filter(|s| subject::is_valid_subject(s));
+        let queue = match queue.as_deref().map(std::str::from_utf8) {
+            None => Ok(None),
+            Some(Ok(q)) if subject::is_valid_queue_name(q) => Ok(Some(q)),
+            Some(_) => Err(()),
+        };
+        let (Some(subject), Ok(queue)) = (subject, queue) else {
+            self.send_err("Invalid Subject");
+            return;
+        };
+        let mut deny = None;
+        if let Some(permissions) = &self.permissions {
+            if !permissions.can_subscribe(subject, queue) {
+                let text = match queue {
+                    None => format!("Permissions Violation for Subscription to \"{subject}\""),
+                    Some(q) => format!("Permissions Violation for Subscription to \"{subject}\" using queue \"{q}\""),
+                };
+                self.send_err(&text);
+                return;
+            }
+            if subject::has_wildcard(subject) {
+                deny = Some(permissions.clone());
+            }
+        }
+        let max_subscriptions = self.options.max_subscriptions;
+        {
+            let mut subscriptions = self.handle.subscriptions();
+            if subscriptions.contains_key(&sid) {
+                // nats-server keeps the first subscription for a duplicate sid.
+                drop(subscriptions);
+                self.send_ok_if_verbose();
+                return;
+            }
+            if max_subscriptions > 0 && subscriptions.len() >= max_subscriptions {
+                drop(subscriptions);
+                self.send_err("maximum subscriptions exceeded");
+                return;
+            }
+            let subscription = Arc::new(Subscription {
+                client: self.handle.clone(),
+                subject: Arc::from(subject),
+                queue: queue.map(Arc::from),
+                sid: sid.clone(),
+                max: AtomicU64::new(0),
+                delivered: AtomicU64::new(0),
+                deny,
+            });
+            subscriptions.insert(sid, subscription.clone());
+            // Inserted into the index while the client's map is locked, so an
+            // UNSUB racing with a close cannot leave it behind.
+            self.server.add_subscription(subscription);
+        }
+        self.send_ok_if_verbose();
+    }
+
+    fn handle_unsub(&mut self, sid: Bytes, max: Option<u64>) {
+        let subscription = self.handle.subscriptions().get(&sid).cloned();
+        if let Some(subscription) = subscription {
+            match max {
+                Some(max) if max > subscription.delivered.load(Ordering::Relaxed) => {
+                    subscription.max.store(max, Ordering::Relaxed);
+                    // A delivery may have reached the limit in between.
+                    if subscription.delivered.load(Ordering::Relaxed) >= max {
+                        self.server.remove_subscription(&subscription);
+                    }
+                }
+                _ => self.server.remove_subscription(&subscription),
+            }
+        }
+        self.send_ok_if_verbose();
+    }
+}

@@ -1,0 +1,486 @@
+//! nats-server's command line, parsed with Go `flag` package rules: one or
+//! two dashes, `-flag value` or `-flag=value`, booleans take no value unless
+//! written `-flag=false`, parsing stops at the first non-flag argument or
+//! `--`, and the last occurrence of a flag wins.
+//!
+//! As in nats-server the config file (`-c`) is loaded first and the flags
+//! are applied over it, whatever their position on the line.
+
+use std::path::{Path, PathBuf};
+
+use super::address::{check_route_url, parse_url, port_from_integer, Port};
+use super::apply::non_empty;
+use super::error::ConfigError;
+use super::load::load_file;
+use super::usage::usage_text;
+use crate::limits;
+use crate::options::{ClusterOptions, Options};
+
+/// What the command line asks the binary to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Run a server with these options.
+    Run(Options),
+    /// `-t`: the configuration is valid; print that and exit.
+    TestConfig(Options),
+    /// `-v` / `--version`.
+    Version,
+    /// `-h` / `--help`: print this usage text.
+    Help(String),
+    /// `-sl` / `--signal`: signal a running server and exit.
+    Signal {
+        /// What to ask for.
+        signal: SignalKind,
+        /// A PID or the path of a PID file; None = find the process.
+        target: Option<String>,
+    },
+}
+
+/// The commands of `--signal`, with the Unix signal each one sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignalKind {
+    /// `ldm`: SIGUSR2, enter lame duck mode.
+    Ldm,
+    /// `stop`: SIGKILL.
+    Stop,
+    /// `quit`: SIGINT, graceful stop.
+    Quit,
+    /// `term`: SIGTERM, graceful stop.
+    Term,
+    /// `reopen`: SIGUSR1, reopen the log file.
+    Reopen,
+    /// `reload`: SIGHUP, reload the config file.
+    Reload,
+}
+
+impl SignalKind {
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            SignalKind::Ldm => "ldm",
+            SignalKind::Stop => "stop",
+            SignalKind::Quit => "quit",
+            SignalKind::Term => "term",
+            SignalKind::Reopen => "reopen",
+            SignalKind::Reload => "reload",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<SignalKind> {
+        [
+            SignalKind::Ldm,
+            SignalKind::Stop,
+            SignalKind::Quit,
+            SignalKind::Term,
+            SignalKind::Reopen,
+            SignalKind::Reload,
+        ]
+        .into_iter()
+        .find(|kind| kind.name() == name)
+    }
+}
+
+/// What a flag does, shared by its aliases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flag {
+    Addr,
+    Port,
+    ServerName,
+    HttpPort,
+    Config,
+    TestConfig,
+    PidFile,
+    LogFile,
+    Logtime,
+    Debug,
+    Trace,
+    DebugTrace,
+    User,
+    Pass,
+    Auth,
+    Routes,
+    ClusterListen,
+    ClusterName,
+    ClusterAdvertise,
+    NoAdvertise,
+    ConnectRetries,
+    ClientAdvertise,
+    Signal,
+    Version,
+    Help,
+    /// Accepted for compatibility, no effect.
+    MaxTracedMsgLen,
+    /// A nats-server flag Starling does not implement.
+    Unsupported,
+}
+
+/// `(name, flag, takes a value)`, nats-server 2.9's flag set.
+const FLAGS: &[(&str, Flag, bool)] = &[
+    ("a", Flag::Addr, true),
+    ("addr", Flag::Addr, true),
+    ("net", Flag::Addr, true),
+    ("p", Flag::Port, true),
+    ("port", Flag::Port, true),
+    ("n", Flag::ServerName, true),
+    ("name", Flag::ServerName, true),
+    ("server_name", Flag::ServerName, true),
+    ("m", Flag::HttpPort, true),
+    ("http_port", Flag::HttpPort, true),
+    ("c", Flag::Config, true),
+    ("config", Flag::Config, true),
+    ("t", Flag::TestConfig, false),
+    ("P", Flag::PidFile, true),
+    ("pid", Flag::PidFile, true),
+    ("l", Flag::LogFile, true),
+    ("log", Flag::LogFile, true),
+    ("T", Flag::Logtime, false),
+    ("logtime", Flag::Logtime, false),
+    ("D", Flag::Debug, false),
+    ("debug", Flag::Debug, false),
+    ("V", Flag::Trace, false),
+    ("trace", Flag::Trace, false),
+    ("VV", Flag::Trace, false),
+    ("DV", Flag::DebugTrace, false),
+    ("DVV", Flag::DebugTrace, false),
+    ("user", Flag::User, true),
+    ("pass", Flag::Pass, true),
+    ("auth", Flag::Auth, true),
+    ("routes", Flag::Routes, true),
+    ("cluster", Flag::ClusterListen, true),
+    ("cluster_listen", Flag::ClusterListen, true),
+    ("cluster_name", Flag::ClusterName, true),
+    ("cluster_advertise", Flag::ClusterAdvertise, true),
+    ("no_advertise", Flag::NoAdvertise, false),
+    ("connect_retries", Flag::ConnectRetries, true),
+    ("client_advertise", Flag::ClientAdvertise, true),
+    ("sl", Flag::Signal, true),
+    ("signal", Flag::Signal, true),
+    ("v", Flag::Version, false),
+    ("version", Flag::Version, false),
+    ("h", Flag::Help, false),
+    ("help", Flag::Help, false),
+    ("max_traced_msg_len", Flag::MaxTracedMsgLen, true),
+    ("js", Flag::Unsupported, false),
+    ("jetstream", Flag::Unsupported, false),
+    ("sd", Flag::Unsupported, true),
+    ("store_dir", Flag::Unsupported, true),
+    ("tls", Flag::Unsupported, false),
+    ("tlsverify", Flag::Unsupported, false),
+    ("tlscert", Flag::Unsupported, true),
+    ("tlskey", Flag::Unsupported, true),
+    ("tlscacert", Flag::Unsupported, true),
+    ("help_tls", Flag::Unsupported, false),
+    ("ms", Flag::Unsupported, true),
+    ("https_port", Flag::Unsupported, true),
+    ("profile", Flag::Unsupported, true),
+    ("s", Flag::Unsupported, false),
+    ("syslog", Flag::Unsupported, false),
+    ("r", Flag::Unsupported, true),
+    ("remote_syslog", Flag::Unsupported, true),
+    ("ports_file_dir", Flag::Unsupported, true),
+    ("log_size_limit", Flag::Unsupported, true),
+];
+
+/// A flag's value: booleans are parsed while scanning, others kept as text.
+#[derive(Debug)]
+enum FlagValue {
+    Bool(bool),
+    Text(String),
+}
+
+/// One flag as found on the command line.
+#[derive(Debug)]
+struct Occurrence {
+    flag: Flag,
+    /// As written, dashes included (`--port`), for messages.
+    written: String,
+    value: FlagValue,
+}
+
+impl Occurrence {
+    fn text(&self) -> &str {
+        match &self.value {
+            FlagValue::Text(text) => text,
+            FlagValue::Bool(_) => "",
+        }
+    }
+
+    fn boolean(&self) -> bool {
+        matches!(self.value, FlagValue::Bool(true))
+    }
+
+    fn bad_value(&self, reason: &str) -> ConfigError {
+        ConfigError::BadFlag(format!(
+            "invalid value {:?} for flag {}: {reason}",
+            self.text(),
+            self.written
+        ))
+    }
+
+    fn integer(&self) -> Result<i64, ConfigError> {
+        self.text().parse().map_err(|_| self.bad_value("parse error"))
+    }
+
+    fn port(&self) -> Result<Port, ConfigError> {
+        port_from_integer(self.integer()?).map_err(|reason| self.bad_value(&reason))
+    }
+}
+
+/// Parses the arguments (without the program name) into a [`Command`].
+/// With `-c`, the file is loaded first and the other flags applied over it.
+pub fn parse_command_line<I: IntoIterator<Item = String>>(
+    args: I,
+) -> Result<Command, ConfigError> {
+    let args: Vec<String> = args.into_iter().collect();
+    let (flags, positionals) = scan(&args)?;
+    let last = |flag: Flag| flags.iter().rev().find(|occurrence| occurrence.flag == flag);
+    if last(Flag::Version).is_some_and(Occurrence::boolean) {
+        return Ok(Command::Version);
+    }
+    if last(Flag::Help).is_some_and(Occurrence::boolean) {
+        return Ok(Command::Help(usage_text()));
+    }
+    if let Some(first) = positionals.first() {
+        return match first.to_ascii_lowercase().as_str() {
+            "version" => Ok(Command::Version),
+            "help" => Ok(Command::Help(usage_text())),
+            _ => Err(ConfigError::BadFlag(format!("unrecognized command: {first:?}"))),
+        };
+    }
+    if let Some(unsupported) = flags.iter().find(|o| o.flag == Flag::Unsupported) {
+        return Err(ConfigError::Unsupported {
+            name: unsupported.written.clone(),
+        });
+    }
+    if let Some(signal) = last(Flag::Signal).filter(|o| !o.text().is_empty()) {
+        return parse_signal(signal.text());
+    }
+    let test_config = last(Flag::TestConfig).is_some_and(Occurrence::boolean);
+    let config_file = last(Flag::Config).map(Occurrence::text).filter(|path| !path.is_empty());
+    let mut options = match config_file {
+        Some(path) => load_file(Path::new(path))?,
+        None if test_config => {
+            return Err(ConfigError::BadFlag(
+                "must specify [-c, --config] option to check configuration file syntax".into(),
+            ))
+        }
+        None => Options::default(),
+    };
+    apply_flags(&flags, &mut options)?;
+    Ok(if test_config {
+        Command::TestConfig(options)
+    } else {
+        Command::Run(options)
+    })
+}
+
+/// Go `flag` scanning: returns the flags in order and the arguments left
+/// after the first non-flag argument (or `--`).
+fn scan(args: &[String]) -> Result<(Vec<Occurrence>, Vec<String>), ConfigError> {
+    let mut flags = Vec::new();
+    let mut index = 0;
+    while let Some(arg) = args.get(index) {
+        if arg == "--" {
+            index += 1;
+            break;
+        }
+        if !arg.starts_with('-') || arg == "-" {
+            break;
+        }
+        index += 1;
+        let body = arg.strip_prefix("--").unwrap_or(&arg[1..]);
+        if body.is_empty() || body.starts_with('-') || body.starts_with('=') {
+            return Err(ConfigError::BadFlag(format!("bad flag syntax: {arg}")));
+        }
+        let (name, inline) = match body.split_once('=') {
+            Some((name, value)) => (name, Some(value)),
+            None => (body, None),
+        };
+        let Some(&(_, flag, takes_value)) = FLAGS.iter().find(|(known, ..)| *known == name) else {
+            return Err(ConfigError::BadFlag(format!(
+                "flag provided but not defined: -{name}"
+            )));
+        };
+        let written = format!("{}{name}", &arg[..arg.len() - body.len()]);
+        let value = match (takes_value, inline) {
+            (false, None) => FlagValue::Bool(true),
+            (false, Some(text)) => FlagValue::Bool(parse_go_bool(text).ok_or_else(|| {
+                ConfigError::BadFlag(format!(
+                    "invalid boolean value {text:?} for -{name}: parse error"
+                ))
+            })?),
+            (true, Some(text)) => FlagValue::Text(text.to_string()),
+            (true, None) => {
+                let text = args.get(index).ok_or_else(|| {
+                    ConfigError::BadFlag(format!("flag needs an argument: -{name}"))
+                })?;
+                index += 1;
+                FlagValue::Text(text.clone())
+            }
+        };
+        flags.push(Occurrence {
+            flag,
+            written,
+            value,
+        });
+    }
+    Ok((flags, args[index.min(args.len())..].to_vec()))
+}
+
+/// Go's `strconv.ParseBool`.
+fn parse_go_bool(text: &str) -> Option<bool> {
+    match text {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// `ldm`, `ldm=1234`, `ldm=/var/run/starling.pid`.
+fn parse_signal(text: &str) -> Result<Command, ConfigError> {
+    let parts: Vec<&str> = text.split('=').collect();
+    if parts.len() > 2 {
+        return Err(ConfigError::BadFlag(format!(
+            "invalid signal parameters: {:?}",
+            &parts[2..]
+        )));
+    }
+    let signal = SignalKind::from_name(parts[0])
+        .ok_or_else(|| ConfigError::BadFlag(format!("unknown signal {:?}", parts[0])))?;
+    let target = parts.get(1).filter(|target| !target.is_empty());
+    Ok(Command::Signal {
+        signal,
+        target: target.map(|target| target.to_string()),
+    })
+}
+
+/// Applies the flags over options loaded from the defaults or the file.
+fn apply_flags(flags: &[Occurrence], options: &mut Options) -> Result<(), ConfigError> {
+    let mut cluster_listen = None;
+    let mut routes = None;
+    let mut cluster_flags = Vec::new();
+    for occurrence in flags {
+        let text = || non_empty(occurrence.text().to_string());
+        let on = occurrence.boolean();
+        match occurrence.flag {
+            Flag::Addr => options.host = text().unwrap_or_else(|| limits::DEFAULT_HOST.into()),
+            Flag::Port => options.port = occurrence.port()?.to_bind(),
+            Flag::ServerName => {
+                if occurrence.text().contains(' ') {
+                    return Err(occurrence.bad_value("server name cannot contain spaces"));
+                }
+                options.server_name = text();
+            }
+            Flag::HttpPort => {
+                options.http_port = match occurrence.port()? {
+                    Port::Random => Some(0),
+                    Port::Number(0) => None,
+                    Port::Number(number) => Some(number),
+                }
+            }
+            Flag::PidFile => options.pid_file = text().map(PathBuf::from),
+            Flag::LogFile => options.log_file = text().map(PathBuf::from),
+            Flag::Logtime => options.logtime = on,
+            Flag::Debug => options.debug = on,
+            Flag::Trace => options.trace = on,
+            Flag::DebugTrace => {
+                options.debug = on;
+                options.trace = on;
+            }
+            Flag::User => options.authorization.user = text(),
+            Flag::Pass => options.authorization.password = text(),
+            Flag::Auth => options.authorization.token = text(),
+            Flag::ClientAdvertise => options.client_advertise = text(),
+            Flag::MaxTracedMsgLen => {
+                occurrence.integer()?;
+            }
+            Flag::ClusterListen => cluster_listen = Some(occurrence),
+            Flag::Routes => routes = Some(occurrence),
+            Flag::ClusterName
+            | Flag::ClusterAdvertise
+            | Flag::NoAdvertise
+            | Flag::ConnectRetries => cluster_flags.push(occurrence),
+            Flag::Config
+            | Flag::TestConfig
+            | Flag::Signal
+            | Flag::Version
+            | Flag::Help
+            | Flag::Unsupported => {}
+        }
+    }
+    if let Some(listen) = cluster_listen {
+        apply_cluster_listen(listen, options)?;
+    }
+    let routes = routes.map(|occurrence| (occurrence, occurrence.text().trim()));
+    let Some(cluster) = options.cluster.as_mut() else {
+        if routes.is_some_and(|(_, list)| !list.is_empty()) {
+            return Err(ConfigError::BadFlag(
+                "solicited routes require cluster capabilities, e.g. --cluster".into(),
+            ));
+        }
+        if let Some(first) = cluster_flags.first() {
+            return Err(ConfigError::BadFlag(format!(
+                "{} requires cluster capabilities, e.g. --cluster",
+                first.written
+            )));
+        }
+        return Ok(());
+    };
+    for occurrence in cluster_flags {
+        let text = non_empty(occurrence.text().to_string());
+        match occurrence.flag {
+            Flag::ClusterName => {
+                if occurrence.text().contains(char::is_whitespace) {
+                    return Err(occurrence.bad_value("cluster name cannot contain spaces"));
+                }
+                cluster.name = text;
+            }
+            Flag::ClusterAdvertise => cluster.advertise = text,
+            Flag::NoAdvertise => cluster.no_advertise = occurrence.boolean(),
+            _ => {
+                cluster.connect_retries = u32::try_from(occurrence.integer()?)
+                    .map_err(|_| occurrence.bad_value("out of range"))?;
+            }
+        }
+    }
+    if let Some((occurrence, list)) = routes {
+        cluster.routes = list
+            .split(',')
+            .map(str::trim)
+            .filter(|route| !route.is_empty())
+            .map(|route| check_route_url(route).map_err(|reason| occurrence.bad_value(&reason)))
+            .collect::<Result<_, _>>()?;
+    }
+    Ok(())
+}
+
+/// `--cluster nats://[user:pass@]host:port`: the route listener, overriding
+/// the file's; an empty value turns clustering off. Credentials in the URL
+/// become the route credentials; without them the file's are cleared, as in
+/// nats-server.
+fn apply_cluster_listen(occurrence: &Occurrence, options: &mut Options) -> Result<(), ConfigError> {
+    if occurrence.text().is_empty() {
+        options.cluster = None;
+        return Ok(());
+    }
+    let parts = parse_url(occurrence.text()).map_err(|reason| occurrence.bad_value(&reason))?;
+    let cluster = options.cluster.get_or_insert_with(ClusterOptions::default);
+    cluster.host = non_empty(parts.host).unwrap_or_else(|| limits::DEFAULT_HOST.into());
+    cluster.port = parts
+        .port
+        .map_or(limits::DEFAULT_ROUTE_PORT, Port::to_bind);
+    match parts.user {
+        Some(user) => {
+            let password = parts
+                .password
+                .ok_or_else(|| occurrence.bad_value("expected cluster password to be set"))?;
+            cluster.user = non_empty(user);
+            cluster.password = Some(password);
+        }
+        None => {
+            cluster.user = None;
+            cluster.password = None;
+        }
+    }
+    Ok(())
+}

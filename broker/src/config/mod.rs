@@ -1,0 +1,39 @@
+//! Configuration: nats-server's config-file syntax and command-line flags,
+//! producing [`Options`](crate::options::Options).
+//!
+//! Module map:
+//! - `scanner`, `syntax`, `value`: the config format (nats-server's
+//!   `conf/lex.go` and `conf/parse.go`) parsed into a tree of values that
+//!   remember their lines; `include`, `$VARIABLE` and environment lookup
+//!   happen here.
+//! - `apply`, `auth`, `cluster`: the tree applied onto `Options`, key by key
+//!   (nats-server's `opts.go`), with typed errors naming key and line.
+//! - `address`, `duration`: `host:port`, route URLs, Go durations.
+//! - `cli`, `usage`: Go `flag`-style parsing of nats-server's flags into a
+//!   [`Command`]; flags override the file whatever their position.
+//! - `load`: the file and text entry points.
+//!
+//! Design note: parsing and applying are separate passes so that the parser
+//! knows nothing of options and the apply step sees whole values (it can tell
+//! a referenced variable from an unknown key, as nats-server does).
+//! Unsupported nats-server features (JetStream, leaf nodes, gateways,
+//! accounts, TLS for now) are a [`ConfigError::Unsupported`], never ignored.
+
+mod address;
+mod apply;
+mod auth;
+mod cli;
+mod cluster;
+mod duration;
+mod error;
+mod load;
+mod scanner;
+mod syntax;
+#[cfg(test)]
+mod test_support;
+mod usage;
+mod value;
+
+pub use cli::{parse_command_line, Command, SignalKind};
+pub use error::ConfigError;
+pub use load::{load_file, parse_str};

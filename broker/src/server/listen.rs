@@ -1,0 +1,222 @@
+//! Binding the listeners, the accept loop, and the server's lifecycle.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use starling_proto::client::encode;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::task::TaskTracker;
+
+use super::state::ServerState;
+use crate::client::conn;
+use crate::client::handle::lock;
+use crate::monitor;
+use crate::options::Options;
+
+/// Longest wait for connections to finish closing on shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// First pause after a failed accept (e.g. out of file descriptors).
+const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(5);
+/// Longest pause after repeated failed accepts.
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// A server whose listeners are bound, ready to [`Server::run`].
+#[derive(Debug)]
+pub struct Server {
+    state: Arc<ServerState>,
+    client_listener: TcpListener,
+    monitor_listener: Option<TcpListener>,
+}
+
+/// A cheap handle to control a running server from elsewhere.
+#[derive(Debug, Clone)]
+pub struct ServerHandle {
+    state: Arc<ServerState>,
+}
+
+impl Server {
+    /// Bind the client and monitoring listeners for `options`.
+    pub async fn bind(options: Options) -> io::Result<Server> {
+        let client_listener = TcpListener::bind((options.host.as_str(), options.port)).await?;
+        let monitor_listener = match options.http_port {
+            Some(port) => {
+                let host = options.http_host.clone().unwrap_or_else(|| options.host.clone());
+                Some(TcpListener::bind((host.as_str(), port)).await?)
+            }
+            None => None,
+        };
+        let state = Arc::new(ServerState::new(options));
+        *lock(&state.client_addr) = Some(client_listener.local_addr()?);
+        Ok(Server {
+            state,
+            client_listener,
+            monitor_listener,
+        })
+    }
+
+    /// Where clients connect.
+    pub fn client_addr(&self) -> io::Result<SocketAddr> {
+        self.client_listener.local_addr()
+    }
+
+    /// Where monitoring answers, if enabled.
+    pub fn monitor_addr(&self) -> Option<SocketAddr> {
+        self.monitor_listener.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// A handle for shutdown and reload.
+    pub fn handle(&self) -> ServerHandle {
+        ServerHandle {
+            state: self.state.clone(),
+        }
+    }
+
+    /// Serve until [`ServerHandle::shutdown`]; then stop accepting, close
+    /// every connection and wait (bounded) for them to finish.
+    pub async fn run(self) {
+        let Server {
+            state,
+            client_listener,
+            monitor_listener,
+        } = self;
+        let tracker = TaskTracker::new();
+        if let Some(listener) = monitor_listener {
+            tracker.spawn(monitor::serve(state.clone(), listener));
+        }
+        accept_loop(&state, client_listener, &tracker).await;
+        // Lame duck stops accepting first; the server runs on until shutdown.
+        state.shutdown.cancelled().await;
+        tracker.close();
+        if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait()).await.is_err() {
+            tracing::warn!("connections still closing after {SHUTDOWN_GRACE:?}; exiting anyway");
+        }
+        tracing::info!("server stopped");
+    }
+}
+
+impl ServerHandle {
+    /// Stop the server (idempotent).
+    pub fn shutdown(&self) {
+        self.state.shutdown.cancel();
+    }
+
+    /// The shared state (monitoring, tests).
+    pub fn state(&self) -> &Arc<ServerState> {
+        &self.state
+    }
+
+    /// Enter lame duck mode (idempotent): stop accepting, tell clients with
+    /// an INFO carrying `ldm: true`, wait the grace period, then close the
+    /// clients spread over the rest of `lame_duck_duration`, and stop.
+    pub fn enter_lame_duck(&self) {
+        if self.state.lame_duck.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        self.state.stop_accepting.cancel();
+        let state = self.state.clone();
+        tokio::spawn(async move { lame_duck(state).await });
+    }
+
+    /// Apply reloaded options: authorization and limits for new operations.
+    /// Connections whose credentials no longer pass are closed.
+    pub fn reload(&self, options: Options) {
+        self.state.replace_options(options);
+    }
+}
+
+async fn accept_loop(state: &Arc<ServerState>, listener: TcpListener, tracker: &TaskTracker) {
+    let mut backoff = ACCEPT_BACKOFF_MIN;
+    loop {
+        let accepted = tokio::select! {
+            biased;
+            _ = state.stop_accepting.cancelled() => return,
+            _ = state.shutdown.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                backoff = ACCEPT_BACKOFF_MIN;
+                match state.connection_permits.clone().try_acquire_owned() {
+                    Ok(permit) => {
+                        tracker.spawn(conn::serve(state.clone(), stream, peer, permit));
+                    }
+                    Err(_) => {
+                        tracker.spawn(reject_max_connections(state.clone(), stream, peer));
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "accept failed; retrying in {backoff:?}");
+                tokio::select! {
+                    _ = state.shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
+            }
+        }
+    }
+}
+
+/// nats-server sends INFO, then the error, then closes.
+async fn reject_max_connections(state: Arc<ServerState>, mut stream: TcpStream, peer: SocketAddr) {
+    tracing::warn!(%peer, "maximum connections exceeded, rejecting connection");
+    let mut bytes = BytesMut::new();
+    let info = state.client_info(0, peer, state.authenticator().required());
+    encode::encode_info(&mut bytes, &info);
+    encode::encode_err(&mut bytes, "maximum connections exceeded");
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        let _ = stream.write_all(&bytes).await;
+        let _ = stream.shutdown().await;
+    })
+    .await;
+}
+
+async fn lame_duck(state: Arc<ServerState>) {
+    let options = state.options();
+    let clients = state.clients();
+    tracing::info!(clients = clients.len(), "entering lame duck mode");
+    for client in &clients {
+        let info = state.client_info(client.cid, client.peer, state.authenticator().required());
+        let mut line = BytesMut::new();
+        encode::encode_info(&mut line, &info);
+        client.outbound.push_proto(&line);
+    }
+    let shutdown = state.shutdown.clone();
+    let grace = options.lame_duck_grace_period;
+    tokio::select! {
+        _ = shutdown.cancelled() => return,
+        _ = tokio::time::sleep(grace) => {}
+    }
+    let clients = state.clients();
+    if !clients.is_empty() {
+        // nats-server: at most one close per second on average, jittered.
+        let window = options.lame_duck_duration.saturating_sub(grace);
+        let interval = (window / clients.len() as u32).min(Duration::from_secs(1));
+        for client in clients {
+            client.close(crate::close::CloseReason::ServerShutdown);
+            let pause = jittered_half(interval);
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
+    tracing::info!("lame duck mode complete, shutting down");
+    state.shutdown.cancel();
+}
+
+/// A random pause in [interval/2, interval).
+fn jittered_half(interval: Duration) -> Duration {
+    use rand::RngExt;
+    let half = interval / 2;
+    let spread = half.as_micros() as u64;
+    if spread == 0 {
+        return interval;
+    }
+    half + Duration::from_micros(rand::rng().random_range(0..spread))
+}

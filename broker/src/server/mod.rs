@@ -1,0 +1,12 @@
+//! The server: listeners, accept loop, shared state and lifecycle.
+//!
+//! - [`state`]: what all tasks share.
+//! - [`listen`]: binding, the accept loop and shutdown.
+//! - [`info`]: the INFO sent to clients.
+
+pub mod info;
+pub mod listen;
+pub mod state;
+
+pub use listen::{Server, ServerHandle};
+pub use state::ServerState;

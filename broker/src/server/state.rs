@@ -1,0 +1,250 @@
+//! State shared by every task of one server: options, the subscription
+//! index, the connection registry and the counters.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::SystemTime;
+
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use super::info::{generate_server_id, ClientInfo};
+use crate::auth::Authenticator;
+use crate::client::handle::{lock, ClientDescription};
+use crate::client::{ClientHandle, ClientId, Subscription};
+use crate::close::CloseReason;
+use crate::options::Options;
+use crate::stats::{Traffic, TrafficSnapshot};
+use crate::sublist::Sublist;
+
+/// Closed connections kept for `/connz?state=closed` (nats-server's default).
+pub const MAX_CLOSED_CLIENTS: usize = 10_000;
+
+/// A connection that has closed, as /connz reports it.
+#[derive(Debug, Clone)]
+pub struct ClosedClient {
+    /// Client id.
+    pub cid: ClientId,
+    /// Remote address.
+    pub peer: SocketAddr,
+    /// Accepted at.
+    pub start: SystemTime,
+    /// Closed at.
+    pub stop: SystemTime,
+    /// Why.
+    pub reason: CloseReason,
+    /// CONNECT details.
+    pub description: ClientDescription,
+    /// Its traffic.
+    pub traffic: TrafficSnapshot,
+    /// Round-trip time in nanoseconds (0 = unknown).
+    pub rtt_nanos: u64,
+}
+
+/// Everything one server's tasks share.
+pub struct ServerState {
+    /// This server's id (nkey-style, 56 characters).
+    pub server_id: String,
+    /// Options in force; replaced whole on reload.
+    options: RwLock<Arc<Options>>,
+    /// Who may connect; replaced whole on reload.
+    authenticator: RwLock<Arc<Authenticator>>,
+    /// Every local subscription.
+    pub sublist: Sublist<Arc<Subscription>>,
+    /// Open connections by id, for monitoring, reload and shutdown.
+    clients: Mutex<HashMap<ClientId, Arc<ClientHandle>>>,
+    /// The most recent closed connections, oldest first.
+    closed_clients: Mutex<VecDeque<ClosedClient>>,
+    /// Server-wide message counters.
+    pub traffic: Traffic,
+    /// Connections accepted since start.
+    pub total_connections: AtomicU64,
+    /// Slow consumers cut off since start.
+    pub slow_consumers: AtomicU64,
+    /// Failed authentications since start.
+    pub auth_failures: AtomicU64,
+    next_client_id: AtomicU64,
+    /// Cancelled to stop the server; every connection's token is a child.
+    pub shutdown: CancellationToken,
+    /// Cancelled to stop accepting clients (shutdown or lame duck).
+    pub stop_accepting: CancellationToken,
+    /// One permit per open client connection (max_connections).
+    pub connection_permits: Arc<Semaphore>,
+    /// Server start time.
+    pub start: SystemTime,
+    /// When the options were last loaded.
+    pub config_load_time: Mutex<SystemTime>,
+    /// Set once lame duck mode began.
+    pub lame_duck: AtomicBool,
+    /// Bound client listener address.
+    pub client_addr: Mutex<Option<SocketAddr>>,
+}
+
+impl std::fmt::Debug for ServerState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerState")
+            .field("server_id", &self.server_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerState {
+    /// State for a server about to start with `options`.
+    pub fn new(options: Options) -> Self {
+        let permits = options.max_connections;
+        let authenticator = Authenticator::new(&options.authorization);
+        ServerState {
+            server_id: generate_server_id(),
+            options: RwLock::new(Arc::new(options)),
+            authenticator: RwLock::new(Arc::new(authenticator)),
+            sublist: Sublist::new(true),
+            clients: Mutex::new(HashMap::new()),
+            closed_clients: Mutex::new(VecDeque::new()),
+            traffic: Traffic::default(),
+            total_connections: AtomicU64::new(0),
+            slow_consumers: AtomicU64::new(0),
+            auth_failures: AtomicU64::new(0),
+            next_client_id: AtomicU64::new(1),
+            shutdown: CancellationToken::new(),
+            stop_accepting: CancellationToken::new(),
+            connection_permits: Arc::new(Semaphore::new(permits)),
+            start: SystemTime::now(),
+            config_load_time: Mutex::new(SystemTime::now()),
+            lame_duck: AtomicBool::new(false),
+            client_addr: Mutex::new(None),
+        }
+    }
+
+    /// The options in force.
+    pub fn options(&self) -> Arc<Options> {
+        self.options
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// The authenticator in force.
+    pub fn authenticator(&self) -> Arc<Authenticator> {
+        self.authenticator
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Swap in reloaded options and authenticator.
+    pub fn replace_options(&self, options: Options) {
+        let authenticator = Authenticator::new(&options.authorization);
+        *self.authenticator.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(authenticator);
+        *self.options.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(options);
+        *lock(&self.config_load_time) = SystemTime::now();
+    }
+
+    /// The server name: configured, or the server id.
+    pub fn server_name(&self) -> String {
+        self.options()
+            .server_name
+            .clone()
+            .unwrap_or_else(|| self.server_id.clone())
+    }
+
+    /// A fresh client id.
+    pub fn next_client_id(&self) -> ClientId {
+        self.next_client_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The INFO JSON for a new client connection.
+    pub fn client_info(&self, cid: ClientId, peer: SocketAddr, auth_required: bool) -> Vec<u8> {
+        let options = self.options();
+        let port = lock(&self.client_addr).map_or(options.port, |addr| addr.port());
+        let info = ClientInfo {
+            server_id: &self.server_id,
+            server_name: &self.server_name(),
+            version: super::info::NATS_COMPATIBLE_VERSION,
+            proto: 1,
+            go: super::info::GO_FIELD,
+            host: &options.host,
+            port,
+            headers: true,
+            max_payload: options.max_payload,
+            client_id: cid,
+            client_ip: peer.ip().to_string(),
+            auth_required,
+            ldm: self.lame_duck.load(Ordering::Relaxed),
+        };
+        serde_json::to_vec(&info).unwrap_or_default()
+    }
+
+    /// Add a new connection to the registry.
+    pub fn register_client(&self, client: &Arc<ClientHandle>) {
+        self.total_connections.fetch_add(1, Ordering::Relaxed);
+        lock(&self.clients).insert(client.cid, client.clone());
+    }
+
+    /// Remove a closed connection: its subscriptions leave the index and it
+    /// moves to the closed ring.
+    pub fn unregister_client(&self, client: &Arc<ClientHandle>) {
+        let subscriptions: Vec<Arc<Subscription>> = client.subscriptions().drain().map(|(_, s)| s).collect();
+        for subscription in &subscriptions {
+            self.sublist
+                .remove(&subscription.subject, subscription.queue.as_deref(), subscription);
+        }
+        lock(&self.clients).remove(&client.cid);
+        let reason = client.close_reason().unwrap_or(CloseReason::ClientClosed);
+        tracing::debug!(cid = client.cid, peer = %client.peer, %reason, "client connection closed");
+        let closed = ClosedClient {
+            cid: client.cid,
+            peer: client.peer,
+            start: client.start,
+            stop: SystemTime::now(),
+            reason,
+            description: lock(&client.description).clone(),
+            traffic: client.traffic.snapshot(),
+            rtt_nanos: client.rtt_nanos.load(Ordering::Relaxed),
+        };
+        let mut ring = lock(&self.closed_clients);
+        if ring.len() == MAX_CLOSED_CLIENTS {
+            ring.pop_front();
+        }
+        ring.push_back(closed);
+    }
+
+    /// Open connections, in no particular order.
+    pub fn clients(&self) -> Vec<Arc<ClientHandle>> {
+        lock(&self.clients).values().cloned().collect()
+    }
+
+    /// Number of open connections.
+    pub fn client_count(&self) -> usize {
+        lock(&self.clients).len()
+    }
+
+    /// Closed connections, oldest first.
+    pub fn closed_clients(&self) -> Vec<ClosedClient> {
+        lock(&self.closed_clients).iter().cloned().collect()
+    }
+
+    /// Put a new subscription in the index.
+    pub fn add_subscription(&self, subscription: Arc<Subscription>) {
+        let subject = subscription.subject.clone();
+        let queue = subscription.queue.clone();
+        self.sublist.insert(&subject, queue.as_deref(), subscription);
+    }
+
+    /// Take a subscription out of the index and its connection's map.
+    /// Safe to call more than once.
+    pub fn remove_subscription(&self, subscription: &Arc<Subscription>) {
+        {
+            let mut subscriptions = subscription.client.subscriptions();
+            if subscriptions
+                .get(&subscription.sid)
+                .is_some_and(|current| Arc::ptr_eq(current, subscription))
+            {
+                subscriptions.remove(&subscription.sid);
+            }
+        }
+        self.sublist
+            .remove(&subscription.subject, subscription.queue.as_deref(), subscription);
+    }
+}

@@ -1,0 +1,30 @@
+//! `starling-bench`: compares Starling with nats-server releases.
+//!
+//! Module map:
+//! - [`cli`]: command-line options.
+//! - [`server`]: spawning server processes on ephemeral ports; targets (one
+//!   node or a cluster) with a publish and a subscribe endpoint.
+//! - [`wire`]: the bench's raw-TCP NATS client and its incremental scanner.
+//! - [`throughput`]: pub-only, pub/sub, fan-out and queue-group scenarios.
+//! - [`latency`]: request/reply round-trip percentiles.
+//! - [`memory`]: RSS per idle client connection.
+//! - [`scenario`]: the catalogue of named scenarios and their report rows.
+//! - [`report`]: medians, ratios, gates, Markdown table and JSON.
+//! - [`limits`]: sizes and timeouts.
+//!
+//! Design note: the load clients are raw TCP, not a client library, so the
+//! client side is cheap and identical for every server; scenarios take a
+//! publish and a subscribe address, so the same code measures a single server
+//! and a cluster (publisher on node 1, subscriber on node 3).
+
+pub mod cli;
+pub mod latency;
+pub mod limits;
+pub mod memory;
+pub mod report;
+pub mod scenario;
+pub mod server;
+pub mod throughput;
+pub mod wire;
+
+pub use wire::unique_prefix;

@@ -1,0 +1,247 @@
+//! The scenario catalogue: what each scenario measures, which rows of the
+//! report it fills, and which rows gate the comparison.
+
+use std::path::Path;
+
+use anyhow::{anyhow, Result};
+
+use super::latency::{self, RequestReply};
+use super::memory;
+use super::server::{ServerSpec, Target, Topology};
+use super::throughput::{self, Pattern, Throughput};
+
+/// Which way a metric improves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Throughput: more is better.
+    HigherIsBetter,
+    /// Latency, memory: less is better.
+    LowerIsBetter,
+}
+
+/// One row of the report, filled by one value per run.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// What is measured, e.g. `msgs/s` or `p99 us`.
+    pub metric: &'static str,
+    /// Which way is better.
+    pub direction: Direction,
+    /// Whether the candidate must match or beat the stronger baseline here.
+    pub gate: bool,
+}
+
+/// What a scenario does.
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    /// Messages per second.
+    Throughput(Throughput),
+    /// Round-trip percentiles.
+    RequestReply(RequestReply),
+    /// RSS per idle connection, on a fresh single server.
+    Memory {
+        /// Idle connections to open.
+        connections: usize,
+    },
+}
+
+/// One named scenario.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Name used on the command line and in the report.
+    pub name: &'static str,
+    /// What it measures.
+    pub kind: Kind,
+    /// Which target it runs against (memory starts its own server).
+    pub topology: Topology,
+    /// Rows it fills, in the order [`Scenario::run`] returns values.
+    pub rows: Vec<Row>,
+}
+
+/// Sizes that depend on `--quick` and `--connections`.
+#[derive(Debug, Clone, Copy)]
+pub struct Scale {
+    /// Divides every message and request count (1 for a full run).
+    pub divisor: u64,
+    /// Idle connections in the memory scenario.
+    pub connections: usize,
+}
+
+/// Nodes in the cluster target.
+pub const CLUSTER_NODES: usize = 3;
+
+const SMALL: usize = 16;
+const LARGE: usize = 1024;
+
+/// Every scenario, in report order. Message counts keep one run at roughly
+/// one to three seconds on a 2-core machine.
+pub fn catalogue(scale: Scale) -> Vec<Scenario> {
+    let messages = |count: u64| (count / scale.divisor).max(1000);
+    let throughput = |name, pattern, payload, count, gate, topology| Scenario {
+        name,
+        kind: Kind::Throughput(Throughput {
+            pattern,
+            payload,
+            messages: messages(count),
+        }),
+        topology,
+        rows: vec![Row {
+            metric: "msgs/s",
+            direction: Direction::HigherIsBetter,
+            gate,
+        }],
+    };
+    let request_reply = |name, topology| Scenario {
+        name,
+        kind: Kind::RequestReply(RequestReply {
+            payload: SMALL,
+            warmup: (2000 / scale.divisor as usize).max(100),
+            requests: (20_000 / scale.divisor as usize).max(1000),
+        }),
+        topology,
+        rows: ["p50 us", "p99 us", "p99.9 us"]
+            .into_iter()
+            .map(|metric| Row {
+                metric,
+                direction: Direction::LowerIsBetter,
+                gate: metric == "p99 us",
+            })
+            .collect(),
+    };
+    let single = Topology::Single;
+    let cluster = Topology::Cluster(CLUSTER_NODES);
+    vec![
+        throughput("pub-16b", Pattern::PubOnly, SMALL, 8_000_000, false, single),
+        throughput("pub-1k", Pattern::PubOnly, LARGE, 2_000_000, false, single),
+        throughput(
+            "pubsub-16b",
+            Pattern::Broadcast(1),
+            SMALL,
+            3_000_000,
+            true,
+            single,
+        ),
+        throughput(
+            "pubsub-1k",
+            Pattern::Broadcast(1),
+            LARGE,
+            1_000_000,
+            false,
+            single,
+        ),
+        throughput(
+            "fanout-16b",
+            Pattern::Broadcast(10),
+            SMALL,
+            400_000,
+            true,
+            single,
+        ),
+        throughput(
+            "fanout-1k",
+            Pattern::Broadcast(10),
+            LARGE,
+            150_000,
+            false,
+            single,
+        ),
+        throughput(
+            "queue-16b",
+            Pattern::Queue(4),
+            SMALL,
+            3_000_000,
+            false,
+            single,
+        ),
+        throughput(
+            "queue-1k",
+            Pattern::Queue(4),
+            LARGE,
+            1_000_000,
+            false,
+            single,
+        ),
+        request_reply("reqrep", single),
+        Scenario {
+            name: "memory",
+            kind: Kind::Memory {
+                connections: scale.connections,
+            },
+            topology: single,
+            rows: ["KiB/conn", "idle RSS KiB", "loaded RSS KiB"]
+                .into_iter()
+                .map(|metric| Row {
+                    metric,
+                    direction: Direction::LowerIsBetter,
+                    gate: false,
+                })
+                .collect(),
+        },
+        throughput(
+            "cluster-pubsub-16b",
+            Pattern::Broadcast(1),
+            SMALL,
+            2_000_000,
+            false,
+            cluster,
+        ),
+        throughput(
+            "cluster-pubsub-1k",
+            Pattern::Broadcast(1),
+            LARGE,
+            500_000,
+            false,
+            cluster,
+        ),
+        request_reply("cluster-reqrep", cluster),
+    ]
+}
+
+/// Names selected by default: everything on a single server.
+pub fn default_selection(catalogue: &[Scenario], with_cluster: bool) -> Vec<&'static str> {
+    catalogue
+        .iter()
+        .filter(|scenario| with_cluster || scenario.topology == Topology::Single)
+        .map(|scenario| scenario.name)
+        .collect()
+}
+
+impl Scenario {
+    /// Whether the scenario runs against a long-lived target (memory starts
+    /// a fresh server of its own instead).
+    pub fn needs_target(&self) -> bool {
+        !matches!(self.kind, Kind::Memory { .. })
+    }
+
+    /// Runs once. `target` is the running target of this scenario's topology
+    /// for `spec`; the memory scenario ignores it and starts a fresh server.
+    /// Returns one value per row.
+    pub async fn run(
+        &self,
+        target: Option<&Target>,
+        spec: &ServerSpec,
+        log_dir: &Path,
+    ) -> Result<Vec<f64>> {
+        let endpoints = || {
+            target
+                .map(Target::endpoints)
+                .ok_or_else(|| anyhow!("no running target for {}", self.name))
+        };
+        match self.kind {
+            Kind::Throughput(throughput) => {
+                Ok(vec![throughput::run(endpoints()?, throughput).await?])
+            }
+            Kind::RequestReply(request_reply) => {
+                let result = latency::run(endpoints()?, request_reply).await?;
+                Ok(vec![result.p50, result.p99, result.p999])
+            }
+            Kind::Memory { connections } => {
+                let result = memory::run(spec, connections, log_dir).await?;
+                Ok(vec![
+                    result.per_connection_kib,
+                    result.idle_rss_kib as f64,
+                    result.loaded_rss_kib as f64,
+                ])
+            }
+        }
+    }
+}
