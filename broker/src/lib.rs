@@ -26,11 +26,12 @@
 pub mod auth;
 pub mod client;
 pub mod close;
+pub mod config;
 pub mod limits;
 pub mod logging;
 pub mod monitor;
 pub mod options;
 pub mod server;
-// TEMP pub mod signals;
+pub mod signals;
 pub mod stats;
 pub mod sublist;

@@ -20,7 +20,11 @@ pub fn init(options: &Options) -> std::io::Result<()> {
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     let json = std::env::var("STARLING_LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_ansi(ansi);
     let result = match (&options.log_file, json, options.logtime) {
         (Some(path), _, logtime) => {
             let file = OpenOptions::new().create(true).append(true).open(path)?;

@@ -41,7 +41,7 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
-        Command::Run(options) => run(*options),
+        Command::Run(options) => run(options),
     }
 }
 

@@ -18,6 +18,16 @@ impl Port {
             Port::Number(number) => number,
         }
     }
+
+    /// The monitoring port as nats-server reads it: -1 random (bound as 0),
+    /// 0 monitoring off.
+    pub fn to_monitor(self) -> Option<u16> {
+        match self {
+            Port::Random => Some(0),
+            Port::Number(0) => None,
+            Port::Number(number) => Some(number),
+        }
+    }
 }
 
 /// Checks a port number: -1 or 0..=65535.
@@ -87,7 +97,9 @@ pub(crate) fn parse_url(text: &str) -> Result<UrlParts, String> {
     let (user, password) = match user_info {
         None => (None, None),
         Some(info) => match info.split_once(':') {
-            Some((user, password)) => (Some(percent_decode(user)?), Some(percent_decode(password)?)),
+            Some((user, password)) => {
+                (Some(percent_decode(user)?), Some(percent_decode(password)?))
+            }
             None => (Some(percent_decode(info)?), None),
         },
     };
@@ -162,10 +174,25 @@ mod tests {
             split_host_port("127.0.0.1:4222"),
             Ok(("127.0.0.1".into(), Port::Number(4222)))
         );
-        assert_eq!(split_host_port(":4222"), Ok((String::new(), Port::Number(4222))));
-        assert_eq!(split_host_port("[::1]:6222"), Ok(("::1".into(), Port::Number(6222))));
-        assert_eq!(split_host_port("localhost:-1"), Ok(("localhost".into(), Port::Random)));
-        for bad in ["localhost", "::1:4222", "host:port", "host:70000", "[::1]4222"] {
+        assert_eq!(
+            split_host_port(":4222"),
+            Ok((String::new(), Port::Number(4222)))
+        );
+        assert_eq!(
+            split_host_port("[::1]:6222"),
+            Ok(("::1".into(), Port::Number(6222)))
+        );
+        assert_eq!(
+            split_host_port("localhost:-1"),
+            Ok(("localhost".into(), Port::Random))
+        );
+        for bad in [
+            "localhost",
+            "::1:4222",
+            "host:port",
+            "host:70000",
+            "[::1]4222",
+        ] {
             assert!(split_host_port(bad).is_err(), "{bad}");
         }
     }
@@ -182,11 +209,17 @@ mod tests {
             })
         );
         let bare = parse_url("0.0.0.0:6222").expect("parses");
-        assert_eq!((bare.host.as_str(), bare.port), ("0.0.0.0", Some(Port::Number(6222))));
+        assert_eq!(
+            (bare.host.as_str(), bare.port),
+            ("0.0.0.0", Some(Port::Number(6222)))
+        );
         let no_port = parse_url("nats-route://[::1]/path").expect("parses");
         assert_eq!((no_port.host.as_str(), no_port.port), ("::1", None));
         let user_only = parse_url("nats://me@h:1").expect("parses");
-        assert_eq!((user_only.user, user_only.password), (Some("me".into()), None));
+        assert_eq!(
+            (user_only.user, user_only.password),
+            (Some("me".into()), None)
+        );
         assert!(parse_url("nats://h:notaport").is_err());
         assert!(parse_url("1nats://h:1").is_err());
     }

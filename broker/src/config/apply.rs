@@ -9,15 +9,13 @@
 //! [`ConfigError::InvalidValue`] with the line of the key.
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
 
-use super::address::{port_from_integer, split_host_port, Port};
 use super::auth::apply_authorization;
 use super::cluster::parse_cluster;
-use super::duration::{format_go_duration, parse_go_duration};
+use super::duration::format_go_duration;
 use super::error::ConfigError;
-use super::value::{Entry, IncludeSite, Map, Value, ValueKind};
+use super::field::{non_empty, Field};
+use super::value::{Map, ValueKind};
 use crate::limits;
 use crate::options::Options;
 
@@ -114,9 +112,9 @@ fn apply_top_level(field: &Field<'_>, options: &mut Options) -> Result<(), Confi
         "http" | "monitor" => {
             let (host, port) = field.listen()?;
             options.http_host = host;
-            options.http_port = monitor_port(port);
+            options.http_port = port.to_monitor();
         }
-        "http_port" | "monitor_port" => options.http_port = monitor_port(field.port()?),
+        "http_port" | "monitor_port" => options.http_port = field.port()?.to_monitor(),
         "debug" => options.debug = field.boolean()?,
         "trace" => options.trace = field.boolean()?,
         // Starling has one trace level; verbose trace implies trace, as in nats-server.
@@ -195,240 +193,11 @@ fn apply_top_level(field: &Field<'_>, options: &mut Options) -> Result<(), Confi
     Ok(())
 }
 
-/// nats-server's monitor port: -1 random, 0 off.
-fn monitor_port(port: Port) -> Option<u16> {
-    match port {
-        Port::Random => Some(0),
-        Port::Number(0) => None,
-        Port::Number(number) => Some(number),
-    }
-}
-
-/// Empty strings mean "not set", as in nats-server.
-pub(super) fn non_empty(text: String) -> Option<String> {
-    (!text.is_empty()).then_some(text)
-}
-
-/// Wraps `error` in one [`ConfigError::Include`] per include that brought
-/// the entry in, innermost file first.
-fn wrap_origin(origin: Option<&Arc<IncludeSite>>, mut error: ConfigError) -> ConfigError {
-    let mut site = origin.map(Arc::as_ref);
-    while let Some(current) = site {
-        error = ConfigError::Include {
-            path: current.path.clone(),
-            line: current.line,
-            source: Box::new(error),
-        };
-        site = current.parent.as_deref();
-    }
-    error
-}
-
-/// A key being applied: its entry and its dotted name for messages.
-#[derive(Clone)]
-pub(super) struct Field<'a> {
-    entry: &'a Entry,
-    /// `cluster.authorization.user` style.
-    name: String,
-}
-
-impl<'a> Field<'a> {
-    /// The field for `entry` inside the block named `prefix` ("" at top level).
-    pub fn new(prefix: &str, entry: &'a Entry) -> Field<'a> {
-        let name = if prefix.is_empty() {
-            entry.key.clone()
-        } else {
-            format!("{prefix}.{}", entry.key)
-        };
-        Field { entry, name }
-    }
-
-    /// A field of the map this field holds.
-    pub fn child<'b>(&self, entry: &'b Entry) -> Field<'b> {
-        Field::new(&self.name, entry)
-    }
-
-    /// The key in lower case, for matching option names.
-    pub fn lower_key(&self) -> String {
-        self.entry.key.to_ascii_lowercase()
-    }
-
-    /// The value.
-    pub fn value(&self) -> &'a Value {
-        &self.entry.value
-    }
-
-    /// Adds include context to an error about this field.
-    pub fn wrap(&self, error: ConfigError) -> ConfigError {
-        wrap_origin(self.entry.origin.as_ref(), error)
-    }
-
-    /// An `InvalidValue` at the key's line.
-    pub fn invalid(&self, message: impl Into<String>) -> ConfigError {
-        self.invalid_at(self.entry.line, message)
-    }
-
-    /// An `InvalidValue` at a given line (an array element's).
-    pub fn invalid_at(&self, line: usize, message: impl Into<String>) -> ConfigError {
-        self.wrap(ConfigError::InvalidValue {
-            line,
-            name: self.name.clone(),
-            message: message.into(),
-        })
-    }
-
-    /// This option is not implemented.
-    pub fn unsupported(&self) -> ConfigError {
-        self.wrap(ConfigError::Unsupported {
-            name: self.name.clone(),
-        })
-    }
-
-    /// An unknown key: fine if it is a referenced variable, else an error.
-    pub fn unknown(&self) -> Result<(), ConfigError> {
-        if self.entry.used_as_variable {
-            return Ok(());
-        }
-        Err(self.wrap(ConfigError::UnknownField {
-            line: self.entry.line,
-            name: self.name.clone(),
-        }))
-    }
-
-    fn type_error(&self, expected: &str) -> ConfigError {
-        self.invalid(format!(
-            "{}: expected {expected}, got {}",
-            self.name,
-            self.value().type_name()
-        ))
-    }
-
-    /// The value as a string.
-    pub fn string(&self) -> Result<String, ConfigError> {
-        self.value()
-            .as_str()
-            .map(str::to_string)
-            .ok_or_else(|| self.type_error("a string"))
-    }
-
-    /// The value as an integer.
-    pub fn integer(&self) -> Result<i64, ConfigError> {
-        self.value()
-            .as_integer()
-            .ok_or_else(|| self.type_error("an integer"))
-    }
-
-    /// The value as a boolean.
-    pub fn boolean(&self) -> Result<bool, ConfigError> {
-        self.value()
-            .as_bool()
-            .ok_or_else(|| self.type_error("a boolean"))
-    }
-
-    /// The value as a map.
-    pub fn map(&self) -> Result<&'a Map, ConfigError> {
-        self.value().as_map().ok_or_else(|| self.type_error("a map"))
-    }
-
-    /// The value as an array.
-    pub fn array(&self) -> Result<&'a [Value], ConfigError> {
-        self.value()
-            .as_array()
-            .ok_or_else(|| self.type_error("an array"))
-    }
-
-    /// A bind host; empty means the default.
-    pub fn host(&self) -> Result<String, ConfigError> {
-        Ok(non_empty(self.string()?).unwrap_or_else(|| limits::DEFAULT_HOST.to_string()))
-    }
-
-    /// An integer port (-1 = random).
-    pub fn port(&self) -> Result<Port, ConfigError> {
-        port_from_integer(self.integer()?).map_err(|message| self.invalid(message))
-    }
-
-    /// `listen`-style: a port alone, or `host:port`. The host is None when
-    /// empty or absent.
-    pub fn listen(&self) -> Result<(Option<String>, Port), ConfigError> {
-        match &self.value().kind {
-            ValueKind::Integer(number) => Ok((
-                None,
-                port_from_integer(*number).map_err(|message| self.invalid(message))?,
-            )),
-            ValueKind::String(text) => {
-                let (host, port) = split_host_port(text).map_err(|message| self.invalid(message))?;
-                Ok((non_empty(host), port))
-            }
-            _ => Err(self.type_error("a port or host:port")),
-        }
-    }
-
-    /// A non-negative size; 0 means `default`.
-    pub fn size_or(&self, default: usize) -> Result<usize, ConfigError> {
-        let number = self.integer()?;
-        let size = usize::try_from(number)
-            .map_err(|_| self.invalid(format!("{} can not be negative", self.name)))?;
-        Ok(if size == 0 { default } else { size })
-    }
-
-    /// Like [`Field::size_or`], at most `i32::MAX` as nats-server allows.
-    pub fn size_within_i32(&self, default: usize) -> Result<usize, ConfigError> {
-        if self.integer()? > i64::from(i32::MAX) {
-            return Err(self.invalid(format!("{} value is too big", self.name)));
-        }
-        self.size_or(default)
-    }
-
-    /// A non-negative count that fits u32; 0 means `default`.
-    pub fn count_or(&self, default: u32) -> Result<u32, ConfigError> {
-        let number = self.integer()?;
-        let count = u32::try_from(number)
-            .map_err(|_| self.invalid(format!("{} must be between 0 and {}", self.name, u32::MAX)))?;
-        Ok(if count == 0 { default } else { count })
-    }
-
-    /// A duration string (Go syntax), or a bare integer meaning seconds
-    /// (nats-server's backward-compatible form); 0 means `default`.
-    pub fn duration_or(&self, default: Duration) -> Result<Duration, ConfigError> {
-        let duration = match &self.value().kind {
-            ValueKind::Integer(seconds) => u64::try_from(*seconds)
-                .map(Duration::from_secs)
-                .map_err(|_| self.invalid(format!("{} can not be negative", self.name)))?,
-            ValueKind::String(_) => self.duration_string()?,
-            _ => return Err(self.type_error("a duration such as \"30s\"")),
-        };
-        Ok(if duration.is_zero() { default } else { duration })
-    }
-
-    /// A duration string only (Go syntax), not negative.
-    pub fn duration_string(&self) -> Result<Duration, ConfigError> {
-        let text = self
-            .value()
-            .as_str()
-            .ok_or_else(|| self.type_error("a duration string such as \"30s\""))?;
-        let nanos = parse_go_duration(text)
-            .map_err(|message| self.invalid(format!("error parsing {}: {message}", self.name)))?;
-        u64::try_from(nanos)
-            .map(Duration::from_nanos)
-            .map_err(|_| self.invalid(format!("invalid {}, needs to be positive", self.name)))
-    }
-
-    /// Seconds as an integer, a float or a duration string (auth timeouts);
-    /// 0 means `default`.
-    pub fn seconds_or(&self, default: Duration) -> Result<Duration, ConfigError> {
-        let duration = match &self.value().kind {
-            ValueKind::Integer(_) => return self.duration_or(default),
-            ValueKind::Float(seconds) => Duration::try_from_secs_f64(*seconds)
-                .map_err(|_| self.invalid(format!("invalid {} of {seconds}", self.name)))?,
-            ValueKind::String(_) => self.duration_string()?,
-            _ => return Err(self.type_error("a number of seconds")),
-        };
-        Ok(if duration.is_zero() { default } else { duration })
-    }
-}
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
     use crate::config::load::parse_str_with_env;
     use crate::config::test_support::{options, options_ok, TempDir};
@@ -461,7 +230,7 @@ mod tests {
         assert_eq!(options_ok("port: 4333").port, 4333);
         assert_eq!(options_ok("port: -1").port, 0);
         assert_eq!(options_ok("port: 0").port, 0);
-        assert_eq!(invalid_line("a_var = 1\nport: 70000").0, 2);
+        assert_eq!(invalid_line("\nport: 70000").0, 2);
         assert_eq!(invalid_line("port: \"4222\"").0, 1);
     }
 
@@ -469,17 +238,26 @@ mod tests {
     fn names_and_advertise() {
         let parsed = options_ok("server_name: n1\nclient_advertise: \"nats.example.com:4222\"");
         assert_eq!(parsed.server_name.as_deref(), Some("n1"));
-        assert_eq!(parsed.client_advertise.as_deref(), Some("nats.example.com:4222"));
+        assert_eq!(
+            parsed.client_advertise.as_deref(),
+            Some("nats.example.com:4222")
+        );
         assert_eq!(invalid_line("server_name: \"has space\"").1, "server_name");
     }
 
     #[test]
     fn monitoring_listener_forms() {
         let parsed = options_ok("http: 127.0.0.1:8222");
-        assert_eq!((parsed.http_host.as_deref(), parsed.http_port), (Some("127.0.0.1"), Some(8222)));
+        assert_eq!(
+            (parsed.http_host.as_deref(), parsed.http_port),
+            (Some("127.0.0.1"), Some(8222))
+        );
         let parsed = options_ok("http: 8222");
         assert_eq!((parsed.http_host, parsed.http_port), (None, Some(8222)));
-        assert_eq!(options_ok("monitor: \"localhost:8000\"").http_port, Some(8000));
+        assert_eq!(
+            options_ok("monitor: \"localhost:8000\"").http_port,
+            Some(8000)
+        );
         assert_eq!(options_ok("http_port: 8222").http_port, Some(8222));
         assert_eq!(options_ok("monitor_port: 8333").http_port, Some(8333));
         assert_eq!(options_ok("http_port: -1").http_port, Some(0));
@@ -523,8 +301,14 @@ mod tests {
         assert_eq!(parsed.ping_interval, Duration::from_secs(60));
         assert_eq!(parsed.write_deadline, Duration::from_secs(90));
         // nats-server quirk kept: unquoted `2m` is the integer 2,000,000 (seconds).
-        assert_eq!(options_ok("ping_interval: 2m").ping_interval, Duration::from_secs(2_000_000));
-        assert_eq!(invalid_line("ping_interval: \"2 minutes\"").1, "ping_interval");
+        assert_eq!(
+            options_ok("ping_interval: 2m").ping_interval,
+            Duration::from_secs(2_000_000)
+        );
+        assert_eq!(
+            invalid_line("ping_interval: \"2 minutes\"").1,
+            "ping_interval"
+        );
         assert_eq!(invalid_line("write_deadline: \"-1s\"").1, "write_deadline");
         assert_eq!(invalid_line("ping_max: -1").1, "ping_max");
     }
@@ -545,8 +329,14 @@ mod tests {
             options_ok("lame_duck_grace_period: \"0s\"").lame_duck_grace_period,
             limits::LAME_DUCK_GRACE_PERIOD
         );
-        assert_eq!(invalid_line("lame_duck_duration: 60").1, "lame_duck_duration");
-        assert_eq!(invalid_line("lame_duck_grace_period: \"-1s\"").1, "lame_duck_grace_period");
+        assert_eq!(
+            invalid_line("lame_duck_duration: 60").1,
+            "lame_duck_duration"
+        );
+        assert_eq!(
+            invalid_line("lame_duck_grace_period: \"-1s\"").1,
+            "lame_duck_grace_period"
+        );
     }
 
     #[test]
@@ -573,7 +363,9 @@ mod tests {
     #[test]
     fn unknown_key_is_an_error_with_name_and_line() {
         match options("port: 1\n\nfoo: bar") {
-            Err(ConfigError::UnknownField { line, name }) => assert_eq!((line, name.as_str()), (3, "foo")),
+            Err(ConfigError::UnknownField { line, name }) => {
+                assert_eq!((line, name.as_str()), (3, "foo"))
+            }
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -584,12 +376,13 @@ mod tests {
             options("unusedvar = 1"),
             Err(ConfigError::UnknownField { line: 1, .. })
         ));
-        let parsed = options_ok("TOKEN = s3cret\nPORT = 4333\nport: $PORT\nauthorization { token: $TOKEN }");
+        let parsed =
+            options_ok("TOKEN = s3cret\nPORT = 4333\nport: $PORT\nauthorization { token: $TOKEN }");
         assert_eq!(parsed.authorization.token.as_deref(), Some("s3cret"));
         assert_eq!(parsed.port, 4333);
         let env = |name: &str| (name == "SERVER_NAME").then(|| "nats-0".to_string());
-        let parsed = parse_str_with_env("server_name: $SERVER_NAME", Path::new("."), &env)
-            .expect("parses");
+        let parsed =
+            parse_str_with_env("server_name: $SERVER_NAME", Path::new("."), &env).expect("parses");
         assert_eq!(parsed.server_name.as_deref(), Some("nats-0"));
     }
 
@@ -604,9 +397,20 @@ mod tests {
         let tls = options("tls { cert_file: a }").expect_err("tls");
         assert_eq!(tls.to_string(), "tls is not supported yet");
         let jetstream = options("jetstream { store_dir: /data }").expect_err("jetstream");
-        assert_eq!(jetstream.to_string(), "jetstream is not supported by starling");
-        for enabled in ["jetstream: true", "jetstream: enabled", "syslog: true", "no_header_support: true"] {
-            assert!(matches!(options(enabled), Err(ConfigError::Unsupported { .. })), "{enabled}");
+        assert_eq!(
+            jetstream.to_string(),
+            "jetstream is not supported by starling"
+        );
+        for enabled in [
+            "jetstream: true",
+            "jetstream: enabled",
+            "syslog: true",
+            "no_header_support: true",
+        ] {
+            assert!(
+                matches!(options(enabled), Err(ConfigError::Unsupported { .. })),
+                "{enabled}"
+            );
         }
     }
 
@@ -616,7 +420,10 @@ mod tests {
             "jetstream: false\njetstream: disabled\nsyslog: false\nno_header_support: false\nmax_traced_msg_len: 100\nconnect_error_reports: 10\nreconnect_error_reports: 5\ndisable_sublist_cache: true\nno_sublist_cache: false\nno_system_account: true",
         );
         assert_eq!(parsed, Options::default());
-        assert_eq!(invalid_line("max_traced_msg_len: long").1, "max_traced_msg_len");
+        assert_eq!(
+            invalid_line("max_traced_msg_len: long").1,
+            "max_traced_msg_len"
+        );
     }
 
     #[test]
@@ -626,9 +433,16 @@ mod tests {
         let error = parse_str_with_env("port: 1\ninclude extra.conf", dir.path(), &|_| None)
             .expect_err("unknown field");
         match &error {
-            ConfigError::Include { path, line: 2, source } => {
+            ConfigError::Include {
+                path,
+                line: 2,
+                source,
+            } => {
                 assert!(path.ends_with("extra.conf"));
-                assert!(matches!(**source, ConfigError::UnknownField { line: 1, .. }));
+                assert!(matches!(
+                    **source,
+                    ConfigError::UnknownField { line: 1, .. }
+                ));
             }
             other => panic!("unexpected {other:?}"),
         }
@@ -645,7 +459,10 @@ mod tests {
         assert!(parsed.debug);
         assert_eq!(parsed.max_payload, 65536);
         assert_eq!(parsed.authorization.users.len(), 1);
-        assert_eq!(parsed.cluster.map(|cluster| cluster.routes), Some(vec!["nats://x:6333".to_string()]));
+        assert_eq!(
+            parsed.cluster.map(|cluster| cluster.routes),
+            Some(vec!["nats://x:6333".to_string()])
+        );
     }
 
     #[test]
@@ -672,7 +489,10 @@ cluster {
         assert_eq!(parsed.lame_duck_duration, Duration::from_secs(30));
         assert_eq!(parsed.http_port, Some(8222));
         let cluster = parsed.cluster.expect("cluster");
-        assert_eq!((cluster.name.as_deref(), cluster.port, cluster.no_advertise), (Some("nats"), 6222, true));
+        assert_eq!(
+            (cluster.name.as_deref(), cluster.port, cluster.no_advertise),
+            (Some("nats"), 6222, true)
+        );
         assert_eq!(cluster.routes.len(), 3);
     }
 

@@ -10,7 +10,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use super::apply::{non_empty, Field};
+use super::field::{non_empty, Field};
 use super::duration::parse_go_duration;
 use super::error::ConfigError;
 use super::value::{Value, ValueKind};
@@ -69,7 +69,10 @@ fn parse_users(field: &Field<'_>) -> Result<Vec<User>, ConfigError> {
         let map = item.as_map().ok_or_else(|| {
             field.invalid_at(
                 item.line,
-                format!("expected a user entry to be a map, got {}", item.type_name()),
+                format!(
+                    "expected a user entry to be a map, got {}",
+                    item.type_name()
+                ),
             )
         })?;
         let mut username = None;
@@ -93,7 +96,9 @@ fn parse_users(field: &Field<'_>) -> Result<Vec<User>, ConfigError> {
             return Err(field.invalid_at(item.line, "user entry requires a user"));
         };
         if !seen.insert(username.clone()) {
-            return Err(field.invalid_at(item.line, format!("duplicate user {username:?} detected")));
+            return Err(
+                field.invalid_at(item.line, format!("duplicate user {username:?} detected"))
+            );
         }
         users.push(User {
             username,
@@ -153,9 +158,11 @@ fn subjects(field: &Field<'_>, value: &Value) -> Result<Vec<String>, ConfigError
         ValueKind::Array(items) => items
             .iter()
             .map(|item| {
-                item.as_str().map(|subject| (subject, item.line)).ok_or_else(|| {
-                    field.invalid_at(item.line, "subject in permissions array must be a string")
-                })
+                item.as_str()
+                    .map(|subject| (subject, item.line))
+                    .ok_or_else(|| {
+                        field.invalid_at(item.line, "subject in permissions array must be a string")
+                    })
             })
             .collect::<Result<_, _>>()?,
         _ => {
@@ -188,9 +195,9 @@ fn response_permission(field: &Field<'_>) -> Result<Option<ResponsePermission>, 
         ValueKind::Bool(true) => return Ok(Some(permission)),
         ValueKind::Map(map) => map,
         _ => {
-            return Err(field.invalid(
-                "error parsing response permissions, expected a boolean or a map",
-            ))
+            return Err(
+                field.invalid("error parsing response permissions, expected a boolean or a map")
+            )
         }
     };
     for entry in map.entries() {
@@ -257,13 +264,283 @@ fn is_valid_permission_subject(entry: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::test_support::{options, options_ok};
+
+    fn authorization(text: &str) -> Authorization {
+        options_ok(text).authorization
+    }
+
+    fn permissions(block: &str) -> Permissions {
+        authorization(&format!("authorization {{ default_permissions {block} }}"))
+            .default_permissions
+            .expect("permissions")
+    }
+
+    fn allow(subjects: &[&str]) -> Option<SubjectPermission> {
+        Some(SubjectPermission {
+            allow: subjects.iter().map(|s| s.to_string()).collect(),
+            deny: Vec::new(),
+        })
+    }
+
+    fn invalid(text: &str) -> (usize, String) {
+        match options(text) {
+            Err(ConfigError::InvalidValue { line, name, .. }) => (line, name),
+            other => panic!("expected InvalidValue for {text:?}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn single_user_with_timeout_forms() {
+        let auth =
+            authorization("authorization {\n  user: derek\n  password: T0pS3cr3t\n  timeout: 1\n}");
+        assert_eq!(auth.user.as_deref(), Some("derek"));
+        assert_eq!(auth.password.as_deref(), Some("T0pS3cr3t"));
+        assert_eq!(auth.timeout, Duration::from_secs(1));
+        assert!(auth.required());
+        let aliases = authorization("authorization { username: a, pass: b, timeout: 0.5 }");
+        assert_eq!(
+            (aliases.user.as_deref(), aliases.password.as_deref()),
+            (Some("a"), Some("b"))
+        );
+        assert_eq!(aliases.timeout, Duration::from_millis(500));
+        assert_eq!(
+            authorization("authorization { timeout: \"3s\" }").timeout,
+            Duration::from_secs(3)
+        );
+        assert_eq!(
+            authorization("authorization { timeout: 0 }").timeout,
+            limits::AUTH_TIMEOUT
+        );
+        assert_eq!(
+            invalid("authorization { timeout: true }").1,
+            "authorization.timeout"
+        );
+    }
+
+    #[test]
+    fn token_and_empty_strings() {
+        let auth = authorization("authorization { token: s3cr3t }");
+        assert_eq!(auth.token.as_deref(), Some("s3cr3t"));
+        let empty = authorization("authorization { user: \"\" }");
+        assert_eq!(empty.user, None);
+        assert!(!empty.required());
+    }
+
+    #[test]
+    fn unquoted_bcrypt_password_is_kept_verbatim() {
+        let auth = authorization("authorization { user: a, password: $2a$11$3kIDaCxw.Glsl1.u5nKa6eUnNDLV5HV9tIuUp7EHhMt6Nm9myW1aS }");
+        assert_eq!(
+            auth.password.as_deref(),
+            Some("$2a$11$3kIDaCxw.Glsl1.u5nKa6eUnNDLV5HV9tIuUp7EHhMt6Nm9myW1aS")
+        );
+    }
+
+    #[test]
+    fn conflicting_credentials_are_rejected() {
+        for block in [
+            "user: a, token: t",
+            "password: p, token: t",
+            "user: a, users: [{user: b}]",
+            "token: t, users: [{user: b}]",
+        ] {
+            assert_eq!(
+                invalid(&format!("\nauthorization {{ {block} }}")),
+                (2, "authorization".into())
+            );
+        }
+    }
+
+    #[test]
+    fn users_with_permissions_and_defaults() {
+        let auth = authorization(
+            "authorization {\n  default_permissions { publish: \"public.>\" }\n  users: [\n    {user: alice, password: a1, permissions: {publish: [\"a.>\"], subscribe: {deny: \"secret.>\"}}}\n    {username: bob, pass: b2}\n    {user: carol}\n  ]\n}",
+        );
+        assert_eq!(
+            auth.default_permissions
+                .as_ref()
+                .and_then(|p| p.publish.clone()),
+            allow(&["public.>"])
+        );
+        assert_eq!(auth.users.len(), 3);
+        let alice = &auth.users[0];
+        assert_eq!(
+            (alice.username.as_str(), alice.password.as_str()),
+            ("alice", "a1")
+        );
+        let perms = alice.permissions.as_ref().expect("alice permissions");
+        assert_eq!(perms.publish, allow(&["a.>"]));
+        assert_eq!(
+            perms.subscribe,
+            Some(SubjectPermission {
+                allow: Vec::new(),
+                deny: vec!["secret.>".into()]
+            })
+        );
+        assert_eq!(auth.users[1].username, "bob");
+        assert_eq!(auth.users[1].permissions, None);
+        assert_eq!(auth.users[2].password, "");
+        let alias = authorization("authorization { permissions { sub: x } }");
+        assert_eq!(
+            alias.default_permissions.and_then(|p| p.subscribe),
+            allow(&["x"])
+        );
+    }
+
+    #[test]
+    fn user_entries_are_checked() {
+        assert_eq!(
+            invalid("authorization {\n  users: [\n    {password: x}\n  ]\n}"),
+            (3, "authorization.users".into())
+        );
+        assert_eq!(
+            invalid("authorization { users: [{user: a}, {user: a}] }").1,
+            "authorization.users"
+        );
+        assert_eq!(
+            invalid("authorization { users: [\"a\"] }").1,
+            "authorization.users"
+        );
+        assert_eq!(
+            invalid("authorization { users: {user: a} }").1,
+            "authorization.users"
+        );
+        match options("authorization { users: [{nkey: UABC}] }") {
+            Err(ConfigError::Unsupported { name }) => assert_eq!(name, "authorization.users.nkey"),
+            other => panic!("unexpected {other:?}"),
+        }
+        match options("authorization {\n users: [\n {user: a\n  role: admin}] }") {
+            Err(ConfigError::UnknownField { line, name }) => {
+                assert_eq!((line, name.as_str()), (4, "authorization.users.role"));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn subject_permission_forms() {
+        let perms = permissions("{ publish: \"a.b\", subscribe: [\"c.*\", \"q.> workers\"] }");
+        assert_eq!(perms.publish, allow(&["a.b"]));
+        assert_eq!(perms.subscribe, allow(&["c.*", "q.> workers"]));
+        let perms = permissions("{ pub: { allow: [\"x.>\"], deny: \"x.secret\" }, sub: {} }");
+        assert_eq!(
+            perms.publish,
+            Some(SubjectPermission {
+                allow: vec!["x.>".into()],
+                deny: vec!["x.secret".into()]
+            })
+        );
+        assert_eq!(perms.subscribe, None);
+        let perms = permissions("{ import: a, export: b }");
+        assert_eq!(
+            (perms.publish, perms.subscribe),
+            (allow(&["a"]), allow(&["b"]))
+        );
+    }
+
+    #[test]
+    fn invalid_subjects_point_at_the_element() {
+        assert_eq!(
+            invalid("authorization {\n  permissions {\n    publish: [\n      ok\n      \"bad..subject\"\n    ]\n  }\n}"),
+            (5, "authorization.permissions.publish".into())
+        );
+        assert_eq!(
+            invalid("authorization { permissions { publish: [1] } }").1,
+            "authorization.permissions.publish"
+        );
+        assert_eq!(
+            invalid("authorization { permissions { publish: true } }").1,
+            "authorization.permissions.publish"
+        );
+    }
+
+    #[test]
+    fn unknown_permission_keys_are_unknown_fields() {
+        match options("authorization { permissions { publish: a, reply: b } }") {
+            Err(ConfigError::UnknownField { name, .. }) => {
+                assert_eq!(name, "authorization.permissions.reply");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(matches!(
+            options("authorization { permissions { publish: { allow: a, block: b } } }"),
+            Err(ConfigError::UnknownField { .. })
+        ));
+    }
+
+    #[test]
+    fn allow_responses_forms() {
+        let perms = permissions("{ allow_responses: true }");
+        assert_eq!(
+            perms.allow_responses,
+            Some(ResponsePermission {
+                max_msgs: 1,
+                expires: Duration::from_secs(120)
+            })
+        );
+        assert_eq!(perms.publish, Some(SubjectPermission::default()));
+        let perms = permissions("{ publish: a, allow_responses: false }");
+        assert_eq!(
+            (perms.allow_responses, perms.publish),
+            (None, allow(&["a"]))
+        );
+        let perms =
+            permissions("{ publish: \"a.>\", allow_responses: { max: 5, expires: \"1m\" } }");
+        assert_eq!(
+            perms.allow_responses,
+            Some(ResponsePermission {
+                max_msgs: 5,
+                expires: Duration::from_secs(60)
+            })
+        );
+        assert_eq!(perms.publish, allow(&["a.>"]));
+        let perms = permissions("{ publish_allow_responses: { max_msgs: -1, ttl: \"-1s\" } }");
+        assert_eq!(
+            perms.allow_responses,
+            Some(ResponsePermission {
+                max_msgs: usize::MAX,
+                expires: Duration::ZERO
+            })
+        );
+        let perms = permissions("{ allow_responses: { max: 0, expires: \"0s\" } }");
+        assert_eq!(
+            perms.allow_responses,
+            Some(ResponsePermission {
+                max_msgs: 1,
+                expires: Duration::from_secs(120)
+            })
+        );
+        for bad in [
+            "allow_responses: yes_please",
+            "allow_responses: { expires: 60 }",
+            "allow_responses: { expires: \"soon\" }",
+        ] {
+            assert!(
+                matches!(
+                    options(&format!("authorization {{ permissions {{ {bad} }} }}")),
+                    Err(ConfigError::InvalidValue { .. })
+                ),
+                "{bad}"
+            );
+        }
+    }
 
     #[test]
     fn subject_validation_matches_nats_server() {
-        for valid in ["foo", "foo.bar", "foo.*", "foo.>", ">", "*", "a.b*.c", "$SYS.>"] {
+        for valid in [
+            "foo", "foo.bar", "foo.*", "foo.>", ">", "*", "a.b*.c", "$SYS.>",
+        ] {
             assert!(is_valid_subject(valid), "{valid}");
         }
-        for invalid in ["", ".foo", "foo.", "foo..bar", "foo.>.bar", "foo bar", "a.\tb"] {
+        for invalid in [
+            "",
+            ".foo",
+            "foo.",
+            "foo..bar",
+            "foo.>.bar",
+            "foo bar",
+            "a.\tb",
+        ] {
             assert!(!is_valid_subject(invalid), "{invalid:?}");
         }
         assert!(is_valid_permission_subject("q.> workers"));

@@ -218,7 +218,9 @@ impl Occurrence {
     }
 
     fn integer(&self) -> Result<i64, ConfigError> {
-        self.text().parse().map_err(|_| self.bad_value("parse error"))
+        self.text()
+            .parse()
+            .map_err(|_| self.bad_value("parse error"))
     }
 
     fn port(&self) -> Result<Port, ConfigError> {
@@ -228,12 +230,15 @@ impl Occurrence {
 
 /// Parses the arguments (without the program name) into a [`Command`].
 /// With `-c`, the file is loaded first and the other flags applied over it.
-pub fn parse_command_line<I: IntoIterator<Item = String>>(
-    args: I,
-) -> Result<Command, ConfigError> {
+pub fn parse_command_line<I: IntoIterator<Item = String>>(args: I) -> Result<Command, ConfigError> {
     let args: Vec<String> = args.into_iter().collect();
     let (flags, positionals) = scan(&args)?;
-    let last = |flag: Flag| flags.iter().rev().find(|occurrence| occurrence.flag == flag);
+    let last = |flag: Flag| {
+        flags
+            .iter()
+            .rev()
+            .find(|occurrence| occurrence.flag == flag)
+    };
     if last(Flag::Version).is_some_and(Occurrence::boolean) {
         return Ok(Command::Version);
     }
@@ -244,7 +249,9 @@ pub fn parse_command_line<I: IntoIterator<Item = String>>(
         return match first.to_ascii_lowercase().as_str() {
             "version" => Ok(Command::Version),
             "help" => Ok(Command::Help(usage_text())),
-            _ => Err(ConfigError::BadFlag(format!("unrecognized command: {first:?}"))),
+            _ => Err(ConfigError::BadFlag(format!(
+                "unrecognized command: {first:?}"
+            ))),
         };
     }
     if let Some(unsupported) = flags.iter().find(|o| o.flag == Flag::Unsupported) {
@@ -256,7 +263,9 @@ pub fn parse_command_line<I: IntoIterator<Item = String>>(
         return parse_signal(signal.text());
     }
     let test_config = last(Flag::TestConfig).is_some_and(Occurrence::boolean);
-    let config_file = last(Flag::Config).map(Occurrence::text).filter(|path| !path.is_empty());
+    let config_file = last(Flag::Config)
+        .map(Occurrence::text)
+        .filter(|path| !path.is_empty());
     let mut options = match config_file {
         Some(path) => load_file(Path::new(path))?,
         None if test_config => {
@@ -466,9 +475,7 @@ fn apply_cluster_listen(occurrence: &Occurrence, options: &mut Options) -> Resul
     let parts = parse_url(occurrence.text()).map_err(|reason| occurrence.bad_value(&reason))?;
     let cluster = options.cluster.get_or_insert_with(ClusterOptions::default);
     cluster.host = non_empty(parts.host).unwrap_or_else(|| limits::DEFAULT_HOST.into());
-    cluster.port = parts
-        .port
-        .map_or(limits::DEFAULT_ROUTE_PORT, Port::to_bind);
+    cluster.port = parts.port.map_or(limits::DEFAULT_ROUTE_PORT, Port::to_bind);
     match parts.user {
         Some(user) => {
             let password = parts
@@ -483,4 +490,400 @@ fn apply_cluster_listen(occurrence: &Occurrence, options: &mut Options) -> Resul
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::config::test_support::TempDir;
+
+    fn command(args: &[&str]) -> Result<Command, ConfigError> {
+        parse_command_line(args.iter().map(|arg| arg.to_string()))
+    }
+
+    fn run(args: &[&str]) -> Options {
+        match command(args) {
+            Ok(Command::Run(options)) => options,
+            other => panic!("{args:?}: expected Run, got {other:?}"),
+        }
+    }
+
+    fn bad_flag(args: &[&str]) -> String {
+        match command(args) {
+            Err(ConfigError::BadFlag(message)) => message,
+            other => panic!("{args:?}: expected BadFlag, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn no_arguments_run_with_defaults() {
+        assert_eq!(run(&[]), Options::default());
+    }
+
+    #[test]
+    fn one_or_two_dashes_and_inline_values() {
+        for args in [
+            &["-p", "4333"][..],
+            &["--p", "4333"],
+            &["-port", "4333"],
+            &["--port", "4333"],
+            &["-p=4333"],
+            &["--port=4333"],
+        ] {
+            assert_eq!(run(args).port, 4333, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn server_flags_map_to_options() {
+        let options = run(&[
+            "-a",
+            "127.0.0.1",
+            "-n",
+            "n1",
+            "-m",
+            "8222",
+            "-P",
+            "/tmp/s.pid",
+            "-l",
+            "/tmp/s.log",
+            "--client_advertise",
+            "c.example:4222",
+            "--user",
+            "u",
+            "--pass",
+            "p",
+            "--auth",
+            "tok",
+            "--max_traced_msg_len",
+            "10",
+        ]);
+        assert_eq!(options.host, "127.0.0.1");
+        assert_eq!(options.server_name.as_deref(), Some("n1"));
+        assert_eq!(options.http_port, Some(8222));
+        assert_eq!(options.pid_file, Some(PathBuf::from("/tmp/s.pid")));
+        assert_eq!(options.log_file, Some(PathBuf::from("/tmp/s.log")));
+        assert_eq!(options.client_advertise.as_deref(), Some("c.example:4222"));
+        assert_eq!(options.authorization.user.as_deref(), Some("u"));
+        assert_eq!(options.authorization.password.as_deref(), Some("p"));
+        assert_eq!(options.authorization.token.as_deref(), Some("tok"));
+        assert_eq!(run(&["--addr", "10.0.0.1"]).host, "10.0.0.1");
+        assert_eq!(run(&["--net", "10.0.0.2"]).host, "10.0.0.2");
+        assert_eq!(run(&["--name", "x"]).server_name.as_deref(), Some("x"));
+        assert_eq!(
+            run(&["--server_name", "y"]).server_name.as_deref(),
+            Some("y")
+        );
+        assert_eq!(run(&["--http_port", "-1"]).http_port, Some(0));
+        assert_eq!(
+            run(&["--pid", "a.pid", "--log", "a.log"]).log_file,
+            Some(PathBuf::from("a.log"))
+        );
+    }
+
+    #[test]
+    fn logging_booleans_and_combinations() {
+        let options = run(&["-D", "-V", "-T=false"]);
+        assert!(options.debug && options.trace && !options.logtime);
+        let options = run(&["-DV"]);
+        assert!(options.debug && options.trace);
+        assert!(run(&["-VV"]).trace);
+        let options = run(&["-DVV"]);
+        assert!(options.debug && options.trace);
+        let options = run(&["--debug", "--trace", "--logtime"]);
+        assert!(options.debug && options.trace && options.logtime);
+        let options = run(&["-DV", "-DV=false"]);
+        assert!(!options.debug && !options.trace);
+        assert!(!run(&["-D=0"]).debug);
+        assert!(run(&["--debug=True"]).debug);
+    }
+
+    #[test]
+    fn a_boolean_flag_does_not_consume_the_next_argument() {
+        assert_eq!(
+            bad_flag(&["-D", "false"]),
+            "unrecognized command: \"false\""
+        );
+        assert!(bad_flag(&["-D=maybe"]).contains("invalid boolean value"));
+    }
+
+    #[test]
+    fn port_values_are_checked() {
+        assert_eq!(run(&["-p", "-1"]).port, 0);
+        assert!(bad_flag(&["-p", "abc"]).contains("invalid value \"abc\" for flag -p"));
+        assert!(bad_flag(&["--port", "70000"]).contains("--port"));
+        assert_eq!(bad_flag(&["-p"]), "flag needs an argument: -p");
+    }
+
+    #[test]
+    fn unknown_and_malformed_flags_are_bad_flags() {
+        assert_eq!(
+            bad_flag(&["--bogus"]),
+            "flag provided but not defined: -bogus"
+        );
+        assert_eq!(bad_flag(&["-d"]), "flag provided but not defined: -d");
+        assert_eq!(bad_flag(&["---p", "1"]), "bad flag syntax: ---p");
+        assert_eq!(bad_flag(&["-=1"]), "bad flag syntax: -=1");
+        assert_eq!(
+            bad_flag(&["--max_payload", "1"]),
+            "flag provided but not defined: -max_payload"
+        );
+    }
+
+    #[test]
+    fn version_and_help_in_flag_and_command_form() {
+        for args in [
+            &["-v"][..],
+            &["--version"],
+            &["version"],
+            &["-p", "1", "VERSION"],
+        ] {
+            assert_eq!(command(args).ok(), Some(Command::Version), "{args:?}");
+        }
+        for args in [&["-h"][..], &["--help"], &["help"]] {
+            assert!(matches!(command(args), Ok(Command::Help(text)) if text.contains("--routes")));
+        }
+        assert!(matches!(command(&["-v=false"]), Ok(Command::Run(_))));
+        assert_eq!(bad_flag(&["start"]), "unrecognized command: \"start\"");
+        assert_eq!(bad_flag(&["--", "-p"]), "unrecognized command: \"-p\"");
+    }
+
+    #[test]
+    fn signal_forms() {
+        let cases = [
+            ("ldm", SignalKind::Ldm, None),
+            ("ldm=1234", SignalKind::Ldm, Some("1234")),
+            (
+                "ldm=/var/run/nats/nats.pid",
+                SignalKind::Ldm,
+                Some("/var/run/nats/nats.pid"),
+            ),
+            ("stop", SignalKind::Stop, None),
+            ("quit=1", SignalKind::Quit, Some("1")),
+            ("term", SignalKind::Term, None),
+            ("reopen", SignalKind::Reopen, None),
+            ("reload=", SignalKind::Reload, None),
+        ];
+        for (value, signal, target) in cases {
+            let expected = Command::Signal {
+                signal,
+                target: target.map(String::from),
+            };
+            assert_eq!(
+                command(&["--signal", value]).ok(),
+                Some(expected.clone()),
+                "{value}"
+            );
+            assert_eq!(
+                command(&[&format!("-sl={value}")]).ok(),
+                Some(expected),
+                "{value}"
+            );
+        }
+        assert_eq!(bad_flag(&["-sl", "kill"]), "unknown signal \"kill\"");
+        assert!(bad_flag(&["-sl", "ldm=1=2"]).starts_with("invalid signal parameters"));
+        assert_eq!(SignalKind::Reload.name(), "reload");
+    }
+
+    #[test]
+    fn unsupported_flags_are_named_as_written() {
+        for (args, name) in [
+            (&["-js"][..], "-js"),
+            (&["--jetstream"], "--jetstream"),
+            (&["-sd", "/data"], "-sd"),
+            (&["--store_dir=/data"], "--store_dir"),
+            (&["--tls"], "--tls"),
+            (&["--tlscert", "c.pem"], "--tlscert"),
+            (&["--tlskey", "k.pem"], "--tlskey"),
+            (&["--tlsverify"], "--tlsverify"),
+            (&["--tlscacert", "ca.pem"], "--tlscacert"),
+            (&["-ms", "8443"], "-ms"),
+            (&["--https_port", "8443"], "--https_port"),
+            (&["--profile", "6060"], "--profile"),
+            (&["-s"], "-s"),
+            (&["--syslog"], "--syslog"),
+            (&["-r", "udp://h:514"], "-r"),
+            (&["--remote_syslog", "udp://h:514"], "--remote_syslog"),
+        ] {
+            match command(args) {
+                Err(ConfigError::Unsupported { name: reported }) => assert_eq!(reported, name),
+                other => panic!("{args:?}: unexpected {other:?}"),
+            }
+        }
+        let tls = command(&["--tls"]).expect_err("tls");
+        assert_eq!(tls.to_string(), "--tls is not supported yet");
+        let js = command(&["-js"]).expect_err("js");
+        assert_eq!(js.to_string(), "-js is not supported by starling");
+    }
+
+    #[test]
+    fn flags_override_the_file_wherever_they_appear() {
+        let dir = TempDir::new();
+        let path = dir.write(
+            "s.conf",
+            "port: 1111\ndebug: false\nserver_name: from-file\nmax_payload: 64KB\n",
+        );
+        let path = path.to_string_lossy().to_string();
+        let options = run(&["-p", "2222", "-D", "-c", &path, "-n", "from-flag"]);
+        assert_eq!(options.port, 2222);
+        assert!(options.debug);
+        assert_eq!(options.server_name.as_deref(), Some("from-flag"));
+        assert_eq!(options.max_payload, 64 * 1024);
+        assert_eq!(options.config_file, Some(PathBuf::from(&path)));
+        assert_eq!(run(&["--config", &path]).port, 1111);
+    }
+
+    #[test]
+    fn test_config_needs_a_file_and_reports_its_errors() {
+        assert_eq!(
+            bad_flag(&["-t"]),
+            "must specify [-c, --config] option to check configuration file syntax"
+        );
+        let dir = TempDir::new();
+        let good = dir
+            .write("good.conf", "port: 4333\n")
+            .to_string_lossy()
+            .to_string();
+        match command(&["-t", "-c", &good, "-p", "5555"]) {
+            Ok(Command::TestConfig(options)) => assert_eq!(options.port, 5555),
+            other => panic!("unexpected {other:?}"),
+        }
+        let bad = dir
+            .write("bad.conf", "port: 4333\nnope: 1\n")
+            .to_string_lossy()
+            .to_string();
+        assert!(matches!(
+            command(&["-t", "-c", &bad]),
+            Err(ConfigError::UnknownField { line: 2, .. })
+        ));
+        let missing = dir
+            .path()
+            .join("missing.conf")
+            .to_string_lossy()
+            .to_string();
+        assert!(matches!(
+            command(&["-c", &missing]),
+            Err(ConfigError::Io { .. })
+        ));
+    }
+
+    #[test]
+    fn cluster_flags_build_the_cluster() {
+        let options = run(&[
+            "--cluster_name",
+            "NATS",
+            "--cluster",
+            "nats://0.0.0.0:6222",
+            "--routes=nats://ruser:T0pS3cr3t@nats:6222",
+            "--http_port",
+            "8222",
+        ]);
+        assert_eq!(options.http_port, Some(8222));
+        let cluster = options.cluster.expect("cluster");
+        assert_eq!(cluster.name.as_deref(), Some("NATS"));
+        assert_eq!((cluster.host.as_str(), cluster.port), ("0.0.0.0", 6222));
+        assert_eq!(cluster.routes, vec!["nats://ruser:T0pS3cr3t@nats:6222"]);
+        let cluster = run(&[
+            "--cluster_listen",
+            "nats://u:p%21@127.0.0.1:-1",
+            "--no_advertise",
+            "--connect_retries",
+            "3",
+            "--cluster_advertise",
+            "ext:6222",
+            "--routes",
+            " nats://a:1 , nats://b:2 ,",
+        ])
+        .cluster
+        .expect("cluster");
+        assert_eq!((cluster.host.as_str(), cluster.port), ("127.0.0.1", 0));
+        assert_eq!(
+            (cluster.user.as_deref(), cluster.password.as_deref()),
+            (Some("u"), Some("p!"))
+        );
+        assert!(cluster.no_advertise);
+        assert_eq!(cluster.connect_retries, 3);
+        assert_eq!(cluster.advertise.as_deref(), Some("ext:6222"));
+        assert_eq!(cluster.routes, vec!["nats://a:1", "nats://b:2"]);
+        let default_port = run(&["--cluster", "nats://10.0.0.1"])
+            .cluster
+            .expect("cluster");
+        assert_eq!(
+            (default_port.host.as_str(), default_port.port),
+            ("10.0.0.1", 6222)
+        );
+    }
+
+    #[test]
+    fn cluster_flag_errors() {
+        assert_eq!(
+            bad_flag(&["--routes", "nats://a:6222"]),
+            "solicited routes require cluster capabilities, e.g. --cluster"
+        );
+        assert_eq!(
+            bad_flag(&["--cluster_name", "x"]),
+            "--cluster_name requires cluster capabilities, e.g. --cluster"
+        );
+        assert!(bad_flag(&["--cluster", "nats://u@h:1"]).contains("expected cluster password"));
+        assert!(bad_flag(&["--cluster", "nats://h:port"]).contains("--cluster"));
+        assert!(bad_flag(&["--cluster", "nats://h:1", "--routes", "bad"]).contains("route url"));
+        assert!(
+            bad_flag(&["--cluster", "nats://h:1", "--connect_retries", "-1"])
+                .contains("--connect_retries")
+        );
+        assert!(matches!(command(&["--routes", ""]), Ok(Command::Run(_))));
+    }
+
+    #[test]
+    fn cluster_flags_override_the_file_cluster() {
+        let dir = TempDir::new();
+        let path = dir
+            .write(
+                "c.conf",
+                "cluster {\n  name: file\n  port: 7000\n  authorization { user: ruser, password: pw }\n  routes: [nats://old:7000]\n  ping_max: 9\n}\n",
+            )
+            .to_string_lossy()
+            .to_string();
+        let cluster = run(&[
+            "-c",
+            &path,
+            "--cluster",
+            "nats://127.0.0.1:7100",
+            "--routes",
+            "nats://new:7100",
+        ])
+        .cluster
+        .expect("cluster");
+        assert_eq!((cluster.host.as_str(), cluster.port), ("127.0.0.1", 7100));
+        assert_eq!((cluster.user, cluster.password), (None, None));
+        assert_eq!(cluster.routes, vec!["nats://new:7100"]);
+        assert_eq!(
+            (cluster.name.as_deref(), cluster.ping_max),
+            (Some("file"), 9)
+        );
+        let renamed = run(&["--cluster_name", "flag", "-c", &path])
+            .cluster
+            .expect("cluster");
+        assert_eq!(
+            (renamed.name.as_deref(), renamed.port),
+            (Some("flag"), 7000)
+        );
+        assert_eq!(renamed.routes, vec!["nats://old:7000"]);
+        assert!(run(&["-c", &path, "--routes", ""])
+            .cluster
+            .is_some_and(|c| c.routes.is_empty()));
+        assert_eq!(run(&["-c", &path, "--cluster", ""]).cluster, None);
+        assert_eq!(
+            run(&["-c", &path]).cluster.map(|c| c.auth_timeout),
+            Some(Duration::from_secs(2))
+        );
+    }
+
+    #[test]
+    fn last_occurrence_of_a_flag_wins() {
+        assert_eq!(run(&["-p", "1", "--port", "2", "-p=3"]).port, 3);
+        assert!(!run(&["-D", "--debug=false"]).debug);
+    }
 }

@@ -5,7 +5,7 @@
 //! (nats-server would leave clustering off); `port: -1` picks a random port.
 
 use super::address::check_route_url;
-use super::apply::{non_empty, Field};
+use super::field::{non_empty, Field};
 use super::error::ConfigError;
 use crate::limits;
 use crate::options::ClusterOptions;
@@ -123,7 +123,10 @@ mod tests {
         assert_eq!(parsed.user.as_deref(), Some("ruser"));
         assert_eq!(parsed.password.as_deref(), Some("pw"));
         assert_eq!(parsed.auth_timeout, Duration::from_millis(500));
-        assert_eq!(parsed.routes, vec!["nats://ruser:pw@a:6333", "nats-route://b:6333"]);
+        assert_eq!(
+            parsed.routes,
+            vec!["nats://ruser:pw@a:6333", "nats-route://b:6333"]
+        );
     }
 
     #[test]
@@ -152,9 +155,18 @@ mod tests {
 
     #[test]
     fn unsupported_cluster_keys_are_named_with_their_block() {
-        for key in ["tls", "permissions", "pool_size", "accounts", "compression", "connect_backoff"] {
+        for key in [
+            "tls",
+            "permissions",
+            "pool_size",
+            "accounts",
+            "compression",
+            "connect_backoff",
+        ] {
             match options(&format!("cluster {{ {key}: {{}} }}")) {
-                Err(ConfigError::Unsupported { name }) => assert_eq!(name, format!("cluster.{key}")),
+                Err(ConfigError::Unsupported { name }) => {
+                    assert_eq!(name, format!("cluster.{key}"))
+                }
                 other => panic!("{key}: unexpected {other:?}"),
             }
         }

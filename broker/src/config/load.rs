@@ -68,7 +68,10 @@ mod tests {
     #[test]
     fn empty_text_gives_the_defaults() {
         assert_eq!(parse_str("", Path::new(".")).ok(), Some(Options::default()));
-        assert_eq!(parse_str("# only a comment\n", Path::new(".")).ok(), Some(Options::default()));
+        assert_eq!(
+            parse_str("# only a comment\n", Path::new(".")).ok(),
+            Some(Options::default())
+        );
     }
 
     #[test]

@@ -156,9 +156,7 @@ impl Cursor {
         let mut text = String::new();
         loop {
             match self.bump() {
-                Some(')')
-                    if text.ends_with('\n') && matches!(self.peek(), None | Some('\n')) =>
-                {
+                Some(')') if text.ends_with('\n') && matches!(self.peek(), None | Some('\n')) => {
                     text.pop();
                     return Ok(text);
                 }
@@ -335,7 +333,16 @@ mod tests {
 
     #[test]
     fn digit_led_tokens_that_are_not_numbers_are_strings() {
-        for text in ["30s", "10ms", "1m30s", "4222abc", "127.0.0.1", "1.2.3", "1kbb", "1."] {
+        for text in [
+            "30s",
+            "10ms",
+            "1m30s",
+            "4222abc",
+            "127.0.0.1",
+            "1.2.3",
+            "1kbb",
+            "1.",
+        ] {
             assert_eq!(classify_bare(text), Ok(Bare::String(text.into())), "{text}");
         }
     }
@@ -347,7 +354,10 @@ mod tests {
         assert_eq!(classify_bare("2.5"), Ok(Bare::Float(2.5)));
         assert_eq!(classify_bare("-0.5"), Ok(Bare::Float(-0.5)));
         assert_eq!(classify_bare("$PORT"), Ok(Bare::Variable("PORT".into())));
-        assert_eq!(classify_bare("nats://a:1"), Ok(Bare::String("nats://a:1".into())));
+        assert_eq!(
+            classify_bare("nats://a:1"),
+            Ok(Bare::String("nats://a:1".into()))
+        );
     }
 
     #[test]

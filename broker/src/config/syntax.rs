@@ -243,10 +243,7 @@ impl<'a> Parser<'a> {
                 ValueKind::String(text)
             }
             Some(c @ ('\n' | '\r' | ',' | ';' | ']' | '}')) => {
-                return Err(self.error(format!(
-                    "expected a value, got '{}'",
-                    c.escape_default()
-                )))
+                return Err(self.error(format!("expected a value, got '{}'", c.escape_default())))
             }
             Some(_) => return self.bare_value(line),
         };
@@ -377,7 +374,11 @@ impl<'a> Parser<'a> {
                 format!("variable reference for '{name}' could not be parsed: {error}"),
             )
         })?;
-        match parsed.into_entries().into_iter().find(|entry| entry.key == "pk") {
+        match parsed
+            .into_entries()
+            .into_iter()
+            .find(|entry| entry.key == "pk")
+        {
             Some(entry) => Ok(Value {
                 line,
                 ..entry.value
@@ -452,7 +453,10 @@ mod tests {
     }
 
     fn kind<'m>(map: &'m Map, key: &str) -> &'m ValueKind {
-        &map.get(key).unwrap_or_else(|| panic!("no key {key}")).value.kind
+        &map.get(key)
+            .unwrap_or_else(|| panic!("no key {key}"))
+            .value
+            .kind
     }
 
     fn string(text: &str) -> ValueKind {
@@ -476,13 +480,24 @@ mod tests {
 
     #[test]
     fn maps_with_and_without_separator_nest() {
-        let map = parse_ok("cluster {\n  port: 6222\n  auth = { user: a }\n}\nother: { x: 1 }\nthird{y 2}");
-        let cluster = map.get("cluster").and_then(|e| e.value.as_map()).expect("map");
+        let map = parse_ok(
+            "cluster {\n  port: 6222\n  auth = { user: a }\n}\nother: { x: 1 }\nthird{y 2}",
+        );
+        let cluster = map
+            .get("cluster")
+            .and_then(|e| e.value.as_map())
+            .expect("map");
         assert_eq!(kind(cluster, "port"), &ValueKind::Integer(6222));
-        let auth = cluster.get("auth").and_then(|e| e.value.as_map()).expect("map");
+        let auth = cluster
+            .get("auth")
+            .and_then(|e| e.value.as_map())
+            .expect("map");
         assert_eq!(kind(auth, "user"), &string("a"));
         assert!(map.get("other").and_then(|e| e.value.as_map()).is_some());
-        let third = map.get("third").and_then(|e| e.value.as_map()).expect("map");
+        let third = map
+            .get("third")
+            .and_then(|e| e.value.as_map())
+            .expect("map");
         assert_eq!(kind(third, "y"), &ValueKind::Integer(2));
     }
 
@@ -491,13 +506,33 @@ mod tests {
         let map = parse_ok(
             "a: [1, 2, 3]\nb: [\n  x # first\n  y, // second\n  z,\n]\nc: [[1], {k: v}]\nd: []",
         );
-        let numbers: Vec<_> = map.get("a").and_then(|e| e.value.as_array()).expect("array")
-            .iter().map(|v| v.kind.clone()).collect();
-        assert_eq!(numbers, vec![ValueKind::Integer(1), ValueKind::Integer(2), ValueKind::Integer(3)]);
-        let words: Vec<_> = map.get("b").and_then(|e| e.value.as_array()).expect("array")
-            .iter().map(|v| v.kind.clone()).collect();
+        let numbers: Vec<_> = map
+            .get("a")
+            .and_then(|e| e.value.as_array())
+            .expect("array")
+            .iter()
+            .map(|v| v.kind.clone())
+            .collect();
+        assert_eq!(
+            numbers,
+            vec![
+                ValueKind::Integer(1),
+                ValueKind::Integer(2),
+                ValueKind::Integer(3)
+            ]
+        );
+        let words: Vec<_> = map
+            .get("b")
+            .and_then(|e| e.value.as_array())
+            .expect("array")
+            .iter()
+            .map(|v| v.kind.clone())
+            .collect();
         assert_eq!(words, vec![string("x"), string("y"), string("z")]);
-        let mixed = map.get("c").and_then(|e| e.value.as_array()).expect("array");
+        let mixed = map
+            .get("c")
+            .and_then(|e| e.value.as_array())
+            .expect("array");
         assert!(mixed[0].as_array().is_some());
         assert!(mixed[1].as_map().is_some());
         assert_eq!(kind(&map, "d"), &ValueKind::Array(Vec::new()));
@@ -506,23 +541,36 @@ mod tests {
     #[test]
     fn array_elements_remember_their_lines() {
         let map = parse_ok("routes: [\n  a\n  b\n]");
-        let lines: Vec<_> = map.get("routes").and_then(|e| e.value.as_array()).expect("array")
-            .iter().map(|v| v.line).collect();
+        let lines: Vec<_> = map
+            .get("routes")
+            .and_then(|e| e.value.as_array())
+            .expect("array")
+            .iter()
+            .map(|v| v.line)
+            .collect();
         assert_eq!(lines, vec![2, 3]);
     }
 
     #[test]
     fn semicolons_and_commas_terminate_values_on_one_line() {
         let map = parse_ok("max_payload: 2MB; max_pending = 64MB\ndebug: false, trace: true;");
-        assert_eq!(kind(&map, "max_payload"), &ValueKind::Integer(2 * 1024 * 1024));
-        assert_eq!(kind(&map, "max_pending"), &ValueKind::Integer(64 * 1024 * 1024));
+        assert_eq!(
+            kind(&map, "max_payload"),
+            &ValueKind::Integer(2 * 1024 * 1024)
+        );
+        assert_eq!(
+            kind(&map, "max_pending"),
+            &ValueKind::Integer(64 * 1024 * 1024)
+        );
         assert_eq!(kind(&map, "debug"), &ValueKind::Bool(false));
         assert_eq!(kind(&map, "trace"), &ValueKind::Bool(true));
     }
 
     #[test]
     fn comments_of_both_styles_are_ignored_everywhere() {
-        let map = parse_ok("# top\n// top too\nport: 1 # trailing\nm { // inside\n  a: 2 // after\n  # alone\n}\n");
+        let map = parse_ok(
+            "# top\n// top too\nport: 1 # trailing\nm { // inside\n  a: 2 // after\n  # alone\n}\n",
+        );
         assert_eq!(kind(&map, "port"), &ValueKind::Integer(1));
         let inner = map.get("m").and_then(|e| e.value.as_map()).expect("map");
         assert_eq!(kind(inner, "a"), &ValueKind::Integer(2));
@@ -545,7 +593,8 @@ mod tests {
 
     #[test]
     fn booleans_numbers_and_quoted_keys() {
-        let map = parse_ok("a: yes\nb: Off\nc: TRUE\nd: 1.5\ne: -1\n\"quoted key\": 1\n'single': 2");
+        let map =
+            parse_ok("a: yes\nb: Off\nc: TRUE\nd: 1.5\ne: -1\n\"quoted key\": 1\n'single': 2");
         assert_eq!(kind(&map, "a"), &ValueKind::Bool(true));
         assert_eq!(kind(&map, "b"), &ValueKind::Bool(false));
         assert_eq!(kind(&map, "c"), &ValueKind::Bool(true));
@@ -575,7 +624,10 @@ mod tests {
         );
         assert_eq!(kind(&map, "port"), &ValueKind::Integer(4222));
         assert_eq!(kind(&map, "debug"), &ValueKind::Bool(true));
-        let users = map.get("users").and_then(|e| e.value.as_array()).expect("array");
+        let users = map
+            .get("users")
+            .and_then(|e| e.value.as_array())
+            .expect("array");
         assert_eq!(users.len(), 2);
         assert!(parse_ok("{}").entries().is_empty());
     }
@@ -590,7 +642,9 @@ mod tests {
 
     #[test]
     fn variables_resolve_in_block_then_parents() {
-        let map = parse_ok("TOP = 1\nPORT: 4222\nport: $PORT\nb {\n  INNER = x\n  v: $INNER\n  t: $TOP\n}");
+        let map = parse_ok(
+            "TOP = 1\nPORT: 4222\nport: $PORT\nb {\n  INNER = x\n  v: $INNER\n  t: $TOP\n}",
+        );
         assert_eq!(kind(&map, "port"), &ValueKind::Integer(4222));
         assert!(map.get("PORT").is_some_and(|e| e.used_as_variable));
         assert!(map.get("TOP").is_some_and(|e| e.used_as_variable));
@@ -616,11 +670,20 @@ mod tests {
             "EMPTY" => Some(String::new()),
             _ => None,
         };
-        let map = parse("p: $PORT\nn: $NAME\nl: $LIST\ne: $EMPTY", Path::new("."), &env)
-            .expect("parses");
+        let map = parse(
+            "p: $PORT\nn: $NAME\nl: $LIST\ne: $EMPTY",
+            Path::new("."),
+            &env,
+        )
+        .expect("parses");
         assert_eq!(kind(&map, "p"), &ValueKind::Integer(4222));
         assert_eq!(kind(&map, "n"), &string("nats-0"));
-        assert_eq!(map.get("l").and_then(|e| e.value.as_array()).map(<[Value]>::len), Some(2));
+        assert_eq!(
+            map.get("l")
+                .and_then(|e| e.value.as_array())
+                .map(<[Value]>::len),
+            Some(2)
+        );
         assert_eq!(kind(&map, "e"), &string(""));
     }
 
@@ -658,7 +721,8 @@ mod tests {
 
     #[test]
     fn unquoted_bcrypt_hash_is_a_string() {
-        let map = parse_ok("password: $2a$11$W2zko751KUvVy59mUTWmpOdWjpEm5qhcCZRd05GjI/sSOT.xtiHyG");
+        let map =
+            parse_ok("password: $2a$11$W2zko751KUvVy59mUTWmpOdWjpEm5qhcCZRd05GjI/sSOT.xtiHyG");
         assert_eq!(
             kind(&map, "password"),
             &string("$2a$11$W2zko751KUvVy59mUTWmpOdWjpEm5qhcCZRd05GjI/sSOT.xtiHyG")
@@ -670,14 +734,23 @@ mod tests {
         let dir = TempDir::new();
         dir.write("conf/auth.conf", "user: alice\ninclude more/pass.conf\n");
         dir.write("conf/more/pass.conf", "password: secret\n");
-        let main = dir.write("conf/main.conf", "port: 1\nauthorization {\n  include auth.conf\n}\ninclude 'auth.conf'\n");
+        let main = dir.write(
+            "conf/main.conf",
+            "port: 1\nauthorization {\n  include auth.conf\n}\ninclude 'auth.conf'\n",
+        );
         let text = std::fs::read_to_string(&main).expect("read");
         let map = parse(&text, &dir.path().join("conf"), &no_env).expect("parses");
-        let auth = map.get("authorization").and_then(|e| e.value.as_map()).expect("map");
+        let auth = map
+            .get("authorization")
+            .and_then(|e| e.value.as_map())
+            .expect("map");
         assert_eq!(kind(auth, "user"), &string("alice"));
         assert_eq!(kind(auth, "password"), &string("secret"));
         assert_eq!(kind(&map, "user"), &string("alice"));
-        let origin = map.get("user").and_then(|e| e.origin.clone()).expect("origin");
+        let origin = map
+            .get("user")
+            .and_then(|e| e.origin.clone())
+            .expect("origin");
         assert_eq!(origin.line, 5);
         assert!(origin.path.ends_with("auth.conf"));
         assert!(map.get("port").is_some_and(|e| e.origin.is_none()));
@@ -687,7 +760,8 @@ mod tests {
     fn included_variables_are_usable_afterwards() {
         let dir = TempDir::new();
         dir.write("vars.conf", "SECRET = s3cret\n");
-        let map = parse("include \"vars.conf\"\npass: $SECRET", dir.path(), &no_env).expect("parses");
+        let map =
+            parse("include \"vars.conf\"\npass: $SECRET", dir.path(), &no_env).expect("parses");
         assert_eq!(kind(&map, "pass"), &string("s3cret"));
         assert!(map.get("SECRET").is_some_and(|e| e.used_as_variable));
     }
@@ -696,7 +770,9 @@ mod tests {
     fn missing_include_is_an_io_error_wrapped_with_the_directive_line() {
         let dir = TempDir::new();
         match parse("a: 1\ninclude nope.conf", dir.path(), &no_env) {
-            Err(ConfigError::Include { line: 2, source, .. }) => {
+            Err(ConfigError::Include {
+                line: 2, source, ..
+            }) => {
                 assert!(matches!(*source, ConfigError::Io { .. }));
             }
             other => panic!("unexpected {other:?}"),
@@ -708,7 +784,11 @@ mod tests {
         let dir = TempDir::new();
         dir.write("bad.conf", "ok: 1\n\nbroken: [1, 2\n");
         match parse("\ninclude bad.conf", dir.path(), &no_env) {
-            Err(ConfigError::Include { line: 2, source, path }) => {
+            Err(ConfigError::Include {
+                line: 2,
+                source,
+                path,
+            }) => {
                 assert!(path.ends_with("bad.conf"));
                 assert!(matches!(*source, ConfigError::Syntax { line: 4, .. }));
             }

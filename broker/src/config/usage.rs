@@ -62,7 +62,14 @@ mod tests {
     #[test]
     fn usage_lists_the_core_flags() {
         let text = usage_text();
-        for flag in ["--port", "--cluster_name", "--routes", "--signal", "--http_port", "-DV"] {
+        for flag in [
+            "--port",
+            "--cluster_name",
+            "--routes",
+            "--signal",
+            "--http_port",
+            "-DV",
+        ] {
             assert!(text.contains(flag), "{flag}");
         }
     }
