@@ -12,25 +12,34 @@ async fn round_trip(url: &str) {
     let mut sub = client.subscribe("process.test").await.unwrap();
     client.flush().await.unwrap();
     client.publish("process.test", "hi".into()).await.unwrap();
-    let message = tokio::time::timeout(DEADLINE, sub.next()).await.unwrap().unwrap();
+    let message = tokio::time::timeout(DEADLINE, sub.next())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(message.payload, "hi");
 }
 
 #[tokio::test]
 async fn flags_start_a_node_with_monitoring() {
-    let process = Process::start(&["-a", "127.0.0.1", "-p", "-1", "-m", "-1", "-n", "node-a"]).await;
+    let process =
+        Process::start(&["-a", "127.0.0.1", "-p", "-1", "-m", "-1", "-n", "node-a"]).await;
     round_trip(&format!("nats://{}", process.addr)).await;
     let monitor = process.monitor.expect("monitor announced");
     let health = http_get_json(monitor, "/healthz").await;
     assert_eq!(health["status"], "ok");
-    let client = async_nats::connect(format!("nats://{}", process.addr)).await.unwrap();
+    let client = async_nats::connect(format!("nats://{}", process.addr))
+        .await
+        .unwrap();
     assert_eq!(client.server_info().server_name, "node-a");
 }
 
 #[tokio::test]
 async fn long_flags_work_with_one_dash() {
-    let process = Process::start(&["-addr", "127.0.0.1", "-port", "-1", "--name=single-dash"]).await;
-    let client = async_nats::connect(format!("nats://{}", process.addr)).await.unwrap();
+    let process =
+        Process::start(&["-addr", "127.0.0.1", "-port", "-1", "--name=single-dash"]).await;
+    let client = async_nats::connect(format!("nats://{}", process.addr))
+        .await
+        .unwrap();
     assert_eq!(client.server_info().server_name, "single-dash");
 }
 
@@ -72,13 +81,19 @@ authorization {
     let mut sub = alice.subscribe("public.news").await.unwrap();
     alice.flush().await.unwrap();
     admin.publish("public.news", "ok".into()).await.unwrap();
-    let message = tokio::time::timeout(DEADLINE, sub.next()).await.unwrap().unwrap();
+    let message = tokio::time::timeout(DEADLINE, sub.next())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(message.payload, "ok");
     let error = async_nats::ConnectOptions::with_user_and_password("alice".into(), "wrong".into())
         .connect(&url)
         .await
         .unwrap_err();
-    assert_eq!(error.kind(), async_nats::ConnectErrorKind::AuthorizationViolation);
+    assert_eq!(
+        error.kind(),
+        async_nats::ConnectErrorKind::AuthorizationViolation
+    );
 }
 
 #[tokio::test]
@@ -87,7 +102,11 @@ async fn unsupported_options_are_clear_startup_errors() {
     assert_eq!(code, 1);
     assert!(stderr.contains("-js"), "{stderr}");
     let dir = tempfile::tempdir().unwrap();
-    for (key, body) in [("jetstream", "jetstream {}"), ("leafnodes", "leafnodes { port: 7422 }"), ("gateway", "gateway { port: 7222 }")] {
+    for (key, body) in [
+        ("jetstream", "jetstream {}"),
+        ("leafnodes", "leafnodes { port: 7422 }"),
+        ("gateway", "gateway { port: 7222 }"),
+    ] {
         let conf = dir.path().join(format!("{key}.conf"));
         std::fs::write(&conf, format!("port: -1\n{body}\n")).unwrap();
         let (code, _, stderr) = run_to_end(&["-c", conf.to_str().unwrap()]).await;
@@ -100,10 +119,17 @@ async fn unsupported_options_are_clear_startup_errors() {
 async fn malformed_config_reports_the_line() {
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("bad.conf");
-    std::fs::write(&conf, "port: -1\nserver_name: ok\nauthorization {\n  user: a\n  bogus_key: 1\n}\n").unwrap();
+    std::fs::write(
+        &conf,
+        "port: -1\nserver_name: ok\nauthorization {\n  user: a\n  bogus_key: 1\n}\n",
+    )
+    .unwrap();
     let (code, _, stderr) = run_to_end(&["-c", conf.to_str().unwrap()]).await;
     assert_eq!(code, 1);
-    assert!(stderr.contains("bogus_key") && stderr.contains('5'), "{stderr}");
+    assert!(
+        stderr.contains("bogus_key") && stderr.contains('5'),
+        "{stderr}"
+    );
     std::fs::write(&conf, "port: -1\nmax_payload: [1, \n").unwrap();
     let (code, _, stderr) = run_to_end(&["-c", conf.to_str().unwrap()]).await;
     assert_eq!(code, 1);

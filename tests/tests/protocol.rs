@@ -268,10 +268,7 @@ async fn errors_that_close_the_connection() {
         ("MSG a 1 1\r\nx\r\n", &["-ERR 'Unknown Protocol Operation'"]),
         ("PUB a 1\r\nxy\r\n", &["-ERR 'Unknown Protocol Operation'"]),
         ("PUB a 17\r\n", &["-ERR 'Maximum Payload Violation'"]),
-        (
-            long_sub.as_str(),
-            &["-ERR 'maximum control line exceeded'"],
-        ),
+        (long_sub.as_str(), &["-ERR 'maximum control line exceeded'"]),
         (
             "CONNECT {\"protocol\":2}\r\n",
             &["-ERR 'invalid client protocol'"],

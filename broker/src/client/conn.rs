@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 use rand::RngExt;
 use starling_proto::client::{encode, ClientParser, ConnectInfo, ParseError};
 use tokio::io::AsyncReadExt;
@@ -140,7 +140,7 @@ impl Connection {
                     self.active_since_ping = true;
                     self.handle.touch();
                     let outcome = self.process(&mut buffer);
-                    self.batch.finish(&self.server);
+                    self.batch.finish(&self.server, &self.handle);
                     if let Err(reason) = outcome {
                         return reason;
                     }
@@ -162,15 +162,23 @@ impl Connection {
         }
     }
 
-    /// Parse and act on every complete op in the buffer.
+    /// Parse and act on every complete op in the buffer, then consume them.
     fn process(&mut self, buffer: &mut BytesMut) -> Result<(), CloseReason> {
-        loop {
-            match self.parser.decode(buffer) {
-                Ok(Some(op)) => self.handle_op(op)?,
-                Ok(None) => return Ok(()),
-                Err(error) => return Err(self.parse_failed(error)),
+        let mut consumed = 0;
+        let outcome = loop {
+            match self.parser.parse(&buffer[consumed..]) {
+                Ok(Some((op, used))) => {
+                    consumed += used;
+                    if let Err(reason) = self.handle_op(op) {
+                        break Err(reason);
+                    }
+                }
+                Ok(None) => break Ok(()),
+                Err(error) => break Err(self.parse_failed(error)),
             }
-        }
+        };
+        buffer.advance(consumed);
+        outcome
     }
 
     fn parse_failed(&mut self, error: ParseError) -> CloseReason {

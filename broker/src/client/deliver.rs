@@ -4,7 +4,6 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use bytes::Bytes;
 use rand::RngExt;
 use starling_proto::client::encode;
 use starling_proto::subject;
@@ -38,10 +37,14 @@ impl Default for Batch {
 }
 
 impl Batch {
-    /// Wake every destination once and add the counts to the server.
-    pub fn finish(&mut self, server: &ServerState) {
+    /// Wake every destination once and add the counts to the publisher's
+    /// and the server's totals.
+    pub fn finish(&mut self, server: &ServerState, publisher: &ClientHandle) {
         for client in self.to_wake.drain(..) {
             client.outbound.wake();
+        }
+        if self.traffic.in_msgs != 0 {
+            publisher.traffic.add_in(self.traffic.in_msgs, self.traffic.in_bytes);
         }
         self.traffic.flush_into(&server.traffic);
         self.mark = NEXT_BATCH_MARK.fetch_add(1, Ordering::Relaxed);
@@ -64,7 +67,7 @@ pub struct Message<'a> {
     /// `Some(header length)` for HPUB.
     pub header_len: Option<usize>,
     /// Headers (if any) then payload.
-    pub payload: &'a Bytes,
+    pub payload: &'a [u8],
 }
 
 /// Deliver `message` from `publisher` to every matching local subscription.

@@ -16,7 +16,7 @@ use crate::close::CloseReason;
 
 impl Connection {
     /// Act on one op. `Err` closes the connection (after any queued `-ERR`).
-    pub(super) fn handle_op(&mut self, op: ClientOp) -> Result<(), CloseReason> {
+    pub(super) fn handle_op(&mut self, op: ClientOp<'_>) -> Result<(), CloseReason> {
         if self.auth_required && !self.connected && !matches!(op, ClientOp::Connect(_)) {
             self.send_err("Authorization Violation");
             return Err(CloseReason::AuthenticationViolation);
@@ -51,10 +51,10 @@ impl Connection {
                 self.on_pong();
                 Ok(())
             }
-            ClientOp::Connect(json) => self.handle_connect(&json),
+            ClientOp::Connect(json) => self.handle_connect(json),
             ClientOp::Info(_) | ClientOp::Ok => Ok(()),
             ClientOp::Err(text) => {
-                tracing::debug!(cid = self.handle.cid, error = %String::from_utf8_lossy(&text), "client sent -ERR");
+                tracing::debug!(cid = self.handle.cid, error = %String::from_utf8_lossy(text), "client sent -ERR");
                 Err(CloseReason::ParseError)
             }
         }
@@ -116,21 +116,20 @@ impl Connection {
 
     fn handle_pub(
         &mut self,
-        subject: Bytes,
-        reply: Option<Bytes>,
+        subject: &[u8],
+        reply: Option<&[u8]>,
         header_len: Option<usize>,
-        payload: Bytes,
+        payload: &[u8],
     ) -> Result<(), CloseReason> {
         // A subject that is not UTF-8 cannot match any subscription (those are
         // validated as UTF-8), so it is counted and dropped.
-        let subject = std::str::from_utf8(&subject).ok();
+        let subject = std::str::from_utf8(subject).ok();
         if self.connect.pedantic && !subject.is_some_and(subject::is_valid_literal_subject) {
             self.send_err("Invalid Publish Subject");
         }
         // nats-server acknowledges on the PUB line, before delivery.
         self.send_ok_if_verbose();
         let bytes = payload.len() as u64;
-        self.handle.traffic.add_in(1, bytes);
         self.batch.traffic.in_msgs += 1;
         self.batch.traffic.in_bytes += bytes;
         let Some(subject) = subject else {
@@ -144,22 +143,22 @@ impl Connection {
         }
         let message = Message {
             subject,
-            reply: reply.as_deref(),
+            reply,
             header_len,
-            payload: &payload,
+            payload,
         };
         let delivered = deliver::deliver_local(&self.server, &self.handle, self.connect.echo, &message, &mut self.batch);
         if delivered == 0 && self.connect.no_responders {
-            if let Some(reply) = &reply {
+            if let Some(reply) = reply {
                 deliver::send_no_responders(&self.handle, reply, &mut self.batch);
             }
         }
         Ok(())
     }
 
-    fn handle_sub(&mut self, subject: Bytes, queue: Option<Bytes>, sid: Bytes) {
-        let subject = std::str::from_utf8(&subject).ok().filter(|s| subject::is_valid_subject(s));
-        let queue = match queue.as_deref().map(std::str::from_utf8) {
+    fn handle_sub(&mut self, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) {
+        let subject = std::str::from_utf8(subject).ok().filter(|s| subject::is_valid_subject(s));
+        let queue = match queue.map(std::str::from_utf8) {
             None => Ok(None),
             Some(Ok(q)) if subject::is_valid_queue_name(q) => Ok(Some(q)),
             Some(_) => Err(()),
@@ -185,7 +184,7 @@ impl Connection {
         let max_subscriptions = self.options.max_subscriptions;
         {
             let mut subscriptions = self.handle.subscriptions();
-            if subscriptions.contains_key(&sid) {
+            if subscriptions.contains_key(sid) {
                 // nats-server keeps the first subscription for a duplicate sid.
                 drop(subscriptions);
                 self.send_ok_if_verbose();
@@ -200,12 +199,12 @@ impl Connection {
                 client: self.handle.clone(),
                 subject: Arc::from(subject),
                 queue: queue.map(Arc::from),
-                sid: sid.clone(),
+                sid: Bytes::copy_from_slice(sid),
                 max: AtomicU64::new(0),
                 delivered: AtomicU64::new(0),
                 deny,
             });
-            subscriptions.insert(sid, subscription.clone());
+            subscriptions.insert(subscription.sid.clone(), subscription.clone());
             // Inserted into the index while the client's map is locked, so an
             // UNSUB racing with a close cannot leave it behind.
             self.server.add_subscription(subscription);
@@ -213,8 +212,8 @@ impl Connection {
         self.send_ok_if_verbose();
     }
 
-    fn handle_unsub(&mut self, sid: Bytes, max: Option<u64>) {
-        let subscription = self.handle.subscriptions().get(&sid).cloned();
+    fn handle_unsub(&mut self, sid: &[u8], max: Option<u64>) {
+        let subscription = self.handle.subscriptions().get(sid).cloned();
         if let Some(subscription) = subscription {
             match max {
                 Some(max) if max > subscription.delivered.load(Ordering::Relaxed) => {

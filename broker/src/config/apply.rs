@@ -193,7 +193,6 @@ fn apply_top_level(field: &Field<'_>, options: &mut Options) -> Result<(), Confi
     Ok(())
 }
 
-
 #[cfg(test)]
 mod tests {
     use std::time::Duration;

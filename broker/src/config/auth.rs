@@ -10,9 +10,9 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use super::field::{non_empty, Field};
 use super::duration::parse_go_duration;
 use super::error::ConfigError;
+use super::field::{non_empty, Field};
 use super::value::{Value, ValueKind};
 use crate::limits;
 use crate::options::{Authorization, Permissions, ResponsePermission, SubjectPermission, User};

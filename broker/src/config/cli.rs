@@ -1,16 +1,14 @@
-//! nats-server's command line, parsed with Go `flag` package rules: one or
-//! two dashes, `-flag value` or `-flag=value`, booleans take no value unless
-//! written `-flag=false`, parsing stops at the first non-flag argument or
-//! `--`, and the last occurrence of a flag wins.
-//!
-//! As in nats-server the config file (`-c`) is loaded first and the flags
-//! are applied over it, whatever their position on the line.
+//! nats-server's command line turned into a [`Command`]: version, help and
+//! signal requests first, then `-c` loaded and the other flags applied over
+//! it (the last occurrence of a flag wins, whatever its position), as
+//! nats-server's `ConfigureOptions` does.
 
 use std::path::{Path, PathBuf};
 
-use super::address::{check_route_url, parse_url, port_from_integer, Port};
-use super::apply::non_empty;
+use super::address::{check_route_url, parse_url, Port};
 use super::error::ConfigError;
+use super::field::non_empty;
+use super::flags::{scan, Flag, Occurrence};
 use super::load::load_file;
 use super::usage::usage_text;
 use crate::limits;
@@ -80,156 +78,14 @@ impl SignalKind {
     }
 }
 
-/// What a flag does, shared by its aliases.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Flag {
-    Addr,
-    Port,
-    ServerName,
-    HttpPort,
-    Config,
-    TestConfig,
-    PidFile,
-    LogFile,
-    Logtime,
-    Debug,
-    Trace,
-    DebugTrace,
-    User,
-    Pass,
-    Auth,
-    Routes,
-    ClusterListen,
-    ClusterName,
-    ClusterAdvertise,
-    NoAdvertise,
-    ConnectRetries,
-    ClientAdvertise,
-    Signal,
-    Version,
-    Help,
-    /// Accepted for compatibility, no effect.
-    MaxTracedMsgLen,
-    /// A nats-server flag Starling does not implement.
-    Unsupported,
-}
-
-/// `(name, flag, takes a value)`, nats-server 2.9's flag set.
-const FLAGS: &[(&str, Flag, bool)] = &[
-    ("a", Flag::Addr, true),
-    ("addr", Flag::Addr, true),
-    ("net", Flag::Addr, true),
-    ("p", Flag::Port, true),
-    ("port", Flag::Port, true),
-    ("n", Flag::ServerName, true),
-    ("name", Flag::ServerName, true),
-    ("server_name", Flag::ServerName, true),
-    ("m", Flag::HttpPort, true),
-    ("http_port", Flag::HttpPort, true),
-    ("c", Flag::Config, true),
-    ("config", Flag::Config, true),
-    ("t", Flag::TestConfig, false),
-    ("P", Flag::PidFile, true),
-    ("pid", Flag::PidFile, true),
-    ("l", Flag::LogFile, true),
-    ("log", Flag::LogFile, true),
-    ("T", Flag::Logtime, false),
-    ("logtime", Flag::Logtime, false),
-    ("D", Flag::Debug, false),
-    ("debug", Flag::Debug, false),
-    ("V", Flag::Trace, false),
-    ("trace", Flag::Trace, false),
-    ("VV", Flag::Trace, false),
-    ("DV", Flag::DebugTrace, false),
-    ("DVV", Flag::DebugTrace, false),
-    ("user", Flag::User, true),
-    ("pass", Flag::Pass, true),
-    ("auth", Flag::Auth, true),
-    ("routes", Flag::Routes, true),
-    ("cluster", Flag::ClusterListen, true),
-    ("cluster_listen", Flag::ClusterListen, true),
-    ("cluster_name", Flag::ClusterName, true),
-    ("cluster_advertise", Flag::ClusterAdvertise, true),
-    ("no_advertise", Flag::NoAdvertise, false),
-    ("connect_retries", Flag::ConnectRetries, true),
-    ("client_advertise", Flag::ClientAdvertise, true),
-    ("sl", Flag::Signal, true),
-    ("signal", Flag::Signal, true),
-    ("v", Flag::Version, false),
-    ("version", Flag::Version, false),
-    ("h", Flag::Help, false),
-    ("help", Flag::Help, false),
-    ("max_traced_msg_len", Flag::MaxTracedMsgLen, true),
-    ("js", Flag::Unsupported, false),
-    ("jetstream", Flag::Unsupported, false),
-    ("sd", Flag::Unsupported, true),
-    ("store_dir", Flag::Unsupported, true),
-    ("tls", Flag::Unsupported, false),
-    ("tlsverify", Flag::Unsupported, false),
-    ("tlscert", Flag::Unsupported, true),
-    ("tlskey", Flag::Unsupported, true),
-    ("tlscacert", Flag::Unsupported, true),
-    ("help_tls", Flag::Unsupported, false),
-    ("ms", Flag::Unsupported, true),
-    ("https_port", Flag::Unsupported, true),
-    ("profile", Flag::Unsupported, true),
-    ("s", Flag::Unsupported, false),
-    ("syslog", Flag::Unsupported, false),
-    ("r", Flag::Unsupported, true),
-    ("remote_syslog", Flag::Unsupported, true),
-    ("ports_file_dir", Flag::Unsupported, true),
-    ("log_size_limit", Flag::Unsupported, true),
-];
-
-/// A flag's value: booleans are parsed while scanning, others kept as text.
-#[derive(Debug)]
-enum FlagValue {
-    Bool(bool),
-    Text(String),
-}
-
-/// One flag as found on the command line.
-#[derive(Debug)]
-struct Occurrence {
-    flag: Flag,
-    /// As written, dashes included (`--port`), for messages.
-    written: String,
-    value: FlagValue,
-}
-
-impl Occurrence {
-    fn text(&self) -> &str {
-        match &self.value {
-            FlagValue::Text(text) => text,
-            FlagValue::Bool(_) => "",
-        }
-    }
-
-    fn boolean(&self) -> bool {
-        matches!(self.value, FlagValue::Bool(true))
-    }
-
-    fn bad_value(&self, reason: &str) -> ConfigError {
-        ConfigError::BadFlag(format!(
-            "invalid value {:?} for flag {}: {reason}",
-            self.text(),
-            self.written
-        ))
-    }
-
-    fn integer(&self) -> Result<i64, ConfigError> {
-        self.text()
-            .parse()
-            .map_err(|_| self.bad_value("parse error"))
-    }
-
-    fn port(&self) -> Result<Port, ConfigError> {
-        port_from_integer(self.integer()?).map_err(|reason| self.bad_value(&reason))
-    }
-}
-
 /// Parses the arguments (without the program name) into a [`Command`].
 /// With `-c`, the file is loaded first and the other flags applied over it.
+///
+/// # Errors
+/// [`ConfigError::BadFlag`] for an unknown flag, a missing or malformed
+/// value or inconsistent flags (`--routes` without a cluster, `-t` without
+/// `-c`); [`ConfigError::Unsupported`] for a nats-server flag Starling does
+/// not implement; any error of loading the `-c` file.
 pub fn parse_command_line<I: IntoIterator<Item = String>>(args: I) -> Result<Command, ConfigError> {
     let args: Vec<String> = args.into_iter().collect();
     let (flags, positionals) = scan(&args)?;
@@ -281,68 +137,6 @@ pub fn parse_command_line<I: IntoIterator<Item = String>>(args: I) -> Result<Com
     } else {
         Command::Run(options)
     })
-}
-
-/// Go `flag` scanning: returns the flags in order and the arguments left
-/// after the first non-flag argument (or `--`).
-fn scan(args: &[String]) -> Result<(Vec<Occurrence>, Vec<String>), ConfigError> {
-    let mut flags = Vec::new();
-    let mut index = 0;
-    while let Some(arg) = args.get(index) {
-        if arg == "--" {
-            index += 1;
-            break;
-        }
-        if !arg.starts_with('-') || arg == "-" {
-            break;
-        }
-        index += 1;
-        let body = arg.strip_prefix("--").unwrap_or(&arg[1..]);
-        if body.is_empty() || body.starts_with('-') || body.starts_with('=') {
-            return Err(ConfigError::BadFlag(format!("bad flag syntax: {arg}")));
-        }
-        let (name, inline) = match body.split_once('=') {
-            Some((name, value)) => (name, Some(value)),
-            None => (body, None),
-        };
-        let Some(&(_, flag, takes_value)) = FLAGS.iter().find(|(known, ..)| *known == name) else {
-            return Err(ConfigError::BadFlag(format!(
-                "flag provided but not defined: -{name}"
-            )));
-        };
-        let written = format!("{}{name}", &arg[..arg.len() - body.len()]);
-        let value = match (takes_value, inline) {
-            (false, None) => FlagValue::Bool(true),
-            (false, Some(text)) => FlagValue::Bool(parse_go_bool(text).ok_or_else(|| {
-                ConfigError::BadFlag(format!(
-                    "invalid boolean value {text:?} for -{name}: parse error"
-                ))
-            })?),
-            (true, Some(text)) => FlagValue::Text(text.to_string()),
-            (true, None) => {
-                let text = args.get(index).ok_or_else(|| {
-                    ConfigError::BadFlag(format!("flag needs an argument: -{name}"))
-                })?;
-                index += 1;
-                FlagValue::Text(text.clone())
-            }
-        };
-        flags.push(Occurrence {
-            flag,
-            written,
-            value,
-        });
-    }
-    Ok((flags, args[index.min(args.len())..].to_vec()))
-}
-
-/// Go's `strconv.ParseBool`.
-fn parse_go_bool(text: &str) -> Option<bool> {
-    match text {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
-        _ => None,
-    }
 }
 
 /// `ldm`, `ldm=1234`, `ldm=/var/run/starling.pid`.
@@ -523,20 +317,6 @@ mod tests {
     }
 
     #[test]
-    fn one_or_two_dashes_and_inline_values() {
-        for args in [
-            &["-p", "4333"][..],
-            &["--p", "4333"],
-            &["-port", "4333"],
-            &["--port", "4333"],
-            &["-p=4333"],
-            &["--port=4333"],
-        ] {
-            assert_eq!(run(args).port, 4333, "{args:?}");
-        }
-    }
-
-    #[test]
     fn server_flags_map_to_options() {
         let options = run(&[
             "-a",
@@ -615,21 +395,6 @@ mod tests {
         assert!(bad_flag(&["-p", "abc"]).contains("invalid value \"abc\" for flag -p"));
         assert!(bad_flag(&["--port", "70000"]).contains("--port"));
         assert_eq!(bad_flag(&["-p"]), "flag needs an argument: -p");
-    }
-
-    #[test]
-    fn unknown_and_malformed_flags_are_bad_flags() {
-        assert_eq!(
-            bad_flag(&["--bogus"]),
-            "flag provided but not defined: -bogus"
-        );
-        assert_eq!(bad_flag(&["-d"]), "flag provided but not defined: -d");
-        assert_eq!(bad_flag(&["---p", "1"]), "bad flag syntax: ---p");
-        assert_eq!(bad_flag(&["-=1"]), "bad flag syntax: -=1");
-        assert_eq!(
-            bad_flag(&["--max_payload", "1"]),
-            "flag provided but not defined: -max_payload"
-        );
     }
 
     #[test]

@@ -5,8 +5,8 @@
 //! (nats-server would leave clustering off); `port: -1` picks a random port.
 
 use super::address::check_route_url;
-use super::field::{non_empty, Field};
 use super::error::ConfigError;
+use super::field::{non_empty, Field};
 use crate::limits;
 use crate::options::ClusterOptions;
 

@@ -2,6 +2,7 @@
 //! uses for every duration option (`"30s"`, `"1m30s"`, `"500ms"`, `"2h"`),
 //! so Starling accepts and prints exactly the same forms.
 
+use std::fmt::Write;
 use std::time::Duration;
 
 const NANOS_PER_SECOND: u128 = 1_000_000_000;
@@ -92,10 +93,10 @@ pub(crate) fn format_go_duration(duration: Duration) -> String {
     let seconds = decimal(nanos % (60 * NANOS_PER_SECOND), NANOS_PER_SECOND);
     let mut text = String::new();
     if hours > 0 {
-        text.push_str(&format!("{hours}h"));
+        let _ = write!(text, "{hours}h");
     }
     if hours > 0 || minutes > 0 {
-        text.push_str(&format!("{minutes}m"));
+        let _ = write!(text, "{minutes}m");
     }
     text.push_str(&seconds);
     text.push('s');

@@ -10,6 +10,10 @@ use crate::options::Options;
 /// Reads, parses and applies a config file over the defaults, and records
 /// its path in [`Options::config_file`] (so a reload can read it again).
 /// `include` paths are relative to the file's directory.
+///
+/// # Errors
+/// [`ConfigError::Io`] if the file cannot be read; otherwise as
+/// [`parse_str`].
 pub fn load_file(path: &Path) -> Result<Options, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
         path: path.to_path_buf(),
@@ -23,6 +27,11 @@ pub fn load_file(path: &Path) -> Result<Options, ConfigError> {
 
 /// Parses config text and applies it over the defaults. `include` paths are
 /// relative to `base_dir`; `$NAME` falls back to the process environment.
+///
+/// # Errors
+/// Syntax errors, unresolved variables, unknown or unsupported keys and bad
+/// values, each with its line ([`ConfigError`]); errors inside an included
+/// file come wrapped in [`ConfigError::Include`].
 pub fn parse_str(text: &str, base_dir: &Path) -> Result<Options, ConfigError> {
     parse_str_with_env(text, base_dir, &|name| std::env::var(name).ok())
 }

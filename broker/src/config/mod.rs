@@ -4,13 +4,15 @@
 //! Module map:
 //! - `scanner`, `syntax`, `value`: the config format (nats-server's
 //!   `conf/lex.go` and `conf/parse.go`) parsed into a tree of values that
-//!   remember their lines; `include`, `$VARIABLE` and environment lookup
-//!   happen here.
-//! - `apply`, `auth`, `cluster`: the tree applied onto `Options`, key by key
-//!   (nats-server's `opts.go`), with typed errors naming key and line.
+//!   remember their lines; `resolve` handles `include`, `$VARIABLE` and
+//!   the environment lookup.
+//! - `apply`, `auth`, `cluster`, `field`: the tree applied onto `Options`,
+//!   key by key (nats-server's `opts.go`), with typed errors naming key and
+//!   line.
 //! - `address`, `duration`: `host:port`, route URLs, Go durations.
-//! - `cli`, `usage`: Go `flag`-style parsing of nats-server's flags into a
-//!   [`Command`]; flags override the file whatever their position.
+//! - `flags`, `cli`, `usage`: Go `flag`-style scanning of nats-server's
+//!   flags, turned into a [`Command`]; flags override the file whatever
+//!   their position.
 //! - `load`: the file and text entry points.
 //!
 //! Design note: parsing and applying are separate passes so that the parser
@@ -26,7 +28,10 @@ mod cli;
 mod cluster;
 mod duration;
 mod error;
+mod field;
+mod flags;
 mod load;
+mod resolve;
 mod scanner;
 mod syntax;
 #[cfg(test)]

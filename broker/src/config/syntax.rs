@@ -5,14 +5,8 @@
 //! - `key value`, `key: value`, `key = value`; the separator before a `{`
 //!   is optional; values end at a newline, `;` or `,` (or `}` in a map);
 //! - a file whose first token is `{` is one map (so JSON files parse);
-//! - `include path` merges another file's keys into the current map, the
-//!   path relative to the including file; the included file is parsed on
-//!   its own and does not see the includer's variables;
-//! - `$NAME` takes the value of the key `NAME` defined earlier in the current
-//!   map or an enclosing one, else of the environment variable `NAME` (itself
-//!   parsed as a value, so `PORT=4222` gives an integer); the referenced
-//!   entry is marked so the apply step treats it as a variable;
-//!   `$2a$...` (an unquoted bcrypt hash) is a plain string.
+//! - `include path` and `$NAME` references are resolved while parsing (see
+//!   the `resolve` module for their rules).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,10 +18,6 @@ use super::value::{Entry, IncludeSite, Map, Value, ValueKind};
 /// How variable references reach the environment; injected so tests need
 /// not mutate the process environment.
 pub(crate) type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
-
-/// Includes and environment values parsed inside each other at most this
-/// deep; guards against `include` cycles and self-referencing variables.
-const MAX_DEPTH: usize = 16;
 
 /// Maps and arrays nested at most this deep, so hostile input cannot
 /// overflow the stack.
@@ -45,23 +35,25 @@ pub(crate) fn parse(text: &str, base_dir: &Path, env: EnvLookup<'_>) -> Result<M
     Parser::new(text, base_dir, env, 0, None).document()
 }
 
-struct Parser<'a> {
-    cursor: Cursor,
+/// The parser state for one text (a file, an included file, or an
+/// environment variable's value).
+pub(super) struct Parser<'a> {
+    pub(super) cursor: Cursor,
     /// The maps under construction, outermost first: the scopes `$NAME`
     /// is looked up in.
-    scopes: Vec<Map>,
-    base_dir: PathBuf,
-    env: EnvLookup<'a>,
+    pub(super) scopes: Vec<Map>,
+    pub(super) base_dir: PathBuf,
+    pub(super) env: EnvLookup<'a>,
     /// Include / environment-value nesting of this parser.
-    depth: usize,
+    pub(super) depth: usize,
     /// Map and array nesting at the cursor.
-    nesting: usize,
+    pub(super) nesting: usize,
     /// Stamped on every entry, so apply errors can name the included file.
-    origin: Option<Arc<IncludeSite>>,
+    pub(super) origin: Option<Arc<IncludeSite>>,
 }
 
 impl<'a> Parser<'a> {
-    fn new(
+    pub(super) fn new(
         text: &str,
         base_dir: &Path,
         env: EnvLookup<'a>,
@@ -79,18 +71,18 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn error(&self, message: impl Into<String>) -> ConfigError {
+    pub(super) fn error(&self, message: impl Into<String>) -> ConfigError {
         self.error_at(self.cursor.line(), message)
     }
 
-    fn error_at(&self, line: usize, message: impl Into<String>) -> ConfigError {
+    pub(super) fn error_at(&self, line: usize, message: impl Into<String>) -> ConfigError {
         ConfigError::Syntax {
             line,
             message: message.into(),
         }
     }
 
-    fn document(mut self) -> Result<Map, ConfigError> {
+    pub(super) fn document(mut self) -> Result<Map, ConfigError> {
         self.cursor.skip_blank();
         if self.cursor.peek() != Some('{') {
             return self.map_body(Closing::EndOfFile, 1);
@@ -177,7 +169,7 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    fn current_scope(&mut self) -> &mut Map {
+    pub(super) fn current_scope(&mut self) -> &mut Map {
         if self.scopes.is_empty() {
             self.scopes.push(Map::default());
         }
@@ -325,121 +317,12 @@ impl<'a> Parser<'a> {
             }
         }
     }
-
-    fn variable(&mut self, name: &str, line: usize) -> Result<Value, ConfigError> {
-        if name.is_empty() {
-            return Err(self.error_at(line, "expected a variable name after '$'"));
-        }
-        if name.starts_with("2a$") {
-            // nats-server: an unquoted bcrypt hash is not a variable.
-            return Ok(Value {
-                kind: ValueKind::String(format!("${name}")),
-                line,
-            });
-        }
-        for scope in self.scopes.iter_mut().rev() {
-            if let Some(entry) = scope.get_mut(name) {
-                entry.used_as_variable = true;
-                let mut value = entry.value.clone();
-                value.line = line;
-                return Ok(value);
-            }
-        }
-        let Some(text) = (self.env)(name) else {
-            return Err(ConfigError::UnresolvedVariable {
-                line,
-                name: name.to_string(),
-            });
-        };
-        if text.trim().is_empty() {
-            return Ok(Value {
-                kind: ValueKind::String(text),
-                line,
-            });
-        }
-        if self.depth >= MAX_DEPTH {
-            return Err(self.error_at(line, format!("variable '{name}' expands too deeply")));
-        }
-        let parsed = Parser::new(
-            &format!("pk={text}"),
-            &self.base_dir,
-            self.env,
-            self.depth + 1,
-            None,
-        )
-        .document()
-        .map_err(|error| {
-            self.error_at(
-                line,
-                format!("variable reference for '{name}' could not be parsed: {error}"),
-            )
-        })?;
-        match parsed
-            .into_entries()
-            .into_iter()
-            .find(|entry| entry.key == "pk")
-        {
-            Some(entry) => Ok(Value {
-                line,
-                ..entry.value
-            }),
-            None => Err(self.error_at(line, format!("variable '{name}' has no value"))),
-        }
-    }
-
-    /// `include` and the whitespace after it have been seen.
-    fn include(&mut self, line: usize) -> Result<(), ConfigError> {
-        self.cursor.skip_inline_space();
-        let relative = match self.cursor.peek() {
-            Some(quote @ ('"' | '\'')) => {
-                self.cursor.bump();
-                self.cursor
-                    .read_raw_until(quote)
-                    .map_err(|message| self.error(message))?
-            }
-            Some(c) if matches!(c, '[' | '{' | '(' | '-' | '\\') || c.is_ascii_digit() => {
-                return Err(self.error(format!("expected an include path, got '{c}'")))
-            }
-            _ => self.cursor.read_bare_path(),
-        };
-        if relative.is_empty() {
-            return Err(self.error("expected an include path"));
-        }
-        if self.depth >= MAX_DEPTH {
-            return Err(self.error_at(line, "includes are nested too deeply (is there a cycle?)"));
-        }
-        let path = self.base_dir.join(&relative);
-        let wrap = |source: ConfigError| ConfigError::Include {
-            path: path.clone(),
-            line,
-            source: Box::new(source),
-        };
-        let text = std::fs::read_to_string(&path).map_err(|source| {
-            wrap(ConfigError::Io {
-                path: path.clone(),
-                source,
-            })
-        })?;
-        let site = Arc::new(IncludeSite {
-            path: path.clone(),
-            line,
-            parent: self.origin.clone(),
-        });
-        let base_dir = path.parent().unwrap_or(Path::new("")).to_path_buf();
-        let included = Parser::new(&text, &base_dir, self.env, self.depth + 1, Some(site))
-            .document()
-            .map_err(wrap)?;
-        for entry in included.into_entries() {
-            self.current_scope().insert(entry);
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::test_support::{no_env, TempDir};
+    use crate::config::test_support::no_env;
 
     fn parse_text(text: &str) -> Result<Map, ConfigError> {
         parse(text, Path::new("."), &no_env)
@@ -638,177 +521,6 @@ mod tests {
         assert_eq!(map.entries().len(), 1);
         assert_eq!(kind(&map, "port"), &ValueKind::Integer(2));
         assert_eq!(map.get("port").map(|e| e.line), Some(2));
-    }
-
-    #[test]
-    fn variables_resolve_in_block_then_parents() {
-        let map = parse_ok(
-            "TOP = 1\nPORT: 4222\nport: $PORT\nb {\n  INNER = x\n  v: $INNER\n  t: $TOP\n}",
-        );
-        assert_eq!(kind(&map, "port"), &ValueKind::Integer(4222));
-        assert!(map.get("PORT").is_some_and(|e| e.used_as_variable));
-        assert!(map.get("TOP").is_some_and(|e| e.used_as_variable));
-        assert!(!map.get("port").is_some_and(|e| e.used_as_variable));
-        let inner = map.get("b").and_then(|e| e.value.as_map()).expect("map");
-        assert_eq!(kind(inner, "v"), &string("x"));
-        assert_eq!(kind(inner, "t"), &ValueKind::Integer(1));
-        assert!(inner.get("INNER").is_some_and(|e| e.used_as_variable));
-    }
-
-    #[test]
-    fn variable_value_takes_the_reference_line() {
-        let map = parse_ok("X = [a]\n\n\ny: $X");
-        assert_eq!(map.get("y").map(|e| e.value.line), Some(4));
-    }
-
-    #[test]
-    fn variables_fall_back_to_the_environment_parsed_as_values() {
-        let env = |name: &str| match name {
-            "PORT" => Some("4222".to_string()),
-            "NAME" => Some("nats-0".to_string()),
-            "LIST" => Some("[a, b]".to_string()),
-            "EMPTY" => Some(String::new()),
-            _ => None,
-        };
-        let map = parse(
-            "p: $PORT\nn: $NAME\nl: $LIST\ne: $EMPTY",
-            Path::new("."),
-            &env,
-        )
-        .expect("parses");
-        assert_eq!(kind(&map, "p"), &ValueKind::Integer(4222));
-        assert_eq!(kind(&map, "n"), &string("nats-0"));
-        assert_eq!(
-            map.get("l")
-                .and_then(|e| e.value.as_array())
-                .map(<[Value]>::len),
-            Some(2)
-        );
-        assert_eq!(kind(&map, "e"), &string(""));
-    }
-
-    #[test]
-    fn block_variables_shadow_the_environment() {
-        let env = |_: &str| Some("from-env".to_string());
-        let map = parse("X = local\ny: $X\nz: $OTHER", Path::new("."), &env).expect("parses");
-        assert_eq!(kind(&map, "y"), &string("local"));
-        assert_eq!(kind(&map, "z"), &string("from-env"));
-    }
-
-    #[test]
-    fn self_referencing_environment_variable_is_an_error_not_a_hang() {
-        let env = |_: &str| Some("$LOOP".to_string());
-        assert!(parse("a: $LOOP", Path::new("."), &env).is_err());
-    }
-
-    #[test]
-    fn unresolved_variable_reports_name_and_line() {
-        match parse_text("a: 1\n\nb: $MISSING") {
-            Err(ConfigError::UnresolvedVariable { line, name }) => {
-                assert_eq!((line, name.as_str()), (3, "MISSING"));
-            }
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-
-    #[test]
-    fn variable_defined_later_is_not_visible() {
-        assert!(matches!(
-            parse_text("a: $B\nB: 1"),
-            Err(ConfigError::UnresolvedVariable { line: 1, .. })
-        ));
-    }
-
-    #[test]
-    fn unquoted_bcrypt_hash_is_a_string() {
-        let map =
-            parse_ok("password: $2a$11$W2zko751KUvVy59mUTWmpOdWjpEm5qhcCZRd05GjI/sSOT.xtiHyG");
-        assert_eq!(
-            kind(&map, "password"),
-            &string("$2a$11$W2zko751KUvVy59mUTWmpOdWjpEm5qhcCZRd05GjI/sSOT.xtiHyG")
-        );
-    }
-
-    #[test]
-    fn include_merges_keys_relative_to_the_including_file() {
-        let dir = TempDir::new();
-        dir.write("conf/auth.conf", "user: alice\ninclude more/pass.conf\n");
-        dir.write("conf/more/pass.conf", "password: secret\n");
-        let main = dir.write(
-            "conf/main.conf",
-            "port: 1\nauthorization {\n  include auth.conf\n}\ninclude 'auth.conf'\n",
-        );
-        let text = std::fs::read_to_string(&main).expect("read");
-        let map = parse(&text, &dir.path().join("conf"), &no_env).expect("parses");
-        let auth = map
-            .get("authorization")
-            .and_then(|e| e.value.as_map())
-            .expect("map");
-        assert_eq!(kind(auth, "user"), &string("alice"));
-        assert_eq!(kind(auth, "password"), &string("secret"));
-        assert_eq!(kind(&map, "user"), &string("alice"));
-        let origin = map
-            .get("user")
-            .and_then(|e| e.origin.clone())
-            .expect("origin");
-        assert_eq!(origin.line, 5);
-        assert!(origin.path.ends_with("auth.conf"));
-        assert!(map.get("port").is_some_and(|e| e.origin.is_none()));
-    }
-
-    #[test]
-    fn included_variables_are_usable_afterwards() {
-        let dir = TempDir::new();
-        dir.write("vars.conf", "SECRET = s3cret\n");
-        let map =
-            parse("include \"vars.conf\"\npass: $SECRET", dir.path(), &no_env).expect("parses");
-        assert_eq!(kind(&map, "pass"), &string("s3cret"));
-        assert!(map.get("SECRET").is_some_and(|e| e.used_as_variable));
-    }
-
-    #[test]
-    fn missing_include_is_an_io_error_wrapped_with_the_directive_line() {
-        let dir = TempDir::new();
-        match parse("a: 1\ninclude nope.conf", dir.path(), &no_env) {
-            Err(ConfigError::Include {
-                line: 2, source, ..
-            }) => {
-                assert!(matches!(*source, ConfigError::Io { .. }));
-            }
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-
-    #[test]
-    fn syntax_error_in_an_include_keeps_its_own_line() {
-        let dir = TempDir::new();
-        dir.write("bad.conf", "ok: 1\n\nbroken: [1, 2\n");
-        match parse("\ninclude bad.conf", dir.path(), &no_env) {
-            Err(ConfigError::Include {
-                line: 2,
-                source,
-                path,
-            }) => {
-                assert!(path.ends_with("bad.conf"));
-                assert!(matches!(*source, ConfigError::Syntax { line: 4, .. }));
-            }
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-
-    #[test]
-    fn include_cycle_is_an_error() {
-        let dir = TempDir::new();
-        dir.write("a.conf", "include b.conf\n");
-        dir.write("b.conf", "include a.conf\n");
-        let error = parse("include a.conf", dir.path(), &no_env).expect_err("cycle");
-        assert!(matches!(error.root(), ConfigError::Syntax { .. }));
-    }
-
-    #[test]
-    fn include_with_a_separator_is_an_ordinary_key() {
-        let map = parse_ok("include: 5");
-        assert_eq!(kind(&map, "include"), &ValueKind::Integer(5));
     }
 
     #[test]

@@ -1,19 +1,69 @@
-//! The monitoring listener: nats-server's JSON endpoints and `/metrics`.
+//! The monitoring listener: nats-server's HTTP/JSON endpoints, with its
+//! paths, query parameters, field names and error texts, so nats-top,
+//! prometheus-nats-exporter and dashboards built on them work unchanged.
+//!
+//! Module map:
+//! - `varz`: `/varz`, identity, limits and counters.
+//! - `connz`: `/connz`, open and closed client connections.
+//! - `subsz`: `/subsz` and `/subscriptionsz`, the subscription index.
+//! - `routez`: `/routez`, plus empty `/gatewayz` and `/leafz`.
+//! - `healthz`: `/healthz`; `index`: the `/` page.
+//! - `params`: query parsing with nats-server's rules and 400 texts.
+//! - `format`: Go-style times (RFC 3339, nanoseconds), durations and floats.
+//! - `usage`: process memory and CPU from `/proc`.
+//! - `shared`: handler state, request counters, JSON/JSONP responses.
+//!
+//! Design note: handlers read the server's state directly (atomics, short
+//! leaf locks; a client's subscription lock is taken alone), build a plain
+//! serde struct and serialize it outside any lock. Every response is
+//! 200 with JSON, or 400 with nats-server's plain-text reason when a query
+//! parameter does not parse; no handler panics on input.
+
+mod connz;
+mod format;
+mod healthz;
+mod index;
+mod params;
+mod routez;
+mod shared;
+mod subsz;
+mod usage;
+mod varz;
 
 use std::sync::Arc;
 
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use tokio::net::TcpListener;
 
+pub use connz::{Connz, SortBy};
+pub use routez::{RouteInfo, Routez};
+pub use shared::Monitor;
+pub use subsz::{SubDetail, Subsz};
+pub use varz::Varz;
+
 use crate::server::ServerState;
+
+/// The monitoring routes, for `monitor`.
+pub fn router(monitor: Arc<Monitor>) -> Router {
+    Router::new()
+        .route("/", get(index::handle))
+        .route("/varz", get(varz::handle))
+        .route("/connz", get(connz::handle))
+        .route("/subsz", get(subsz::handle))
+        .route("/subscriptionsz", get(subsz::handle))
+        .route("/routez", get(routez::handle))
+        .route("/gatewayz", get(routez::handle_gatewayz))
+        .route("/leafz", get(routez::handle_leafz))
+        .route("/healthz", get(healthz::handle))
+        .with_state(monitor)
+}
 
 /// Serve monitoring on `listener` until the server shuts down.
 pub async fn serve(state: Arc<ServerState>, listener: TcpListener) {
     let shutdown = state.shutdown.clone();
-    let app = Router::new()
-        .route("/healthz", get(|| async { Json(serde_json::json!({"status": "ok"})) }))
-        .with_state(state);
+    let http_port = listener.local_addr().map_or(0, |addr| addr.port());
+    let app = router(Arc::new(Monitor::new(state, http_port)));
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await;

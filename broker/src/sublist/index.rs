@@ -1,8 +1,10 @@
 //! [`Sublist`]: the trie and the match cache behind their locks, and the
 //! counters `/subsz` reports.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::thread;
 
 use super::cache::MatchCache;
 use super::result::MatchResult;
@@ -11,19 +13,25 @@ use super::trie::Trie;
 /// Tokens a subject has before tokenising it needs more than one allocation.
 const TYPICAL_TOKENS: usize = 16;
 
+/// Most cache shards: one per core up to this. Each shard holds up to
+/// [`super::CACHE_MAX_ENTRIES`] results, so this also bounds the memory.
+pub const MAX_CACHE_SHARDS: usize = 8;
+
 /// The subscription index. See the module doc for the design.
 ///
-/// Lock order: `trie` before `cache`. Nothing else is locked while either
-/// is held, and neither is held when a method returns.
+/// Lock order: `trie`, then one shard's `cache` (never two shards at once).
+/// Nothing else is locked while either is held, and none is held when a
+/// method returns.
 pub struct Sublist<T> {
     /// The subscriptions. Exclusive for insert and remove; shared for a cache
     /// miss, which also keeps it while storing its result so no insert or
     /// remove can slip between computing a result and caching it.
     trie: RwLock<Trie<T>>,
-    /// Literal subject -> result; `None` when caching is disabled. A hit takes
-    /// only this lock, shared; a miss and a subscription change take it
-    /// exclusively for one map operation.
-    cache: Option<RwLock<MatchCache<T>>>,
+    /// The match cache, one shard per core: a thread always uses the same
+    /// shard, so threads never write to a shared cache line on a hit.
+    shards: Box<[CacheShard<T>]>,
+    /// False: `shards` keep their counters but never cache anything.
+    cache_enabled: bool,
     /// Shared result for every subject nobody is interested in.
     empty: Arc<MatchResult<T>>,
     /// Bumped by every insert and remove, under the trie's write lock.
@@ -34,11 +42,41 @@ pub struct Sublist<T> {
     inserts: AtomicU64,
     /// Subscriptions ever removed.
     removes: AtomicU64,
-    /// Lookups answered by the cache. Hits and misses are counted apart so a
+}
+
+/// One shard of the match cache with its lookup counters, aligned to its
+/// own cache lines (128 bytes covers adjacent-line prefetch).
+#[repr(align(128))]
+struct CacheShard<T> {
+    /// Literal subject -> result. Shared for a hit; exclusive for one map
+    /// operation on a miss or a subscription change.
+    cache: RwLock<MatchCache<T>>,
+    /// Lookups this shard answered. Hits and misses are counted apart so a
     /// lookup costs one atomic increment, not two.
-    cache_hits: AtomicU64,
+    hits: AtomicU64,
     /// Lookups that walked the trie (or had an empty token).
-    cache_misses: AtomicU64,
+    misses: AtomicU64,
+}
+
+impl<T> CacheShard<T> {
+    fn new() -> Self {
+        CacheShard {
+            cache: RwLock::new(MatchCache::new()),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
+    }
+}
+
+/// This thread's shard number: threads are numbered (process-wide) in the
+/// order they first look something up, so `n` publishing threads that start
+/// together (the runtime's workers) get distinct shards of `n`.
+fn thread_shard(shards: usize) -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static SHARD: usize = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    SHARD.with(|shard| *shard) % shards
 }
 
 /// Counters and cache figures, with nats-server's `/subsz` meaning.
@@ -46,7 +84,7 @@ pub struct Sublist<T> {
 pub struct SublistStats {
     /// Subscriptions in the index.
     pub num_subscriptions: u64,
-    /// Subjects in the match cache.
+    /// Results in the match cache, summed over its shards.
     pub num_cache: u64,
     /// Subscriptions ever added (duplicates not counted).
     pub num_inserts: u64,
@@ -90,16 +128,21 @@ impl<T: Clone + PartialEq + Send + Sync> Sublist<T> {
     /// An empty index, with the match cache on or off (nats-server turns it
     /// off where subscriptions change far more often than messages flow).
     pub fn new(cache_enabled: bool) -> Self {
+        let cores = thread::available_parallelism().map_or(1, NonZeroUsize::get);
+        Self::with_shards(cache_enabled, cores.min(MAX_CACHE_SHARDS))
+    }
+
+    /// `new` with a given number of cache shards (at least one).
+    pub(super) fn with_shards(cache_enabled: bool, shards: usize) -> Self {
         Sublist {
             trie: RwLock::new(Trie::new()),
-            cache: cache_enabled.then(|| RwLock::new(MatchCache::new())),
+            shards: (0..shards.max(1)).map(|_| CacheShard::new()).collect(),
+            cache_enabled,
             empty: Arc::new(MatchResult::empty()),
             generation: AtomicU64::new(0),
             subscriptions: AtomicU64::new(0),
             inserts: AtomicU64::new(0),
             removes: AtomicU64::new(0),
-            cache_hits: AtomicU64::new(0),
-            cache_misses: AtomicU64::new(0),
         }
     }
 
@@ -130,16 +173,19 @@ impl<T: Clone + PartialEq + Send + Sync> Sublist<T> {
         found
     }
 
-    /// Drops the cached results a change to `pattern` affects. Caller holds
-    /// the trie's write lock, so nothing else can change the cache (every
-    /// cache write happens under a trie lock): scanning under the shared lock
-    /// and then removing under the exclusive one is consistent, and hits go
-    /// on during the scan.
+    /// Drops the cached results a change to `pattern` affects, in every
+    /// shard. Caller holds the trie's write lock, so nothing else can change
+    /// a cache (every cache write happens under a trie lock): scanning under
+    /// the shared lock and then removing under the exclusive one is
+    /// consistent, and hits go on during the scan.
     fn invalidate_cache(&self, pattern: &str) {
-        if let Some(cache) = &self.cache {
-            let affected = read(cache).affected_by(pattern);
+        if !self.cache_enabled {
+            return;
+        }
+        for shard in self.shards.iter() {
+            let affected = read(&shard.cache).affected_by(pattern);
             if !affected.is_empty() {
-                let removed = write(cache).remove_all(&affected);
+                let removed = write(&shard.cache).remove_all(&affected);
                 drop(removed); // outside the lock: frees subscription handles
             }
         }
@@ -150,13 +196,19 @@ impl<T: Clone + PartialEq + Send + Sync> Sublist<T> {
     /// only wildcard subscriptions match it. A subject with an empty token
     /// matches nothing.
     pub fn match_subject(&self, subject: &str) -> Arc<MatchResult<T>> {
-        if let Some(cache) = &self.cache {
-            if let Some(hit) = read(cache).get(subject) {
-                self.cache_hits.fetch_add(1, Ordering::Relaxed);
+        self.match_in_shard(thread_shard(self.shards.len()), subject)
+    }
+
+    /// `match_subject` through the given cache shard.
+    pub(super) fn match_in_shard(&self, shard: usize, subject: &str) -> Arc<MatchResult<T>> {
+        let shard = &self.shards[shard % self.shards.len()];
+        if self.cache_enabled {
+            if let Some(hit) = read(&shard.cache).get(subject) {
+                shard.hits.fetch_add(1, Ordering::Relaxed);
                 return hit;
             }
         }
-        self.cache_misses.fetch_add(1, Ordering::Relaxed);
+        shard.misses.fetch_add(1, Ordering::Relaxed);
         let mut tokens = Vec::with_capacity(TYPICAL_TOKENS);
         if !tokenize(subject, &mut tokens) {
             return Arc::clone(&self.empty);
@@ -168,9 +220,9 @@ impl<T: Clone + PartialEq + Send + Sync> Sublist<T> {
         } else {
             Arc::new(found)
         };
-        if let Some(cache) = &self.cache {
+        if self.cache_enabled {
             // Still under the trie's read lock: see the `trie` field.
-            let evicted = write(cache).insert(subject, Arc::clone(&result));
+            let evicted = write(&shard.cache).insert(subject, Arc::clone(&result));
             drop(trie);
             drop(evicted); // outside both locks: frees subscription handles
         }
@@ -189,24 +241,29 @@ impl<T: Clone + PartialEq + Send + Sync> Sublist<T> {
         self.generation.load(Ordering::Acquire)
     }
 
-    /// Counters and cache figures for `/subsz`.
+    /// Counters and cache figures for `/subsz`. `num_cache` and the fanout
+    /// figures count every shard's entries (a hot subject is cached once per
+    /// shard that published it).
     pub fn stats(&self) -> SublistStats {
-        let cache_hits = self.cache_hits.load(Ordering::Relaxed);
-        let num_matches = cache_hits + self.cache_misses.load(Ordering::Relaxed);
-        let (num_cache, (max_fanout, total_fanout)) = match &self.cache {
-            Some(cache) => {
-                let cache = read(cache);
-                (cache.len(), cache.fanout())
-            }
-            None => (0, (0, 0)),
-        };
+        let (mut hits, mut num_matches, mut num_cache) = (0, 0, 0);
+        let (mut max_fanout, mut total_fanout) = (0, 0);
+        for shard in self.shards.iter() {
+            let shard_hits = shard.hits.load(Ordering::Relaxed);
+            hits += shard_hits;
+            num_matches += shard_hits + shard.misses.load(Ordering::Relaxed);
+            let cache = read(&shard.cache);
+            let (shard_max, shard_total) = cache.fanout();
+            num_cache += cache.len();
+            max_fanout = max_fanout.max(shard_max);
+            total_fanout += shard_total;
+        }
         SublistStats {
             num_subscriptions: self.subscriptions.load(Ordering::Relaxed),
             num_cache: num_cache as u64,
             num_inserts: self.inserts.load(Ordering::Relaxed),
             num_removes: self.removes.load(Ordering::Relaxed),
             num_matches,
-            cache_hit_rate: ratio(cache_hits as f64, num_matches as f64),
+            cache_hit_rate: ratio(hits as f64, num_matches as f64),
             max_fanout: max_fanout as u64,
             avg_fanout: ratio(total_fanout as f64, num_cache as f64),
         }

@@ -58,5 +58,5 @@ mod trie;
 mod tests;
 
 pub use cache::{CACHE_MAX_ENTRIES, CACHE_SWEEP_TO};
-pub use index::{Sublist, SublistStats};
+pub use index::{Sublist, SublistStats, MAX_CACHE_SHARDS};
 pub use result::{MatchResult, QueueMatch};

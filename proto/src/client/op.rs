@@ -1,46 +1,44 @@
-//! Operations a client sends. Every field is a zero-copy slice of the read
-//! buffer.
-
-use bytes::Bytes;
+//! Operations a client sends. Every field borrows from the read buffer:
+//! parsing copies nothing and touches no reference counts.
 
 /// One parsed client operation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ClientOp {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientOp<'a> {
     /// `CONNECT {json}`: the raw JSON.
-    Connect(Bytes),
+    Connect(&'a [u8]),
     /// `PUB subject [reply] size` and its payload.
     Pub {
         /// Publish subject (not validated: nats-server only checks it in pedantic mode).
-        subject: Bytes,
+        subject: &'a [u8],
         /// Reply subject.
-        reply: Option<Bytes>,
+        reply: Option<&'a [u8]>,
         /// The payload, without the trailing CRLF.
-        payload: Bytes,
+        payload: &'a [u8],
     },
     /// `HPUB subject [reply] header_size total_size` and headers + payload.
     HPub {
         /// Publish subject.
-        subject: Bytes,
+        subject: &'a [u8],
         /// Reply subject.
-        reply: Option<Bytes>,
+        reply: Option<&'a [u8]>,
         /// Length of the header block at the front of `message`.
         header_len: usize,
         /// Headers then payload, without the trailing CRLF.
-        message: Bytes,
+        message: &'a [u8],
     },
     /// `SUB subject [queue] sid`.
     Sub {
         /// Subject, possibly with wildcards; validated by the server.
-        subject: Bytes,
+        subject: &'a [u8],
         /// Queue group.
-        queue: Option<Bytes>,
+        queue: Option<&'a [u8]>,
         /// Client-chosen subscription id.
-        sid: Bytes,
+        sid: &'a [u8],
     },
     /// `UNSUB sid [max]`.
     Unsub {
         /// Subscription id.
-        sid: Bytes,
+        sid: &'a [u8],
         /// Auto-unsubscribe after this many messages in total.
         max: Option<u64>,
     },
@@ -49,9 +47,9 @@ pub enum ClientOp {
     /// `PONG`.
     Pong,
     /// `INFO {json}` from a client: ignored by the server.
-    Info(Bytes),
+    Info(&'a [u8]),
     /// `+OK`.
     Ok,
     /// `-ERR text`.
-    Err(Bytes),
+    Err(&'a [u8]),
 }

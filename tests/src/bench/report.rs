@@ -82,7 +82,10 @@ impl Results {
                     .iter()
                     .map(|(index, baseline)| {
                         let ratio = candidate.zip(*baseline).map(|(c, b)| c / b);
-                        (self.servers[*index].clone(), ratio)
+                        Ratio {
+                            baseline: self.servers[*index].clone(),
+                            ratio,
+                        }
                     })
                     .collect();
                 let stronger =
@@ -153,8 +156,8 @@ impl Results {
                 cells.push(cell);
             }
             if candidate.is_some() {
-                for (_, ratio) in &summary.ratios {
-                    cells.push(format_ratio(*ratio));
+                for ratio in &summary.ratios {
+                    cells.push(format_ratio(ratio.ratio));
                 }
                 cells.push(format_ratio(summary.vs_stronger));
                 cells.push(match summary.pass {
@@ -249,11 +252,17 @@ struct RowSummary {
     gate: bool,
     servers: Vec<ServerSummary>,
     /// Candidate / baseline, per baseline.
-    ratios: Vec<(String, Option<f64>)>,
+    ratios: Vec<Ratio>,
     /// Candidate / the stronger baseline (max throughput, min latency).
     vs_stronger: Option<f64>,
     /// Gate verdict, on gate rows when a candidate is present.
     pass: Option<bool>,
+}
+
+#[derive(Debug, Serialize)]
+struct Ratio {
+    baseline: String,
+    ratio: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]

@@ -55,6 +55,9 @@ pub struct Scenario {
     pub topology: Topology,
     /// Rows it fills, in the order [`Scenario::run`] returns values.
     pub rows: Vec<Row>,
+    /// Runs at most this many rounds (memory: its result barely varies and
+    /// each run opens thousands of connections).
+    pub max_rounds: Option<usize>,
 }
 
 /// Sizes that depend on `--quick` and `--connections`.
@@ -66,14 +69,18 @@ pub struct Scale {
     pub connections: usize,
 }
 
+/// Rounds of the memory scenario at most.
+pub const MEMORY_ROUNDS: usize = 3;
+
 /// Nodes in the cluster target.
 pub const CLUSTER_NODES: usize = 3;
 
 const SMALL: usize = 16;
 const LARGE: usize = 1024;
 
-/// Every scenario, in report order. Message counts keep one run at roughly
-/// one to three seconds on a 2-core machine.
+/// Every scenario, in report order. Message counts keep one run at about a
+/// second on a 2-core machine (2-3 s for the slowest server while others
+/// compile), so a full 5-round run of three servers takes a few minutes.
 pub fn catalogue(scale: Scale) -> Vec<Scenario> {
     let messages = |count: u64| (count / scale.divisor).max(1000);
     let throughput = |name, pattern, payload, count, gate, topology| Scenario {
@@ -89,6 +96,7 @@ pub fn catalogue(scale: Scale) -> Vec<Scenario> {
             direction: Direction::HigherIsBetter,
             gate,
         }],
+        max_rounds: None,
     };
     let request_reply = |name, topology| Scenario {
         name,
@@ -106,29 +114,31 @@ pub fn catalogue(scale: Scale) -> Vec<Scenario> {
                 gate: metric == "p99 us",
             })
             .collect(),
+        max_rounds: None,
     };
     let single = Topology::Single;
     let cluster = Topology::Cluster(CLUSTER_NODES);
-    vec![
-        throughput("pub-16b", Pattern::PubOnly, SMALL, 8_000_000, false, single),
-        throughput("pub-1k", Pattern::PubOnly, LARGE, 2_000_000, false, single),
-        throughput(
+    // (name, pattern, payload, messages in a full run, gate, topology)
+    let throughputs = [
+        ("pub-16b", Pattern::PubOnly, SMALL, 5_000_000, false, single),
+        ("pub-1k", Pattern::PubOnly, LARGE, 1_500_000, false, single),
+        (
             "pubsub-16b",
             Pattern::Broadcast(1),
             SMALL,
-            3_000_000,
+            2_500_000,
             true,
             single,
         ),
-        throughput(
+        (
             "pubsub-1k",
             Pattern::Broadcast(1),
             LARGE,
-            1_000_000,
+            600_000,
             false,
             single,
         ),
-        throughput(
+        (
             "fanout-16b",
             Pattern::Broadcast(10),
             SMALL,
@@ -136,64 +146,73 @@ pub fn catalogue(scale: Scale) -> Vec<Scenario> {
             true,
             single,
         ),
-        throughput(
+        (
             "fanout-1k",
             Pattern::Broadcast(10),
             LARGE,
-            150_000,
+            100_000,
             false,
             single,
         ),
-        throughput(
+        (
             "queue-16b",
             Pattern::Queue(4),
             SMALL,
-            3_000_000,
+            2_000_000,
             false,
             single,
         ),
-        throughput(
-            "queue-1k",
-            Pattern::Queue(4),
-            LARGE,
-            1_000_000,
-            false,
-            single,
-        ),
-        request_reply("reqrep", single),
-        Scenario {
-            name: "memory",
-            kind: Kind::Memory {
-                connections: scale.connections,
-            },
-            topology: single,
-            rows: ["KiB/conn", "idle RSS KiB", "loaded RSS KiB"]
-                .into_iter()
-                .map(|metric| Row {
-                    metric,
-                    direction: Direction::LowerIsBetter,
-                    gate: false,
-                })
-                .collect(),
-        },
-        throughput(
+        ("queue-1k", Pattern::Queue(4), LARGE, 500_000, false, single),
+        (
             "cluster-pubsub-16b",
             Pattern::Broadcast(1),
             SMALL,
-            2_000_000,
+            1_500_000,
             false,
             cluster,
         ),
-        throughput(
+        (
             "cluster-pubsub-1k",
             Pattern::Broadcast(1),
             LARGE,
-            500_000,
+            400_000,
             false,
             cluster,
         ),
-        request_reply("cluster-reqrep", cluster),
-    ]
+    ];
+    let mut scenarios: Vec<Scenario> = throughputs
+        .into_iter()
+        .map(|(name, pattern, payload, count, gate, topology)| {
+            throughput(name, pattern, payload, count, gate, topology)
+        })
+        .collect();
+    let memory = Scenario {
+        name: "memory",
+        kind: Kind::Memory {
+            connections: scale.connections,
+        },
+        topology: single,
+        rows: ["KiB/conn", "idle RSS KiB", "loaded RSS KiB"]
+            .into_iter()
+            .map(|metric| Row {
+                metric,
+                direction: Direction::LowerIsBetter,
+                gate: false,
+            })
+            .collect(),
+        max_rounds: Some(MEMORY_ROUNDS),
+    };
+    // Single-server scenarios first, then the cluster ones.
+    let first_cluster = scenarios
+        .iter()
+        .position(|scenario| scenario.topology != single)
+        .unwrap_or(scenarios.len());
+    scenarios.splice(
+        first_cluster..first_cluster,
+        [request_reply("reqrep", single), memory],
+    );
+    scenarios.push(request_reply("cluster-reqrep", cluster));
+    scenarios
 }
 
 /// Names selected by default: everything on a single server.

@@ -12,6 +12,7 @@
 mod bench;
 
 use std::collections::BTreeSet;
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
@@ -155,53 +156,108 @@ async fn bench_run(options: Options) -> Result<()> {
         );
     }
 
-    let topologies: BTreeSet<usize> = scenarios
+    let mut targets = start_targets(&options, &scenarios, &log_dir).await?;
+    let results = run_rounds(&options, &scenarios, &mut targets, &log_dir).await;
+    for target in targets.into_iter().flatten().flatten() {
+        target.stop().await;
+    }
+
+    let meta = RunMeta {
+        timestamp,
+        rounds: options.rounds,
+        quick: options.quick,
+        cpus: std::thread::available_parallelism().map_or(0, usize::from),
+        servers,
+    };
+    println!(
+        "\nStarling bench {} ({} round(s){}), medians; ratios are {} / baseline (>1 is better for msgs/s, <1 for latency and memory)\n",
+        meta.timestamp,
+        meta.rounds,
+        if meta.quick { ", quick" } else { "" },
+        options.candidate
+    );
+    println!("{}", results.table());
+    match results.write_json(&options.out_dir, &meta) {
+        Ok(path) => println!("JSON: {}", path.display()),
+        Err(error) => eprintln!("warning: could not write the JSON report: {error:#}"),
+    }
+    Ok(())
+}
+
+/// `targets[slot][server]`: slot 0 single node, slot 1 cluster; `None` where
+/// a target was not needed or (cluster only) could not be started.
+type Targets = [Vec<Option<Target>>; 2];
+
+/// Starts one target per server and needed topology. A single server that
+/// fails to start ends the bench; a cluster that fails to form only fails
+/// the cluster rows of that server (cluster support may lag behind).
+async fn start_targets(
+    options: &Options,
+    scenarios: &[Scenario],
+    log_dir: &Path,
+) -> Result<Targets> {
+    let slots: BTreeSet<usize> = scenarios
         .iter()
         .filter(|scenario| scenario.needs_target())
         .map(|scenario| topology_slot(scenario.topology))
         .collect();
-    // targets[slot][server]: slot 0 single node, slot 1 cluster.
-    let mut targets: [Vec<Target>; 2] = [Vec::new(), Vec::new()];
-    for slot in topologies {
-        let topology = if slot == 0 {
-            Topology::Single
-        } else {
-            Topology::Cluster(CLUSTER_NODES)
-        };
+    let mut targets: Targets = [Vec::new(), Vec::new()];
+    for slot in slots {
         for spec in &options.servers {
-            targets[slot].push(Target::start(spec, topology, &log_dir).await?);
+            let target = if slot == 0 {
+                Some(Target::start(spec, Topology::Single, log_dir).await?)
+            } else {
+                match Target::start(spec, Topology::Cluster(CLUSTER_NODES), log_dir).await {
+                    Ok(target) => Some(target),
+                    Err(error) => {
+                        eprintln!("warning: {error:#}; its cluster rows will fail");
+                        None
+                    }
+                }
+            };
+            targets[slot].push(target);
         }
     }
+    Ok(targets)
+}
 
+/// Every round of every scenario, servers alternating within each scenario
+/// (the order rotates each round). Failed runs are recorded, not fatal.
+async fn run_rounds(
+    options: &Options,
+    scenarios: &[Scenario],
+    targets: &mut Targets,
+    log_dir: &Path,
+) -> Results {
     let names = options
         .servers
         .iter()
         .map(|spec| spec.name.clone())
         .collect();
-    let mut results = Results::new(names, &options.candidate, &scenarios);
+    let mut results = Results::new(names, &options.candidate, scenarios);
     let count = options.servers.len();
     for round in 0..options.rounds {
-        for scenario in &scenarios {
+        for scenario in scenarios {
+            if scenario.max_rounds.is_some_and(|max| round >= max) {
+                continue;
+            }
             for turn in 0..count {
                 let index = (turn + round) % count;
                 let spec = &options.servers[index];
-                let target = targets[topology_slot(scenario.topology)].get_mut(index);
+                let target = targets[topology_slot(scenario.topology)]
+                    .get_mut(index)
+                    .and_then(Option::as_mut);
                 let outcome = match target {
-                    Some(target) if scenario.needs_target() => {
-                        match target.ensure_running().await {
-                            Ok(restarted) => {
-                                if restarted {
-                                    eprintln!(
-                                        "warning: {} had exited and was restarted",
-                                        spec.name
-                                    );
-                                }
-                                scenario.run(Some(target), spec, &log_dir).await
+                    Some(target) => match target.ensure_running().await {
+                        Ok(restarted) => {
+                            if restarted {
+                                eprintln!("warning: {} had exited and was restarted", spec.name);
                             }
-                            Err(error) => Err(error.context("restart failed")),
+                            scenario.run(Some(target), spec, log_dir).await
                         }
-                    }
-                    _ => scenario.run(None, spec, &log_dir).await,
+                        Err(error) => Err(error.context("restart failed")),
+                    },
+                    None => scenario.run(None, spec, log_dir).await,
                 };
                 let label = format!(
                     "[round {}/{}] {:<20} {:<14}",
@@ -229,30 +285,7 @@ async fn bench_run(options: Options) -> Result<()> {
             }
         }
     }
-    for target in targets.into_iter().flatten() {
-        target.stop().await;
-    }
-
-    let meta = RunMeta {
-        timestamp,
-        rounds: options.rounds,
-        quick: options.quick,
-        cpus: std::thread::available_parallelism().map_or(0, usize::from),
-        servers,
-    };
-    println!(
-        "\nStarling bench {} ({} round(s){}), medians; ratios are {} / baseline (>1 is better for msgs/s, <1 for latency and memory)\n",
-        meta.timestamp,
-        meta.rounds,
-        if meta.quick { ", quick" } else { "" },
-        options.candidate
-    );
-    println!("{}", results.table());
-    match results.write_json(&options.out_dir, &meta) {
-        Ok(path) => println!("JSON: {}", path.display()),
-        Err(error) => eprintln!("warning: could not write the JSON report: {error:#}"),
-    }
-    Ok(())
+    results
 }
 
 fn topology_slot(topology: Topology) -> usize {

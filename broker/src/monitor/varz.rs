@@ -1,0 +1,254 @@
+//! `/varz`: server identity, limits and counters (nats-server `Varz`).
+//!
+//! Field names, order and omissions follow nats-server's `Varz` struct for a
+//! single node: `omitempty` fields that would be empty here (`git_commit`,
+//! `tls_*`, `ip`, `connect_urls`, `tags`, `system_account`, ...) are left
+//! out, and the nested option structs print as `{}` when unset, as Go does.
+//! `starling_version` is the one field nats-server does not have.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use axum::extract::{Query, State};
+use axum::response::Response;
+use serde::Serialize;
+
+use super::format::{go_float, nanos, rfc3339, uptime};
+use super::params::Params;
+use super::shared::{json_response, Monitor};
+use crate::client::handle::lock;
+use crate::options::ClusterOptions;
+use crate::server::info::{GO_FIELD, NATS_COMPATIBLE_VERSION, STARLING_VERSION};
+
+/// `tls_timeout` in seconds: nats-server's default. Starling has no TLS yet,
+/// so nothing configures it.
+const TLS_TIMEOUT_SECONDS: f64 = 2.0;
+
+/// The `/varz` document.
+#[derive(Debug, Serialize)]
+pub struct Varz {
+    server_id: String,
+    server_name: String,
+    version: &'static str,
+    proto: u8,
+    go: &'static str,
+    host: String,
+    port: u16,
+    #[serde(skip_serializing_if = "is_false")]
+    auth_required: bool,
+    max_connections: usize,
+    #[serde(skip_serializing_if = "is_zero")]
+    max_subscriptions: usize,
+    /// Nanoseconds.
+    ping_interval: u64,
+    ping_max: u32,
+    http_host: String,
+    http_port: u16,
+    http_base_path: &'static str,
+    https_port: u16,
+    /// Seconds.
+    #[serde(serialize_with = "go_float")]
+    auth_timeout: f64,
+    max_control_line: usize,
+    max_payload: usize,
+    max_pending: usize,
+    cluster: ClusterVarz,
+    gateway: Empty,
+    leaf: Empty,
+    mqtt: Empty,
+    websocket: Empty,
+    jetstream: Empty,
+    /// Seconds.
+    #[serde(serialize_with = "go_float")]
+    tls_timeout: f64,
+    /// Nanoseconds.
+    write_deadline: u64,
+    start: String,
+    now: String,
+    uptime: String,
+    mem: u64,
+    cores: usize,
+    gomaxprocs: usize,
+    #[serde(serialize_with = "go_float")]
+    cpu: f64,
+    connections: usize,
+    total_connections: u64,
+    routes: usize,
+    remotes: usize,
+    leafnodes: usize,
+    in_msgs: u64,
+    out_msgs: u64,
+    in_bytes: u64,
+    out_bytes: u64,
+    slow_consumers: u64,
+    subscriptions: usize,
+    http_req_stats: std::collections::BTreeMap<&'static str, u64>,
+    config_load_time: String,
+    starling_version: &'static str,
+}
+
+/// nats-server's `ClusterOptsVarz`: every field omitted when empty, so a
+/// node without a cluster shows `"cluster": {}`.
+#[derive(Debug, Default, Serialize)]
+struct ClusterVarz {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    addr: Option<String>,
+    #[serde(skip_serializing_if = "is_zero_u16")]
+    cluster_port: u16,
+    #[serde(skip_serializing_if = "is_zero_f64", serialize_with = "go_float")]
+    auth_timeout: f64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    urls: Vec<String>,
+    #[serde(skip_serializing_if = "is_zero_f64", serialize_with = "go_float")]
+    tls_timeout: f64,
+}
+
+/// A section Starling has nothing for (gateway, leaf, mqtt, websocket,
+/// jetstream): printed `{}` like nats-server's unset structs.
+#[derive(Debug, Default, Serialize)]
+struct Empty {}
+
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+fn is_zero(value: &usize) -> bool {
+    *value == 0
+}
+
+fn is_zero_u16(value: &u16) -> bool {
+    *value == 0
+}
+
+fn is_zero_f64(value: &f64) -> bool {
+    *value == 0.0
+}
+
+/// `GET /varz`.
+pub async fn handle(State(monitor): State<Arc<Monitor>>, Query(params): Query<Params>) -> Response {
+    monitor.count_request("/varz");
+    json_response(&params, &varz(&monitor))
+}
+
+/// Build the document now.
+pub fn varz(monitor: &Monitor) -> Varz {
+    let server = &monitor.server;
+    let options = server.options();
+    let now = SystemTime::now();
+    let traffic = server.traffic.snapshot();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let port = lock(&server.client_addr).map_or(options.port, |addr| addr.port());
+    Varz {
+        server_id: server.server_id.clone(),
+        server_name: server.server_name(),
+        version: NATS_COMPATIBLE_VERSION,
+        proto: 1,
+        go: GO_FIELD,
+        host: options.host.clone(),
+        port,
+        auth_required: options.authorization.required(),
+        max_connections: options.max_connections,
+        max_subscriptions: options.max_subscriptions,
+        ping_interval: nanos(options.ping_interval),
+        ping_max: options.ping_max,
+        http_host: options
+            .http_host
+            .clone()
+            .unwrap_or_else(|| options.host.clone()),
+        http_port: monitor.http_port,
+        http_base_path: "",
+        https_port: 0,
+        auth_timeout: options.authorization.timeout.as_secs_f64(),
+        max_control_line: options.max_control_line,
+        max_payload: options.max_payload,
+        max_pending: options.max_pending,
+        cluster: options
+            .cluster
+            .as_ref()
+            .map(cluster_varz)
+            .unwrap_or_default(),
+        gateway: Empty {},
+        leaf: Empty {},
+        mqtt: Empty {},
+        websocket: Empty {},
+        jetstream: Empty {},
+        tls_timeout: TLS_TIMEOUT_SECONDS,
+        write_deadline: nanos(options.write_deadline),
+        start: rfc3339(server.start),
+        now: rfc3339(now),
+        uptime: uptime(now.duration_since(server.start).unwrap_or(Duration::ZERO)),
+        mem: monitor.usage.resident_memory_bytes(),
+        cores,
+        gomaxprocs: cores,
+        cpu: monitor.usage.cpu_percent(),
+        connections: server.client_count(),
+        total_connections: server.total_connections.load(Ordering::Relaxed),
+        routes: 0,
+        remotes: 0,
+        leafnodes: 0,
+        in_msgs: traffic.in_msgs,
+        out_msgs: traffic.out_msgs,
+        in_bytes: traffic.in_bytes,
+        out_bytes: traffic.out_bytes,
+        slow_consumers: server.slow_consumers.load(Ordering::Relaxed),
+        subscriptions: server.sublist.count(),
+        http_req_stats: monitor.request_counts(),
+        config_load_time: rfc3339(*lock(&server.config_load_time)),
+        starling_version: STARLING_VERSION,
+    }
+}
+
+/// The cluster section from the configured options (nats-server reports
+/// the configured listener and seed routes, seeds as `host:port`).
+fn cluster_varz(cluster: &ClusterOptions) -> ClusterVarz {
+    ClusterVarz {
+        name: cluster.name.clone(),
+        addr: Some(cluster.host.clone()),
+        cluster_port: cluster.port,
+        auth_timeout: cluster.auth_timeout.as_secs_f64(),
+        urls: cluster
+            .routes
+            .iter()
+            .map(|url| route_host_port(url))
+            .collect(),
+        tls_timeout: TLS_TIMEOUT_SECONDS,
+    }
+}
+
+/// `nats://user:pass@host:6222/path` -> `host:6222` (Go's `url.URL.Host`).
+fn route_host_port(url: &str) -> String {
+    let without_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = without_scheme.split('/').next().unwrap_or(without_scheme);
+    authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host)
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route_urls_are_reported_as_host_and_port() {
+        assert_eq!(
+            route_host_port("nats://user:pass@10.0.0.1:6222"),
+            "10.0.0.1:6222"
+        );
+        assert_eq!(route_host_port("nats-route://seed:6222/"), "seed:6222");
+        assert_eq!(route_host_port("seed:6222"), "seed:6222");
+    }
+
+    #[test]
+    fn unset_sections_print_as_empty_objects() {
+        let json = serde_json::to_value(ClusterVarz::default()).ok();
+        assert_eq!(json, Some(serde_json::json!({})));
+        assert_eq!(
+            serde_json::to_value(Empty {}).ok(),
+            Some(serde_json::json!({}))
+        );
+    }
+}
