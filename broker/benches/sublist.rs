@@ -3,7 +3,8 @@
 //! Run with `cargo bench -p starling --bench sublist`. Scenarios: cache hit,
 //! cache miss (cache off, so every lookup walks the trie), 10k subscriptions
 //! with wildcards and queue groups, more hot subjects than the cache holds,
-//! two threads matching at once, and insert + remove.
+//! two threads matching at once, and insert + remove. Append `-- WORD` to run
+//! only the scenarios whose name contains WORD (`-- "2 threads"`).
 
 // A benchmark measures wall-clock time; the broker's ban on `Instant` (Tokio's
 // clock, for paused-time tests) does not apply here.

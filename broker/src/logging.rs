@@ -39,7 +39,10 @@ pub fn init(options: &Options) -> std::io::Result<()> {
         }
         (None, true, _) => builder.json().with_writer(std::io::stderr).try_init(),
         (None, false, true) => builder.with_writer(std::io::stderr).try_init(),
-        (None, false, false) => builder.without_time().with_writer(std::io::stderr).try_init(),
+        (None, false, false) => builder
+            .without_time()
+            .with_writer(std::io::stderr)
+            .try_init(),
     };
     // A second init (tests starting several servers) is not an error.
     let _ = result;

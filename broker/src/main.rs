@@ -50,7 +50,10 @@ fn run(options: Options) -> ExitCode {
         eprintln!("starling: cannot open log file: {error}");
         return ExitCode::from(1);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("starling: cannot start the runtime: {error}");

@@ -64,7 +64,9 @@ pub fn reload(server: &ServerHandle) {
             server.reload(options);
             tracing::info!(path = %path.display(), "reloaded server configuration");
         }
-        Err(error) => tracing::error!(%error, "config reload failed; keeping the running configuration"),
+        Err(error) => {
+            tracing::error!(%error, "config reload failed; keeping the running configuration")
+        }
     }
 }
 
@@ -82,7 +84,10 @@ pub enum SignalError {
 impl std::fmt::Display for SignalError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            SignalError::NoTarget => write!(f, "no PID given: use --signal NAME=PID or NAME=/path/to/pidfile"),
+            SignalError::NoTarget => write!(
+                f,
+                "no PID given: use --signal NAME=PID or NAME=/path/to/pidfile"
+            ),
             SignalError::PidFile(e) => write!(f, "cannot read PID file: {e}"),
             SignalError::Kill(e) => write!(f, "cannot send signal: {e}"),
         }
@@ -97,7 +102,8 @@ pub fn send(kind: SignalKind, target: Option<&str>) -> Result<(), SignalError> {
     let pid: i32 = match target.parse() {
         Ok(pid) => pid,
         Err(_) => {
-            let text = std::fs::read_to_string(Path::new(target)).map_err(|e| SignalError::PidFile(e.to_string()))?;
+            let text = std::fs::read_to_string(Path::new(target))
+                .map_err(|e| SignalError::PidFile(e.to_string()))?;
             text.trim()
                 .parse()
                 .map_err(|_| SignalError::PidFile(format!("{target} does not hold a PID")))?

@@ -11,7 +11,10 @@ pub const WILDCARD_ONE: &str = "*";
 pub const WILDCARD_REST: &str = ">";
 
 fn token_is_valid(token: &str) -> bool {
-    !token.is_empty() && !token.bytes().any(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0c))
+    !token.is_empty()
+        && !token
+            .bytes()
+            .any(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0c))
 }
 
 /// A subject a client may subscribe to: valid tokens, `>` only last.
@@ -86,10 +89,29 @@ mod tests {
 
     #[test]
     fn validity_follows_nats_server() {
-        for ok in ["foo", "foo.bar", "foo.*", "foo.>", ">", "*", "a.b*", "foo.*.bar", "$SYS.x"] {
+        for ok in [
+            "foo",
+            "foo.bar",
+            "foo.*",
+            "foo.>",
+            ">",
+            "*",
+            "a.b*",
+            "foo.*.bar",
+            "$SYS.x",
+        ] {
             assert!(is_valid_subject(ok), "{ok}");
         }
-        for bad in ["", "foo..bar", ".foo", "foo.", "foo.>.bar", "foo bar", "foo\tbar", ">.a"] {
+        for bad in [
+            "",
+            "foo..bar",
+            ".foo",
+            "foo.",
+            "foo.>.bar",
+            "foo bar",
+            "foo\tbar",
+            ">.a",
+        ] {
             assert!(!is_valid_subject(bad), "{bad:?}");
         }
         assert!(is_valid_literal_subject("a.b*"));

@@ -272,7 +272,11 @@ async fn slow_consumer_is_cut_off_while_a_fast_one_keeps_receiving() {
     let publisher = nats_client(&server.url()).await;
     let payload = bytes::Bytes::from(vec![b'x'; 1024]);
     let state = server.handle.state().clone();
-    let slow_consumers = || state.slow_consumers.load(std::sync::atomic::Ordering::Relaxed);
+    let slow_consumers = || {
+        state
+            .slow_consumers
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
     // Kernel socket buffers absorb an unknown amount first, so publish in
     // rounds until the stalled subscriber is cut off (bounded: 64k messages).
     let (total_tx, total_rx) = tokio::sync::oneshot::channel::<usize>();
@@ -297,20 +301,36 @@ async fn slow_consumer_is_cut_off_while_a_fast_one_keeps_receiving() {
     let started = tokio::time::Instant::now();
     while slow_consumers() == 0 && sent < 64 * 1024 && started.elapsed() < DEADLINE {
         for _ in 0..1024 {
-            publisher.publish("firehose", payload.clone()).await.unwrap();
+            publisher
+                .publish("firehose", payload.clone())
+                .await
+                .unwrap();
         }
         publisher.flush().await.unwrap();
         sent += 1024;
     }
     total_tx.send(sent).unwrap();
-    assert_eq!(reader.await.unwrap(), sent, "the fast subscriber got everything");
-    eventually("the stalled connection is closed as a slow consumer", || {
-        let state = state.clone();
-        async move {
-            state.slow_consumers.load(std::sync::atomic::Ordering::Relaxed) == 1
-                && state.closed_clients().iter().any(|c| c.reason.is_slow_consumer())
-        }
-    })
+    assert_eq!(
+        reader.await.unwrap(),
+        sent,
+        "the fast subscriber got everything"
+    );
+    eventually(
+        "the stalled connection is closed as a slow consumer",
+        || {
+            let state = state.clone();
+            async move {
+                state
+                    .slow_consumers
+                    .load(std::sync::atomic::Ordering::Relaxed)
+                    == 1
+                    && state
+                        .closed_clients()
+                        .iter()
+                        .any(|c| c.reason.is_slow_consumer())
+            }
+        },
+    )
     .await;
     // Closed without an -ERR: the stalled socket sees only messages, then EOF.
     drop(stalled);

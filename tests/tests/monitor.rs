@@ -444,6 +444,7 @@ async fn bad_query_parameters_get_nats_server_400s() {
         ("/subsz?subs=1&test=foo.*", "invalid test subject, must be valid publish subject: foo.*"),
         ("/routez?subs=2", "Error decoding boolean for 'subs': strconv.ParseBool: parsing \"2\": invalid syntax"),
         ("/healthz?js-enabled-only=perhaps", "Error decoding boolean for 'js-enabled-only': strconv.ParseBool: parsing \"perhaps\": invalid syntax"),
+        ("/varz?callback=alert(1)", "invalid callback name: alert(1)"),
     ];
     for (path, message) in cases {
         assert_eq!(

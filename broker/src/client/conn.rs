@@ -61,7 +61,12 @@ pub(super) struct Connection {
 }
 
 /// Serve one accepted client connection until it closes.
-pub async fn serve(server: Arc<ServerState>, stream: TcpStream, peer: SocketAddr, _permit: OwnedSemaphorePermit) {
+pub async fn serve(
+    server: Arc<ServerState>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    _permit: OwnedSemaphorePermit,
+) {
     // Latency matters more than packet count: the writer batches already.
     let _ = stream.set_nodelay(true);
     let options = server.options();

@@ -44,7 +44,9 @@ impl Batch {
             client.outbound.wake();
         }
         if self.traffic.in_msgs != 0 {
-            publisher.traffic.add_in(self.traffic.in_msgs, self.traffic.in_bytes);
+            publisher
+                .traffic
+                .add_in(self.traffic.in_msgs, self.traffic.in_bytes);
         }
         self.traffic.flush_into(&server.traffic);
         self.mark = NEXT_BATCH_MARK.fetch_add(1, Ordering::Relaxed);
@@ -123,7 +125,12 @@ fn deliver_to_one_member(
 
 /// Queue the message on one subscription's connection. False if it was not
 /// queued (closed, over its auto-unsubscribe limit, denied, slow consumer).
-fn deliver_to(server: &ServerState, sub: &Arc<Subscription>, message: &Message<'_>, batch: &mut Batch) -> bool {
+fn deliver_to(
+    server: &ServerState,
+    sub: &Arc<Subscription>,
+    message: &Message<'_>,
+    batch: &mut Batch,
+) -> bool {
     let client = &sub.client;
     if client.is_closed() {
         return false;
@@ -140,10 +147,19 @@ fn deliver_to(server: &ServerState, sub: &Arc<Subscription>, message: &Message<'
     }
     let subject = message.subject.as_bytes();
     let len = encode::msg_len(subject, &sub.sid, message.reply, message.payload.len());
-    let pushed = client.outbound.push_with(len, |buf| match message.header_len {
-        None => encode::encode_msg(buf, subject, &sub.sid, message.reply, message.payload),
-        Some(header_len) => encode::encode_hmsg(buf, subject, &sub.sid, message.reply, header_len, message.payload),
-    });
+    let pushed = client
+        .outbound
+        .push_with(len, |buf| match message.header_len {
+            None => encode::encode_msg(buf, subject, &sub.sid, message.reply, message.payload),
+            Some(header_len) => encode::encode_hmsg(
+                buf,
+                subject,
+                &sub.sid,
+                message.reply,
+                header_len,
+                message.payload,
+            ),
+        });
     if pushed.is_err() {
         slow_consumer(server, client, CloseReason::SlowConsumerPendingBytes);
         return false;
@@ -195,7 +211,9 @@ pub fn send_no_responders(publisher: &Arc<ClientHandle>, reply: &[u8], batch: &m
     let len = encode::msg_len(reply, &sid, None, header.len());
     if publisher
         .outbound
-        .push_with(len, |buf| encode::encode_hmsg(buf, reply, &sid, None, header.len(), header))
+        .push_with(len, |buf| {
+            encode::encode_hmsg(buf, reply, &sid, None, header.len(), header)
+        })
         .is_ok()
     {
         batch.schedule_wake(publisher);

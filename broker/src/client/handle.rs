@@ -97,7 +97,12 @@ pub struct ClientHandle {
 
 impl ClientHandle {
     /// A new connection's handle.
-    pub fn new(cid: ClientId, peer: SocketAddr, max_pending: usize, closed: CancellationToken) -> Self {
+    pub fn new(
+        cid: ClientId,
+        peer: SocketAddr,
+        max_pending: usize,
+        closed: CancellationToken,
+    ) -> Self {
         ClientHandle {
             cid,
             peer,
@@ -130,7 +135,11 @@ impl ClientHandle {
     /// Why it closed; `ServerShutdown` when the server's token closed it.
     pub fn close_reason(&self) -> Option<CloseReason> {
         let reason = *lock(&self.close_reason);
-        reason.or_else(|| self.closed.is_cancelled().then_some(CloseReason::ServerShutdown))
+        reason.or_else(|| {
+            self.closed
+                .is_cancelled()
+                .then_some(CloseReason::ServerShutdown)
+        })
     }
 
     /// True once closing has begun.
@@ -152,7 +161,9 @@ impl ClientHandle {
 
     /// Start tracking reply subjects of requests delivered to this client.
     pub fn enable_response_tracking(&self, permission: ResponsePermission) {
-        let _ = self.responses.set(Mutex::new(ResponseTracker::new(&permission)));
+        let _ = self
+            .responses
+            .set(Mutex::new(ResponseTracker::new(&permission)));
     }
 
     /// A request with this reply subject was delivered to this client.
@@ -178,7 +189,9 @@ impl ClientHandle {
 /// Lock ignoring poisoning: every critical section here leaves its data
 /// consistent at each step, so a panic elsewhere cannot corrupt it.
 pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Milliseconds since the Unix epoch (wall clock, for monitoring only).

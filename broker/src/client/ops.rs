@@ -22,7 +22,11 @@ impl Connection {
             return Err(CloseReason::AuthenticationViolation);
         }
         match op {
-            ClientOp::Pub { subject, reply, payload } => self.handle_pub(subject, reply, None, payload),
+            ClientOp::Pub {
+                subject,
+                reply,
+                payload,
+            } => self.handle_pub(subject, reply, None, payload),
             ClientOp::HPub {
                 subject,
                 reply,
@@ -35,7 +39,11 @@ impl Connection {
                 }
                 self.handle_pub(subject, reply, Some(header_len), message)
             }
-            ClientOp::Sub { subject, queue, sid } => {
+            ClientOp::Sub {
+                subject,
+                queue,
+                sid,
+            } => {
                 self.handle_sub(subject, queue, sid);
                 Ok(())
             }
@@ -137,7 +145,9 @@ impl Connection {
         };
         if let Some(permissions) = &self.permissions {
             if !permissions.can_publish(subject) && !self.handle.response_allowed(subject) {
-                self.send_err(&format!("Permissions Violation for Publish to \"{subject}\""));
+                self.send_err(&format!(
+                    "Permissions Violation for Publish to \"{subject}\""
+                ));
                 return Ok(());
             }
         }
@@ -147,7 +157,13 @@ impl Connection {
             header_len,
             payload,
         };
-        let delivered = deliver::deliver_local(&self.server, &self.handle, self.connect.echo, &message, &mut self.batch);
+        let delivered = deliver::deliver_local(
+            &self.server,
+            &self.handle,
+            self.connect.echo,
+            &message,
+            &mut self.batch,
+        );
         if delivered == 0 && self.connect.no_responders {
             if let Some(reply) = reply {
                 deliver::send_no_responders(&self.handle, reply, &mut self.batch);
@@ -157,7 +173,9 @@ impl Connection {
     }
 
     fn handle_sub(&mut self, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) {
-        let subject = std::str::from_utf8(subject).ok().filter(|s| subject::is_valid_subject(s));
+        let subject = std::str::from_utf8(subject)
+            .ok()
+            .filter(|s| subject::is_valid_subject(s));
         let queue = match queue.map(std::str::from_utf8) {
             None => Ok(None),
             Some(Ok(q)) if subject::is_valid_queue_name(q) => Ok(Some(q)),

@@ -47,7 +47,11 @@ impl Outbound {
 
     /// Append with `encode`, which must add exactly `len` bytes. Does not wake
     /// the writer: call [`Outbound::wake`] once the batch is done.
-    pub fn push_with(&self, len: usize, encode: impl FnOnce(&mut BytesMut)) -> Result<(), SlowConsumer> {
+    pub fn push_with(
+        &self,
+        len: usize,
+        encode: impl FnOnce(&mut BytesMut),
+    ) -> Result<(), SlowConsumer> {
         let pending = self.pending_bytes.load(Ordering::Relaxed);
         if pending + len > self.max_pending.load(Ordering::Relaxed) {
             return Err(SlowConsumer);
@@ -112,7 +116,9 @@ impl Outbound {
         // A panic while holding this lock cannot leave the buffer invalid
         // (appends are whole or absent from the reader's point of view), so
         // poisoning is ignored.
-        self.buffer.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.buffer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -123,14 +129,23 @@ mod tests {
     #[test]
     fn push_past_max_pending_is_refused_and_writing_frees_room() {
         let outbound = Outbound::new(10);
-        assert_eq!(outbound.push_with(6, |b| b.extend_from_slice(b"123456")), Ok(()));
-        assert_eq!(outbound.push_with(6, |b| b.extend_from_slice(b"123456")), Err(SlowConsumer));
+        assert_eq!(
+            outbound.push_with(6, |b| b.extend_from_slice(b"123456")),
+            Ok(())
+        );
+        assert_eq!(
+            outbound.push_with(6, |b| b.extend_from_slice(b"123456")),
+            Err(SlowConsumer)
+        );
         let batch = outbound.take(BytesMut::new());
         assert_eq!(&batch[..], b"123456");
         assert_eq!(outbound.pending_bytes(), 6, "in flight still counts");
         let spare = outbound.written(batch);
         assert!(spare.is_empty());
         assert_eq!(outbound.pending_bytes(), 0);
-        assert_eq!(outbound.push_with(6, |b| b.extend_from_slice(b"abcdef")), Ok(()));
+        assert_eq!(
+            outbound.push_with(6, |b| b.extend_from_slice(b"abcdef")),
+            Ok(())
+        );
     }
 }

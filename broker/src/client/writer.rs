@@ -44,7 +44,11 @@ pub async fn run(
                     return;
                 }
                 Err(_) => {
-                    tracing::debug!(cid = client.cid, bytes = batch.len(), "write deadline exceeded");
+                    tracing::debug!(
+                        cid = client.cid,
+                        bytes = batch.len(),
+                        "write deadline exceeded"
+                    );
                     slow_consumer(&server, &client, CloseReason::SlowConsumerWriteDeadline);
                     return;
                 }
@@ -83,7 +87,9 @@ async fn write_batch(
 /// Best effort: write what is still queued (unless the client is a slow
 /// consumer, whose queue is what got it closed), then shut the socket down.
 async fn final_flush(client: &ClientHandle, socket: &mut OwnedWriteHalf, spare: BytesMut) {
-    let slow = client.close_reason().is_some_and(CloseReason::is_slow_consumer);
+    let slow = client
+        .close_reason()
+        .is_some_and(CloseReason::is_slow_consumer);
     if !slow {
         let batch = client.outbound.take(spare);
         if !batch.is_empty() {

@@ -15,9 +15,9 @@
 //!
 //! Design note: handlers read the server's state directly (atomics, short
 //! leaf locks; a client's subscription lock is taken alone), build a plain
-//! serde struct and serialize it outside any lock. Every response is
-//! 200 with JSON, or 400 with nats-server's plain-text reason when a query
-//! parameter does not parse; no handler panics on input.
+//! serde struct and serialize it outside any lock. A query parameter that
+//! does not parse is a 400 with nats-server's plain-text reason; no handler
+//! panics on input. `/metrics` is not served here.
 
 mod connz;
 mod format;
@@ -36,11 +36,7 @@ use axum::routing::get;
 use axum::Router;
 use tokio::net::TcpListener;
 
-pub use connz::{Connz, SortBy};
-pub use routez::{RouteInfo, Routez};
 pub use shared::Monitor;
-pub use subsz::{SubDetail, Subsz};
-pub use varz::Varz;
 
 use crate::server::ServerState;
 

@@ -61,7 +61,9 @@ impl Monitor {
 
 /// `body` as nats-server sends it: indented JSON with
 /// `Access-Control-Allow-Origin: *`, or `callback(json)` as JavaScript for
-/// JSONP when the request has `?callback=`.
+/// JSONP when the request has `?callback=`. Unlike nats-server, a callback
+/// that is not a plain (dotted) JavaScript name is refused with 400, so the
+/// endpoint cannot be made to serve arbitrary script.
 pub fn json_response<T: Serialize>(params: &Params, body: &T) -> Response {
     respond(StatusCode::OK, params, serde_json::to_string_pretty(body))
 }
@@ -85,6 +87,11 @@ fn respond(status: StatusCode, params: &Params, json: serde_json::Result<String>
         }
     };
     match params.get("callback") {
+        Some(callback) if !is_javascript_name(callback) => (
+            StatusCode::BAD_REQUEST,
+            format!("invalid callback name: {callback}"),
+        )
+            .into_response(),
         Some(callback) => (
             status,
             [(CONTENT_TYPE, "application/javascript")],
@@ -101,4 +108,12 @@ fn respond(status: StatusCode, params: &Params, json: serde_json::Result<String>
         )
             .into_response(),
     }
+}
+
+/// `name`, `ns.name` or `$_cb1`: letters, digits, `_`, `$` and dots only.
+fn is_javascript_name(name: &str) -> bool {
+    name.len() <= 128
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'$' | b'.'))
 }

@@ -45,7 +45,10 @@ impl Server {
         let client_listener = TcpListener::bind((options.host.as_str(), options.port)).await?;
         let monitor_listener = match options.http_port {
             Some(port) => {
-                let host = options.http_host.clone().unwrap_or_else(|| options.host.clone());
+                let host = options
+                    .http_host
+                    .clone()
+                    .unwrap_or_else(|| options.host.clone());
                 Some(TcpListener::bind((host.as_str(), port)).await?)
             }
             None => None,
@@ -66,7 +69,9 @@ impl Server {
 
     /// Where monitoring answers, if enabled.
     pub fn monitor_addr(&self) -> Option<SocketAddr> {
-        self.monitor_listener.as_ref().and_then(|l| l.local_addr().ok())
+        self.monitor_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
     }
 
     /// A handle for shutdown and reload.
@@ -92,7 +97,10 @@ impl Server {
         // Lame duck stops accepting first; the server runs on until shutdown.
         state.shutdown.cancelled().await;
         tracker.close();
-        if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait()).await.is_err() {
+        if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait())
+            .await
+            .is_err()
+        {
             tracing::warn!("connections still closing after {SHUTDOWN_GRACE:?}; exiting anyway");
         }
         tracing::info!("server stopped");

@@ -136,7 +136,10 @@ impl ServerState {
     /// Swap in reloaded options and authenticator.
     pub fn replace_options(&self, options: Options) {
         let authenticator = Authenticator::new(&options.authorization);
-        *self.authenticator.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(authenticator);
+        *self
+            .authenticator
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Arc::new(authenticator);
         *self.options.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(options);
         *lock(&self.config_load_time) = SystemTime::now();
     }
@@ -185,10 +188,14 @@ impl ServerState {
     /// Remove a closed connection: its subscriptions leave the index and it
     /// moves to the closed ring.
     pub fn unregister_client(&self, client: &Arc<ClientHandle>) {
-        let subscriptions: Vec<Arc<Subscription>> = client.subscriptions().drain().map(|(_, s)| s).collect();
+        let subscriptions: Vec<Arc<Subscription>> =
+            client.subscriptions().drain().map(|(_, s)| s).collect();
         for subscription in &subscriptions {
-            self.sublist
-                .remove(&subscription.subject, subscription.queue.as_deref(), subscription);
+            self.sublist.remove(
+                &subscription.subject,
+                subscription.queue.as_deref(),
+                subscription,
+            );
         }
         lock(&self.clients).remove(&client.cid);
         let reason = client.close_reason().unwrap_or(CloseReason::ClientClosed);
@@ -229,7 +236,8 @@ impl ServerState {
     pub fn add_subscription(&self, subscription: Arc<Subscription>) {
         let subject = subscription.subject.clone();
         let queue = subscription.queue.clone();
-        self.sublist.insert(&subject, queue.as_deref(), subscription);
+        self.sublist
+            .insert(&subject, queue.as_deref(), subscription);
     }
 
     /// Take a subscription out of the index and its connection's map.
@@ -244,7 +252,10 @@ impl ServerState {
                 subscriptions.remove(&subscription.sid);
             }
         }
-        self.sublist
-            .remove(&subscription.subject, subscription.queue.as_deref(), subscription);
+        self.sublist.remove(
+            &subscription.subject,
+            subscription.queue.as_deref(),
+            subscription,
+        );
     }
 }

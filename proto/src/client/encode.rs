@@ -16,7 +16,13 @@ pub fn msg_len(subject: &[u8], sid: &[u8], reply: Option<&[u8]>, message_len: us
 }
 
 /// `MSG <subject> <sid> [reply] <size>\r\n<payload>\r\n`.
-pub fn encode_msg(buf: &mut BytesMut, subject: &[u8], sid: &[u8], reply: Option<&[u8]>, payload: &[u8]) {
+pub fn encode_msg(
+    buf: &mut BytesMut,
+    subject: &[u8],
+    sid: &[u8],
+    reply: Option<&[u8]>,
+    payload: &[u8],
+) {
     buf.reserve(msg_len(subject, sid, reply, payload.len()));
     buf.put_slice(b"MSG ");
     put_head(buf, subject, sid, reply);
@@ -106,7 +112,10 @@ mod tests {
         assert_eq!(&buf[..], b"MSG a 1 _INBOX.x 0\r\n\r\n");
         buf.clear();
         encode_hmsg(&mut buf, b"_INBOX.x", b"5", None, 16, NO_RESPONDERS_HEADER);
-        assert_eq!(&buf[..], b"HMSG _INBOX.x 5 16 16\r\nNATS/1.0 503\r\n\r\n\r\n");
+        assert_eq!(
+            &buf[..],
+            b"HMSG _INBOX.x 5 16 16\r\nNATS/1.0 503\r\n\r\n\r\n"
+        );
         buf.clear();
         encode_err(&mut buf, "Stale Connection");
         assert_eq!(&buf[..], b"-ERR 'Stale Connection'\r\n");

@@ -122,9 +122,12 @@ impl ClientParser {
     /// it took; the caller consumes exactly that many before calling again.
     /// `Ok(None)`: more bytes are needed, and the same unconsumed bytes (plus
     /// more) must be passed next time.
-    pub fn parse<'a>(&mut self, input: &'a [u8]) -> Result<Option<(ClientOp<'a>, usize)>, ParseError> {
+    pub fn parse<'a>(
+        &mut self,
+        input: &'a [u8],
+    ) -> Result<Option<(ClientOp<'a>, usize)>, ParseError> {
         if let Some(pending) = &self.pending {
-            return Ok(self.take_payload(input, pending.clone())?);
+            return self.take_payload(input, pending.clone());
         }
         let Some(line_end) = self.find_line_end(input)? else {
             return Ok(None);
@@ -197,7 +200,11 @@ impl ClientParser {
 
     /// Parse one control line (without its line end). Returns `None` for a
     /// PUB/HPUB line, whose payload is then awaited.
-    fn parse_control_line<'a>(&mut self, line: &'a [u8], line_len: usize) -> Result<Option<ClientOp<'a>>, ParseError> {
+    fn parse_control_line<'a>(
+        &mut self,
+        line: &'a [u8],
+        line_len: usize,
+    ) -> Result<Option<ClientOp<'a>>, ParseError> {
         let op_end = line
             .iter()
             .position(|b| *b == b' ' || *b == b'\t')
@@ -232,7 +239,12 @@ impl ClientParser {
         }
     }
 
-    fn parse_pub(&mut self, line: &[u8], rest_start: usize, line_len: usize) -> Result<(), ParseError> {
+    fn parse_pub(
+        &mut self,
+        line: &[u8],
+        rest_start: usize,
+        line_len: usize,
+    ) -> Result<(), ParseError> {
         const OP: &str = "PUB";
         let args = split_spans::<3>(line, rest_start).ok_or(ParseError::BadArguments { op: OP })?;
         let (subject, reply, size) = match args.as_slice() {
@@ -240,7 +252,8 @@ impl ClientParser {
             [subject, reply, size] => (subject.clone(), Some(reply.clone()), size),
             _ => return Err(ParseError::BadArguments { op: OP }),
         };
-        let total_len = parse_size(&line[size.clone()]).ok_or(ParseError::BadArguments { op: OP })?;
+        let total_len =
+            parse_size(&line[size.clone()]).ok_or(ParseError::BadArguments { op: OP })?;
         self.check_payload(total_len)?;
         self.pending = Some(PendingPayload {
             line_len,
@@ -252,16 +265,25 @@ impl ClientParser {
         Ok(())
     }
 
-    fn parse_hpub(&mut self, line: &[u8], rest_start: usize, line_len: usize) -> Result<(), ParseError> {
+    fn parse_hpub(
+        &mut self,
+        line: &[u8],
+        rest_start: usize,
+        line_len: usize,
+    ) -> Result<(), ParseError> {
         const OP: &str = "HPUB";
         let args = split_spans::<4>(line, rest_start).ok_or(ParseError::BadArguments { op: OP })?;
         let (subject, reply, header_size, total_size) = match args.as_slice() {
             [subject, header, total] => (subject.clone(), None, header, total),
-            [subject, reply, header, total] => (subject.clone(), Some(reply.clone()), header, total),
+            [subject, reply, header, total] => {
+                (subject.clone(), Some(reply.clone()), header, total)
+            }
             _ => return Err(ParseError::BadArguments { op: OP }),
         };
-        let header_len = parse_size(&line[header_size.clone()]).ok_or(ParseError::BadArguments { op: OP })?;
-        let total_len = parse_size(&line[total_size.clone()]).ok_or(ParseError::BadArguments { op: OP })?;
+        let header_len =
+            parse_size(&line[header_size.clone()]).ok_or(ParseError::BadArguments { op: OP })?;
+        let total_len =
+            parse_size(&line[total_size.clone()]).ok_or(ParseError::BadArguments { op: OP })?;
         if header_len > total_len {
             return Err(ParseError::BadArguments { op: OP });
         }
@@ -315,7 +337,9 @@ fn parse_unsub(rest: &[u8]) -> Result<ClientOp<'_>, ParseError> {
         }),
         [sid, max] => Ok(ClientOp::Unsub {
             sid: &rest[sid.clone()],
-            max: Some(parse_size(&rest[max.clone()]).ok_or(ParseError::BadArguments { op: OP })? as u64),
+            max: Some(
+                parse_size(&rest[max.clone()]).ok_or(ParseError::BadArguments { op: OP })? as u64,
+            ),
         }),
         _ => Err(ParseError::BadArguments { op: OP }),
     }
@@ -392,7 +416,9 @@ fn parse_size(digits: &[u8]) -> Option<usize> {
         if !digit.is_ascii_digit() {
             return None;
         }
-        value = value.checked_mul(10)?.checked_add(usize::from(digit - b'0'))?;
+        value = value
+            .checked_mul(10)?
+            .checked_add(usize::from(digit - b'0'))?;
     }
     Some(value)
 }

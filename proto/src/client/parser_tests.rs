@@ -12,13 +12,37 @@ fn show(op: &ClientOp<'_>) -> String {
     let text = |b: &[u8]| String::from_utf8_lossy(b).to_string();
     match op {
         ClientOp::Connect(j) => format!("CONNECT {}", text(j)),
-        ClientOp::Pub { subject, reply, payload } => {
-            format!("PUB {} {:?} [{}]", text(subject), reply.map(text), text(payload))
+        ClientOp::Pub {
+            subject,
+            reply,
+            payload,
+        } => {
+            format!(
+                "PUB {} {:?} [{}]",
+                text(subject),
+                reply.map(text),
+                text(payload)
+            )
         }
-        ClientOp::HPub { subject, reply, header_len, message } => {
-            format!("HPUB {} {:?} {} [{}]", text(subject), reply.map(text), header_len, text(message))
+        ClientOp::HPub {
+            subject,
+            reply,
+            header_len,
+            message,
+        } => {
+            format!(
+                "HPUB {} {:?} {} [{}]",
+                text(subject),
+                reply.map(text),
+                header_len,
+                text(message)
+            )
         }
-        ClientOp::Sub { subject, queue, sid } => format!("SUB {} {:?} {}", text(subject), queue.map(text), text(sid)),
+        ClientOp::Sub {
+            subject,
+            queue,
+            sid,
+        } => format!("SUB {} {:?} {}", text(subject), queue.map(text), text(sid)),
         ClientOp::Unsub { sid, max } => format!("UNSUB {} {:?}", text(sid), max),
         ClientOp::Ping => "PING".into(),
         ClientOp::Pong => "PONG".into(),
@@ -63,7 +87,12 @@ fn parse_one(parser: &mut ClientParser, input: &[u8]) -> Result<Option<String>, 
 /// Parse whole, then split at every offset: the result must be the same.
 fn parse_every_split(input: &[u8]) -> Vec<String> {
     let (whole, err) = parse_all(input);
-    assert_eq!(err, None, "unexpected error for {:?}", String::from_utf8_lossy(input));
+    assert_eq!(
+        err,
+        None,
+        "unexpected error for {:?}",
+        String::from_utf8_lossy(input)
+    );
     for at in 0..=input.len() {
         let (ops, err) = parse_chunks(&[&input[..at], &input[at..]]);
         assert_eq!(err, None, "split at {at}");
@@ -107,12 +136,7 @@ fn ops_are_case_insensitive_with_tabs_and_bare_lf() {
     let ops = parse_every_split(b"sub\tfoo  7\nping\npub foo\t2\nhi\r\nPiNg\r\n");
     assert_eq!(
         ops,
-        vec![
-            "SUB foo None 7",
-            "PING",
-            "PUB foo None [hi]",
-            "PING",
-        ]
+        vec!["SUB foo None 7", "PING", "PUB foo None [hi]", "PING",]
     );
 }
 
@@ -136,15 +160,30 @@ fn hundreds_pipelined_in_one_buffer() {
 
 #[test]
 fn unknown_ops_and_msg_from_client_are_rejected() {
-    for input in [&b"FOO bar\r\n"[..], b"MSG a 1 1\r\nx\r\n", b"PINGX\r\n", b"PING extra\r\n"] {
-        assert_eq!(parse_all(input).1, Some(ParseError::UnknownOperation), "{input:?}");
+    for input in [
+        &b"FOO bar\r\n"[..],
+        b"MSG a 1 1\r\nx\r\n",
+        b"PINGX\r\n",
+        b"PING extra\r\n",
+    ] {
+        assert_eq!(
+            parse_all(input).1,
+            Some(ParseError::UnknownOperation),
+            "{input:?}"
+        );
     }
-    assert_eq!(ParseError::UnknownOperation.client_error(), Some("Unknown Protocol Operation"));
+    assert_eq!(
+        ParseError::UnknownOperation.client_error(),
+        Some("Unknown Protocol Operation")
+    );
 }
 
 #[test]
 fn payload_size_mismatch_is_unknown_operation() {
-    assert_eq!(parse_all(b"PUB a 1\r\nxy\r\n").1, Some(ParseError::UnknownOperation));
+    assert_eq!(
+        parse_all(b"PUB a 1\r\nxy\r\n").1,
+        Some(ParseError::UnknownOperation)
+    );
 }
 
 #[test]
@@ -163,7 +202,10 @@ fn bad_argument_counts_close_without_err() {
         b"PUB a 99999999999999999999999\r\n",
     ] {
         let err = parse_all(input).1;
-        assert!(matches!(err, Some(ParseError::BadArguments { .. })), "{input:?} -> {err:?}");
+        assert!(
+            matches!(err, Some(ParseError::BadArguments { .. })),
+            "{input:?} -> {err:?}"
+        );
         assert_eq!(err.and_then(|e| e.client_error()), None);
     }
 }
@@ -171,9 +213,15 @@ fn bad_argument_counts_close_without_err() {
 #[test]
 fn payload_over_limit_is_rejected_from_the_control_line() {
     let mut parser = ClientParser::new(MCL, 10);
-    assert_eq!(parse_one(&mut parser, b"PUB a 11\r\n"), Err(ParseError::PayloadTooLarge { size: 11, max: 10 }));
+    assert_eq!(
+        parse_one(&mut parser, b"PUB a 11\r\n"),
+        Err(ParseError::PayloadTooLarge { size: 11, max: 10 })
+    );
     let mut parser = ClientParser::new(MCL, 10);
-    assert!(matches!(parse_one(&mut parser, b"HPUB a 2 11\r\n"), Err(ParseError::PayloadTooLarge { .. })));
+    assert!(matches!(
+        parse_one(&mut parser, b"HPUB a 2 11\r\n"),
+        Err(ParseError::PayloadTooLarge { .. })
+    ));
     assert_eq!(
         ParseError::PayloadTooLarge { size: 1, max: 0 }.client_error(),
         Some("Maximum Payload Violation")
@@ -183,13 +231,22 @@ fn payload_over_limit_is_rejected_from_the_control_line() {
 #[test]
 fn control_line_over_limit_is_rejected_before_its_end_arrives() {
     let mut parser = ClientParser::new(16, MAX_PAYLOAD);
-    assert_eq!(parse_one(&mut parser, b"SUB aaaaaaaaaaaaaaaaaaaa"), Err(ParseError::ControlLineTooLong));
+    assert_eq!(
+        parse_one(&mut parser, b"SUB aaaaaaaaaaaaaaaaaaaa"),
+        Err(ParseError::ControlLineTooLong)
+    );
     let mut parser = ClientParser::new(16, MAX_PAYLOAD);
-    assert_eq!(parse_one(&mut parser, b"SUB aaaaaaaaaaaaaaaaaaaa 1\r\n"), Err(ParseError::ControlLineTooLong));
+    assert_eq!(
+        parse_one(&mut parser, b"SUB aaaaaaaaaaaaaaaaaaaa 1\r\n"),
+        Err(ParseError::ControlLineTooLong)
+    );
     // A long payload is not a long control line.
     let mut parser = ClientParser::new(16, MAX_PAYLOAD);
     let input = b"PUB a 40\r\n0123456789012345678901234567890123456789\r\n";
-    assert!(matches!(parser.parse(input), Ok(Some((ClientOp::Pub { .. }, 52)))));
+    assert!(matches!(
+        parser.parse(input),
+        Ok(Some((ClientOp::Pub { .. }, 52)))
+    ));
 }
 
 #[test]
@@ -212,13 +269,16 @@ fn valid_op() -> impl Strategy<Value = Vec<u8>> {
             v
         }),
         (subject.clone(), token, payload).prop_map(|(s, r, p)| {
-            let mut v = format!("HPUB {s} {r} 12 {}\r\nNATS/1.0\r\n\r\n", p.len() + 12).into_bytes();
+            let mut v =
+                format!("HPUB {s} {r} 12 {}\r\nNATS/1.0\r\n\r\n", p.len() + 12).into_bytes();
             v.extend_from_slice(&p);
             v.extend_from_slice(b"\r\n");
             v
         }),
-        (subject.clone(), 1u32..1000).prop_map(|(s, sid)| format!("SUB {s} {sid}\r\n").into_bytes()),
-        (subject, token, 1u32..1000).prop_map(|(s, q, sid)| format!("SUB {s} {q} {sid}\r\n").into_bytes()),
+        (subject.clone(), 1u32..1000)
+            .prop_map(|(s, sid)| format!("SUB {s} {sid}\r\n").into_bytes()),
+        (subject, token, 1u32..1000)
+            .prop_map(|(s, q, sid)| format!("SUB {s} {q} {sid}\r\n").into_bytes()),
         (1u32..1000, 0u64..10).prop_map(|(sid, max)| format!("UNSUB {sid} {max}\r\n").into_bytes()),
         Just(b"PING\r\n".to_vec()),
         Just(b"PONG\r\n".to_vec()),

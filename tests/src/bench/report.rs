@@ -172,15 +172,27 @@ impl Results {
         for cells in lines {
             let _ = writeln!(out, "| {} |", cells.join(" | "));
         }
-        let failures: Vec<String> = summaries
-            .iter()
-            .filter(|summary| summary.metric == summary_first_metric(&summaries, summary.scenario))
-            .flat_map(|summary| {
-                summary.servers.iter().flat_map(move |server| {
-                    server.failures.iter().map(move |failure| {
-                        format!("- {} on {}: {failure}", summary.scenario, server.name)
-                    })
-                })
+        // One line per scenario, server and distinct error, with a count.
+        let mut failures: Vec<(String, usize)> = Vec::new();
+        for summary in &summaries {
+            if summary.metric != summary_first_metric(&summaries, summary.scenario) {
+                continue;
+            }
+            for server in &summary.servers {
+                for failure in &server.failures {
+                    let line = format!("- {} on {}: {failure}", summary.scenario, server.name);
+                    match failures.iter_mut().find(|(seen, _)| *seen == line) {
+                        Some((_, count)) => *count += 1,
+                        None => failures.push((line, 1)),
+                    }
+                }
+            }
+        }
+        let failures: Vec<String> = failures
+            .into_iter()
+            .map(|(line, count)| match count {
+                1 => line,
+                count => format!("{line} ({count} rounds)"),
             })
             .collect();
         if !failures.is_empty() {
@@ -189,8 +201,9 @@ impl Results {
         out
     }
 
-    /// Writes the JSON report to `dir/<timestamp>.json` and returns its path.
-    pub fn write_json(&self, dir: &Path, meta: &RunMeta) -> Result<PathBuf> {
+    /// Writes the JSON report to `dir/<timestamp>.json` and the printed
+    /// `text` to `dir/<timestamp>.md`; returns the JSON path.
+    pub fn write_files(&self, dir: &Path, meta: &RunMeta, text: &str) -> Result<PathBuf> {
         let report = JsonReport {
             meta,
             candidate: self.candidate.map(|index| self.servers[index].clone()),
@@ -198,8 +211,10 @@ impl Results {
         };
         std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
         let path = dir.join(format!("{}.json", meta.timestamp));
-        let text = serde_json::to_string_pretty(&report)?;
-        std::fs::write(&path, text + "\n").with_context(|| format!("write {}", path.display()))?;
+        let json = serde_json::to_string_pretty(&report)?;
+        std::fs::write(&path, json + "\n").with_context(|| format!("write {}", path.display()))?;
+        let markdown = path.with_extension("md");
+        std::fs::write(&markdown, text).with_context(|| format!("write {}", markdown.display()))?;
         Ok(path)
     }
 }
@@ -222,6 +237,11 @@ pub struct RunMeta {
     pub quick: bool,
     /// Logical CPUs of the machine.
     pub cpus: usize,
+    /// `/proc/loadavg` (1, 5, 15 min) when the run started: a busy machine
+    /// (other builds) makes every number noisier.
+    pub load_average_start: String,
+    /// `/proc/loadavg` when the run ended.
+    pub load_average_end: String,
     /// Servers: name, path and `--version` output.
     pub servers: Vec<ServerMeta>,
 }
@@ -305,6 +325,20 @@ fn format_value(metric: &str, value: f64) -> String {
 
 fn format_ratio(ratio: Option<f64>) -> String {
     ratio.map_or("-".to_string(), |ratio| format!("{ratio:.2}"))
+}
+
+/// The 1, 5 and 15 minute load averages, or `unknown`.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .filter(|text| !text.is_empty())
+        .unwrap_or_else(|| "unknown".to_string())
 }
 
 /// Current UTC time as `YYYYMMDDTHHMMSSZ`, from the system clock.

@@ -131,6 +131,7 @@ async fn bench_run(options: Options) -> Result<()> {
     }
 
     let timestamp = report::utc_timestamp();
+    let load_average_start = report::load_average();
     let log_dir = options.out_dir.join("logs");
     let _ = std::fs::remove_dir_all(&log_dir);
     std::fs::create_dir_all(&log_dir).with_context(|| format!("create {}", log_dir.display()))?;
@@ -167,19 +168,27 @@ async fn bench_run(options: Options) -> Result<()> {
         rounds: options.rounds,
         quick: options.quick,
         cpus: std::thread::available_parallelism().map_or(0, usize::from),
+        load_average_start,
+        load_average_end: report::load_average(),
         servers,
     };
-    println!(
-        "\nStarling bench {} ({} round(s){}), medians; ratios are {} / baseline (>1 is better for msgs/s, <1 for latency and memory)\n",
+    let text = format!(
+        "Starling bench {} ({} round(s){}; load average {} at start, {} at end on {} CPUs).\n\
+         Medians per server; ratios are {} / baseline: above 1 is better for msgs/s, \
+         below 1 for latency and memory.\n\n{}",
         meta.timestamp,
         meta.rounds,
         if meta.quick { ", quick" } else { "" },
-        options.candidate
+        meta.load_average_start,
+        meta.load_average_end,
+        meta.cpus,
+        options.candidate,
+        results.table()
     );
-    println!("{}", results.table());
-    match results.write_json(&options.out_dir, &meta) {
-        Ok(path) => println!("JSON: {}", path.display()),
-        Err(error) => eprintln!("warning: could not write the JSON report: {error:#}"),
+    println!("\n{text}");
+    match results.write_files(&options.out_dir, &meta, &text) {
+        Ok(path) => println!("Results: {} (and .md)", path.display()),
+        Err(error) => eprintln!("warning: could not write the results: {error:#}"),
     }
     Ok(())
 }
