@@ -46,9 +46,9 @@ pub fn has_wildcard(subject: &str) -> bool {
         .any(|t| t == WILDCARD_ONE || t == WILDCARD_REST)
 }
 
-/// A queue group name: non-empty, no whitespace.
+/// A queue group name: non-empty, no whitespace (dots are allowed).
 pub fn is_valid_queue_name(queue: &str) -> bool {
-    token_is_valid(queue) || (!queue.is_empty() && !queue.bytes().any(|b| b.is_ascii_whitespace()))
+    !queue.is_empty() && !queue.bytes().any(|b| b.is_ascii_whitespace())
 }
 
 /// Does the literal `subject` match `pattern` (which may hold wildcards)?
