@@ -6,6 +6,7 @@
 //!   outbound queue and writer.
 //! - [`sublist`]: the subscription index (token trie + match cache).
 //! - [`auth`]: authentication and permissions.
+//! - [`interest`], [`route`]: local and peers' interest, and the cluster glue.
 //! - [`options`], [`limits`]: runtime options and nats-server's defaults.
 //! - [`monitor`]: /healthz, /varz, /connz, /subsz and /metrics.
 //! - [`close`], [`stats`]: close reasons and counters.
@@ -27,10 +28,12 @@ pub mod auth;
 pub mod client;
 pub mod close;
 pub mod config;
+pub mod interest;
 pub mod limits;
 pub mod logging;
 pub mod monitor;
 pub mod options;
+pub mod route;
 pub mod server;
 pub mod signals;
 pub mod stats;

@@ -99,6 +99,9 @@ fn announce(server: &Server) {
     if let Some(addr) = server.monitor_addr() {
         tracing::info!("Starting http monitor on {addr}");
     }
+    if let Some(addr) = server.route_addr() {
+        tracing::info!("Listening for route connections on {addr}");
+    }
     if let Ok(addr) = server.client_addr() {
         tracing::info!("Listening for client connections on {addr}");
     }

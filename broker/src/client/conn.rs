@@ -20,7 +20,7 @@ use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::{Instant, Sleep};
 
-use super::deliver::Batch;
+use super::batch::Batch;
 use super::handle::ClientHandle;
 use super::writer;
 use crate::auth::PermissionChecker;
@@ -145,7 +145,7 @@ impl Connection {
                     self.active_since_ping = true;
                     self.handle.touch();
                     let outcome = self.process(&mut buffer);
-                    self.batch.finish(&self.server, &self.handle);
+                    self.batch.finish(&self.server, Some(&self.handle));
                     if let Err(reason) = outcome {
                         return reason;
                     }

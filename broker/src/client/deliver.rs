@@ -1,63 +1,26 @@
-//! Publish to delivery: match the subject, append to each destination's
-//! outbound queue, and remember whom to wake once the read buffer is done.
+//! Publish to delivery: match the subject once, append to each local
+//! destination's outbound queue, forward once to each interested peer, and
+//! remember whom to wake once the read buffer is done.
+//!
+//! Queue groups: each message goes to one member of each matching group,
+//! chosen uniformly at random over all members in the cluster (a peer weighs
+//! as many as the members it announced), as nats-server does. A message that
+//! came over a route is delivered locally only (one hop), to the groups the
+//! sending node named.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use rand::RngExt;
 use starling_proto::client::encode;
+use starling_proto::route::RouteMsg;
 use starling_proto::subject;
 
+use super::batch::Batch;
 use super::handle::{ClientHandle, Subscription};
 use crate::close::CloseReason;
+use crate::interest::Interest;
 use crate::server::ServerState;
-use crate::stats::LocalTraffic;
-
-/// Source of unique batch marks (see [`ClientHandle::flush_mark`]).
-static NEXT_BATCH_MARK: AtomicU64 = AtomicU64::new(1);
-
-/// State of one publisher's read buffer: destinations to wake and counts to
-/// add to the server totals, both applied once in [`Batch::finish`].
-#[derive(Debug)]
-pub struct Batch {
-    mark: u64,
-    to_wake: Vec<Arc<ClientHandle>>,
-    /// Counts for the server-wide totals.
-    pub traffic: LocalTraffic,
-}
-
-impl Default for Batch {
-    fn default() -> Self {
-        Batch {
-            mark: NEXT_BATCH_MARK.fetch_add(1, Ordering::Relaxed),
-            to_wake: Vec::new(),
-            traffic: LocalTraffic::default(),
-        }
-    }
-}
-
-impl Batch {
-    /// Wake every destination once and add the counts to the publisher's
-    /// and the server's totals.
-    pub fn finish(&mut self, server: &ServerState, publisher: &ClientHandle) {
-        for client in self.to_wake.drain(..) {
-            client.outbound.wake();
-        }
-        if self.traffic.in_msgs != 0 {
-            publisher
-                .traffic
-                .add_in(self.traffic.in_msgs, self.traffic.in_bytes);
-        }
-        self.traffic.flush_into(&server.traffic);
-        self.mark = NEXT_BATCH_MARK.fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn schedule_wake(&mut self, client: &Arc<ClientHandle>) {
-        if client.flush_mark.swap(self.mark, Ordering::Relaxed) != self.mark {
-            self.to_wake.push(client.clone());
-        }
-    }
-}
 
 /// A message being routed.
 #[derive(Debug)]
@@ -72,9 +35,10 @@ pub struct Message<'a> {
     pub payload: &'a [u8],
 }
 
-/// Deliver `message` from `publisher` to every matching local subscription.
-/// Returns how many subscriptions it reached.
-pub fn deliver_local(
+/// Deliver a message a local client published: to matching local
+/// subscriptions and, once each, to peers with matching interest. Returns
+/// how many destinations it reached (a peer counts as one).
+pub fn deliver_from_client(
     server: &ServerState,
     publisher: &ClientHandle,
     echo: bool,
@@ -83,44 +47,171 @@ pub fn deliver_local(
 ) -> usize {
     let matches = server.sublist.match_subject(message.subject);
     let mut delivered = 0;
-    for sub in &matches.plain {
-        if (echo || sub.client.cid != publisher.cid) && deliver_to(server, sub, message, batch) {
-            delivered += 1;
+    batch.forwards.clear();
+    let wanted = |sub: &Subscription| echo || sub.client.cid != publisher.cid;
+    for entry in &matches.plain {
+        match entry {
+            Interest::Local(sub) => {
+                if wanted(sub) && deliver_to(server, sub, message, batch) {
+                    delivered += 1;
+                }
+            }
+            Interest::Remote(remote) => batch.forward_to(&remote.peer, None),
         }
     }
     for group in &matches.queues {
-        if deliver_to_one_member(server, publisher.cid, echo, &group.members, message, batch) {
+        match pick_member(&group.members, &wanted) {
+            Some(Interest::Remote(remote)) => batch.forward_to(&remote.peer, Some(&group.name)),
+            Some(Interest::Local(first))
+                if deliver_to_local_member(
+                    server,
+                    &group.members,
+                    first,
+                    &wanted,
+                    message,
+                    batch,
+                ) =>
+            {
+                delivered += 1;
+            }
+            Some(Interest::Local(_)) | None => {}
+        }
+    }
+    delivered + send_forwards(message, batch)
+}
+
+/// Deliver a message that arrived over a route: local subscribers only.
+pub fn deliver_from_route(server: &ServerState, routed: &RouteMsg, batch: &mut Batch) -> usize {
+    let Ok(subject) = std::str::from_utf8(&routed.subject) else {
+        return 0;
+    };
+    let message = Message {
+        subject,
+        reply: routed.reply.as_deref(),
+        header_len: routed.header_len.map(|h| h as usize),
+        payload: &routed.payload,
+    };
+    let matches = server.sublist.match_subject(subject);
+    let mut delivered = 0;
+    for entry in &matches.plain {
+        if let Interest::Local(sub) = entry {
+            if deliver_to(server, sub, &message, batch) {
+                delivered += 1;
+            }
+        }
+    }
+    let everyone = |_: &Subscription| true;
+    for group in &matches.queues {
+        if !routed.queues.iter().any(|q| **q == *group.name) {
+            continue;
+        }
+        let local: Vec<&Arc<Subscription>> = group
+            .members
+            .iter()
+            .filter_map(|m| match m {
+                Interest::Local(sub) => Some(sub),
+                Interest::Remote(_) => None,
+            })
+            .collect();
+        if local.is_empty() {
+            continue;
+        }
+        let first = local[random_index(local.len())];
+        if deliver_to_local_member(server, &group.members, first, &everyone, &message, batch) {
             delivered += 1;
         }
     }
     delivered
 }
 
-/// One member of a queue group gets the message: start at a random member
-/// (as nats-server) and move on while delivery fails.
-fn deliver_to_one_member(
+/// Pick one member, uniformly over local members (weight 1 each) and
+/// remote members (their announced weight).
+fn pick_member<'a>(
+    members: &'a [Interest],
+    wanted: &dyn Fn(&Subscription) -> bool,
+) -> Option<&'a Interest> {
+    let weight = |m: &Interest| -> u64 {
+        match m {
+            Interest::Local(sub) => u64::from(wanted(sub) && !sub.client.is_closed()),
+            Interest::Remote(remote) => u64::from(remote.weight()),
+        }
+    };
+    if let [only] = members {
+        return (weight(only) > 0).then_some(only);
+    }
+    let total: u64 = members.iter().map(weight).sum();
+    if total == 0 {
+        return None;
+    }
+    let mut point = rand::rng().random_range(0..total);
+    for member in members {
+        let w = weight(member);
+        if point < w {
+            return Some(member);
+        }
+        point -= w;
+    }
+    None
+}
+
+/// Deliver to `first`, or if that fails (closed, slow, limit reached) to
+/// the next local member that takes it.
+fn deliver_to_local_member(
     server: &ServerState,
-    publisher: u64,
-    echo: bool,
-    members: &[Arc<Subscription>],
+    members: &[Interest],
+    first: &Arc<Subscription>,
+    wanted: &dyn Fn(&Subscription) -> bool,
     message: &Message<'_>,
     batch: &mut Batch,
 ) -> bool {
-    if members.is_empty() {
-        return false;
+    if deliver_to(server, first, message, batch) {
+        return true;
     }
-    let start = if members.len() == 1 {
+    members.iter().any(|m| match m {
+        Interest::Local(sub) => {
+            !Arc::ptr_eq(sub, first) && wanted(sub) && deliver_to(server, sub, message, batch)
+        }
+        Interest::Remote(_) => false,
+    })
+}
+
+fn random_index(len: usize) -> usize {
+    if len <= 1 {
         0
     } else {
-        rand::rng().random_range(0..members.len())
-    };
-    for offset in 0..members.len() {
-        let sub = &members[(start + offset) % members.len()];
-        if (echo || sub.client.cid != publisher) && deliver_to(server, sub, message, batch) {
-            return true;
+        rand::rng().random_range(0..len)
+    }
+}
+
+/// Send the current message once to each peer in the batch's forwards.
+fn send_forwards(message: &Message<'_>, batch: &mut Batch) -> usize {
+    if batch.forwards.is_empty() {
+        return 0;
+    }
+    let subject = message.subject.as_bytes();
+    let mut sent = 0;
+    let forwards = std::mem::take(&mut batch.forwards);
+    for forward in &forwards {
+        let queues: Vec<&str> = forward.queues.iter().map(|q| &**q).collect();
+        match forward.peer.send_msg(
+            subject,
+            message.reply,
+            &queues,
+            message.header_len,
+            message.payload,
+        ) {
+            Ok(()) => {
+                batch.schedule_peer_wake(&forward.peer);
+                sent += 1;
+            }
+            Err(_) => {
+                tracing::warn!(peer = %forward.peer.node_name, "route is a slow consumer; message not forwarded");
+            }
         }
     }
-    false
+    batch.forwards = forwards;
+    batch.forwards.clear();
+    sent
 }
 
 /// Queue the message on one subscription's connection. False if it was not

@@ -88,6 +88,8 @@ pub struct ClientHandle {
     /// Marks which publisher batch last queued a wake-up for this client, so
     /// a batch wakes each destination once.
     pub flush_mark: AtomicU64,
+    /// The client takes asynchronous INFO (CONNECT with protocol 1).
+    pub async_info: AtomicBool,
     /// Set once a slow-consumer close was logged, so it is logged once.
     slow_consumer_logged: AtomicBool,
     /// Reply subjects this client may answer (`allow_responses`); set once
@@ -116,6 +118,7 @@ impl ClientHandle {
             last_activity_ms: AtomicU64::new(now_millis()),
             rtt_nanos: AtomicU64::new(0),
             flush_mark: AtomicU64::new(0),
+            async_info: AtomicBool::new(false),
             slow_consumer_logged: AtomicBool::new(false),
             responses: OnceLock::new(),
         }

@@ -3,10 +3,12 @@
 //! - [`conn`]: the reader task (read, parse, act) and keep-alive.
 //! - [`ops`]: what each op does.
 //! - [`deliver`]: publish to delivery (the hot path).
+//! - [`batch`]: per-read-buffer wake-ups, forwards and counters.
 //! - [`outbound`]: the per-connection outbound queue.
 //! - [`writer`]: the writer task.
 //! - [`handle`]: the shared side of a connection, and subscriptions.
 
+pub mod batch;
 pub mod conn;
 pub mod deliver;
 pub mod handle;

@@ -116,6 +116,9 @@ impl Connection {
         if let Some(permission) = self.permissions.as_ref().and_then(|p| p.allow_responses()) {
             self.handle.enable_response_tracking(permission.clone());
         }
+        self.handle
+            .async_info
+            .store(connect.protocol >= 1, Ordering::Relaxed);
         self.connect = connect;
         self.connected = true;
         self.send_ok_if_verbose();
@@ -157,7 +160,7 @@ impl Connection {
             header_len,
             payload,
         };
-        let delivered = deliver::deliver_local(
+        let delivered = deliver::deliver_from_client(
             &self.server,
             &self.handle,
             self.connect.echo,

@@ -8,6 +8,7 @@
 //! - `subsz`: `/subsz` and `/subscriptionsz`, the subscription index.
 //! - `routez`: `/routez`, plus empty `/gatewayz` and `/leafz`.
 //! - `healthz`: `/healthz`; `index`: the `/` page.
+//! - `metrics`: `/metrics`, the counters in Prometheus' text format.
 //! - `params`: query parsing with nats-server's rules and 400 texts.
 //! - `format`: Go-style times (RFC 3339, nanoseconds), durations and floats.
 //! - `usage`: process memory and CPU from `/proc`.
@@ -17,12 +18,14 @@
 //! leaf locks; a client's subscription lock is taken alone), build a plain
 //! serde struct and serialize it outside any lock. A query parameter that
 //! does not parse is a 400 with nats-server's plain-text reason; no handler
-//! panics on input. `/metrics` is not served here.
+//! panics on input. `/metrics` has its own state (its recorder), so it is
+//! merged in as a separate router.
 
 mod connz;
 mod format;
 mod healthz;
 mod index;
+mod metrics;
 mod params;
 mod routez;
 mod shared;
@@ -52,7 +55,8 @@ pub fn router(monitor: Arc<Monitor>) -> Router {
         .route("/gatewayz", get(routez::handle_gatewayz))
         .route("/leafz", get(routez::handle_leafz))
         .route("/healthz", get(healthz::handle))
-        .with_state(monitor)
+        .with_state(monitor.clone())
+        .merge(metrics::router(monitor))
 }
 
 /// Serve monitoring on `listener` until the server shuts down.

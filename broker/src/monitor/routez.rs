@@ -2,9 +2,8 @@
 //! and `/leafz`, which Starling answers empty (it has no gateways or leaf
 //! nodes) so exporters polling them get nats-server's shape, not a 404.
 //!
-//! Clustering is not wired into monitoring yet: [`routes`] returns no routes.
-//! [`RouteInfo`] already has nats-server's fields, so reporting real routes
-//! means filling that list.
+//! [`routes`] lists the cluster's established routes with nats-server's
+//! fields (and 2.10's `remote_name`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,7 +13,9 @@ use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use super::format::rfc3339;
+use std::sync::atomic::Ordering;
+
+use super::format::{rfc3339, rtt, uptime};
 use super::params::Params;
 use super::shared::{json_response, Monitor};
 use super::subsz::SubDetail;
@@ -35,6 +36,8 @@ pub struct RouteInfo {
     pub rid: u64,
     /// The peer's server id.
     pub remote_id: String,
+    /// The peer's server name.
+    pub remote_name: String,
     /// This server dialed it.
     pub did_solicit: bool,
     /// It is one of the configured seeds (not learned by gossip).
@@ -97,9 +100,56 @@ impl RouteListing {
 
 /// The routes of this server, as `/routez` lists them. The source list
 /// carries both subscription lists; `listing` trims them.
-pub fn routes(_monitor: &Monitor, listing: RouteListing) -> Vec<RouteInfo> {
-    let connected: Vec<RouteInfo> = Vec::new();
-    connected
+pub fn routes(monitor: &Monitor, listing: RouteListing) -> Vec<RouteInfo> {
+    let server = &monitor.server;
+    let Some(cluster) = server.cluster.get() else {
+        return Vec::new();
+    };
+    let now = SystemTime::now();
+    let mut routes: Vec<RouteInfo> = cluster
+        .peers()
+        .iter()
+        .map(|peer| {
+            let subjects = if listing.subscriptions || listing.subscriptions_detail {
+                server.remote_interest.subjects(peer.rid)
+            } else {
+                Vec::new()
+            };
+            let last_activity = peer.last_activity();
+            RouteInfo {
+                rid: peer.rid,
+                remote_id: peer.node_id.clone(),
+                remote_name: peer.node_name.clone(),
+                did_solicit: peer.did_solicit,
+                is_configured: peer.is_configured,
+                ip: peer.remote_addr.ip().to_string(),
+                port: peer.remote_addr.port(),
+                start: rfc3339(peer.start),
+                last_activity: rfc3339(last_activity),
+                rtt: peer
+                    .rtt()
+                    .map_or_else(String::new, |d| rtt(d.as_nanos() as u64)),
+                uptime: uptime(now.duration_since(peer.start).unwrap_or_default()),
+                idle: uptime(now.duration_since(last_activity).unwrap_or_default()),
+                pending_size: peer.pending_bytes(),
+                in_msgs: peer.stats.in_msgs.load(Ordering::Relaxed),
+                out_msgs: peer.stats.out_msgs.load(Ordering::Relaxed),
+                in_bytes: peer.stats.in_bytes.load(Ordering::Relaxed),
+                out_bytes: peer.stats.out_bytes.load(Ordering::Relaxed),
+                subscriptions: server.remote_interest.count(peer.rid),
+                subscriptions_list: subjects
+                    .iter()
+                    .map(|(subject, _)| subject.clone())
+                    .collect(),
+                subscriptions_list_detail: subjects
+                    .iter()
+                    .map(|(subject, queue)| SubDetail::remote(subject, queue.as_deref()))
+                    .collect(),
+            }
+        })
+        .collect();
+    routes.sort_by_key(|route| route.rid);
+    routes
         .into_iter()
         .map(|route| listing.trim(route))
         .collect()

@@ -115,6 +115,21 @@ impl SubDetail {
     }
 }
 
+impl SubDetail {
+    /// A peer's interest as a detail line (no sid or client).
+    pub fn remote(subject: &str, queue: Option<&str>) -> Self {
+        SubDetail {
+            account: Some(GLOBAL_ACCOUNT),
+            subject: subject.to_string(),
+            qgroup: queue.map(str::to_string),
+            sid: String::new(),
+            msgs: 0,
+            max: 0,
+            cid: 0,
+        }
+    }
+}
+
 /// Orders subscriptions by client id, then sid (numerically when both are
 /// numbers, as clients usually pick them).
 pub fn by_cid_then_sid(a: &SubDetail, b: &SubDetail) -> std::cmp::Ordering {
@@ -164,7 +179,12 @@ pub fn subsz(monitor: &Monitor, params: &Params) -> Result<Subsz, BadRequest> {
                 Some(test) => starling_proto::subject::matches(subject, test),
                 None => true,
             })
-            .map(|(_, _, subscription)| SubDetail::of(&subscription, true))
+            .filter_map(|(_, _, entry)| match entry {
+                crate::interest::Interest::Local(subscription) => {
+                    Some(SubDetail::of(&subscription, true))
+                }
+                crate::interest::Interest::Remote(_) => None,
+            })
             .collect();
         details.sort_by(by_cid_then_sid);
         let range = page(offset, limit, details.len());

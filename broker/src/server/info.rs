@@ -43,6 +43,12 @@ pub struct ClientInfo<'a> {
     /// Clients must authenticate.
     #[serde(skip_serializing_if = "is_false")]
     pub auth_required: bool,
+    /// Cluster name, when clustered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<&'a str>,
+    /// Client URLs of every cluster member (this one included).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub connect_urls: Vec<String>,
     /// The server is in lame duck mode.
     #[serde(skip_serializing_if = "is_false")]
     pub ldm: bool,

@@ -17,6 +17,8 @@ use crate::client::conn;
 use crate::client::handle::lock;
 use crate::monitor;
 use crate::options::Options;
+use crate::route;
+use starling_cluster::Cluster;
 
 /// Longest wait for connections to finish closing on shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -31,6 +33,7 @@ pub struct Server {
     state: Arc<ServerState>,
     client_listener: TcpListener,
     monitor_listener: Option<TcpListener>,
+    route_listener: Option<TcpListener>,
 }
 
 /// A cheap handle to control a running server from elsewhere.
@@ -53,18 +56,30 @@ impl Server {
             }
             None => None,
         };
+        let route_listener = match &options.cluster {
+            Some(cluster) => Some(TcpListener::bind((cluster.host.as_str(), cluster.port)).await?),
+            None => None,
+        };
         let state = Arc::new(ServerState::new(options));
         *lock(&state.client_addr) = Some(client_listener.local_addr()?);
         Ok(Server {
             state,
             client_listener,
             monitor_listener,
+            route_listener,
         })
     }
 
     /// Where clients connect.
     pub fn client_addr(&self) -> io::Result<SocketAddr> {
         self.client_listener.local_addr()
+    }
+
+    /// Where routes connect, if clustered.
+    pub fn route_addr(&self) -> Option<SocketAddr> {
+        self.route_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
     }
 
     /// Where monitoring answers, if enabled.
@@ -88,8 +103,12 @@ impl Server {
             state,
             client_listener,
             monitor_listener,
+            route_listener,
         } = self;
         let tracker = TaskTracker::new();
+        if let Some(listener) = route_listener {
+            start_cluster(&state, listener);
+        }
         if let Some(listener) = monitor_listener {
             tracker.spawn(monitor::serve(state.clone(), listener));
         }
@@ -135,6 +154,25 @@ impl ServerHandle {
     pub fn reload(&self, options: Options) {
         self.state.replace_options(options);
     }
+}
+
+fn start_cluster(state: &Arc<ServerState>, listener: TcpListener) {
+    let options = state.options();
+    let Some(cluster_options) = &options.cluster else {
+        return;
+    };
+    let client_addr = lock(&state.client_addr)
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], options.port)));
+    let config = route::setup::cluster_config(
+        &options,
+        cluster_options,
+        &state.server_id,
+        &state.server_name(),
+        client_addr,
+    );
+    let glue = Arc::new(route::ClusterGlue::new(state));
+    let cluster = Cluster::start(config, listener, glue, state.shutdown.clone());
+    let _ = state.cluster.set(cluster);
 }
 
 async fn accept_loop(state: &Arc<ServerState>, listener: TcpListener, tracker: &TaskTracker) {
@@ -186,9 +224,13 @@ async fn reject_max_connections(state: Arc<ServerState>, mut stream: TcpStream, 
 
 async fn lame_duck(state: Arc<ServerState>) {
     let options = state.options();
-    let clients = state.clients();
-    tracing::info!(clients = clients.len(), "entering lame duck mode");
-    for client in &clients {
+    tracing::info!(clients = state.client_count(), "entering lame duck mode");
+    if let Some(cluster) = state.cluster.get() {
+        cluster.enter_lame_duck();
+    }
+    // Every client gets INFO with ldm:true (and, clustered, without this
+    // node in connect_urls), so it moves on before being closed.
+    for client in state.clients() {
         let info = state.client_info(client.cid, client.peer, state.authenticator().required());
         let mut line = BytesMut::new();
         encode::encode_info(&mut line, &info);

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::SystemTime;
 
 use tokio::sync::Semaphore;
@@ -15,9 +15,12 @@ use crate::auth::Authenticator;
 use crate::client::handle::{lock, ClientDescription};
 use crate::client::{ClientHandle, ClientId, Subscription};
 use crate::close::CloseReason;
+use crate::interest::Interest;
 use crate::options::Options;
+use crate::route::{LocalInterest, RemoteInterestTable};
 use crate::stats::{Traffic, TrafficSnapshot};
 use crate::sublist::Sublist;
+use starling_cluster::Cluster;
 
 /// Closed connections kept for `/connz?state=closed` (nats-server's default).
 pub const MAX_CLOSED_CLIENTS: usize = 10_000;
@@ -51,8 +54,14 @@ pub struct ServerState {
     options: RwLock<Arc<Options>>,
     /// Who may connect; replaced whole on reload.
     authenticator: RwLock<Arc<Authenticator>>,
-    /// Every local subscription.
-    pub sublist: Sublist<Arc<Subscription>>,
+    /// Every local subscription and every peer's interest.
+    pub sublist: Sublist<Interest>,
+    /// Local interest as announced to peers.
+    pub local_interest: LocalInterest,
+    /// Peers' interest, per route.
+    pub remote_interest: RemoteInterestTable,
+    /// The cluster, once started (None when not clustered).
+    pub cluster: OnceLock<Arc<Cluster>>,
     /// Open connections by id, for monitoring, reload and shutdown.
     clients: Mutex<HashMap<ClientId, Arc<ClientHandle>>>,
     /// The most recent closed connections, oldest first.
@@ -100,6 +109,9 @@ impl ServerState {
             options: RwLock::new(Arc::new(options)),
             authenticator: RwLock::new(Arc::new(authenticator)),
             sublist: Sublist::new(true),
+            local_interest: LocalInterest::default(),
+            remote_interest: RemoteInterestTable::default(),
+            cluster: OnceLock::new(),
             clients: Mutex::new(HashMap::new()),
             closed_clients: Mutex::new(VecDeque::new()),
             traffic: Traffic::default(),
@@ -161,6 +173,13 @@ impl ServerState {
     pub fn client_info(&self, cid: ClientId, peer: SocketAddr, auth_required: bool) -> Vec<u8> {
         let options = self.options();
         let port = lock(&self.client_addr).map_or(options.port, |addr| addr.port());
+        let cluster = self.cluster.get();
+        let cluster_name = cluster.map(|c| c.name());
+        let advertise = !options.cluster.as_ref().is_some_and(|c| c.no_advertise);
+        let connect_urls = match cluster {
+            Some(cluster) if advertise => cluster.client_urls(),
+            _ => Vec::new(),
+        };
         let info = ClientInfo {
             server_id: &self.server_id,
             server_name: &self.server_name(),
@@ -174,6 +193,8 @@ impl ServerState {
             client_id: cid,
             client_ip: peer.ip().to_string(),
             auth_required,
+            cluster: cluster_name.as_deref(),
+            connect_urls,
             ldm: self.lame_duck.load(Ordering::Relaxed),
         };
         serde_json::to_vec(&info).unwrap_or_default()
@@ -191,11 +212,7 @@ impl ServerState {
         let subscriptions: Vec<Arc<Subscription>> =
             client.subscriptions().drain().map(|(_, s)| s).collect();
         for subscription in &subscriptions {
-            self.sublist.remove(
-                &subscription.subject,
-                subscription.queue.as_deref(),
-                subscription,
-            );
+            self.unindex(subscription);
         }
         lock(&self.clients).remove(&client.cid);
         let reason = client.close_reason().unwrap_or(CloseReason::ClientClosed);
@@ -232,12 +249,13 @@ impl ServerState {
         lock(&self.closed_clients).iter().cloned().collect()
     }
 
-    /// Put a new subscription in the index.
+    /// Put a new subscription in the index and announce it.
     pub fn add_subscription(&self, subscription: Arc<Subscription>) {
         let subject = subscription.subject.clone();
         let queue = subscription.queue.clone();
         self.sublist
-            .insert(&subject, queue.as_deref(), subscription);
+            .insert(&subject, queue.as_deref(), Interest::Local(subscription));
+        self.local_interest.added(&subject, queue.as_ref());
     }
 
     /// Take a subscription out of the index and its connection's map.
@@ -252,10 +270,34 @@ impl ServerState {
                 subscriptions.remove(&subscription.sid);
             }
         }
-        self.sublist.remove(
+        self.unindex(subscription);
+    }
+
+    /// Remove from the index; announce only if it was still there.
+    fn unindex(&self, subscription: &Arc<Subscription>) {
+        let removed = self.sublist.remove(
             &subscription.subject,
             subscription.queue.as_deref(),
-            subscription,
+            &Interest::Local(subscription.clone()),
         );
+        if removed {
+            self.local_interest
+                .removed(&subscription.subject, subscription.queue.as_ref());
+        }
+    }
+
+    /// Send a fresh INFO (new connect_urls, lame duck) to every client that
+    /// takes asynchronous INFO (protocol 1).
+    pub fn send_async_info(&self) {
+        let auth_required = self.authenticator().required();
+        for client in self.clients() {
+            if !client.async_info.load(Ordering::Relaxed) {
+                continue;
+            }
+            let info = self.client_info(client.cid, client.peer, auth_required);
+            let mut line = bytes::BytesMut::new();
+            starling_proto::client::encode::encode_info(&mut line, &info);
+            client.outbound.push_proto(&line);
+        }
     }
 }

@@ -32,6 +32,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     /// Monitoring listener.
     pub monitor: Option<SocketAddr>,
+    /// Route listener, when clustered.
+    pub route: Option<SocketAddr>,
     /// Control handle.
     pub handle: ServerHandle,
     task: Option<JoinHandle<()>>,
@@ -43,11 +45,13 @@ impl TestServer {
         let server = Server::bind(options).await.expect("bind test server");
         let addr = server.client_addr().expect("client addr");
         let monitor = server.monitor_addr();
+        let route = server.route_addr();
         let handle = server.handle();
         let task = tokio::spawn(server.run());
         TestServer {
             addr,
             monitor,
+            route,
             handle,
             task: Some(task),
         }

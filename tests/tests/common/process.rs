@@ -36,6 +36,8 @@ pub struct Process {
     pub addr: SocketAddr,
     /// Monitoring address, if it announced one.
     pub monitor: Option<SocketAddr>,
+    /// Route listener address, if clustered.
+    pub route: Option<SocketAddr>,
     /// Every log line so far.
     pub log: Arc<Mutex<Vec<String>>>,
 }
@@ -63,6 +65,7 @@ impl Process {
         });
         let mut addr = None;
         let mut monitor = None;
+        let mut route = None;
         let deadline = tokio::time::Instant::now() + DEADLINE;
         while addr.is_none() {
             let line = tokio::time::timeout_at(deadline, rx.recv())
@@ -75,11 +78,15 @@ impl Process {
             if let Some(rest) = line.split("Starting http monitor on ").nth(1) {
                 monitor = rest.trim().parse().ok();
             }
+            if let Some(rest) = line.split("Listening for route connections on ").nth(1) {
+                route = rest.trim().parse().ok();
+            }
         }
         Process {
             child,
             addr: addr.expect("address"),
             monitor,
+            route,
             log,
         }
     }

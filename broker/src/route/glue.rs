@@ -1,0 +1,73 @@
+//! The [`ClusterHandler`] the cluster calls: peers coming and going,
+//! their interest, their messages, membership changes.
+
+use std::sync::{Arc, Weak};
+
+use starling_cluster::{ClusterHandler, Peer};
+use starling_proto::route::{InterestChange, RouteMsg};
+
+use crate::client::batch::Batch;
+use crate::client::deliver;
+use crate::server::ServerState;
+
+/// Connects the cluster to the server state. Holds a weak reference: the
+/// server owns the cluster, not the other way round.
+#[derive(Debug)]
+pub struct ClusterGlue {
+    server: Weak<ServerState>,
+}
+
+impl ClusterGlue {
+    /// A handler for `server`.
+    pub fn new(server: &Arc<ServerState>) -> Self {
+        ClusterGlue {
+            server: Arc::downgrade(server),
+        }
+    }
+}
+
+impl ClusterHandler for ClusterGlue {
+    fn peer_up(&self, peer: &Arc<Peer>) {
+        let Some(server) = self.server.upgrade() else {
+            return;
+        };
+        tracing::info!(peer = %peer.node_name, addr = %peer.remote_addr, "route connection established");
+        server.remote_interest.add_peer(peer);
+        server.local_interest.add_peer(peer);
+    }
+
+    fn peer_down(&self, peer: &Arc<Peer>) {
+        let Some(server) = self.server.upgrade() else {
+            return;
+        };
+        tracing::info!(peer = %peer.node_name, addr = %peer.remote_addr, "route connection closed");
+        server.local_interest.remove_peer(peer);
+        server.remote_interest.remove_peer(&server.sublist, peer);
+    }
+
+    fn interest(&self, peer: &Arc<Peer>, changes: Vec<InterestChange>) {
+        if let Some(server) = self.server.upgrade() {
+            server.remote_interest.apply(&server.sublist, peer, changes);
+        }
+    }
+
+    fn messages(&self, _peer: &Arc<Peer>, messages: &mut Vec<RouteMsg>) {
+        let Some(server) = self.server.upgrade() else {
+            messages.clear();
+            return;
+        };
+        let mut batch = Batch::default();
+        for message in messages.drain(..) {
+            batch.traffic.in_msgs += 1;
+            batch.traffic.in_bytes += message.payload.len() as u64;
+            deliver::deliver_from_route(&server, &message, &mut batch);
+        }
+        batch.finish(&server, None);
+    }
+
+    fn members_changed(&self) {
+        if let Some(server) = self.server.upgrade() {
+            server.send_async_info();
+        }
+    }
+}
