@@ -5,7 +5,9 @@
 //! The driver is the only writer of the peer table and the only caller of
 //! `peer_up`, `peer_down` and `members_changed`, so those calls happen in
 //! the order the machine decided them: a route is never up twice for one
-//! node, and a superseded route is down before its successor is up.
+//! node, and a superseded route is down before its successor is up. A
+//! route is called down only after its read loop has ended, so the handler
+//! hears nothing more from a peer once it was told the peer is down.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -155,10 +157,11 @@ impl Driver {
             }
             Action::Verdict { rid, verdict } => self.deliver_verdict(rid, verdict),
             Action::Supersede { rid } => {
-                let peer = write_peers(&self.shared).remove(&rid);
+                // Its task ends, reports RouteClosed, and that calls it down
+                // (and lets the machine keep its successor).
+                let peer = read_peers(&self.shared).get(&rid).cloned();
                 if let Some(peer) = peer {
                     peer.close_with(CloseReason::Replaced);
-                    self.shared.handler.peer_down(&peer);
                 }
             }
             Action::BroadcastMembers { except } => {

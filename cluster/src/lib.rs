@@ -12,7 +12,9 @@
 //! - [`transport`]: the [`Transport`]/[`RouteListener`] traits and TCP.
 //! - [`memory`]: an in-memory transport with partitions, for tests.
 //! - `membership`: the synchronous membership state machine (seeds, gossip,
-//!   duplicates, retries); `backoff`: jittered reconnect delays.
+//!   duplicates, retries): `io` (events' and actions' types), `machine`
+//!   (state and event handlers), `dials` (redial scheduling), `view`
+//!   (Members content, client URLs); `backoff`: jittered reconnect delays.
 //! - `driver`: the async loop that runs the machine and calls the handler.
 //! - `route`, `handshake`, `writer`: one route connection's tasks.
 //! - `hello`: handshake rules (names, credentials); `outbound`: a route's

@@ -102,7 +102,9 @@ impl Cluster {
             .seeds
             .iter()
             .filter_map(|seed| match RouteUrl::parse(seed) {
-                Ok(url) => Some(url),
+                // A seed URL without credentials presents the configured
+                // ones, like a gossiped member's.
+                Ok(url) => Some(url.with_default_credentials(&config.user, &config.password)),
                 Err(error) => {
                     tracing::error!(seed = %seed, %error, "ignoring invalid route URL");
                     None

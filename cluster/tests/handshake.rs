@@ -323,3 +323,50 @@ async fn hello_with_the_nodes_own_id_is_a_self_route() {
     );
     assert_eq!(a.recorder.ups.load(Ordering::SeqCst), 0);
 }
+
+#[tokio::test]
+async fn route_confirmed_by_the_deciding_peer_replaces_a_stale_one_after_calling_it_down() {
+    let a = tcp_node(config("fake-d", vec![])).await;
+    let ours = hello("aaa-fake");
+    let mut first = FakePeer::connect(a.addr()).await;
+    first.send(RouteFrame::Hello(ours.clone())).await;
+    let RouteFrame::Hello(_) = first.recv().await else {
+        panic!("expected Hello");
+    };
+    first
+        .send(RouteFrame::Members(vec![member_of(&ours)]))
+        .await;
+    let RouteFrame::Members(_) = first.recv().await else {
+        panic!("expected Members");
+    };
+    wait_for(LIMIT, "first route up", || {
+        a.recorder.live_nodes() == ["aaa-fake"]
+    })
+    .await;
+    let old_rid = a.peer("aaa-fake").unwrap().rid;
+
+    // As if our side had dropped the first route without the node noticing.
+    let mut second = FakePeer::connect(a.addr()).await;
+    second.send(RouteFrame::Hello(ours.clone())).await;
+    let RouteFrame::Hello(_) = second.recv().await else {
+        panic!("expected Hello");
+    };
+    second
+        .send(RouteFrame::Members(vec![member_of(&ours)]))
+        .await;
+    assert_eq!(first.recv().await, close("replaced by a newer route"));
+    let RouteFrame::Members(_) = second.recv().await else {
+        panic!("expected Members on the new route");
+    };
+    wait_for(LIMIT, "new route up", || {
+        a.peer("aaa-fake").is_some_and(|p| p.rid != old_rid)
+            && a.recorder.live_nodes() == ["aaa-fake"]
+    })
+    .await;
+    assert_eq!(a.recorder.downs.load(Ordering::SeqCst), 1);
+    assert!(
+        a.recorder.violations().is_empty(),
+        "{:?}",
+        a.recorder.violations()
+    );
+}

@@ -70,8 +70,9 @@ pub(crate) enum Action {
         /// Keep or reject.
         verdict: Verdict,
     },
-    /// Close live route `rid`: a newer route to the same node replaced it
-    /// (call it down before the new one is called up).
+    /// Close live route `rid`: a newer route to the same node replaces it.
+    /// The newer one gets its verdict once `rid` has ended (after its
+    /// `route_closed`), so `peer_down` for it always comes first.
     Supersede {
         /// Route id.
         rid: u64,

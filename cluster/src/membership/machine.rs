@@ -50,6 +50,14 @@ pub(super) struct PendingRoute {
     deadline: Instant,
 }
 
+/// A confirmed route that replaces a stale one.
+#[derive(Debug)]
+pub(super) struct Replacement {
+    rid: u64,
+    target: Option<DialTarget>,
+    info: Member,
+}
+
 /// The membership of this node. See the module doc for the rules.
 #[derive(Debug)]
 pub(crate) struct Membership {
@@ -62,6 +70,9 @@ pub(crate) struct Membership {
     pub(super) routes: HashMap<u64, LiveRoute>,
     /// Inbound routes held while our own dials are in flight.
     pub(super) pending: BTreeMap<u64, PendingRoute>,
+    /// Confirmed routes waiting for the stale live route they replace (by
+    /// the old route's id) to end.
+    pub(super) replacing: HashMap<u64, Replacement>,
     pub(super) dials: HashMap<DialId, DialTarget>,
     pub(super) next_dial_id: DialId,
     pub(super) next_refresh: Instant,
@@ -98,6 +109,7 @@ impl Membership {
             members: BTreeMap::new(),
             routes: HashMap::new(),
             pending: BTreeMap::new(),
+            replacing: HashMap::new(),
             dials: HashMap::new(),
             next_dial_id: 1,
             client_urls: Vec::new(),
@@ -202,10 +214,15 @@ impl Membership {
             }
             (Some(old), Authority::Confirmed) => {
                 // The decider confirmed a new route, so it has dropped the
-                // old one already; we just have not noticed yet.
-                self.routes.remove(&old);
+                // old one already; we just have not noticed yet. Close the
+                // old one and keep the new one once the old one has ended
+                // (so peer_down for it comes first and nothing of it is
+                // delivered afterwards).
+                let replacement = Replacement { rid, target, info };
+                if let Some(previous) = self.replacing.insert(old, replacement) {
+                    self.verdict(previous.rid, Verdict::Reject(CloseReason::DuplicateRoute));
+                }
                 self.actions.push(Action::Supersede { rid: old });
-                self.keep(rid, target, info);
             }
             (None, Authority::Decide) if target.is_none() && self.dial_may_reach(&info.node_id) => {
                 let deadline = now + self.settings.defer_max;
@@ -265,9 +282,19 @@ impl Membership {
         if self.pending.remove(&rid).is_some() {
             return;
         }
+        self.replacing
+            .retain(|_, replacement| replacement.rid != rid);
         let Some(route) = self.routes.remove(&rid) else {
             return;
         };
+        if let Some(replacement) = self.replacing.remove(&rid) {
+            if let Some(member) = self.members.get_mut(&route.node_id) {
+                member.route = None;
+            }
+            self.keep(replacement.rid, replacement.target, replacement.info);
+            self.check_client_urls();
+            return;
+        }
         let backed_by_seed = self
             .seeds
             .iter()
@@ -347,25 +374,6 @@ impl Membership {
         self.local.lame_duck = true;
         self.actions.push(Action::BroadcastMembers { except: None });
         self.check_client_urls();
-    }
-
-    /// The Members frame content: this node and every node it has a live
-    /// route to.
-    pub fn members(&self) -> Vec<Member> {
-        let mut members = vec![self.local.clone()];
-        members.extend(
-            self.members
-                .values()
-                .filter(|m| m.route.is_some())
-                .map(|m| m.info.clone()),
-        );
-        members
-    }
-
-    /// Client URLs of this node (unless in lame duck) and of every routed
-    /// member not in lame duck, without duplicates.
-    pub fn client_urls(&self) -> &[String] {
-        &self.client_urls
     }
 
     /// Live route ids (for tests and checks).
@@ -454,29 +462,5 @@ impl Membership {
 
     pub(super) fn live_route(&self, node_id: &str) -> Option<u64> {
         self.members.get(node_id).and_then(|m| m.route)
-    }
-
-    fn compute_client_urls(&self) -> Vec<String> {
-        let mut urls: Vec<String> = Vec::new();
-        let local = (!self.local.lame_duck).then_some(&self.local.client_urls);
-        let routed = self
-            .members
-            .values()
-            .filter(|m| m.route.is_some() && !m.info.lame_duck)
-            .map(|m| &m.info.client_urls);
-        for url in local.into_iter().chain(routed).flatten() {
-            if !urls.contains(url) {
-                urls.push(url.clone());
-            }
-        }
-        urls
-    }
-
-    fn check_client_urls(&mut self) {
-        let urls = self.compute_client_urls();
-        if urls != self.client_urls {
-            self.client_urls = urls;
-            self.actions.push(Action::MembersChanged);
-        }
     }
 }

@@ -27,6 +27,7 @@ mod io;
 mod machine;
 #[cfg(test)]
 mod tests;
+mod view;
 
 pub(crate) use io::{Action, Authority, DialId, DialOutcome, DialTarget, Settings, Verdict};
 pub(crate) use machine::Membership;

@@ -188,24 +188,36 @@ fn held_inbound_route_is_kept_when_the_competing_dial_fails_or_times_out() {
 }
 
 #[test]
-fn confirmed_route_supersedes_a_stale_live_route_before_it_is_kept() {
+fn confirmed_route_replaces_a_stale_live_route_once_that_one_has_ended() {
     let t0 = Instant::now();
     let mut m = machine("b", &[], t0);
     m.register(1, None, member("a"), Authority::Confirmed, t0);
     m.take_actions();
     m.register(2, None, member("a"), Authority::Confirmed, t0);
     let actions = m.take_actions();
-    let supersede = actions
-        .iter()
-        .position(|a| *a == Action::Supersede { rid: 1 });
-    let keep = actions.iter().position(|a| {
-        *a == Action::Verdict {
-            rid: 2,
-            verdict: Verdict::Keep,
-        }
-    });
-    assert!(supersede.unwrap() < keep.unwrap());
+    assert_eq!(actions, vec![Action::Supersede { rid: 1 }]);
+    assert_eq!(
+        m.live_routes(),
+        vec![(1, "a".to_string())],
+        "still the old one"
+    );
+    m.route_closed(1, t0);
+    assert_eq!(verdicts(&m.take_actions()), vec![(2, Verdict::Keep)]);
     assert_eq!(m.live_routes(), vec![(2, "a".to_string())]);
+    assert_eq!(m.member_ids(), ["a"], "the member stays");
+}
+
+#[test]
+fn replacement_that_ends_first_is_dropped_and_the_old_route_closes_normally() {
+    let t0 = Instant::now();
+    let mut m = machine("b", &[], t0);
+    m.register(1, None, member("a"), Authority::Confirmed, t0);
+    m.register(2, None, member("a"), Authority::Confirmed, t0);
+    m.take_actions();
+    m.route_closed(2, t0);
+    m.route_closed(1, t0);
+    assert!(verdicts(&m.take_actions()).is_empty());
+    assert!(m.live_routes().is_empty());
 }
 
 #[test]
