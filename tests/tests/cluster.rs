@@ -400,3 +400,24 @@ async fn garbage_on_the_route_port_leaves_the_cluster_healthy() {
         .unwrap();
     assert_eq!(message.payload, "fine");
 }
+
+#[tokio::test]
+async fn new_subscription_becomes_visible_on_other_nodes_quickly() {
+    let a = node("a", &[]).await;
+    let b = node("b", &[&a]).await;
+    let c = node("c", &[&a]).await;
+    wait_for_mesh(&[&a, &b, &c]).await;
+    let subscriber = nats_client(&c.url()).await;
+    let started = tokio::time::Instant::now();
+    let _sub = subscriber.subscribe("visible.soon").await.unwrap();
+    subscriber.flush().await.unwrap();
+    // Poll the index on A and B directly (no HTTP, 1 ms steps) for precision.
+    for server in [&a, &b] {
+        let state = server.handle.state().clone();
+        while state.sublist.match_subject("visible.soon").plain.is_empty() {
+            assert!(started.elapsed() < DEADLINE, "interest never arrived");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+    println!("subscription visible on both other nodes after {:?}", started.elapsed());
+}

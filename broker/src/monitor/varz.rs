@@ -20,6 +20,7 @@ use super::shared::{json_response, Monitor};
 use crate::client::handle::lock;
 use crate::options::ClusterOptions;
 use crate::server::info::{GO_FIELD, NATS_COMPATIBLE_VERSION, STARLING_VERSION};
+use crate::server::ServerState;
 
 /// `tls_timeout` in seconds: nats-server's default. Starling has no TLS yet,
 /// so nothing configures it.
@@ -168,7 +169,7 @@ pub fn varz(monitor: &Monitor) -> Varz {
         cluster: options
             .cluster
             .as_ref()
-            .map(cluster_varz)
+            .map(|cluster| cluster_varz(cluster, server))
             .unwrap_or_default(),
         gateway: Empty {},
         leaf: Empty {},
@@ -201,13 +202,15 @@ pub fn varz(monitor: &Monitor) -> Varz {
     }
 }
 
-/// The cluster section from the configured options (nats-server reports
-/// the configured listener and seed routes, seeds as `host:port`).
-fn cluster_varz(cluster: &ClusterOptions) -> ClusterVarz {
+/// The cluster section: the name in force (configured, adopted or
+/// generated), the listener (the bound port when it was ephemeral) and the
+/// seed routes as `host:port`, as nats-server reports them.
+fn cluster_varz(cluster: &ClusterOptions, server: &ServerState) -> ClusterVarz {
+    let running = server.cluster.get();
     ClusterVarz {
-        name: cluster.name.clone(),
+        name: running.map(|c| c.name()).or_else(|| cluster.name.clone()),
         addr: Some(cluster.host.clone()),
-        cluster_port: cluster.port,
+        cluster_port: running.map_or(cluster.port, |c| c.listen_addr().port()),
         auth_timeout: cluster.auth_timeout.as_secs_f64(),
         urls: cluster
             .routes
