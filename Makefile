@@ -4,7 +4,9 @@
 CARGO ?= cargo
 RUN_ARGS ?= -m 8222
 
-.PHONY: run build release test test-unit fmt fmt-check lint bench ci
+.PHONY: run build release test test-unit fmt fmt-check lint bench ci \
+	install-test-deps test-deploy test-compose test-compose-if-docker \
+	docker-image prometheus-image compose-up compose-down
 
 run:
 	$(CARGO) run --release -p starling -- $(RUN_ARGS)
@@ -15,10 +17,16 @@ build:
 release:
 	$(CARGO) build --release -p starling
 
-# The process tests start the real binary, so build it first.
-test:
+# The process tests start the real binary, so build it first. The
+# /metrics tests need promtool (required once install-test-deps put it
+# there), then the deployment files are checked and, when a Docker engine
+# answers, the docker-compose cluster is tested end to end.
+test: install-test-deps
 	$(CARGO) build -p starling
-	$(CARGO) test --workspace --no-fail-fast
+	STARLING_REQUIRE_PROMTOOL=$$(command -v promtool >/dev/null && echo 1 || echo 0) \
+		$(CARGO) test --workspace --no-fail-fast
+	$(MAKE) --no-print-directory test-deploy
+	$(MAKE) --no-print-directory test-compose-if-docker
 
 test-unit:
 	$(CARGO) test --workspace --lib
@@ -37,5 +45,77 @@ bench:
 	$(CARGO) bench -p starling
 
 ci: fmt-check lint test
+
+# --- Operations: test tools, image, compose (deploy/README.md) -------------
+
+# Python tools for the deployment tests live in a venv (no system-wide pip,
+# PEP 668): kubernetes-validate, PyYAML, nats-py (tests/deploy/requirements.txt).
+VENV ?= .venv
+# As root (CI) apt-get runs directly, otherwise through sudo.
+APT_GET := $(shell [ "$$(id -u)" = 0 ] && echo apt-get || echo sudo apt-get)
+
+# promtool (Debian's prometheus package, also the compose test's Prometheus)
+# and the venv. Without apt-get, the promtool checks are skipped and say so.
+install-test-deps: $(VENV)/.installed
+	@if command -v promtool >/dev/null; then :; \
+	elif command -v apt-get >/dev/null; then \
+		$(APT_GET) update -qq && $(APT_GET) install -y -qq --no-install-recommends prometheus; \
+	else \
+		echo "install-test-deps: no apt-get here: promtool checks will be skipped"; \
+	fi
+
+$(VENV)/.installed: tests/deploy/requirements.txt
+	@python3 -m venv $(VENV) 2>/dev/null || { \
+		$(APT_GET) update -qq && $(APT_GET) install -y -qq python3-venv && \
+		rm -rf $(VENV) && python3 -m venv $(VENV); }
+	$(VENV)/bin/python -m pip install -q -r tests/deploy/requirements.txt
+	@touch $@
+
+# Kubernetes manifests (schema, config file equal to the compose one),
+# compose file, Prometheus config, dashboard.
+test-deploy: install-test-deps
+	$(VENV)/bin/python -m unittest discover -s tests/deploy -v
+
+# The compose cluster end to end; bounded as a whole (the script bounds
+# each wait and tears down on any exit).
+COMPOSE_TEST_TIMEOUT ?= 1500
+test-compose: install-test-deps
+	@command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 || \
+		{ $(APT_GET) update -qq && $(APT_GET) install -y -qq docker-compose; }
+	timeout --signal=TERM --kill-after=60 $(COMPOSE_TEST_TIMEOUT) bash tests/compose/compose-test.sh
+
+test-compose-if-docker:
+	@if timeout 30 docker info >/dev/null 2>&1; then \
+		$(MAKE) --no-print-directory test-compose; \
+	else \
+		echo "SKIPPED: docker-compose test (no Docker engine answers: 'docker info' failed)"; \
+	fi
+
+# The image: release binary built here, FROM scratch, nothing pulled.
+DOCKER_IMAGE ?= starling:latest
+DOCKER_CONTEXT := target/docker-context
+docker-image:
+	$(CARGO) build --release -p starling
+	deploy/docker/assemble-rootfs.sh target/release/starling $(DOCKER_CONTEXT) /starling
+	mkdir -p $(DOCKER_CONTEXT)/rootfs/etc/starling
+	cp deploy/docker/starling.conf $(DOCKER_CONTEXT)/rootfs/etc/starling/starling.conf
+	deploy/docker/build-image.sh $(DOCKER_IMAGE) deploy/Dockerfile $(DOCKER_CONTEXT)
+
+# Prometheus from Debian's package as an image, for machines without a
+# registry: make prometheus-image compose-up PROMETHEUS_IMAGE=starling/prometheus:local
+PROMETHEUS_IMAGE ?= prom/prometheus:v2.42.0
+prometheus-image: install-test-deps
+	deploy/docker/assemble-rootfs.sh $$(command -v prometheus) target/prometheus-context /bin/prometheus
+	deploy/docker/build-image.sh starling/prometheus:local deploy/prometheus/Dockerfile.local target/prometheus-context
+
+COMPOSE ?= $(shell command -v docker-compose >/dev/null 2>&1 && echo docker-compose || echo docker compose)
+COMPOSE_PROJECT ?= starling
+compose-up: docker-image
+	STARLING_IMAGE=$(DOCKER_IMAGE) PROMETHEUS_IMAGE=$(PROMETHEUS_IMAGE) \
+		$(COMPOSE) -p $(COMPOSE_PROJECT) -f deploy/docker-compose.yml up -d
+
+compose-down:
+	STARLING_IMAGE=$(DOCKER_IMAGE) PROMETHEUS_IMAGE=$(PROMETHEUS_IMAGE) \
+		$(COMPOSE) -p $(COMPOSE_PROJECT) -f deploy/docker-compose.yml down --volumes --remove-orphans
 
 -include bench.mk

@@ -1,6 +1,7 @@
 """Checks for the docker-compose test (compose-test.sh), each bounded in time.
 
     check.py healthz URL...                 every /healthz answers 200
+    check.py draining URL                   /healthz answers 503 (lame duck)
     check.py routes N URL...                every /routez shows num_routes N
     check.py pubsub PUB_URL SUB_URL         messages published on one node
                                             arrive through another (nats-py)
@@ -65,6 +66,17 @@ def check_healthz(urls, timeout):
         return all(s == 200 for s in statuses.values()), statuses
 
     return poll("every node is healthy", timeout, probe)
+
+
+def check_draining(url, timeout):
+    def probe():
+        try:
+            status, body = http_json(f"{url}/healthz")
+        except urllib.error.HTTPError as error:
+            status, body = error.code, error.read().decode(errors="replace")
+        return status == 503, f"{status} {body}"
+
+    return poll("the node reports it no longer accepts clients", timeout, probe)
 
 
 def check_routes(expected, urls, timeout):
@@ -152,6 +164,8 @@ def main():
     commands = parser.add_subparsers(dest="command", required=True)
     healthz = commands.add_parser("healthz")
     healthz.add_argument("urls", nargs="+")
+    draining = commands.add_parser("draining")
+    draining.add_argument("url")
     routes = commands.add_parser("routes")
     routes.add_argument("expected", type=int)
     routes.add_argument("urls", nargs="+")
@@ -167,6 +181,8 @@ def main():
 
     if args.command == "healthz":
         ok = check_healthz(args.urls, args.timeout)
+    elif args.command == "draining":
+        ok = check_draining(args.url, args.timeout)
     elif args.command == "routes":
         ok = check_routes(args.expected, args.urls, args.timeout)
     elif args.command == "pubsub":

@@ -17,7 +17,7 @@ use std::process::{Command, Stdio};
 use common::{eventually, http_get, nats_client, TestServer};
 
 /// Every series `/metrics` must show from startup.
-const SERIES: [&str; 22] = [
+const SERIES: [&str; 21] = [
     "starling_in_msgs_total{kind=\"client\"}",
     "starling_in_msgs_total{kind=\"route\"}",
     "starling_out_msgs_total{kind=\"client\"}",
@@ -35,7 +35,6 @@ const SERIES: [&str; 22] = [
     "starling_interest_entries{origin=\"local\"}",
     "starling_interest_entries{origin=\"remote\"}",
     "starling_lame_duck",
-    "starling_build_info{version=\"0.1.0\"}",
     "starling_uptime_seconds",
     "starling_process_resident_memory_bytes",
     "starling_process_start_time_seconds",
@@ -154,7 +153,15 @@ async fn metrics_shows_every_series_from_startup_at_zero() {
     ] {
         assert_eq!(samples[series], 0.0, "{series}");
     }
-    assert_eq!(samples["starling_build_info{version=\"0.1.0\"}"], 1.0);
+    let build_info = format!(
+        "starling_build_info{{version=\"{}\"}}",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert_eq!(
+        samples.get(&build_info),
+        Some(&1.0),
+        "{build_info}:\n{body}"
+    );
     assert!(samples["starling_process_resident_memory_bytes"] > 0.0);
     assert!(samples["starling_process_open_fds"] > 0.0);
     assert!(samples["starling_process_start_time_seconds"] > 1.0e9);
@@ -292,6 +299,109 @@ async fn metrics_counters_move_by_exactly_the_traffic_sent() {
         parse_samples(&body).get("starling_connections") == Some(&0.0)
     })
     .await;
+}
+
+/// Options for a clustered in-process node seeded with `seeds`.
+fn node_options(name: &str, seeds: &[&TestServer]) -> starling::options::Options {
+    starling::options::Options {
+        server_name: Some(name.to_string()),
+        cluster: Some(starling::options::ClusterOptions {
+            name: Some("ops".into()),
+            host: "127.0.0.1".into(),
+            port: 0,
+            routes: seeds
+                .iter()
+                .map(|s| format!("nats://{}", s.route.expect("seed is clustered")))
+                .collect(),
+            ..starling::options::ClusterOptions::default()
+        }),
+        ..common::test_options()
+    }
+}
+
+/// Wait until `server`'s /metrics satisfies every (series, value) pair.
+async fn wait_for_samples(server: &TestServer, what: &str, wanted: Vec<(String, f64)>) {
+    let monitor = server.monitor.expect("monitoring on");
+    eventually(what, || {
+        let wanted = wanted.clone();
+        async move {
+            let (_, body) = http_get(monitor, "/metrics").await;
+            let now = parse_samples(&body);
+            wanted
+                .iter()
+                .all(|(series, value)| now.get(series) == Some(value))
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn metrics_split_client_and_route_traffic_and_never_go_back() {
+    const MESSAGES: u64 = 12;
+    const SIZE: usize = 8;
+    let a = TestServer::start(node_options("a", &[])).await;
+    let b = TestServer::start(node_options("b", &[&a])).await;
+    let routes = |n: f64| vec![("starling_routes".to_string(), n)];
+    wait_for_samples(&a, "a has its route", routes(1.0)).await;
+    wait_for_samples(&b, "b has its route", routes(1.0)).await;
+
+    let subscriber_client = nats_client(&b.url()).await;
+    let mut subscriber = subscriber_client
+        .subscribe("ops.route")
+        .await
+        .expect("subscribe");
+    subscriber_client.flush().await.expect("flush");
+    let interest = vec![(
+        "starling_interest_entries{origin=\"remote\"}".to_string(),
+        1.0,
+    )];
+    wait_for_samples(&a, "b's interest reached a", interest).await;
+
+    let publisher = nats_client(&a.url()).await;
+    let payload = bytes::Bytes::from(vec![b'r'; SIZE]);
+    for _ in 0..MESSAGES {
+        publisher
+            .publish("ops.route", payload.clone())
+            .await
+            .expect("publish");
+    }
+    publisher.flush().await.expect("flush");
+    for _ in 0..MESSAGES {
+        tokio::time::timeout(common::DEADLINE, futures::StreamExt::next(&mut subscriber))
+            .await
+            .expect("message in time")
+            .expect("subscription open");
+    }
+
+    let messages = MESSAGES as f64;
+    let bytes = (MESSAGES * SIZE as u64) as f64;
+    let series = |name: &str, kind: &str, value: f64| (format!("{name}{{kind=\"{kind}\"}}"), value);
+    let on_a = vec![
+        series("starling_in_msgs_total", "client", messages),
+        series("starling_in_bytes_total", "client", bytes),
+        series("starling_out_msgs_total", "route", messages),
+        series("starling_out_bytes_total", "route", bytes),
+        series("starling_in_msgs_total", "route", 0.0),
+        series("starling_out_msgs_total", "client", 0.0),
+    ];
+    let on_b = vec![
+        series("starling_in_msgs_total", "route", messages),
+        series("starling_in_bytes_total", "route", bytes),
+        series("starling_out_msgs_total", "client", messages),
+        series("starling_out_bytes_total", "client", bytes),
+        series("starling_in_msgs_total", "client", 0.0),
+        series("starling_out_msgs_total", "route", 0.0),
+    ];
+    wait_for_samples(&a, "a counts client in, route out", on_a.clone()).await;
+    wait_for_samples(&b, "b counts route in, client out", on_b).await;
+
+    // b goes away: a loses the route but keeps what it carried.
+    drop(subscriber);
+    drop(subscriber_client);
+    b.stop().await;
+    let mut after = on_a;
+    after.push(("starling_routes".to_string(), 0.0));
+    wait_for_samples(&a, "a's route counts survive the route", after).await;
 }
 
 #[tokio::test]

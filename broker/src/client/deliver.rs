@@ -202,6 +202,9 @@ fn send_forwards(message: &Message<'_>, batch: &mut Batch) -> usize {
         ) {
             Ok(()) => {
                 batch.schedule_peer_wake(&forward.peer);
+                // nats-server counts forwards to routes in its out totals.
+                batch.traffic.out_msgs += 1;
+                batch.traffic.out_bytes += message.payload.len() as u64;
                 sent += 1;
             }
             Err(_) => {

@@ -18,10 +18,9 @@
 //! route's own counters (`Peer::stats`), plus the last reading of routes
 //! that have since closed, so a lost route does not make the series go
 //! back. Inbound, the server totals include messages received over routes,
-//! so `client = total - route`. Outbound, the server totals count
-//! deliveries to clients only (forwarding to a route is counted by the
-//! route), so `client = total`. A counter never goes back even if two
-//! readings race (it is held at its previous value instead).
+//! so `client = total - route`; likewise outbound, where the server totals
+//! count forwards to routes as nats-server does. A counter never goes back
+//! even if two readings race (it is held at its previous value instead).
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -315,8 +314,8 @@ impl TrafficSplit {
         let client = TrafficSnapshot {
             in_msgs: total.in_msgs.saturating_sub(route.in_msgs),
             in_bytes: total.in_bytes.saturating_sub(route.in_bytes),
-            out_msgs: total.out_msgs,
-            out_bytes: total.out_bytes,
+            out_msgs: total.out_msgs.saturating_sub(route.out_msgs),
+            out_bytes: total.out_bytes.saturating_sub(route.out_bytes),
         };
         self.reported = KindTraffic {
             client: at_least(client, self.reported.client),
@@ -370,7 +369,7 @@ mod tests {
         let mut split = TrafficSplit::default();
         let kinds = split.update(traffic(10, 4), &[(1, traffic(3, 2)), (2, traffic(1, 1))]);
         assert_eq!(kinds.route, traffic(4, 3));
-        assert_eq!(kinds.client, traffic(6, 4));
+        assert_eq!(kinds.client, traffic(6, 1));
     }
 
     #[test]
@@ -379,7 +378,7 @@ mod tests {
         split.update(traffic(10, 4), &[(1, traffic(3, 2))]);
         let kinds = split.update(traffic(12, 5), &[(2, traffic(1, 0))]);
         assert_eq!(kinds.route, traffic(4, 2));
-        assert_eq!(kinds.client, traffic(8, 5));
+        assert_eq!(kinds.client, traffic(8, 3));
         // The same route id coming back later counts from its new stats.
         let kinds = split.update(traffic(13, 5), &[(2, traffic(1, 0)), (1, traffic(1, 1))]);
         assert_eq!(kinds.route, traffic(5, 3));
