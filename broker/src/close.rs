@@ -10,6 +10,9 @@ pub enum CloseReason {
     AuthenticationTimeout,
     /// Bad or missing credentials.
     AuthenticationViolation,
+    /// The TLS handshake failed, timed out, or the client spoke plain text
+    /// to a TLS-only server.
+    TlsHandshakeFailure,
     /// Outbound bytes passed max_pending.
     SlowConsumerPendingBytes,
     /// A write took longer than write_deadline.
@@ -45,6 +48,7 @@ impl CloseReason {
             CloseReason::ClientClosed => "Client Closed",
             CloseReason::AuthenticationTimeout => "Authentication Timeout",
             CloseReason::AuthenticationViolation => "Authentication Failure",
+            CloseReason::TlsHandshakeFailure => "TLS Handshake Failure",
             CloseReason::SlowConsumerPendingBytes => "Slow Consumer (Pending Bytes)",
             CloseReason::SlowConsumerWriteDeadline => "Slow Consumer (Write Deadline)",
             CloseReason::WriteError => "Write Error",

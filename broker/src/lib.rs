@@ -10,6 +10,7 @@
 //! - [`options`], [`limits`]: runtime options and nats-server's defaults.
 //! - [`monitor`]: /healthz, /varz, /connz, /subsz and /metrics.
 //! - [`close`], [`stats`]: close reasons and counters.
+//! - [`tls`]: rustls configurations for clients and routes.
 //!
 //! Design note: each connection has a reader task and a writer task. The
 //! reader parses a whole read buffer, matches each PUB in the sublist and
@@ -38,3 +39,4 @@ pub mod server;
 pub mod signals;
 pub mod stats;
 pub mod sublist;
+pub mod tls;

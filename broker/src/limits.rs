@@ -25,6 +25,13 @@ pub const PING_MAX: u32 = 2;
 pub const WRITE_DEADLINE: Duration = Duration::from_secs(10);
 /// Time a client has to send CONNECT when auth is on.
 pub const AUTH_TIMEOUT: Duration = Duration::from_secs(2);
+/// Time a TLS handshake may take, client or route (nats-server's
+/// `tls_timeout` default).
+pub const TLS_TIMEOUT: Duration = Duration::from_secs(2);
+/// `handshake_first: auto`: how long a client may wait before starting its
+/// TLS handshake and still be taken as "TLS first" (nats-server's
+/// `DEFAULT_TLS_HANDSHAKE_FIRST_FALLBACK_DELAY`).
+pub const TLS_HANDSHAKE_FIRST_FALLBACK: Duration = Duration::from_millis(50);
 /// Lame duck: the whole eviction, and its lower bound.
 pub const LAME_DUCK_DURATION: Duration = Duration::from_secs(120);
 /// Lame duck: the lower bound nats-server enforces on the duration.

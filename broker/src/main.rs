@@ -9,6 +9,9 @@ use starling::options::Options;
 use starling::server::Server;
 use starling::{logging, signals};
 
+/// Longest wait for leftover blocking tasks once the server has stopped.
+const RUNTIME_SHUTDOWN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
 fn main() -> ExitCode {
     let command = match config::parse_command_line(std::env::args().skip(1)) {
         Ok(command) => command,
@@ -27,6 +30,10 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::TestConfig(options) => {
+            if let Err(error) = starling::tls::check(&options) {
+                eprintln!("starling: {error}");
+                return ExitCode::from(1);
+            }
             let file = options
                 .config_file
                 .as_ref()
@@ -60,7 +67,11 @@ fn run(options: Options) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    runtime.block_on(async move {
+    if let Err(error) = starling::tls::check(&options) {
+        tracing::error!(%error, "invalid TLS configuration");
+        return ExitCode::from(1);
+    }
+    let code = runtime.block_on(async move {
         let pid_file = options.pid_file.clone();
         let server = match Server::bind(options).await {
             Ok(server) => server,
@@ -84,7 +95,11 @@ fn run(options: Options) -> ExitCode {
         }
         drop(handle);
         ExitCode::SUCCESS
-    })
+    });
+    // Do not wait on blocking work still running (e.g. a DNS lookup of an
+    // unreachable seed): the server itself has already stopped.
+    runtime.shutdown_timeout(RUNTIME_SHUTDOWN_TIMEOUT);
+    code
 }
 
 fn announce(server: &Server) {

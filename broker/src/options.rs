@@ -56,6 +56,8 @@ pub struct Options {
     pub pid_file: Option<PathBuf>,
     /// Client authentication and permissions.
     pub authorization: Authorization,
+    /// Client TLS (`tls { ... }`, `--tls*`); None = plain TCP only.
+    pub tls: Option<TlsOptions>,
     /// The route listener and seeds; None = not clustered.
     pub cluster: Option<ClusterOptions>,
     /// The config file these options came from, for reload.
@@ -87,6 +89,7 @@ impl Default for Options {
             log_file: None,
             pid_file: None,
             authorization: Authorization::default(),
+            tls: None,
             cluster: None,
             config_file: None,
         }
@@ -130,13 +133,17 @@ impl Authorization {
     }
 }
 
-/// One entry of `authorization { users: [...] }`.
-#[derive(Debug, Clone, PartialEq)]
+/// One entry of `authorization { users: [...] }`: a user name with a
+/// password, or an NKey (a user public key, `U...`) that signs the nonce.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct User {
-    /// `user` / `username`.
+    /// `user` / `username`; empty for an NKey user.
     pub username: String,
     /// `password` / `pass`; may be a bcrypt hash (`$2a$...`).
     pub password: String,
+    /// `nkey`: the user's public NKey; when set, the entry authenticates by
+    /// signature and has no user name or password.
+    pub nkey: Option<String>,
     /// `permissions`; None falls back to `default_permissions`.
     pub permissions: Option<Permissions>,
 }
@@ -207,6 +214,9 @@ pub struct ClusterOptions {
     pub ping_interval: Duration,
     /// Unanswered route PINGs before the route is closed (`ping_max`).
     pub ping_max: u32,
+    /// Route TLS (`cluster { tls { ... } }`): both sides present a
+    /// certificate and verify the peer's against `ca_file`.
+    pub tls: Option<TlsOptions>,
 }
 
 impl Default for ClusterOptions {
@@ -224,6 +234,53 @@ impl Default for ClusterOptions {
             auth_timeout: limits::AUTH_TIMEOUT,
             ping_interval: Duration::from_secs(1),
             ping_max: 3,
+            tls: None,
+        }
+    }
+}
+
+/// `tls { cert_file, key_file, ca_file, verify, timeout, handshake_first }`
+/// plus `--tls`, `--tlscert`, `--tlskey`, `--tlscacert`, `--tlsverify`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TlsOptions {
+    /// PEM certificate chain this server presents.
+    pub cert_file: PathBuf,
+    /// PEM private key of that certificate.
+    pub key_file: PathBuf,
+    /// PEM CA certificates that peers' certificates must chain to (client
+    /// certificates with `verify`; route peers always).
+    pub ca_file: Option<PathBuf>,
+    /// Require and verify client certificates against `ca_file`.
+    pub verify: bool,
+    /// Longest a TLS handshake may take (nats-server's `tls_timeout`).
+    pub timeout: Duration,
+    /// Handshake before INFO (clients' `tls_first`); INFO then goes
+    /// encrypted. Clients only.
+    pub handshake_first: HandshakeFirst,
+}
+
+/// `tls { handshake_first: ... }` (nats-server 2.10.4+).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HandshakeFirst {
+    /// `false` (default): INFO in plain text, then the client upgrades.
+    #[default]
+    Off,
+    /// `true`: the client must start the TLS handshake at once.
+    Required,
+    /// `"auto"` or a duration: a client that has not started a handshake
+    /// within this delay gets the plain-text INFO and upgrades as usual.
+    Fallback(Duration),
+}
+
+impl Default for TlsOptions {
+    fn default() -> Self {
+        TlsOptions {
+            cert_file: PathBuf::new(),
+            key_file: PathBuf::new(),
+            ca_file: None,
+            verify: false,
+            timeout: limits::TLS_TIMEOUT,
+            handshake_first: HandshakeFirst::Off,
         }
     }
 }

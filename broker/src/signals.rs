@@ -32,8 +32,15 @@ pub async fn handle(server: ServerHandle) {
                 server.shutdown();
             }
             _ = terminate.recv() => {
-                tracing::info!("Trapped \"terminated\" signal");
-                server.shutdown();
+                // Kubernetes sends SIGTERM right after a preStop hook that
+                // only signalled lame duck: let the eviction finish (the pod's
+                // grace period bounds it). SIGINT still stops at once.
+                if server.in_lame_duck() {
+                    tracing::info!("Trapped \"terminated\" signal during lame duck mode: finishing lame duck first");
+                } else {
+                    tracing::info!("Trapped \"terminated\" signal");
+                    server.shutdown();
+                }
             }
             _ = hangup.recv() => reload(&server),
             _ = lame_duck.recv() => {

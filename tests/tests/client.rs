@@ -23,7 +23,7 @@ async fn pub_sub_with_wildcards() {
     let client = nats_client(&server.url()).await;
     let mut star = client.subscribe("orders.*").await.unwrap();
     let mut rest = client.subscribe("orders.>").await.unwrap();
-    client.flush().await.unwrap();
+    common::sync(&client).await;
     let publisher = nats_client(&server.url()).await;
     publisher.publish("orders.new", "one".into()).await.unwrap();
     publisher
@@ -54,7 +54,7 @@ async fn queue_group_splits_the_load() {
                 .unwrap(),
         );
     }
-    client.flush().await.unwrap();
+    common::sync(&client).await;
     let publisher = nats_client(&server.url()).await;
     for i in 0..400 {
         publisher
@@ -82,7 +82,7 @@ async fn request_reply_and_no_responders() {
     let server = TestServer::default().await;
     let responder = nats_client(&server.url()).await;
     let mut service = responder.subscribe("svc.echo").await.unwrap();
-    responder.flush().await.unwrap();
+    common::sync(&responder).await;
     tokio::spawn(async move {
         while let Some(request) = service.next().await {
             if let Some(reply) = request.reply {
@@ -208,6 +208,7 @@ async fn permissions_violations_keep_the_connection() {
             username: "bob".into(),
             password: "pw".into(),
             permissions: Some(permissions),
+            nkey: None,
         }],
         ..Authorization::default()
     }))
@@ -267,7 +268,7 @@ async fn slow_consumer_is_cut_off_while_a_fast_one_keeps_receiving() {
 
     let fast = nats_client(&server.url()).await;
     let mut fast_sub = fast.subscribe("firehose").await.unwrap();
-    fast.flush().await.unwrap();
+    common::sync(&fast).await;
 
     let publisher = nats_client(&server.url()).await;
     let payload = bytes::Bytes::from(vec![b'x'; 1024]);

@@ -419,5 +419,8 @@ async fn new_subscription_becomes_visible_on_other_nodes_quickly() {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }
-    println!("subscription visible on both other nodes after {:?}", started.elapsed());
+    println!(
+        "subscription visible on both other nodes after {:?}",
+        started.elapsed()
+    );
 }

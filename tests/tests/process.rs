@@ -6,6 +6,7 @@ mod common;
 use common::process::{run_to_end, Process};
 use common::{http_get_json, DEADLINE};
 use futures::StreamExt;
+use std::time::Duration;
 
 async fn round_trip(url: &str) {
     let client = async_nats::connect(url).await.expect("connect");
@@ -80,11 +81,17 @@ authorization {
         .unwrap();
     let mut sub = alice.subscribe("public.news").await.unwrap();
     alice.flush().await.unwrap();
-    admin.publish("public.news", "ok".into()).await.unwrap();
-    let message = tokio::time::timeout(DEADLINE, sub.next())
-        .await
-        .unwrap()
-        .unwrap();
+    // async-nats' flush only writes out: the SUB may still be on its way
+    // when the first publish arrives, so publish until one is delivered.
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    let message = loop {
+        admin.publish("public.news", "ok".into()).await.unwrap();
+        admin.flush().await.unwrap();
+        if let Ok(message) = tokio::time::timeout(Duration::from_millis(100), sub.next()).await {
+            break message.unwrap();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no message");
+    };
     assert_eq!(message.payload, "ok");
     let error = async_nats::ConnectOptions::with_user_and_password("alice".into(), "wrong".into())
         .connect(&url)

@@ -6,12 +6,14 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
+use super::nkey::{verify_signature, SignatureError};
 use super::permissions::PermissionChecker;
 use super::secret::{constant_time_eq, Secret};
 use crate::options::{Authorization, Permissions};
 
-/// What the client presented in CONNECT (`user`, `pass`, `auth_token`).
-/// An empty string counts as absent, as in nats-server.
+/// What the client presented in CONNECT (`user`, `pass`, `auth_token`,
+/// `nkey`, `sig`), with the nonce its INFO carried. An empty string counts
+/// as absent, as in nats-server.
 #[derive(Clone, Copy, Default)]
 pub struct Credentials<'a> {
     /// CONNECT `user`.
@@ -20,6 +22,12 @@ pub struct Credentials<'a> {
     pub pass: Option<&'a str>,
     /// CONNECT `auth_token`.
     pub auth_token: Option<&'a str>,
+    /// CONNECT `nkey`: the user's public key.
+    pub nkey: Option<&'a str>,
+    /// CONNECT `sig`: the nonce signed with that key.
+    pub sig: Option<&'a str>,
+    /// The nonce sent in this connection's INFO (empty when none was).
+    pub nonce: &'a [u8],
 }
 
 impl fmt::Debug for Credentials<'_> {
@@ -29,6 +37,8 @@ impl fmt::Debug for Credentials<'_> {
             .field("user", &self.user)
             .field("pass", &self.pass.map(|_| "<redacted>"))
             .field("auth_token", &self.auth_token.map(|_| "<redacted>"))
+            .field("nkey", &self.nkey)
+            .field("sig", &self.sig.map(|_| "<redacted>"))
             .finish()
     }
 }
@@ -56,6 +66,10 @@ pub enum AuthError {
     UnknownUser,
     /// Wrong password, wrong token, or wrong single user name.
     BadCredentials,
+    /// The NKey is not a configured user.
+    UnknownNkey,
+    /// The NKey's signature of the nonce is missing or wrong.
+    BadSignature(SignatureError),
 }
 
 impl fmt::Display for AuthError {
@@ -64,6 +78,11 @@ impl fmt::Display for AuthError {
             AuthError::MissingCredentials => "missing credentials",
             AuthError::UnknownUser => "unknown user",
             AuthError::BadCredentials => "bad credentials",
+            AuthError::UnknownNkey => "unknown nkey",
+            AuthError::BadSignature(SignatureError::Missing) => "signature missing",
+            AuthError::BadSignature(SignatureError::NotBase64) => "signature not valid base64",
+            AuthError::BadSignature(SignatureError::BadKey) => "user nkey not valid",
+            AuthError::BadSignature(SignatureError::Mismatch) => "signature not verified",
         })
     }
 }
@@ -94,6 +113,9 @@ pub struct Authenticator {
     /// `users` by name; on duplicate names the last entry wins, as the map
     /// nats-server builds.
     users: HashMap<String, UserEntry>,
+    /// NKey users (`users: [{nkey: U...}]`) by public key, with their
+    /// permissions.
+    nkeys: HashMap<String, Option<Arc<PermissionChecker>>>,
     /// `token` / `--auth`.
     token: Option<Secret>,
     /// `user` + `password` / `--user` + `--pass`.
@@ -109,6 +131,7 @@ impl fmt::Debug for Authenticator {
         users.sort_unstable();
         f.debug_struct("Authenticator")
             .field("users", &users)
+            .field("nkeys", &self.nkeys.len())
             .field("token", &self.token.is_some())
             .field("single_user", &self.single_user.as_ref().map(|u| &u.name))
             .field("uses_bcrypt", &self.uses_bcrypt)
@@ -123,9 +146,19 @@ impl Authenticator {
     /// parser only copies the default onto `users` entries).
     pub fn new(config: &Authorization) -> Self {
         let default_permissions = config.default_permissions.as_ref().and_then(checker_for);
+        let permissions_of = |user: &crate::options::User| match &user.permissions {
+            Some(permissions) => checker_for(permissions),
+            None => default_permissions.clone(),
+        };
+        let nkeys = config
+            .users
+            .iter()
+            .filter_map(|user| Some((user.nkey.clone()?, permissions_of(user))))
+            .collect::<HashMap<_, _>>();
         let users = config
             .users
             .iter()
+            .filter(|user| user.nkey.is_none())
             .map(|user| {
                 let permissions = match &user.permissions {
                     Some(permissions) => checker_for(permissions),
@@ -151,6 +184,7 @@ impl Authenticator {
             .any(|secret| matches!(secret, Secret::Bcrypt(_)));
         Authenticator {
             users,
+            nkeys,
             token,
             single_user,
             uses_bcrypt,
@@ -160,7 +194,16 @@ impl Authenticator {
     /// True when clients must authenticate (nats-server
     /// `configureAuthorization`: users, a user name, or a token).
     pub fn required(&self) -> bool {
-        !self.users.is_empty() || self.token.is_some() || self.single_user.is_some()
+        !self.users.is_empty()
+            || !self.nkeys.is_empty()
+            || self.token.is_some()
+            || self.single_user.is_some()
+    }
+
+    /// True when NKey users exist: each client's INFO then carries a fresh
+    /// `nonce` for it to sign (nats-server `nonceRequired`).
+    pub fn uses_nonce(&self) -> bool {
+        !self.nkeys.is_empty()
     }
 
     /// True when some configured secret is a bcrypt hash: `authenticate`
@@ -170,15 +213,25 @@ impl Authenticator {
         self.uses_bcrypt
     }
 
-    /// Checks `creds` in nats-server's order: a `users` entry named by the
-    /// client, then the token, then the single user. With auth off every
-    /// client is accepted, whatever it sent.
+    /// Checks `creds` in nats-server's order: an NKey user when the client
+    /// presents an NKey, a `users` entry named by the client, then the
+    /// token, then the single user. With auth off every client is accepted,
+    /// whatever it sent.
     pub fn authenticate(&self, creds: &Credentials) -> Result<ClientIdentity, AuthError> {
         if !self.required() {
             return Ok(ClientIdentity::default());
         }
         let user = non_empty(creds.user);
         let pass = non_empty(creds.pass).unwrap_or("");
+
+        if let Some(nkey) = non_empty(creds.nkey).filter(|_| !self.nkeys.is_empty()) {
+            let permissions = self.nkeys.get(nkey).ok_or(AuthError::UnknownNkey)?;
+            verify_signature(nkey, creds.nonce, creds.sig).map_err(AuthError::BadSignature)?;
+            return Ok(ClientIdentity {
+                user: Some(nkey.to_string()),
+                permissions: permissions.clone(),
+            });
+        }
 
         // A client that names a user is checked against the users list only.
         // Without a name it falls through to the token and single user
@@ -240,6 +293,7 @@ mod tests {
             username: name.to_string(),
             password: password.to_string(),
             permissions,
+            nkey: None,
         }
     }
 
@@ -252,7 +306,68 @@ mod tests {
             user,
             pass,
             auth_token: token,
+            ..Credentials::default()
         }
+    }
+
+    #[test]
+    fn nkey_users_sign_the_nonce() {
+        let pair = nkeys::KeyPair::new_user();
+        let public = pair.public_key();
+        let config = Authorization {
+            users: vec![
+                User {
+                    nkey: Some(public.clone()),
+                    permissions: Some(publish_only("a.>")),
+                    ..User::default()
+                },
+                user("bob", "pw", None),
+            ],
+            ..Authorization::default()
+        };
+        let auth = Authenticator::new(&config);
+        assert!(auth.required() && auth.uses_nonce());
+        let nonce = b"abcdefghijklmno";
+        let sig = data_encoding::BASE64URL_NOPAD.encode(&pair.sign(nonce).expect("sign"));
+        let signed = Credentials {
+            nkey: Some(&public),
+            sig: Some(&sig),
+            nonce,
+            ..Credentials::default()
+        };
+        let identity = auth.authenticate(&signed).expect("nkey user");
+        assert_eq!(identity.user.as_deref(), Some(public.as_str()));
+        assert!(identity.permissions.is_some());
+        let replayed = Credentials {
+            nonce: b"another-nonce-x",
+            ..signed
+        };
+        assert_eq!(
+            auth.authenticate(&replayed).err(),
+            Some(AuthError::BadSignature(SignatureError::Mismatch))
+        );
+        let stranger = nkeys::KeyPair::new_user().public_key();
+        let unknown = Credentials {
+            nkey: Some(&stranger),
+            ..signed
+        };
+        assert_eq!(
+            auth.authenticate(&unknown).err(),
+            Some(AuthError::UnknownNkey)
+        );
+        let unsigned = Credentials {
+            sig: None,
+            ..signed
+        };
+        assert_eq!(
+            auth.authenticate(&unsigned).err(),
+            Some(AuthError::BadSignature(SignatureError::Missing))
+        );
+        // The password users of the same list still work.
+        assert!(auth
+            .authenticate(&creds(Some("bob"), Some("pw"), None))
+            .is_ok());
+        assert!(auth.authenticate(&creds(None, None, None)).is_err());
     }
 
     fn publish_only(subject: &str) -> Permissions {

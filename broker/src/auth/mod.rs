@@ -3,12 +3,14 @@
 //!
 //! - [`authenticate`]: [`Authenticator`] checks CONNECT [`Credentials`]
 //!   (users list, token, single user; plain secrets compared in constant
-//!   time, `$2a$`/`$2b$`/`$2x$`/`$2y$` secrets as bcrypt hashes) and yields a
+//!   time, `$2a$`/`$2b$`/`$2x$`/`$2y$` secrets as bcrypt hashes, NKey
+//!   signatures of the INFO nonce) and yields a
 //!   [`ClientIdentity`]. Every [`AuthError`] is `-ERR 'Authorization
 //!   Violation'` on the wire.
 //! - [`permissions`]: [`PermissionChecker`], one per user, shared by its
 //!   connections: publish, subscribe (queue entries `"subject queue"`) and
 //!   delivery filtering, with a small bounded verdict cache.
+//! - [`nkey`]: NKey users: the INFO nonce and the check of its signature.
 //! - [`responses`]: [`ResponseTracker`], one per connection of a user with
 //!   `allow_responses`: reply subjects it may answer.
 //! - `secret` (private): configured passwords and tokens, plain or bcrypt.
@@ -22,6 +24,7 @@
 
 pub mod authenticate;
 mod cache;
+pub mod nkey;
 pub mod permissions;
 pub mod responses;
 mod secret;

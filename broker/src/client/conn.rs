@@ -1,6 +1,14 @@
 //! One client connection: its reader task (read, parse, act) and the
 //! timers that belong to it (keep-alive PINGs, the auth deadline).
 //!
+//! The reader and the writer are generic over the stream halves: plain TCP
+//! uses `TcpStream::into_split` (no lock between the halves), TLS uses
+//! `tokio::io::split` of the upgraded stream (see [`super::tls`]). The auth
+//! deadline starts once TLS is up, as nats-server's auth timer does, and
+//! applies only when auth is required: without auth, a client that never
+//! sends CONNECT is bounded by the keep-alive PINGs (nats-server does the
+//! same).
+//!
 //! The reader parses every complete op in a read buffer before reading again
 //! and wakes each destination once per buffer (see [`super::deliver::Batch`]).
 //! The writer is a separate task (see [`super::writer`]).
@@ -14,15 +22,15 @@ use std::time::Duration;
 use bytes::{Buf, BytesMut};
 use rand::RngExt;
 use starling_proto::client::{encode, ClientParser, ConnectInfo, ParseError};
-use tokio::io::AsyncReadExt;
-use tokio::net::tcp::OwnedReadHalf;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::{Instant, Sleep};
 
 use super::batch::Batch;
 use super::handle::ClientHandle;
-use super::writer;
+use super::{tls, writer};
+use crate::auth::nkey::generate_nonce;
 use crate::auth::PermissionChecker;
 use crate::close::CloseReason;
 use crate::options::Options;
@@ -48,6 +56,12 @@ pub(super) struct Connection {
     pub(super) connected: bool,
     /// Clients must authenticate before anything else.
     pub(super) auth_required: bool,
+    /// The nonce sent in INFO for NKey users to sign; None when no NKey
+    /// users exist.
+    pub(super) nonce: Option<String>,
+    /// A CONNECT whose credentials must be checked on a blocking thread
+    /// (bcrypt); the read loop does that before processing further ops.
+    pub(super) pending_connect: Option<Box<ConnectInfo>>,
     /// Publish/subscribe limits of the authenticated user.
     pub(super) permissions: Option<Arc<PermissionChecker>>,
     /// Destinations to wake and counts to publish after this read buffer.
@@ -78,21 +92,14 @@ pub async fn serve(
         server.shutdown.child_token(),
     ));
     server.register_client(&handle);
-    let auth_required = server.authenticator().required();
-    let info = server.client_info(cid, peer, auth_required);
+    let authenticator = server.authenticator();
+    let auth_required = authenticator.required();
+    let nonce = authenticator.uses_nonce().then(generate_nonce);
+    let info = server.client_info_with_nonce(cid, peer, auth_required, nonce.as_deref());
     let mut info_line = BytesMut::new();
     encode::encode_info(&mut info_line, &info);
-    handle.outbound.push_proto(&info_line);
 
-    let (read_half, write_half) = stream.into_split();
-    let writer = tokio::spawn(writer::run(
-        server.clone(),
-        handle.clone(),
-        write_half,
-        options.write_deadline,
-    ));
-
-    let mut connection = Connection {
+    let connection = Connection {
         server: server.clone(),
         handle: handle.clone(),
         parser: ClientParser::new(options.max_control_line, options.max_payload),
@@ -100,20 +107,64 @@ pub async fn serve(
         connect: ConnectInfo::default(),
         connected: false,
         auth_required,
+        nonce,
+        pending_connect: None,
         permissions: None,
         batch: Batch::default(),
         pings_outstanding: 0,
         ping_sent_at: None,
         active_since_ping: false,
     };
-    let reason = connection.run(read_half).await;
-    handle.close(reason);
-    let _ = writer.await;
+    match server.client_tls() {
+        None => {
+            handle.outbound.push_proto(&info_line);
+            let (read_half, write_half) = stream.into_split();
+            connection.serve(read_half, write_half).await;
+        }
+        Some(tls) => {
+            let upgraded = tokio::select! {
+                biased;
+                _ = handle.closed.cancelled() => Err(CloseReason::ServerShutdown),
+                upgraded = tls::upgrade(&tls, stream, &info_line, &handle) => upgraded,
+            };
+            match upgraded {
+                Ok((stream, info_sent)) => {
+                    if !info_sent {
+                        handle.outbound.push_proto(&info_line);
+                    }
+                    let (read_half, write_half) = tokio::io::split(stream);
+                    connection.serve(read_half, write_half).await;
+                }
+                Err(reason) => {
+                    handle.close(reason);
+                }
+            }
+        }
+    }
     server.unregister_client(&handle);
 }
 
 impl Connection {
-    async fn run(&mut self, mut socket: OwnedReadHalf) -> CloseReason {
+    /// Run the writer task and the read loop over an established stream
+    /// (plain TCP halves, or the halves of a TLS stream) until the
+    /// connection closes, then wait for the writer's final flush.
+    async fn serve<R, W>(mut self, read_half: R, write_half: W)
+    where
+        R: AsyncRead + Unpin,
+        W: AsyncWrite + Send + Unpin + 'static,
+    {
+        let writer = tokio::spawn(writer::run(
+            self.server.clone(),
+            self.handle.clone(),
+            write_half,
+            self.options.write_deadline,
+        ));
+        let reason = self.run(read_half).await;
+        self.handle.close(reason);
+        let _ = writer.await;
+    }
+
+    async fn run<R: AsyncRead + Unpin>(&mut self, mut socket: R) -> CloseReason {
         let mut buffer = BytesMut::with_capacity(MIN_READ_SIZE);
         let mut read_size = MIN_READ_SIZE;
         let first_ping = self.options.ping_interval.min(FIRST_PING_INTERVAL);
@@ -144,7 +195,18 @@ impl Connection {
                     read_size = next_read_size(read_size, read);
                     self.active_since_ping = true;
                     self.handle.touch();
-                    let outcome = self.process(&mut buffer);
+                    let mut outcome = self.process(&mut buffer);
+                    // A CONNECT checked against bcrypt hashes stops the
+                    // buffer's processing; the rest follows once it passed.
+                    while outcome.is_ok() {
+                        let Some(connect) = self.pending_connect.take() else {
+                            break;
+                        };
+                        outcome = match self.authenticate_blocking(connect).await {
+                            Ok(()) => self.process(&mut buffer),
+                            Err(reason) => Err(reason),
+                        };
+                    }
                     self.batch.finish(&self.server, Some(&self.handle));
                     if let Err(reason) = outcome {
                         return reason;
@@ -176,6 +238,9 @@ impl Connection {
                     consumed += used;
                     if let Err(reason) = self.handle_op(op) {
                         break Err(reason);
+                    }
+                    if self.pending_connect.is_some() {
+                        break Ok(());
                     }
                 }
                 Ok(None) => break Ok(()),

@@ -7,6 +7,7 @@
 //! - [`outbound`]: the per-connection outbound queue.
 //! - [`writer`]: the writer task.
 //! - [`handle`]: the shared side of a connection, and subscriptions.
+//! - `tls`: the TLS upgrade (INFO first or handshake first, timeout).
 
 pub mod batch;
 pub mod conn;
@@ -14,6 +15,7 @@ pub mod deliver;
 pub mod handle;
 mod ops;
 pub mod outbound;
+mod tls;
 pub mod writer;
 
 pub use handle::{ClientHandle, ClientId, Subscription};

@@ -11,7 +11,7 @@ use starling_proto::subject;
 use super::conn::Connection;
 use super::deliver::{self, Message};
 use super::handle::Subscription;
-use crate::auth::Credentials;
+use crate::auth::{AuthError, ClientIdentity, Credentials};
 use crate::close::CloseReason;
 
 impl Connection {
@@ -86,32 +86,71 @@ impl Connection {
             return Err(CloseReason::NoRespondersRequiresHeaders);
         }
         let authenticator = self.server.authenticator();
-        let mut user = None;
-        if authenticator.required() {
-            let credentials = Credentials {
-                user: connect.user.as_deref(),
-                pass: connect.pass.as_deref(),
-                auth_token: connect.auth_token.as_deref(),
-            };
-            match authenticator.authenticate(&credentials) {
-                Ok(identity) => {
-                    user = identity.user;
-                    self.permissions = identity.permissions;
-                }
-                Err(error) => {
-                    self.server.auth_failures.fetch_add(1, Ordering::Relaxed);
-                    tracing::info!(cid = self.handle.cid, peer = %self.handle.peer, ?error, "authorization violation");
-                    self.send_err("Authorization Violation");
-                    return Err(CloseReason::AuthenticationViolation);
-                }
+        if !authenticator.required() {
+            self.finish_connect(Box::new(connect), ClientIdentity::default());
+            return Ok(());
+        }
+        if authenticator.uses_bcrypt() {
+            // bcrypt costs tens of milliseconds of CPU: the read loop runs
+            // it on a blocking thread before it reads further ops.
+            self.pending_connect = Some(Box::new(connect));
+            return Ok(());
+        }
+        let result = authenticator.authenticate(&credentials(&connect, self.nonce.as_deref()));
+        self.connect_authenticated(Box::new(connect), result)
+    }
+
+    /// Check a pending CONNECT's credentials on a blocking thread (bcrypt),
+    /// then finish it as [`Connection::handle_connect`] would have.
+    pub(super) async fn authenticate_blocking(
+        &mut self,
+        connect: Box<ConnectInfo>,
+    ) -> Result<(), CloseReason> {
+        let authenticator = self.server.authenticator();
+        let nonce = self.nonce.clone();
+        let checked = tokio::task::spawn_blocking(move || {
+            let result = authenticator.authenticate(&credentials(&connect, nonce.as_deref()));
+            (connect, result)
+        })
+        .await;
+        match checked {
+            Ok((connect, result)) => self.connect_authenticated(connect, result),
+            Err(error) => {
+                tracing::warn!(cid = self.handle.cid, %error, "authentication task failed");
+                self.send_err("Authorization Violation");
+                Err(CloseReason::AuthenticationViolation)
             }
         }
+    }
+
+    fn connect_authenticated(
+        &mut self,
+        connect: Box<ConnectInfo>,
+        result: Result<ClientIdentity, AuthError>,
+    ) -> Result<(), CloseReason> {
+        match result {
+            Ok(identity) => {
+                self.finish_connect(connect, identity);
+                Ok(())
+            }
+            Err(error) => {
+                self.server.auth_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(cid = self.handle.cid, peer = %self.handle.peer, %error, "authorization violation");
+                self.send_err("Authorization Violation");
+                Err(CloseReason::AuthenticationViolation)
+            }
+        }
+    }
+
+    /// The CONNECT is accepted: record who the client is and what it may do.
+    fn finish_connect(&mut self, connect: Box<ConnectInfo>, identity: ClientIdentity) {
+        self.permissions = identity.permissions;
         {
             let mut description = super::handle::lock(&self.handle.description);
             description.name = connect.name.clone().unwrap_or_default();
             description.lang = connect.lang.clone().unwrap_or_default();
             description.version = connect.version.clone().unwrap_or_default();
-            description.user = user;
+            description.user = identity.user;
         }
         if let Some(permission) = self.permissions.as_ref().and_then(|p| p.allow_responses()) {
             self.handle.enable_response_tracking(permission.clone());
@@ -119,10 +158,9 @@ impl Connection {
         self.handle
             .async_info
             .store(connect.protocol >= 1, Ordering::Relaxed);
-        self.connect = connect;
+        self.connect = *connect;
         self.connected = true;
         self.send_ok_if_verbose();
-        Ok(())
     }
 
     fn handle_pub(
@@ -248,5 +286,17 @@ impl Connection {
             }
         }
         self.send_ok_if_verbose();
+    }
+}
+
+/// The credentials a CONNECT presents, with the nonce of this connection.
+fn credentials<'a>(connect: &'a ConnectInfo, nonce: Option<&'a str>) -> Credentials<'a> {
+    Credentials {
+        user: connect.user.as_deref(),
+        pass: connect.pass.as_deref(),
+        auth_token: connect.auth_token.as_deref(),
+        nkey: connect.nkey.as_deref(),
+        sig: connect.sig.as_deref(),
+        nonce: nonce.map_or(&[][..], str::as_bytes),
     }
 }

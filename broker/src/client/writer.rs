@@ -1,11 +1,14 @@
 //! A connection's writer task: the only code that writes to its socket.
+//!
+//! Generic over the write half, so plain TCP (`OwnedWriteHalf`) and TLS
+//! (`WriteHalf<TlsStream>`) share it; each batch is flushed after it is
+//! written, which is a no-op on TCP and pushes out the last TLS records.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use super::deliver::slow_consumer;
 use super::handle::ClientHandle;
@@ -17,10 +20,10 @@ use crate::server::ServerState;
 const FINAL_FLUSH_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// Write everything queued, whenever woken, until the connection closes.
-pub async fn run(
+pub async fn run<W: AsyncWrite + Unpin>(
     server: Arc<ServerState>,
     client: Arc<ClientHandle>,
-    mut socket: OwnedWriteHalf,
+    mut socket: W,
     write_deadline: Duration,
 ) {
     let mut spare = BytesMut::new();
@@ -61,13 +64,13 @@ pub async fn run(
 /// Write one batch within `write_deadline`. If the connection is closed
 /// meanwhile, a slow consumer's write is abandoned at once; any other
 /// close gets a short final chance to finish it.
-async fn write_batch(
+async fn write_batch<W: AsyncWrite + Unpin>(
     client: &ClientHandle,
-    socket: &mut OwnedWriteHalf,
+    socket: &mut W,
     batch: &[u8],
     write_deadline: Duration,
 ) -> Result<std::io::Result<()>, tokio::time::error::Elapsed> {
-    let write = tokio::time::timeout(write_deadline, socket.write_all(batch));
+    let write = tokio::time::timeout(write_deadline, write_and_flush(socket, batch));
     tokio::pin!(write);
     tokio::select! {
         biased;
@@ -86,14 +89,29 @@ async fn write_batch(
 
 /// Best effort: write what is still queued (unless the client is a slow
 /// consumer, whose queue is what got it closed), then shut the socket down.
-async fn final_flush(client: &ClientHandle, socket: &mut OwnedWriteHalf, spare: BytesMut) {
+/// `write_all` then `flush` (TLS keeps encrypted records buffered until
+/// flushed; TCP's flush does nothing).
+async fn write_and_flush<W: AsyncWrite + Unpin>(
+    socket: &mut W,
+    batch: &[u8],
+) -> std::io::Result<()> {
+    socket.write_all(batch).await?;
+    socket.flush().await
+}
+
+async fn final_flush<W: AsyncWrite + Unpin>(
+    client: &ClientHandle,
+    socket: &mut W,
+    spare: BytesMut,
+) {
     let slow = client
         .close_reason()
         .is_some_and(CloseReason::is_slow_consumer);
     if !slow {
         let batch = client.outbound.take(spare);
         if !batch.is_empty() {
-            let _ = tokio::time::timeout(FINAL_FLUSH_TIMEOUT, socket.write_all(&batch)).await;
+            let _ =
+                tokio::time::timeout(FINAL_FLUSH_TIMEOUT, write_and_flush(socket, &batch)).await;
         }
         client.outbound.written(batch);
     }

@@ -15,6 +15,7 @@ use super::cluster::parse_cluster;
 use super::duration::format_go_duration;
 use super::error::ConfigError;
 use super::field::{non_empty, Field};
+use super::tls::{parse_tls, TlsBlock};
 use super::value::{Map, ValueKind};
 use crate::limits;
 use crate::options::Options;
@@ -50,7 +51,6 @@ const UNSUPPORTED_TOP_LEVEL: &[&str] = &[
     "trusted",
     "trusted_keys",
     "no_auth_user",
-    "tls",
     "allow_non_tls",
     "ocsp",
     "ocsp_cache",
@@ -158,6 +158,7 @@ fn apply_top_level(field: &Field<'_>, options: &mut Options) -> Result<(), Confi
         }
         "authorization" => apply_authorization(field, &mut options.authorization)?,
         "cluster" => options.cluster = Some(parse_cluster(field)?),
+        "tls" => options.tls = Some(parse_tls(field, TlsBlock::Client)?),
         // Accepted without effect: trace formatting, log frequency, tuning.
         "max_traced_msg_len" | "connect_error_reports" | "reconnect_error_reports" => {
             field.integer()?;
@@ -393,8 +394,8 @@ mod tests {
                 other => panic!("{key}: unexpected {other:?}"),
             }
         }
-        let tls = options("tls { cert_file: a }").expect_err("tls");
-        assert_eq!(tls.to_string(), "tls is not supported yet");
+        let https = options("https_port: 8443").expect_err("https");
+        assert_eq!(https.to_string(), "https_port is not supported yet");
         let jetstream = options("jetstream { store_dir: /data }").expect_err("jetstream");
         assert_eq!(
             jetstream.to_string(),

@@ -77,6 +77,7 @@ fn parse_users(field: &Field<'_>) -> Result<Vec<User>, ConfigError> {
         })?;
         let mut username = None;
         let mut password = None;
+        let mut nkey = None;
         let mut permissions = None;
         for entry in map.entries() {
             let sub = field.child(entry);
@@ -86,11 +87,34 @@ fn parse_users(field: &Field<'_>) -> Result<Vec<User>, ConfigError> {
                 "permission" | "permissions" | "authorization" => {
                     permissions = Some(parse_permissions(&sub)?)
                 }
-                "nkey" | "allowed_connection_types" | "connection_types" | "clients" => {
+                "nkey" => nkey = Some((sub.string()?, entry.value.line)),
+                "allowed_connection_types" | "connection_types" | "clients" => {
                     return Err(sub.unsupported())
                 }
                 _ => sub.unknown()?,
             }
+        }
+        // nats-server's `parseUsers` texts.
+        if let Some((nkey, line)) = nkey {
+            if username.is_some() || password.is_some() {
+                return Err(
+                    field.invalid_at(item.line, "nkey users do not take usernames or passwords")
+                );
+            }
+            if !is_user_public_nkey(&nkey) {
+                return Err(field.invalid_at(line, "not a valid public nkey for a user"));
+            }
+            if !seen.insert(nkey.clone()) {
+                return Err(
+                    field.invalid_at(item.line, format!("duplicate nkey {nkey:?} detected"))
+                );
+            }
+            users.push(User {
+                nkey: Some(nkey),
+                permissions,
+                ..User::default()
+            });
+            continue;
         }
         let Some(username) = username else {
             return Err(field.invalid_at(item.line, "user entry requires a user"));
@@ -103,10 +127,18 @@ fn parse_users(field: &Field<'_>) -> Result<Vec<User>, ConfigError> {
         users.push(User {
             username,
             password: password.unwrap_or_default(),
+            nkey: None,
             permissions,
         });
     }
     Ok(users)
+}
+
+/// nats-server's `nkeys.IsValidPublicUserKey`: a `U...` public key whose
+/// checksum holds.
+fn is_user_public_nkey(key: &str) -> bool {
+    nkeys::KeyPair::from_public_key(key)
+        .is_ok_and(|pair| matches!(pair.key_pair_type(), nkeys::KeyPairType::User))
 }
 
 /// A `permissions { publish, subscribe, allow_responses }` block.
@@ -387,6 +419,47 @@ mod tests {
         );
     }
 
+    /// The user of the async-nats suite's `nkey.conf`.
+    const NKEY: &str = "UAFHG6FUD2UU4SDFVAFUL5LDFO2XM4WYM76UNXTPJYJK7EEMYRBHT2VE";
+
+    #[test]
+    fn nkey_users_parse_with_permissions() {
+        let auth = authorization(&format!(
+            "authorization: {{\n  users: [\n    {{ nkey: {NKEY} }}\n    {{ nkey: \"{}\", permissions: {{ publish: \"a.>\" }} }}\n    {{ user: bob, password: pw }}\n  ]\n}}",
+            nkeys::KeyPair::new_user().public_key()
+        ));
+        assert!(auth.required());
+        assert_eq!(auth.users.len(), 3);
+        assert_eq!(auth.users[0].nkey.as_deref(), Some(NKEY));
+        assert!(auth.users[0].username.is_empty());
+        assert_eq!(
+            auth.users[1]
+                .permissions
+                .as_ref()
+                .map(|p| p.publish.is_some()),
+            Some(true)
+        );
+        assert_eq!(auth.users[2].nkey, None);
+    }
+
+    #[test]
+    fn bad_nkey_entries_are_rejected() {
+        for text in [
+            format!("authorization {{ users: [{{nkey: {NKEY}, user: a}}] }}"),
+            format!("authorization {{ users: [{{nkey: {NKEY}, password: a}}] }}"),
+            format!("authorization {{ users: [{{nkey: {NKEY}}}, {{nkey: {NKEY}}}] }}"),
+            // An account key is not a user key.
+            "authorization { users: [{nkey: ADTQS7ZCFVJNW5726GOYXW5TSCZFNIQSHK2ZGYUBCD5D77OTNLOOKZOZ}] }".to_string(),
+            // A broken checksum.
+            "authorization { users: [{nkey: UAFHG6FUD2UU4SDFVAFUL5LDFO2XM4WYM76UNXTPJYJK7EEMYRBHT2VF}] }".to_string(),
+        ] {
+            assert!(
+                matches!(options(&text), Err(ConfigError::InvalidValue { .. })),
+                "{text}"
+            );
+        }
+    }
+
     #[test]
     fn user_entries_are_checked() {
         assert_eq!(
@@ -405,8 +478,14 @@ mod tests {
             invalid("authorization { users: {user: a} }").1,
             "authorization.users"
         );
-        match options("authorization { users: [{nkey: UABC}] }") {
-            Err(ConfigError::Unsupported { name }) => assert_eq!(name, "authorization.users.nkey"),
+        assert_eq!(
+            invalid("authorization { users: [{nkey: UABC}] }").1,
+            "authorization.users"
+        );
+        match options("authorization { users: [{user: a, clients: 1}] }") {
+            Err(ConfigError::Unsupported { name }) => {
+                assert_eq!(name, "authorization.users.clients")
+            }
             other => panic!("unexpected {other:?}"),
         }
         match options("authorization {\n users: [\n {user: a\n  role: admin}] }") {

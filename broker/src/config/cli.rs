@@ -162,6 +162,7 @@ fn apply_flags(flags: &[Occurrence], options: &mut Options) -> Result<(), Config
     let mut cluster_listen = None;
     let mut routes = None;
     let mut cluster_flags = Vec::new();
+    let mut tls_flags = Vec::new();
     for occurrence in flags {
         let text = || non_empty(occurrence.text().to_string());
         let on = occurrence.boolean();
@@ -197,6 +198,9 @@ fn apply_flags(flags: &[Occurrence], options: &mut Options) -> Result<(), Config
             Flag::MaxTracedMsgLen => {
                 occurrence.integer()?;
             }
+            Flag::Tls | Flag::TlsVerify | Flag::TlsCert | Flag::TlsKey | Flag::TlsCaCert => {
+                tls_flags.push(occurrence)
+            }
             Flag::ClusterListen => cluster_listen = Some(occurrence),
             Flag::Routes => routes = Some(occurrence),
             Flag::ClusterName
@@ -210,6 +214,9 @@ fn apply_flags(flags: &[Occurrence], options: &mut Options) -> Result<(), Config
             | Flag::Help
             | Flag::Unsupported => {}
         }
+    }
+    if !tls_flags.is_empty() {
+        apply_tls_flags(&tls_flags, options)?;
     }
     if let Some(listen) = cluster_listen {
         apply_cluster_listen(listen, options)?;
@@ -254,6 +261,59 @@ fn apply_flags(flags: &[Occurrence], options: &mut Options) -> Result<(), Config
             .map(|route| check_route_url(route).map_err(|reason| occurrence.bad_value(&reason)))
             .collect::<Result<_, _>>()?;
     }
+    Ok(())
+}
+
+/// `--tls`, `--tlsverify`, `--tlscert`, `--tlskey`, `--tlscacert` over the
+/// file's `tls` block (nats-server's `overrideTLS`): TLS is on when the file
+/// has it or `--tls`/`--tlsverify` is given, and then needs a certificate
+/// and a key. A file flag without TLS on is an error rather than ignored.
+fn apply_tls_flags(flags: &[&Occurrence], options: &mut Options) -> Result<(), ConfigError> {
+    let mut enabled = options.tls.is_some();
+    let mut tls = options.tls.clone().unwrap_or_default();
+    for occurrence in flags {
+        let path = || non_empty(occurrence.text().to_string()).map(PathBuf::from);
+        match occurrence.flag {
+            Flag::Tls => enabled = occurrence.boolean(),
+            Flag::TlsVerify => {
+                tls.verify = occurrence.boolean();
+                enabled |= tls.verify;
+            }
+            Flag::TlsCert => tls.cert_file = path().unwrap_or_default(),
+            Flag::TlsKey => tls.key_file = path().unwrap_or_default(),
+            _ => tls.ca_file = path(),
+        }
+    }
+    if !enabled {
+        options.tls = None;
+        return match flags
+            .iter()
+            .find(|o| !matches!(o.flag, Flag::Tls | Flag::TlsVerify))
+        {
+            Some(file_flag) => Err(ConfigError::BadFlag(format!(
+                "{} requires TLS to be enabled, e.g. --tls",
+                file_flag.written
+            ))),
+            None => Ok(()),
+        };
+    }
+    // nats-server's texts (opts.go `overrideTLS`).
+    if tls.cert_file.as_os_str().is_empty() {
+        return Err(ConfigError::BadFlag(
+            "TLS Server certificate must be present and valid".into(),
+        ));
+    }
+    if tls.key_file.as_os_str().is_empty() {
+        return Err(ConfigError::BadFlag(
+            "TLS Server private key must be present and valid".into(),
+        ));
+    }
+    if tls.verify && tls.ca_file.is_none() {
+        return Err(ConfigError::BadFlag(
+            "--tlsverify requires --tlscacert (or ca_file) to check client certificates".into(),
+        ));
+    }
+    options.tls = Some(tls);
     Ok(())
 }
 
@@ -459,11 +519,6 @@ mod tests {
             (&["--jetstream"], "--jetstream"),
             (&["-sd", "/data"], "-sd"),
             (&["--store_dir=/data"], "--store_dir"),
-            (&["--tls"], "--tls"),
-            (&["--tlscert", "c.pem"], "--tlscert"),
-            (&["--tlskey", "k.pem"], "--tlskey"),
-            (&["--tlsverify"], "--tlsverify"),
-            (&["--tlscacert", "ca.pem"], "--tlscacert"),
             (&["-ms", "8443"], "-ms"),
             (&["--https_port", "8443"], "--https_port"),
             (&["--profile", "6060"], "--profile"),
@@ -477,10 +532,56 @@ mod tests {
                 other => panic!("{args:?}: unexpected {other:?}"),
             }
         }
-        let tls = command(&["--tls"]).expect_err("tls");
-        assert_eq!(tls.to_string(), "--tls is not supported yet");
+        let https = command(&["-ms", "8443"]).expect_err("https");
+        assert_eq!(https.to_string(), "-ms is not supported yet");
         let js = command(&["-js"]).expect_err("js");
         assert_eq!(js.to_string(), "-js is not supported by starling");
+    }
+
+    #[test]
+    fn tls_flags_enable_client_tls_with_nats_server_checks() {
+        let options = run(&["--tls", "--tlscert", "c.pem", "--tlskey", "k.pem"]);
+        let tls = options.tls.expect("tls");
+        assert_eq!(tls.cert_file, PathBuf::from("c.pem"));
+        assert_eq!(tls.key_file, PathBuf::from("k.pem"));
+        assert!(!tls.verify);
+        let verify = run(&[
+            "--tlsverify",
+            "--tlscert=c.pem",
+            "--tlskey=k.pem",
+            "--tlscacert=ca.pem",
+        ])
+        .tls
+        .expect("tls");
+        assert!(verify.verify);
+        assert_eq!(verify.ca_file, Some(PathBuf::from("ca.pem")));
+        assert_eq!(
+            bad_flag(&["--tls", "--tlskey", "k.pem"]),
+            "TLS Server certificate must be present and valid"
+        );
+        assert_eq!(
+            bad_flag(&["--tls", "--tlscert", "c.pem"]),
+            "TLS Server private key must be present and valid"
+        );
+        assert!(
+            bad_flag(&["--tlsverify", "--tlscert", "c", "--tlskey", "k"]).contains("--tlscacert")
+        );
+        assert!(bad_flag(&["--tlscert", "c.pem"]).contains("requires TLS"));
+        assert_eq!(run(&["--tls=false"]).tls, None);
+    }
+
+    #[test]
+    fn tls_flags_override_the_files_block() {
+        let dir = TempDir::new();
+        let path = dir.write(
+            "tls.conf",
+            "tls { cert_file: a.pem, key_file: b.pem, timeout: 3 }\n",
+        );
+        let path = path.to_string_lossy().to_string();
+        let tls = run(&["-c", &path, "--tlscert", "c.pem"]).tls.expect("tls");
+        assert_eq!(tls.cert_file, PathBuf::from("c.pem"));
+        assert_eq!(tls.key_file, PathBuf::from("b.pem"));
+        assert_eq!(tls.timeout, Duration::from_secs(3));
     }
 
     #[test]

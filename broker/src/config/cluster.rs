@@ -7,12 +7,12 @@
 use super::address::check_route_url;
 use super::error::ConfigError;
 use super::field::{non_empty, Field};
+use super::tls::{parse_tls, TlsBlock};
 use crate::limits;
 use crate::options::ClusterOptions;
 
 /// Cluster keys of nats-server that Starling rejects as unsupported.
 const UNSUPPORTED_CLUSTER_KEYS: &[&str] = &[
-    "tls",
     "permissions",
     "pool_size",
     "accounts",
@@ -62,6 +62,7 @@ pub(super) fn parse_cluster(field: &Field<'_>) -> Result<ClusterOptions, ConfigE
             }
             "ping_interval" => cluster.ping_interval = sub.duration_or(defaults.ping_interval)?,
             "ping_max" => cluster.ping_max = sub.count_or(defaults.ping_max)?,
+            "tls" => cluster.tls = Some(parse_tls(&sub, TlsBlock::Route)?),
             other if UNSUPPORTED_CLUSTER_KEYS.contains(&other) => return Err(sub.unsupported()),
             _ => sub.unknown()?,
         }
@@ -156,7 +157,6 @@ mod tests {
     #[test]
     fn unsupported_cluster_keys_are_named_with_their_block() {
         for key in [
-            "tls",
             "permissions",
             "pool_size",
             "accounts",
@@ -170,8 +170,6 @@ mod tests {
                 other => panic!("{key}: unexpected {other:?}"),
             }
         }
-        let error = options("cluster { tls { cert_file: x } }").expect_err("tls");
-        assert_eq!(error.to_string(), "cluster.tls is not supported yet");
     }
 
     #[test]

@@ -79,8 +79,8 @@ impl ConfigError {
     }
 }
 
-/// Options that are planned (TLS and what depends on it) get "not supported
-/// yet"; everything else is out of scope for Starling.
+/// Options that are planned (HTTPS monitoring, OCSP and other TLS extras)
+/// get "not supported yet"; everything else is out of scope for Starling.
 fn is_planned(name: &str) -> bool {
     let bare = name.trim_start_matches('-');
     let last = bare.rsplit('.').next().unwrap_or(bare);

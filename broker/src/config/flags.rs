@@ -30,6 +30,16 @@ pub(super) enum Flag {
     NoAdvertise,
     ConnectRetries,
     ClientAdvertise,
+    /// `--tls`: serve clients over TLS.
+    Tls,
+    /// `--tlsverify`: TLS, and require verified client certificates.
+    TlsVerify,
+    /// `--tlscert FILE`.
+    TlsCert,
+    /// `--tlskey FILE`.
+    TlsKey,
+    /// `--tlscacert FILE`.
+    TlsCaCert,
     Signal,
     Version,
     Help,
@@ -89,11 +99,11 @@ pub(super) const FLAGS: &[(&str, Flag, bool)] = &[
     ("jetstream", Flag::Unsupported, false),
     ("sd", Flag::Unsupported, true),
     ("store_dir", Flag::Unsupported, true),
-    ("tls", Flag::Unsupported, false),
-    ("tlsverify", Flag::Unsupported, false),
-    ("tlscert", Flag::Unsupported, true),
-    ("tlskey", Flag::Unsupported, true),
-    ("tlscacert", Flag::Unsupported, true),
+    ("tls", Flag::Tls, false),
+    ("tlsverify", Flag::TlsVerify, false),
+    ("tlscert", Flag::TlsCert, true),
+    ("tlskey", Flag::TlsKey, true),
+    ("tlscacert", Flag::TlsCaCert, true),
     ("help_tls", Flag::Unsupported, false),
     ("ms", Flag::Unsupported, true),
     ("https_port", Flag::Unsupported, true),

@@ -6,7 +6,7 @@
 //!   `conf/lex.go` and `conf/parse.go`) parsed into a tree of values that
 //!   remember their lines; `resolve` handles `include`, `$VARIABLE` and
 //!   the environment lookup.
-//! - `apply`, `auth`, `cluster`, `field`: the tree applied onto `Options`,
+//! - `apply`, `auth`, `cluster`, `tls`, `field`: the tree applied onto `Options`,
 //!   key by key (nats-server's `opts.go`), with typed errors naming key and
 //!   line.
 //! - `address`, `duration`: `host:port`, route URLs, Go durations.
@@ -19,7 +19,8 @@
 //! knows nothing of options and the apply step sees whole values (it can tell
 //! a referenced variable from an unknown key, as nats-server does).
 //! Unsupported nats-server features (JetStream, leaf nodes, gateways,
-//! accounts, TLS for now) are a [`ConfigError::Unsupported`], never ignored.
+//! accounts, HTTPS monitoring) are a [`ConfigError::Unsupported`], never
+//! ignored.
 
 mod address;
 mod apply;
@@ -36,6 +37,7 @@ mod scanner;
 mod syntax;
 #[cfg(test)]
 mod test_support;
+mod tls;
 mod usage;
 mod value;
 

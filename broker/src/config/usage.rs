@@ -37,6 +37,13 @@ Authorization Options:
         --pass <password>            Password required for connections
         --auth <token>               Authorization token required for connections
 
+TLS Options:
+        --tls                        Enable TLS, do not verify clients (default: false)
+        --tlscert <file>             Server certificate file
+        --tlskey <file>              Private key for server certificate
+        --tlsverify                  Enable TLS, verify client certificates
+        --tlscacert <file>           Client certificate CA for verification
+
 Cluster Options:
         --routes <rurl-1, rurl-2>    Routes to solicit and connect
         --cluster <cluster-url>      Cluster URL for solicited routes
@@ -52,7 +59,7 @@ Common Options:
 
 Flags take one or two dashes and a value as `-p 4222` or `--port=4222`.
 Flags override the configuration file. Not supported: JetStream (-js, -sd),
-TLS (--tls*, -ms), syslog (-s, -r), --profile, --ports_file_dir.
+HTTPS monitoring (-ms), syslog (-s, -r), --profile, --ports_file_dir.
 ";
 
 #[cfg(test)]
@@ -69,6 +76,7 @@ mod tests {
             "--signal",
             "--http_port",
             "-DV",
+            "--tlsverify",
         ] {
             assert!(text.contains(flag), "{flag}");
         }

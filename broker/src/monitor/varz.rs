@@ -2,7 +2,8 @@
 //!
 //! Field names, order and omissions follow nats-server's `Varz` struct for a
 //! single node: `omitempty` fields that would be empty here (`git_commit`,
-//! `tls_*`, `ip`, `connect_urls`, `tags`, `system_account`, ...) are left
+//! `tls_required`/`tls_verify` without TLS, `ip`, `connect_urls`, `tags`,
+//! `system_account`, ...) are left
 //! out, and the nested option structs print as `{}` when unset, as Go does.
 //! `starling_version` is the one field nats-server does not have.
 
@@ -18,13 +19,17 @@ use super::format::{go_float, nanos, rfc3339, uptime};
 use super::params::Params;
 use super::shared::{json_response, Monitor};
 use crate::client::handle::lock;
-use crate::options::ClusterOptions;
+use crate::limits;
+use crate::options::{ClusterOptions, TlsOptions};
 use crate::server::info::{GO_FIELD, NATS_COMPATIBLE_VERSION, STARLING_VERSION};
 use crate::server::ServerState;
 
-/// `tls_timeout` in seconds: nats-server's default. Starling has no TLS yet,
-/// so nothing configures it.
-const TLS_TIMEOUT_SECONDS: f64 = 2.0;
+/// `tls_timeout` in seconds: the configured one, or nats-server's default
+/// (which it reports even without TLS).
+fn tls_timeout_seconds(tls: Option<&TlsOptions>) -> f64 {
+    tls.map_or(limits::TLS_TIMEOUT, |tls| tls.timeout)
+        .as_secs_f64()
+}
 
 /// The `/varz` document.
 #[derive(Debug, Serialize)]
@@ -38,6 +43,10 @@ pub struct Varz {
     port: u16,
     #[serde(skip_serializing_if = "is_false")]
     auth_required: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    tls_required: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    tls_verify: bool,
     max_connections: usize,
     #[serde(skip_serializing_if = "is_zero")]
     max_subscriptions: usize,
@@ -105,6 +114,10 @@ struct ClusterVarz {
     urls: Vec<String>,
     #[serde(skip_serializing_if = "is_zero_f64", serialize_with = "go_float")]
     tls_timeout: f64,
+    #[serde(skip_serializing_if = "is_false")]
+    tls_required: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    tls_verify: bool,
 }
 
 /// A section Starling has nothing for (gateway, leaf, mqtt, websocket,
@@ -151,6 +164,8 @@ pub fn varz(monitor: &Monitor) -> Varz {
         host: options.host.clone(),
         port,
         auth_required: options.authorization.required(),
+        tls_required: options.tls.is_some(),
+        tls_verify: options.tls.as_ref().is_some_and(|tls| tls.verify),
         max_connections: options.max_connections,
         max_subscriptions: options.max_subscriptions,
         ping_interval: nanos(options.ping_interval),
@@ -176,7 +191,7 @@ pub fn varz(monitor: &Monitor) -> Varz {
         mqtt: Empty {},
         websocket: Empty {},
         jetstream: Empty {},
-        tls_timeout: TLS_TIMEOUT_SECONDS,
+        tls_timeout: tls_timeout_seconds(options.tls.as_ref()),
         write_deadline: nanos(options.write_deadline),
         start: rfc3339(server.start),
         now: rfc3339(now),
@@ -217,7 +232,9 @@ fn cluster_varz(cluster: &ClusterOptions, server: &ServerState) -> ClusterVarz {
             .iter()
             .map(|url| route_host_port(url))
             .collect(),
-        tls_timeout: TLS_TIMEOUT_SECONDS,
+        tls_timeout: tls_timeout_seconds(cluster.tls.as_ref()),
+        tls_required: cluster.tls.is_some(),
+        tls_verify: cluster.tls.is_some(),
     }
 }
 

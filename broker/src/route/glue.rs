@@ -67,7 +67,11 @@ impl ClusterHandler for ClusterGlue {
 
     fn members_changed(&self) {
         if let Some(server) = self.server.upgrade() {
-            server.send_async_info();
+            // In lame duck mode clients already got their last INFO (with
+            // ldm and without this node); they are being moved away.
+            if !server.lame_duck.load(std::sync::atomic::Ordering::Relaxed) {
+                server.send_async_info();
+            }
         }
     }
 }

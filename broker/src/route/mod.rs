@@ -6,11 +6,13 @@
 //! - [`remote`]: peers' interest, kept in the sublist as `Interest::Remote`.
 //! - [`glue`]: the handler the cluster calls.
 //! - [`setup`]: cluster configuration from the options.
+//! - [`tls`]: route TLS as a cluster transport and listener.
 
 pub mod glue;
 pub mod local;
 pub mod remote;
 pub mod setup;
+pub mod tls;
 
 pub use glue::ClusterGlue;
 pub use local::LocalInterest;

@@ -15,7 +15,8 @@ pub const GO_FIELD: &str = concat!("starling ", env!("CARGO_PKG_VERSION"));
 pub const STARLING_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// INFO for a client connection, with nats-server's field names and
-/// omissions (`auth_required` and `ldm` only when true).
+/// omissions (`auth_required`, `tls_required`, `tls_verify` and `ldm` only
+/// when true, `nonce` only when set).
 #[derive(Debug, Serialize)]
 pub struct ClientInfo<'a> {
     /// Server id.
@@ -43,6 +44,16 @@ pub struct ClientInfo<'a> {
     /// Clients must authenticate.
     #[serde(skip_serializing_if = "is_false")]
     pub auth_required: bool,
+    /// Clients must upgrade to TLS (or have done the handshake first).
+    #[serde(skip_serializing_if = "is_false")]
+    pub tls_required: bool,
+    /// Clients must present a certificate the server verifies.
+    #[serde(skip_serializing_if = "is_false")]
+    pub tls_verify: bool,
+    /// A fresh random string an NKey client signs (only when NKey users
+    /// exist, and only in the first INFO of a connection).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<&'a str>,
     /// Cluster name, when clustered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster: Option<&'a str>,

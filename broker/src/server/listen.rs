@@ -18,6 +18,8 @@ use crate::client::handle::lock;
 use crate::monitor;
 use crate::options::Options;
 use crate::route;
+use crate::route::tls::{TlsRouteListener, TlsTransport};
+use crate::tls::RouteTls;
 use starling_cluster::Cluster;
 
 /// Longest wait for connections to finish closing on shutdown.
@@ -34,6 +36,8 @@ pub struct Server {
     client_listener: TcpListener,
     monitor_listener: Option<TcpListener>,
     route_listener: Option<TcpListener>,
+    /// Route TLS (certificates loaded at bind), when `cluster { tls }`.
+    route_tls: Option<RouteTls>,
 }
 
 /// A cheap handle to control a running server from elsewhere.
@@ -60,13 +64,19 @@ impl Server {
             Some(cluster) => Some(TcpListener::bind((cluster.host.as_str(), cluster.port)).await?),
             None => None,
         };
+        let route_tls = match options.cluster.as_ref().and_then(|c| c.tls.as_ref()) {
+            Some(tls) => Some(RouteTls::new(tls)?),
+            None => None,
+        };
         let state = Arc::new(ServerState::new(options));
+        state.load_client_tls(&state.options())?;
         *lock(&state.client_addr) = Some(client_listener.local_addr()?);
         Ok(Server {
             state,
             client_listener,
             monitor_listener,
             route_listener,
+            route_tls,
         })
     }
 
@@ -104,10 +114,11 @@ impl Server {
             client_listener,
             monitor_listener,
             route_listener,
+            route_tls,
         } = self;
         let tracker = TaskTracker::new();
         if let Some(listener) = route_listener {
-            start_cluster(&state, listener);
+            start_cluster(&state, listener, route_tls);
         }
         if let Some(listener) = monitor_listener {
             tracker.spawn(monitor::serve(state.clone(), listener));
@@ -137,6 +148,11 @@ impl ServerHandle {
         &self.state
     }
 
+    /// True once lame duck mode began.
+    pub fn in_lame_duck(&self) -> bool {
+        self.state.lame_duck.load(Ordering::SeqCst)
+    }
+
     /// Enter lame duck mode (idempotent): stop accepting, tell clients with
     /// an INFO carrying `ldm: true`, wait the grace period, then close the
     /// clients spread over the rest of `lame_duck_duration`, and stop.
@@ -156,7 +172,7 @@ impl ServerHandle {
     }
 }
 
-fn start_cluster(state: &Arc<ServerState>, listener: TcpListener) {
+fn start_cluster(state: &Arc<ServerState>, listener: TcpListener, tls: Option<RouteTls>) {
     let options = state.options();
     let Some(cluster_options) = &options.cluster else {
         return;
@@ -170,8 +186,20 @@ fn start_cluster(state: &Arc<ServerState>, listener: TcpListener) {
         &state.server_name(),
         client_addr,
     );
+    let _ = state.own_client_urls.set(config.client_urls.clone());
     let glue = Arc::new(route::ClusterGlue::new(state));
-    let cluster = Cluster::start(config, listener, glue, state.shutdown.clone());
+    let shutdown = state.shutdown.clone();
+    let cluster = match tls {
+        None => Cluster::start(config, listener, glue, shutdown),
+        Some(tls) => Cluster::start_with(
+            config,
+            Box::new(TlsRouteListener::new(listener, tls.clone())),
+            Arc::new(TlsTransport::new(tls)),
+            rand::make_rng(),
+            glue,
+            shutdown,
+        ),
+    };
     let _ = state.cluster.set(cluster);
 }
 

@@ -20,6 +20,7 @@ use crate::options::Options;
 use crate::route::{LocalInterest, RemoteInterestTable};
 use crate::stats::{Traffic, TrafficSnapshot};
 use crate::sublist::Sublist;
+use crate::tls::{ClientTls, TlsError};
 use starling_cluster::Cluster;
 
 /// Closed connections kept for `/connz?state=closed` (nats-server's default).
@@ -54,6 +55,9 @@ pub struct ServerState {
     options: RwLock<Arc<Options>>,
     /// Who may connect; replaced whole on reload.
     authenticator: RwLock<Arc<Authenticator>>,
+    /// Client TLS built from `options.tls` (certificates loaded); None =
+    /// plain TCP. Set at bind, replaced on reload when the files load.
+    client_tls: RwLock<Option<Arc<ClientTls>>>,
     /// Every local subscription and every peer's interest.
     pub sublist: Sublist<Interest>,
     /// Local interest as announced to peers.
@@ -62,6 +66,9 @@ pub struct ServerState {
     pub remote_interest: RemoteInterestTable,
     /// The cluster, once started (None when not clustered).
     pub cluster: OnceLock<Arc<Cluster>>,
+    /// This node's own client URLs as advertised to the cluster, left out
+    /// of connect_urls in lame duck mode.
+    pub own_client_urls: OnceLock<Vec<String>>,
     /// Open connections by id, for monitoring, reload and shutdown.
     clients: Mutex<HashMap<ClientId, Arc<ClientHandle>>>,
     /// The most recent closed connections, oldest first.
@@ -108,10 +115,12 @@ impl ServerState {
             server_id: generate_server_id(),
             options: RwLock::new(Arc::new(options)),
             authenticator: RwLock::new(Arc::new(authenticator)),
+            client_tls: RwLock::new(None),
             sublist: Sublist::new(true),
             local_interest: LocalInterest::default(),
             remote_interest: RemoteInterestTable::default(),
             cluster: OnceLock::new(),
+            own_client_urls: OnceLock::new(),
             clients: Mutex::new(HashMap::new()),
             closed_clients: Mutex::new(VecDeque::new()),
             traffic: Traffic::default(),
@@ -145,8 +154,29 @@ impl ServerState {
             .clone()
     }
 
+    /// The client TLS in force, if any.
+    pub fn client_tls(&self) -> Option<Arc<ClientTls>> {
+        self.client_tls
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Load the certificates of `options.tls` and put them in force.
+    pub fn load_client_tls(&self, options: &Options) -> Result<(), TlsError> {
+        let tls = match &options.tls {
+            Some(tls) => Some(Arc::new(ClientTls::new(tls)?)),
+            None => None,
+        };
+        *self.client_tls.write().unwrap_or_else(|p| p.into_inner()) = tls;
+        Ok(())
+    }
+
     /// Swap in reloaded options and authenticator.
     pub fn replace_options(&self, options: Options) {
+        if let Err(error) = self.load_client_tls(&options) {
+            tracing::error!(%error, "reload: keeping the previous TLS certificates");
+        }
         let authenticator = Authenticator::new(&options.authorization);
         *self
             .authenticator
@@ -171,13 +201,33 @@ impl ServerState {
 
     /// The INFO JSON for a new client connection.
     pub fn client_info(&self, cid: ClientId, peer: SocketAddr, auth_required: bool) -> Vec<u8> {
+        self.client_info_with_nonce(cid, peer, auth_required, None)
+    }
+
+    /// The INFO JSON for a client connection, carrying `nonce` (the first
+    /// INFO of a connection when NKey users exist).
+    pub fn client_info_with_nonce(
+        &self,
+        cid: ClientId,
+        peer: SocketAddr,
+        auth_required: bool,
+        nonce: Option<&str>,
+    ) -> Vec<u8> {
         let options = self.options();
         let port = lock(&self.client_addr).map_or(options.port, |addr| addr.port());
         let cluster = self.cluster.get();
         let cluster_name = cluster.map(|c| c.name());
         let advertise = !options.cluster.as_ref().is_some_and(|c| c.no_advertise);
+        let lame_duck = self.lame_duck.load(Ordering::Relaxed);
         let connect_urls = match cluster {
-            Some(cluster) if advertise => cluster.client_urls(),
+            Some(cluster) if advertise => {
+                let mut urls = cluster.client_urls();
+                if lame_duck {
+                    let own = self.own_client_urls.get();
+                    urls.retain(|url| !own.is_some_and(|own| own.contains(url)));
+                }
+                urls
+            }
             _ => Vec::new(),
         };
         let info = ClientInfo {
@@ -193,9 +243,12 @@ impl ServerState {
             client_id: cid,
             client_ip: peer.ip().to_string(),
             auth_required,
+            tls_required: options.tls.is_some(),
+            tls_verify: options.tls.as_ref().is_some_and(|tls| tls.verify),
+            nonce,
             cluster: cluster_name.as_deref(),
             connect_urls,
-            ldm: self.lame_duck.load(Ordering::Relaxed),
+            ldm: lame_duck,
         };
         serde_json::to_vec(&info).unwrap_or_default()
     }

@@ -8,14 +8,13 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context, Result};
-use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::timeout;
 
 use super::limits::{CONNECT_CONCURRENCY, MEMORY_SETTLE, RUN_TIMEOUT};
 use super::server::{rss_kib, ServerSpec, Target, Topology};
-use super::wire::Connection;
+use super::wire::{Connection, Stream};
 
 /// Result of one memory measurement.
 #[derive(Debug, Clone, Copy)]
@@ -52,12 +51,12 @@ async fn measure(target: &Target, connections: usize) -> Result<MemoryUse> {
             let _permit = permits.acquire_owned().await?;
             // Keep only the socket: the bench's read buffer is not needed
             // for an idle connection.
-            Connection::connect(addr)
+            Connection::connect(addr, false)
                 .await
                 .map(|connection| connection.stream)
         });
     }
-    let mut open: Vec<TcpStream> = Vec::with_capacity(connections);
+    let mut open: Vec<Stream> = Vec::with_capacity(connections);
     let mut first_error = None;
     while let Some(joined) = handshakes.join_next().await {
         match joined

@@ -11,6 +11,7 @@
 //! - [`scenario`]: the catalogue of named scenarios and their report rows.
 //! - [`report`]: medians, ratios, gates, Markdown table and JSON.
 //! - [`limits`]: sizes and timeouts.
+//! - [`tls`]: the TLS scenario's certificates and client configuration.
 //!
 //! Design note: the load clients are raw TCP, not a client library, so the
 //! client side is cheap and identical for every server; scenarios take a
@@ -25,6 +26,7 @@ pub mod report;
 pub mod scenario;
 pub mod server;
 pub mod throughput;
+pub mod tls;
 pub mod wire;
 
 pub use wire::unique_prefix;

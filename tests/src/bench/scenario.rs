@@ -117,6 +117,7 @@ pub fn catalogue(scale: Scale) -> Vec<Scenario> {
         max_rounds: None,
     };
     let single = Topology::Single;
+    let single_tls = Topology::SingleTls;
     let cluster = Topology::Cluster(CLUSTER_NODES);
     // (name, pattern, payload, messages in a full run, gate, topology)
     let throughputs = [
@@ -163,6 +164,16 @@ pub fn catalogue(scale: Scale) -> Vec<Scenario> {
             single,
         ),
         ("queue-1k", Pattern::Queue(4), LARGE, 500_000, false, single),
+        // 1:1 pub/sub with both clients on TLS (a certificate made at
+        // bench start, the same for every server).
+        (
+            "pubsub-tls-16b",
+            Pattern::Broadcast(1),
+            SMALL,
+            2_000_000,
+            false,
+            single_tls,
+        ),
         (
             "cluster-pubsub-16b",
             Pattern::Broadcast(1),
@@ -205,7 +216,7 @@ pub fn catalogue(scale: Scale) -> Vec<Scenario> {
     // Single-server scenarios first, then the cluster ones.
     let first_cluster = scenarios
         .iter()
-        .position(|scenario| scenario.topology != single)
+        .position(|scenario| matches!(scenario.topology, Topology::Cluster(_)))
         .unwrap_or(scenarios.len());
     scenarios.splice(
         first_cluster..first_cluster,
@@ -215,11 +226,11 @@ pub fn catalogue(scale: Scale) -> Vec<Scenario> {
     scenarios
 }
 
-/// Names selected by default: everything on a single server.
+/// Names selected by default: everything on a single server (TLS included).
 pub fn default_selection(catalogue: &[Scenario], with_cluster: bool) -> Vec<&'static str> {
     catalogue
         .iter()
-        .filter(|scenario| with_cluster || scenario.topology == Topology::Single)
+        .filter(|scenario| with_cluster || !matches!(scenario.topology, Topology::Cluster(_)))
         .map(|scenario| scenario.name)
         .collect()
 }

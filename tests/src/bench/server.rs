@@ -34,6 +34,8 @@ pub enum Topology {
     Single,
     /// `n` nodes in one cluster, all seeded from node 1.
     Cluster(usize),
+    /// One server that requires TLS (`--tls --tlscert --tlskey`).
+    SingleTls,
 }
 
 /// Where a scenario publishes and where it subscribes. On a single server both
@@ -44,6 +46,8 @@ pub struct Endpoints {
     pub publish: SocketAddr,
     /// Client address subscribers (and responders) connect to.
     pub subscribe: SocketAddr,
+    /// Clients must speak TLS (see [`super::tls`]).
+    pub tls: bool,
 }
 
 /// One running server process.
@@ -102,13 +106,14 @@ impl Target {
 
     async fn spawn_nodes(&mut self) -> Result<()> {
         let count = match self.topology {
-            Topology::Single => 1,
+            Topology::Single | Topology::SingleTls => 1,
             Topology::Cluster(n) => n,
         };
         let cluster_ports: Vec<u16> = match self.topology {
-            Topology::Single => Vec::new(),
+            Topology::Single | Topology::SingleTls => Vec::new(),
             Topology::Cluster(n) => (0..n).map(|_| free_port()).collect::<Result<_>>()?,
         };
+        let tls = self.topology == Topology::SingleTls;
         for index in 0..count {
             let port = free_port()?;
             let mut args = vec![
@@ -117,6 +122,16 @@ impl Target {
                 "-p".to_string(),
                 port.to_string(),
             ];
+            if tls {
+                let files = &super::tls::material(&self.log_dir)?.files;
+                args.extend([
+                    "--tls".to_string(),
+                    "--tlscert".to_string(),
+                    files.cert.display().to_string(),
+                    "--tlskey".to_string(),
+                    files.key.display().to_string(),
+                ]);
+            }
             if let Some(cluster_port) = cluster_ports.get(index) {
                 args.extend([
                     "--cluster".to_string(),
@@ -133,6 +148,7 @@ impl Target {
             }
             let log_name = match self.topology {
                 Topology::Single => format!("{}.log", self.spec.name),
+                Topology::SingleTls => format!("{}-tls.log", self.spec.name),
                 Topology::Cluster(_) => format!("{}-cluster-node{}.log", self.spec.name, index + 1),
             };
             let child = spawn(&self.spec.path, &args, &self.log_dir.join(log_name))?;
@@ -144,7 +160,7 @@ impl Target {
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         for index in 0..self.nodes.len() {
             let addr = self.nodes[index].client_addr;
-            let ready = wait_until_ready(addr, deadline);
+            let ready = wait_until_ready(addr, tls, deadline);
             tokio::pin!(ready);
             // Poll readiness and the child's exit together, so a server that
             // rejects its flags fails fast with its exit status.
@@ -180,11 +196,13 @@ impl Target {
             (Some(first), Some(last)) => Endpoints {
                 publish: first.client_addr,
                 subscribe: last.client_addr,
+                tls: self.topology == Topology::SingleTls,
             },
             // A target always has at least one node once started.
             _ => Endpoints {
                 publish: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
                 subscribe: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+                tls: false,
             },
         }
     }
@@ -248,11 +266,11 @@ pub fn free_port() -> Result<u16> {
 /// Waits until a message published on the first node reaches a subscriber on
 /// the last node, i.e. routes are up and interest has propagated.
 async fn wait_for_cluster(endpoints: Endpoints, deadline: Instant) -> Result<()> {
-    let mut subscriber = Connection::connect(endpoints.subscribe).await?;
+    let mut subscriber = Connection::connect(endpoints.subscribe, endpoints.tls).await?;
     subscriber
         .flush_with(b"SUB bench.cluster.ready 1\r\n", STARTUP_TIMEOUT)
         .await?;
-    let mut publisher = Connection::connect(endpoints.publish).await?;
+    let mut publisher = Connection::connect(endpoints.publish, endpoints.tls).await?;
     let mut scanner = Scanner::new(PayloadMode::Skip);
     loop {
         if Instant::now() >= deadline {

@@ -10,7 +10,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Result};
-use tokio::io::AsyncWriteExt;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio::time::{timeout, Instant};
@@ -179,7 +178,7 @@ async fn run_inner(endpoints: Endpoints, spec: Throughput) -> Result<f64> {
     // Dropping the set aborts every subscriber task, on success and error.
     let mut tasks = JoinSet::new();
     for index in 0..subscribers {
-        let mut connection = Connection::connect(endpoints.subscribe).await?;
+        let mut connection = Connection::connect(endpoints.subscribe, endpoints.tls).await?;
         let subscribe = match queue {
             Some(group) => format!("SUB {subject} {group} 1\r\nSUB {prefix}.sync.{index} 2\r\n"),
             None => format!("SUB {subject} 1\r\nSUB {prefix}.sync.{index} 2\r\n"),
@@ -194,7 +193,7 @@ async fn run_inner(endpoints: Endpoints, spec: Throughput) -> Result<f64> {
             }
         });
     }
-    let mut publisher = Connection::connect(endpoints.publish).await?;
+    let mut publisher = Connection::connect(endpoints.publish, endpoints.tls).await?;
     sync_subscribers(&mut publisher, &prefix, &progress).await?;
 
     let one = encode_pub(&subject, spec.payload);
@@ -211,7 +210,7 @@ async fn run_inner(endpoints: Endpoints, spec: Throughput) -> Result<f64> {
         }
         // `count` is at most `per_batch`, so the slice is within `batch`.
         let bytes = count as usize * one.len();
-        publisher.stream.write_all(&batch[..bytes]).await?;
+        publisher.send(&batch[..bytes]).await?;
         published += count;
     }
     publisher.flush_with(b"", FLUSH_TIMEOUT).await?;
@@ -360,7 +359,7 @@ async fn count_deliveries(
             progress.record(index, delivered);
         }
         for _ in 0..pings {
-            connection.stream.write_all(b"PONG\r\n").await?;
+            connection.send(b"PONG\r\n").await?;
         }
         connection.read_more().await?;
     }

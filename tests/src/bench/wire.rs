@@ -5,15 +5,21 @@
 //! so differences in the numbers come from the servers and not from a client
 //! library's buffering or task model.
 
+use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use bytes::{Buf, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use rustls_pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::{timeout, Instant};
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::TlsConnector;
 
 use super::limits::{HANDSHAKE_TIMEOUT, MAX_CONTROL_LINE, READ_BUFFER_BYTES};
 
@@ -209,34 +215,119 @@ fn starts_with_op(line: &[u8], op: &[u8]) -> bool {
     line.len() >= op.len() && line[..op.len()].eq_ignore_ascii_case(op)
 }
 
+/// A client socket: plain TCP, or TLS over TCP (the TLS scenario).
+#[derive(Debug)]
+pub enum Stream {
+    /// Plain TCP.
+    Plain(TcpStream),
+    /// TLS, after the server's plain-text INFO.
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(stream) => Pin::new(stream).poll_read(cx, buf),
+            Stream::Tls(stream) => Pin::new(stream.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(stream) => Pin::new(stream).poll_write(cx, buf),
+            Stream::Tls(stream) => Pin::new(stream.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(stream) => Pin::new(stream).poll_flush(cx),
+            Stream::Tls(stream) => Pin::new(stream.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(stream) => Pin::new(stream).poll_shutdown(cx),
+            Stream::Tls(stream) => Pin::new(stream.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// Reads the server's plain-text INFO line byte by byte (nothing after it
+/// may be consumed: the TLS handshake follows), then upgrades.
+async fn upgrade(mut stream: TcpStream, addr: SocketAddr) -> Result<Stream> {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while line.last() != Some(&b'\n') {
+        if stream.read(&mut byte).await? == 0 {
+            bail!("{addr} closed before its INFO");
+        }
+        line.push(byte[0]);
+        if line.len() > MAX_CONTROL_LINE {
+            bail!("{addr}: INFO longer than {MAX_CONTROL_LINE} bytes");
+        }
+    }
+    let connector = TlsConnector::from(super::tls::client_config()?);
+    let name = ServerName::from(addr.ip());
+    let stream = connector
+        .connect(name, stream)
+        .await
+        .with_context(|| format!("TLS handshake with {addr}"))?;
+    Ok(Stream::Tls(Box::new(stream)))
+}
+
 /// A client connection that finished the INFO/CONNECT/PING/PONG handshake.
 #[derive(Debug)]
 pub struct Connection {
     /// The socket; Nagle is off so small request/reply writes go out at once.
-    pub stream: TcpStream,
+    pub stream: Stream,
     /// Bytes read but not yet scanned.
     pub buf: BytesMut,
 }
 
 impl Connection {
-    /// Connects to `addr`, reads INFO, sends CONNECT and PING, waits for PONG.
-    pub async fn connect(addr: SocketAddr) -> Result<Self> {
+    /// Connects to `addr` (over TLS when `tls`), reads INFO, sends CONNECT
+    /// and PING, waits for PONG.
+    pub async fn connect(addr: SocketAddr, tls: bool) -> Result<Self> {
         let handshake = async {
             let stream = TcpStream::connect(addr)
                 .await
                 .with_context(|| format!("connect to {addr}"))?;
             stream.set_nodelay(true)?;
+            let stream = if tls {
+                upgrade(stream, addr).await?
+            } else {
+                Stream::Plain(stream)
+            };
             let mut connection = Self {
                 stream,
                 buf: BytesMut::with_capacity(READ_BUFFER_BYTES),
             };
-            connection.stream.write_all(CONNECT).await?;
+            connection.send(CONNECT).await?;
             connection.wait_for_pong().await?;
             Ok(connection)
         };
         timeout(HANDSHAKE_TIMEOUT, handshake)
             .await
             .map_err(|_| anyhow!("handshake with {addr} timed out"))?
+    }
+
+    /// Writes `bytes` and flushes (TLS keeps records buffered until then;
+    /// on TCP the flush does nothing).
+    pub async fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.stream.write_all(bytes).await?;
+        self.stream.flush().await
     }
 
     /// Sends `ops` followed by PING and waits for the PONG, so the server has
@@ -247,7 +338,7 @@ impl Connection {
             let mut out = Vec::with_capacity(ops.len() + 6);
             out.extend_from_slice(ops);
             out.extend_from_slice(b"PING\r\n");
-            self.stream.write_all(&out).await?;
+            self.send(&out).await?;
             self.wait_for_pong().await
         };
         timeout(limit, exchange)
@@ -275,7 +366,7 @@ impl Connection {
                 _ => Ok(()),
             })?;
             for _ in 0..pings {
-                self.stream.write_all(b"PONG\r\n").await?;
+                self.send(b"PONG\r\n").await?;
             }
             if got_pong {
                 return Ok(());
@@ -305,10 +396,11 @@ pub fn unique_prefix() -> String {
     format!("bench.{}.{run}", std::process::id())
 }
 
-/// Waits until `addr` completes a client handshake, polling until `deadline`.
-pub async fn wait_until_ready(addr: SocketAddr, deadline: Instant) -> Result<()> {
+/// Waits until `addr` completes a client handshake (over TLS when `tls`),
+/// polling until `deadline`.
+pub async fn wait_until_ready(addr: SocketAddr, tls: bool, deadline: Instant) -> Result<()> {
     loop {
-        match Connection::connect(addr).await {
+        match Connection::connect(addr, tls).await {
             Ok(_) => return Ok(()),
             Err(error) if Instant::now() >= deadline => {
                 return Err(error.context(format!("{addr} not ready in time")))

@@ -193,9 +193,10 @@ async fn bench_run(options: Options) -> Result<()> {
     Ok(())
 }
 
-/// `targets[slot][server]`: slot 0 single node, slot 1 cluster; `None` where
-/// a target was not needed or (cluster only) could not be started.
-type Targets = [Vec<Option<Target>>; 2];
+/// `targets[slot][server]`: slot 0 single node, slot 1 cluster, slot 2
+/// single node serving TLS; `None` where a target was not needed or
+/// (cluster only) could not be started.
+type Targets = [Vec<Option<Target>>; 3];
 
 /// Starts one target per server and needed topology. A single server that
 /// fails to start ends the bench; a cluster that fails to form only fails
@@ -210,11 +211,13 @@ async fn start_targets(
         .filter(|scenario| scenario.needs_target())
         .map(|scenario| topology_slot(scenario.topology))
         .collect();
-    let mut targets: Targets = [Vec::new(), Vec::new()];
+    let mut targets: Targets = [Vec::new(), Vec::new(), Vec::new()];
     for slot in slots {
         for spec in &options.servers {
             let target = if slot == 0 {
                 Some(Target::start(spec, Topology::Single, log_dir).await?)
+            } else if slot == 2 {
+                Some(Target::start(spec, Topology::SingleTls, log_dir).await?)
             } else {
                 match Target::start(spec, Topology::Cluster(CLUSTER_NODES), log_dir).await {
                     Ok(target) => Some(target),
@@ -301,6 +304,7 @@ fn topology_slot(topology: Topology) -> usize {
     match topology {
         Topology::Single => 0,
         Topology::Cluster(_) => 1,
+        Topology::SingleTls => 2,
     }
 }
 
@@ -322,7 +326,7 @@ fn select(all: &[Scenario], options: &Options) -> Result<Vec<Scenario>> {
                     ),
                     "cluster" => wanted.extend(
                         all.iter()
-                            .filter(|scenario| scenario.topology != Topology::Single)
+                            .filter(|scenario| matches!(scenario.topology, Topology::Cluster(_)))
                             .map(|scenario| scenario.name.to_string()),
                     ),
                     name if all.iter().any(|scenario| scenario.name == name) => {

@@ -170,3 +170,23 @@ where
 pub async fn nats_client(url: &str) -> async_nats::Client {
     async_nats::connect(url).await.expect("async-nats connects")
 }
+
+/// A round trip through the server on `client`'s connection: everything the
+/// client sent before (SUBs above all) has been processed when this returns.
+/// (async-nats' `flush` only writes to the socket.)
+pub async fn sync(client: &async_nats::Client) {
+    use futures::StreamExt;
+    let subject = format!("_SYNC.{}", rand::random::<u64>());
+    let mut probe = client
+        .subscribe(subject.clone())
+        .await
+        .expect("sync subscribe");
+    client
+        .publish(subject, "sync".into())
+        .await
+        .expect("sync publish");
+    tokio::time::timeout(DEADLINE, probe.next())
+        .await
+        .expect("sync round trip in time")
+        .expect("sync message");
+}
