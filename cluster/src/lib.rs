@@ -17,8 +17,8 @@
 //!   (Members content, client URLs); `backoff`: jittered reconnect delays.
 //! - `driver`: the async loop that runs the machine and calls the handler.
 //! - `route`, `handshake`, `writer`: one route connection's tasks.
-//! - `hello`: handshake rules (names, credentials); `outbound`: a route's
-//!   outbound queue; `shared`: state shared by the tasks; `limits`.
+//! - `hello`: handshake rules (names, credentials); [`outbound`]: the
+//!   outbound byte queue of a route (and, in the broker, of a client); `shared`: state shared by the tasks; `limits`.
 //!
 //! # Design note
 //! Every decision about membership (what to dial and when, which of two
@@ -53,7 +53,7 @@ pub mod limits;
 mod membership;
 pub mod memory;
 pub mod node;
-mod outbound;
+pub mod outbound;
 pub mod peer;
 mod route;
 mod shared;

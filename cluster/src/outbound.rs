@@ -1,10 +1,14 @@
-//! A route's outbound queue: encoded frames waiting for its writer task.
+//! A connection's outbound queue: encoded bytes waiting for its writer
+//! task. Routes use it here, and the broker uses the same queue for client
+//! connections.
 //!
-//! The broker appends forwarded messages and moves on; it never awaits the
-//! route's socket. The writer swaps the whole buffer out and writes it in one
-//! call. Messages are capped by `max_pending` bytes; control frames (Pong,
-//! Members, Interest, Close) are never refused: they are small, and refusing
-//! one would desynchronise the peer's view of our interest.
+//! Publishers append and move on; they never await the connection's socket.
+//! The writer swaps the whole buffer out and writes it in one call. Messages
+//! are capped by `max_pending` bytes (past it the caller treats the
+//! connection as a slow consumer); control bytes (PONG, INFO, -ERR; route
+//! Pong, Members, Interest, Close) are never refused: they are small and
+//! bounded by what the other side itself sends, and refusing an interest
+//! frame would desynchronise the peer's view.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -16,11 +20,11 @@ use crate::limits::MAX_RETAINED_CAPACITY;
 
 /// The push would take the queue past `max_pending`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Full;
+pub struct Full;
 
 /// Bytes queued for one route.
 #[derive(Debug)]
-pub(crate) struct Outbound {
+pub struct Outbound {
     /// The pending bytes. Held only to append or to swap the buffer out;
     /// never across an await.
     buffer: Mutex<BytesMut>,
@@ -68,6 +72,11 @@ impl Outbound {
         drop(buffer);
         self.pending_bytes.fetch_add(added, Ordering::Relaxed);
         self.wake.notify_one();
+    }
+
+    /// Append control bytes regardless of the cap, and wake the writer.
+    pub fn push_control_bytes(&self, bytes: &[u8]) {
+        self.push_control(|buffer| buffer.extend_from_slice(bytes));
     }
 
     /// Wake the writer task.

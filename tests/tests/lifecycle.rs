@@ -110,28 +110,37 @@ async fn lame_duck_moves_a_client_to_another_node_without_errors() {
 async fn sighup_reload_changes_who_may_connect() {
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("auth.conf");
-    let write = |user: &str| {
+    let write = |users: &[&str]| {
+        let entries: Vec<String> = users
+            .iter()
+            .map(|user| format!("{{ user: {user}, password: pw }}"))
+            .collect();
         std::fs::write(
             &conf,
-            format!("listen: 127.0.0.1:-1\nauthorization {{ users: [ {{ user: {user}, password: pw }} ] }}\n"),
+            format!(
+                "listen: 127.0.0.1:-1\nauthorization {{ users: [ {} ] }}\n",
+                entries.join(", ")
+            ),
         )
         .unwrap()
     };
-    write("alice");
+    write(&["alice", "carol"]);
     let process = Process::start(&["-c", conf.to_str().unwrap()]).await;
     let url = format!("nats://{}", process.addr);
     let connect = |user: &'static str| {
         let url = url.clone();
         async move {
             async_nats::ConnectOptions::with_user_and_password(user.into(), "pw".into())
+                .max_reconnects(Some(1))
                 .connect(url)
                 .await
         }
     };
-    assert!(connect("alice").await.is_ok());
+    let alice = connect("alice").await.expect("alice allowed at first");
+    let carol = connect("carol").await.expect("carol allowed");
     assert!(connect("bob").await.is_err());
 
-    write("bob");
+    write(&["bob", "carol"]);
     process.signal(1); // SIGHUP
     let deadline = tokio::time::Instant::now() + DEADLINE;
     while connect("bob").await.is_err() {
@@ -147,4 +156,21 @@ async fn sighup_reload_changes_who_may_connect() {
         async_nats::ConnectErrorKind::AuthorizationViolation
     );
     assert!(process.logged("reloaded server configuration"));
+    // The connection alice already had is closed; carol's, still allowed, works.
+    eventually("alice's open connection is dropped", || async {
+        alice.connection_state() != async_nats::connection::State::Connected
+    })
+    .await;
+    let mut sub = carol.subscribe("still.here").await.unwrap();
+    common::sync(&carol).await;
+    carol.publish("still.here", "yes".into()).await.unwrap();
+    let message = tokio::time::timeout(DEADLINE, sub.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(message.payload, "yes");
+    assert_eq!(
+        carol.connection_state(),
+        async_nats::connection::State::Connected
+    );
 }

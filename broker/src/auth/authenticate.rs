@@ -43,6 +43,50 @@ impl fmt::Debug for Credentials<'_> {
     }
 }
 
+/// An owned copy of what a client presented, kept so that a config reload
+/// can check it against the new authorization.
+#[derive(Clone, Default)]
+pub struct OwnedCredentials {
+    user: Option<String>,
+    pass: Option<String>,
+    auth_token: Option<String>,
+    nkey: Option<String>,
+    sig: Option<String>,
+    nonce: Vec<u8>,
+}
+
+impl OwnedCredentials {
+    /// Copy `credentials`.
+    pub fn from_borrowed(credentials: &Credentials<'_>) -> Self {
+        OwnedCredentials {
+            user: credentials.user.map(str::to_string),
+            pass: credentials.pass.map(str::to_string),
+            auth_token: credentials.auth_token.map(str::to_string),
+            nkey: credentials.nkey.map(str::to_string),
+            sig: credentials.sig.map(str::to_string),
+            nonce: credentials.nonce.to_vec(),
+        }
+    }
+
+    /// Borrow them for [`Authenticator::authenticate`].
+    pub fn borrow(&self) -> Credentials<'_> {
+        Credentials {
+            user: self.user.as_deref(),
+            pass: self.pass.as_deref(),
+            auth_token: self.auth_token.as_deref(),
+            nkey: self.nkey.as_deref(),
+            sig: self.sig.as_deref(),
+            nonce: &self.nonce,
+        }
+    }
+}
+
+impl fmt::Debug for OwnedCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.borrow().fmt(f)
+    }
+}
+
 /// Who a connection authenticated as.
 #[derive(Debug, Clone, Default)]
 pub struct ClientIdentity {

@@ -29,6 +29,6 @@ pub mod permissions;
 pub mod responses;
 mod secret;
 
-pub use authenticate::{AuthError, Authenticator, ClientIdentity, Credentials};
+pub use authenticate::{AuthError, Authenticator, ClientIdentity, Credentials, OwnedCredentials};
 pub use permissions::PermissionChecker;
 pub use responses::ResponseTracker;

@@ -117,7 +117,7 @@ pub async fn serve(
     };
     match server.client_tls() {
         None => {
-            handle.outbound.push_proto(&info_line);
+            handle.outbound.push_control_bytes(&info_line);
             let (read_half, write_half) = stream.into_split();
             connection.serve(read_half, write_half).await;
         }
@@ -130,7 +130,7 @@ pub async fn serve(
             match upgraded {
                 Ok((stream, info_sent)) => {
                     if !info_sent {
-                        handle.outbound.push_proto(&info_line);
+                        handle.outbound.push_control_bytes(&info_line);
                     }
                     let (read_half, write_half) = tokio::io::split(stream);
                     connection.serve(read_half, write_half).await;
@@ -279,7 +279,7 @@ impl Connection {
         }
         self.pings_outstanding += 1;
         self.ping_sent_at.get_or_insert_with(Instant::now);
-        self.handle.outbound.push_proto(encode::PING);
+        self.handle.outbound.push_control_bytes(encode::PING);
         Ok(())
     }
 
@@ -296,13 +296,13 @@ impl Connection {
     pub(super) fn send_err(&self, text: &str) {
         let mut line = BytesMut::new();
         encode::encode_err(&mut line, text);
-        self.handle.outbound.push_proto(&line);
+        self.handle.outbound.push_control_bytes(&line);
     }
 
     /// Queue `+OK` when the client asked for verbose mode.
     pub(super) fn send_ok_if_verbose(&self) {
         if self.connect.verbose {
-            self.handle.outbound.push_proto(encode::OK);
+            self.handle.outbound.push_control_bytes(encode::OK);
         }
     }
 }

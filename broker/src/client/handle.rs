@@ -10,11 +10,11 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 
-use super::outbound::Outbound;
-use crate::auth::{PermissionChecker, ResponseTracker};
+use crate::auth::{OwnedCredentials, PermissionChecker, ResponseTracker};
 use crate::close::CloseReason;
 use crate::options::ResponsePermission;
 use crate::stats::Traffic;
+use starling_cluster::outbound::Outbound;
 
 /// Client id, unique per server run (nats-server's `cid`).
 pub type ClientId = u64;
@@ -88,6 +88,9 @@ pub struct ClientHandle {
     /// Marks which publisher batch last queued a wake-up for this client, so
     /// a batch wakes each destination once.
     pub flush_mark: AtomicU64,
+    /// What the client presented in its accepted CONNECT, re-checked when
+    /// the authorization is reloaded. None until CONNECT is accepted.
+    pub credentials: Mutex<Option<OwnedCredentials>>,
     /// The client takes asynchronous INFO (CONNECT with protocol 1).
     pub async_info: AtomicBool,
     /// Set once a slow-consumer close was logged, so it is logged once.
@@ -118,6 +121,7 @@ impl ClientHandle {
             last_activity_ms: AtomicU64::new(now_millis()),
             rtt_nanos: AtomicU64::new(0),
             flush_mark: AtomicU64::new(0),
+            credentials: Mutex::new(None),
             async_info: AtomicBool::new(false),
             slow_consumer_logged: AtomicBool::new(false),
             responses: OnceLock::new(),

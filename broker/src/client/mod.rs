@@ -4,7 +4,6 @@
 //! - [`ops`]: what each op does.
 //! - [`deliver`]: publish to delivery (the hot path).
 //! - [`batch`]: per-read-buffer wake-ups, forwards and counters.
-//! - [`outbound`]: the per-connection outbound queue.
 //! - [`writer`]: the writer task.
 //! - [`handle`]: the shared side of a connection, and subscriptions.
 //! - `tls`: the TLS upgrade (INFO first or handshake first, timeout).
@@ -14,7 +13,6 @@ pub mod conn;
 pub mod deliver;
 pub mod handle;
 mod ops;
-pub mod outbound;
 mod tls;
 pub mod writer;
 

@@ -11,7 +11,7 @@ use starling_proto::subject;
 use super::conn::Connection;
 use super::deliver::{self, Message};
 use super::handle::Subscription;
-use crate::auth::{AuthError, ClientIdentity, Credentials};
+use crate::auth::{AuthError, ClientIdentity, Credentials, OwnedCredentials};
 use crate::close::CloseReason;
 
 impl Connection {
@@ -52,7 +52,7 @@ impl Connection {
                 Ok(())
             }
             ClientOp::Ping => {
-                self.handle.outbound.push_proto(encode::PONG);
+                self.handle.outbound.push_control_bytes(encode::PONG);
                 Ok(())
             }
             ClientOp::Pong => {
@@ -85,6 +85,9 @@ impl Connection {
             self.send_err("no responders requires headers support");
             return Err(CloseReason::NoRespondersRequiresHeaders);
         }
+        *super::handle::lock(&self.handle.credentials) = Some(OwnedCredentials::from_borrowed(
+            &credentials(&connect, self.nonce.as_deref()),
+        ));
         let authenticator = self.server.authenticator();
         if !authenticator.required() {
             self.finish_connect(Box::new(connect), ClientIdentity::default());

@@ -262,7 +262,7 @@ async fn lame_duck(state: Arc<ServerState>) {
         let info = state.client_info(client.cid, client.peer, state.authenticator().required());
         let mut line = BytesMut::new();
         encode::encode_info(&mut line, &info);
-        client.outbound.push_proto(&line);
+        client.outbound.push_control_bytes(&line);
     }
     let shutdown = state.shutdown.clone();
     let grace = options.lame_duck_grace_period;

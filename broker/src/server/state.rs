@@ -184,6 +184,7 @@ impl ServerState {
             .unwrap_or_else(|p| p.into_inner()) = Arc::new(authenticator);
         *self.options.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(options);
         *lock(&self.config_load_time) = SystemTime::now();
+        self.recheck_clients();
     }
 
     /// The server name: configured, or the server id.
@@ -302,6 +303,46 @@ impl ServerState {
         lock(&self.closed_clients).iter().cloned().collect()
     }
 
+    /// After a reload: close every connected client whose credentials the
+    /// new authorization refuses (nats-server does the same); the others
+    /// stay connected. Permissions of connected clients are kept as they
+    /// were at CONNECT.
+    fn recheck_clients(&self) {
+        let authenticator = self.authenticator();
+        let clients: Vec<(Arc<ClientHandle>, crate::auth::OwnedCredentials)> = self
+            .clients()
+            .into_iter()
+            .filter_map(|client| {
+                let credentials = lock(&client.credentials).clone()?;
+                Some((client, credentials))
+            })
+            .collect();
+        if clients.is_empty() || !authenticator.required() {
+            return;
+        }
+        // bcrypt costs tens of milliseconds per check: off the runtime.
+        let check = move || {
+            for (client, credentials) in clients {
+                if authenticator.authenticate(&credentials.borrow()).is_err() {
+                    tracing::info!(cid = client.cid, peer = %client.peer, "closing client no longer authorized after reload");
+                    let mut line = bytes::BytesMut::new();
+                    starling_proto::client::encode::encode_err(
+                        &mut line,
+                        "Authorization Violation",
+                    );
+                    client.outbound.push_control_bytes(&line);
+                    client.close(CloseReason::AuthenticationViolation);
+                }
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn_blocking(check);
+            }
+            Err(_) => check(),
+        }
+    }
+
     /// Put a new subscription in the index and announce it.
     pub fn add_subscription(&self, subscription: Arc<Subscription>) {
         let subject = subscription.subject.clone();
@@ -350,7 +391,7 @@ impl ServerState {
             let info = self.client_info(client.cid, client.peer, auth_required);
             let mut line = bytes::BytesMut::new();
             starling_proto::client::encode::encode_info(&mut line, &info);
-            client.outbound.push_proto(&line);
+            client.outbound.push_control_bytes(&line);
         }
     }
 }
