@@ -7,25 +7,12 @@ mod common;
 use std::time::Duration;
 
 use common::raw::Raw;
-use common::{eventually, nats_client, test_options, TestServer, DEADLINE};
+use common::{eventually, nats_client, TestServer, DEADLINE};
 use futures::StreamExt;
-use starling::options::{ClusterOptions, Options};
+use starling::options::Options;
 
 fn node_options(name: &str, seeds: &[&TestServer]) -> Options {
-    Options {
-        server_name: Some(name.to_string()),
-        cluster: Some(ClusterOptions {
-            name: Some("test-cluster".into()),
-            host: "127.0.0.1".into(),
-            port: 0,
-            routes: seeds
-                .iter()
-                .map(|s| format!("nats://{}", s.route.expect("seed is clustered")))
-                .collect(),
-            ..ClusterOptions::default()
-        }),
-        ..test_options()
-    }
+    common::cluster_node_options(name, "test-cluster", seeds)
 }
 
 async fn node(name: &str, seeds: &[&TestServer]) -> TestServer {

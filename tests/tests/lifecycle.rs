@@ -8,25 +8,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::process::Process;
-use common::{eventually, test_options, TestServer, DEADLINE};
+use common::{eventually, TestServer, DEADLINE};
 use futures::StreamExt;
-use starling::options::{ClusterOptions, Options};
+use starling::options::Options;
 
 fn node_options(name: &str, seed: Option<&TestServer>) -> Options {
+    let seeds: Vec<&TestServer> = seed.into_iter().collect();
     Options {
-        server_name: Some(name.to_string()),
         lame_duck_grace_period: Duration::from_millis(200),
         lame_duck_duration: Duration::from_millis(600),
-        cluster: Some(ClusterOptions {
-            name: Some("ldm".into()),
-            host: "127.0.0.1".into(),
-            port: 0,
-            routes: seed
-                .map(|s| vec![format!("nats://{}", s.route.expect("clustered"))])
-                .unwrap_or_default(),
-            ..ClusterOptions::default()
-        }),
-        ..test_options()
+        ..common::cluster_node_options(name, "ldm", &seeds)
     }
 }
 

@@ -303,20 +303,7 @@ async fn metrics_counters_move_by_exactly_the_traffic_sent() {
 
 /// Options for a clustered in-process node seeded with `seeds`.
 fn node_options(name: &str, seeds: &[&TestServer]) -> starling::options::Options {
-    starling::options::Options {
-        server_name: Some(name.to_string()),
-        cluster: Some(starling::options::ClusterOptions {
-            name: Some("ops".into()),
-            host: "127.0.0.1".into(),
-            port: 0,
-            routes: seeds
-                .iter()
-                .map(|s| format!("nats://{}", s.route.expect("seed is clustered")))
-                .collect(),
-            ..starling::options::ClusterOptions::default()
-        }),
-        ..common::test_options()
-    }
+    common::cluster_node_options(name, "ops", seeds)
 }
 
 /// Wait until `server`'s /metrics satisfies every (series, value) pair.

@@ -142,30 +142,8 @@ mod tests {
 
     use crate::config::error::ConfigError;
     use crate::config::syntax::parse;
-    use crate::config::test_support::{no_env, TempDir};
-    use crate::config::value::{Map, Value, ValueKind};
-
-    fn parse_text(text: &str) -> Result<Map, ConfigError> {
-        parse(text, Path::new("."), &no_env)
-    }
-
-    fn parse_ok(text: &str) -> Map {
-        match parse_text(text) {
-            Ok(map) => map,
-            Err(error) => panic!("{text:?} failed: {error}"),
-        }
-    }
-
-    fn kind<'m>(map: &'m Map, key: &str) -> &'m ValueKind {
-        &map.get(key)
-            .unwrap_or_else(|| panic!("no key {key}"))
-            .value
-            .kind
-    }
-
-    fn string(text: &str) -> ValueKind {
-        ValueKind::String(text.into())
-    }
+    use crate::config::test_support::{kind, no_env, parse_ok, parse_text, string, TempDir};
+    use crate::config::value::{Value, ValueKind};
 
     #[test]
     fn variables_resolve_in_block_then_parents() {

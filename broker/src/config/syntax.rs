@@ -322,29 +322,7 @@ impl<'a> Parser<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::test_support::no_env;
-
-    fn parse_text(text: &str) -> Result<Map, ConfigError> {
-        parse(text, Path::new("."), &no_env)
-    }
-
-    fn parse_ok(text: &str) -> Map {
-        match parse_text(text) {
-            Ok(map) => map,
-            Err(error) => panic!("{text:?} failed: {error}"),
-        }
-    }
-
-    fn kind<'m>(map: &'m Map, key: &str) -> &'m ValueKind {
-        &map.get(key)
-            .unwrap_or_else(|| panic!("no key {key}"))
-            .value
-            .kind
-    }
-
-    fn string(text: &str) -> ValueKind {
-        ValueKind::String(text.into())
-    }
+    use crate::config::test_support::{kind, parse_ok, parse_text, string};
 
     fn syntax_line(result: Result<Map, ConfigError>) -> usize {
         match result {

@@ -62,3 +62,29 @@ pub(crate) fn options_ok(text: &str) -> crate::options::Options {
         Err(error) => panic!("{text:?} failed: {error}"),
     }
 }
+
+/// Parse config text with no environment variables.
+pub(crate) fn parse_text(text: &str) -> Result<super::value::Map, super::error::ConfigError> {
+    super::syntax::parse(text, Path::new("."), &no_env)
+}
+
+/// Parse config text that must be valid.
+pub(crate) fn parse_ok(text: &str) -> super::value::Map {
+    match parse_text(text) {
+        Ok(map) => map,
+        Err(error) => panic!("{text:?} failed: {error}"),
+    }
+}
+
+/// The kind of value at `key`.
+pub(crate) fn kind<'m>(map: &'m super::value::Map, key: &str) -> &'m super::value::ValueKind {
+    &map.get(key)
+        .unwrap_or_else(|| panic!("no key {key}"))
+        .value
+        .kind
+}
+
+/// A string value kind.
+pub(crate) fn string(text: &str) -> super::value::ValueKind {
+    super::value::ValueKind::String(text.into())
+}

@@ -190,3 +190,22 @@ pub async fn sync(client: &async_nats::Client) {
         .expect("sync round trip in time")
         .expect("sync message");
 }
+
+/// Options for a clustered in-process node named `name` in cluster
+/// `cluster`, seeded with `seeds` (loopback, ephemeral ports).
+pub fn cluster_node_options(name: &str, cluster: &str, seeds: &[&TestServer]) -> Options {
+    Options {
+        server_name: Some(name.to_string()),
+        cluster: Some(starling::options::ClusterOptions {
+            name: Some(cluster.to_string()),
+            host: "127.0.0.1".into(),
+            port: 0,
+            routes: seeds
+                .iter()
+                .map(|s| format!("nats://{}", s.route.expect("seed is clustered")))
+                .collect(),
+            ..starling::options::ClusterOptions::default()
+        }),
+        ..test_options()
+    }
+}
