@@ -421,3 +421,27 @@ async fn random_garbage_never_stalls_the_server() {
     publisher.send("PUB g 2\r\nok\r\n").await;
     sub.expect_msg("g", "1", None, "ok").await;
 }
+
+#[tokio::test]
+async fn shutdown_delivers_what_was_already_queued() {
+    let server = TestServer::default().await;
+    let mut sub = Raw::connected(server.addr).await;
+    sub.send("SUB drain 1\r\n").await;
+    sub.flush().await;
+    let mut publisher = Raw::connected(server.addr).await;
+    let mut batch = String::new();
+    for i in 0..1000 {
+        batch.push_str(&format!("PUB drain {}\r\n{i}\r\n", i.to_string().len()));
+    }
+    publisher.send(&batch).await;
+    // Every PUB was processed (and queued for the subscriber) once PONG comes.
+    publisher.flush().await;
+    server.stop().await;
+    for i in 0..1000 {
+        sub.expect_msg("drain", "1", None, &i.to_string()).await;
+    }
+    assert!(
+        sub.expect_closed().await.is_empty(),
+        "closed after the queued messages"
+    );
+}
