@@ -4,6 +4,7 @@
 
 pub mod process;
 pub mod raw;
+pub mod security;
 
 use std::future::Future;
 use std::net::SocketAddr;
