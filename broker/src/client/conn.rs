@@ -121,27 +121,37 @@ pub async fn serve(
             let (read_half, write_half) = stream.into_split();
             connection.serve(read_half, write_half).await;
         }
-        Some(tls) => {
-            let upgraded = tokio::select! {
-                biased;
-                _ = handle.closed.cancelled() => Err(CloseReason::ServerShutdown),
-                upgraded = tls::upgrade(&tls, stream, &info_line, &handle) => upgraded,
-            };
-            match upgraded {
-                Ok((stream, info_sent)) => {
-                    if !info_sent {
-                        handle.outbound.push_control_bytes(&info_line);
-                    }
-                    let (read_half, write_half) = tokio::io::split(stream);
-                    connection.serve(read_half, write_half).await;
-                }
-                Err(reason) => {
-                    handle.close(reason);
-                }
-            }
-        }
+        // Boxed: the TLS handshake's state is large, and inline it would size
+        // every plain connection's task by it (measured: 5.1 -> 7.7 KiB per
+        // idle connection).
+        Some(tls) => Box::pin(serve_tls(tls, stream, info_line, connection)).await,
     }
     server.unregister_client(&handle);
+}
+
+/// Upgrade to TLS (INFO first, or handshake first), then serve.
+async fn serve_tls(
+    tls: Arc<crate::tls::ClientTls>,
+    stream: TcpStream,
+    info_line: BytesMut,
+    connection: Connection,
+) {
+    let handle = connection.handle.clone();
+    let upgraded = tokio::select! {
+        biased;
+        _ = handle.closed.cancelled() => Err(CloseReason::ServerShutdown),
+        upgraded = tls::upgrade(&tls, stream, &info_line, &handle) => upgraded,
+    };
+    match upgraded {
+        Ok((stream, info_sent)) => {
+            if !info_sent {
+                handle.outbound.push_control_bytes(&info_line);
+            }
+            let (read_half, write_half) = tokio::io::split(stream);
+            connection.serve(read_half, write_half).await;
+        }
+        Err(reason) => handle.close(reason),
+    }
 }
 
 impl Connection {
