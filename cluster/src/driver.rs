@@ -219,26 +219,19 @@ async fn dial_route(shared: Arc<Shared>, dial: DialId, url: RouteUrl, target: Di
     let connected = tokio::select! {
         biased;
         _ = shared.shutdown.cancelled() => return,
-        connected = timeout(DIAL_TIMEOUT, shared.transport.dial(&url.host_port)) => connected,
+        connected = timeout(DIAL_TIMEOUT, shared.transport.dial(&url.host_port)) => {
+            // A timeout is a failed dial like any other.
+            connected.unwrap_or_else(|_| Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "dial timed out")))
+        }
     };
     match connected {
-        Ok(Ok((stream, remote_addr))) => {
+        Ok((stream, remote_addr)) => {
             let is_seed = matches!(target, DialTarget::Seed(_));
             let dialed = Dialed { dial, url, is_seed };
             run_route(shared, stream, remote_addr, Some(dialed)).await;
         }
-        Ok(Err(error)) => {
+        Err(error) => {
             tracing::debug!(node = %shared.settings.node_id, %url, ?target, %error, "route dial failed");
-            let _ = shared
-                .events
-                .send(Event::DialEnded {
-                    dial,
-                    outcome: DialOutcome::Failed,
-                })
-                .await;
-        }
-        Err(_) => {
-            tracing::debug!(node = %shared.settings.node_id, %url, ?target, "route dial timed out");
             let _ = shared
                 .events
                 .send(Event::DialEnded {

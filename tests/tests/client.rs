@@ -10,13 +10,6 @@ use common::{eventually, nats_client, test_options, TestServer, DEADLINE};
 use futures::StreamExt;
 use starling::options::{Authorization, Permissions, SubjectPermission, User};
 
-async fn next_message(sub: &mut async_nats::Subscriber) -> async_nats::Message {
-    tokio::time::timeout(DEADLINE, sub.next())
-        .await
-        .expect("message in time")
-        .expect("subscription open")
-}
-
 #[tokio::test]
 async fn pub_sub_with_wildcards() {
     let server = TestServer::default().await;
@@ -31,9 +24,9 @@ async fn pub_sub_with_wildcards() {
         .await
         .unwrap();
     publisher.flush().await.unwrap();
-    assert_eq!(next_message(&mut star).await.payload, "one");
-    assert_eq!(next_message(&mut rest).await.payload, "one");
-    assert_eq!(next_message(&mut rest).await.payload, "two");
+    assert_eq!(common::next_message(&mut star).await.payload, "one");
+    assert_eq!(common::next_message(&mut rest).await.payload, "one");
+    assert_eq!(common::next_message(&mut rest).await.payload, "two");
     assert!(
         tokio::time::timeout(Duration::from_millis(100), star.next())
             .await
@@ -112,7 +105,7 @@ async fn headers_round_trip() {
         .publish_with_headers("h", headers, "body".into())
         .await
         .unwrap();
-    let message = next_message(&mut sub).await;
+    let message = common::next_message(&mut sub).await;
     let got = message.headers.expect("headers");
     assert_eq!(got.get("Trace-Id").map(|v| v.as_str()), Some("abc"));
     assert_eq!(
@@ -230,7 +223,7 @@ async fn permissions_violations_keep_the_connection() {
     client.publish("forbidden", "no".into()).await.unwrap();
     client.publish("allowed.x", "yes".into()).await.unwrap();
     client.flush().await.unwrap();
-    assert_eq!(next_message(&mut sub).await.payload, "yes");
+    assert_eq!(common::next_message(&mut sub).await.payload, "yes");
     let _denied_sub = client.subscribe("forbidden.sub").await.unwrap();
     client.flush().await.unwrap();
     let mut seen = Vec::new();

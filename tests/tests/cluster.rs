@@ -87,10 +87,7 @@ async fn messages_cross_only_where_interest_is() {
         .publish("orders.new", "from a".into())
         .await
         .unwrap();
-    let message = tokio::time::timeout(DEADLINE, sub.next())
-        .await
-        .unwrap()
-        .unwrap();
+    let message = common::next_message(&mut sub).await;
     assert_eq!(message.payload, "from a");
 
     // 10,000 messages nobody wants: nothing crosses any route.
@@ -112,10 +109,7 @@ async fn messages_cross_only_where_interest_is() {
     }
     publisher.flush().await.unwrap();
     for _ in 0..100 {
-        tokio::time::timeout(DEADLINE, sub.next())
-            .await
-            .unwrap()
-            .unwrap();
+        common::next_message(&mut sub).await;
     }
     let after_b = route_to(&a, &b).await.unwrap()["out_msgs"]
         .as_u64()
@@ -156,10 +150,7 @@ async fn one_message_per_peer_whatever_its_subscriber_count() {
     publisher.publish("fan.x", "once".into()).await.unwrap();
     publisher.flush().await.unwrap();
     for sub in &mut subs {
-        let message = tokio::time::timeout(DEADLINE, sub.next())
-            .await
-            .unwrap()
-            .unwrap();
+        let message = common::next_message(sub).await;
         assert_eq!(message.payload, "once");
     }
     let route = route_to(&a, &b).await.unwrap();
@@ -264,10 +255,7 @@ async fn a_node_leaves_and_rejoins() {
         .publish("live", "still here".into())
         .await
         .unwrap();
-    let message = tokio::time::timeout(DEADLINE, sub.next())
-        .await
-        .unwrap()
-        .unwrap();
+    let message = common::next_message(&mut sub).await;
     assert_eq!(message.payload, "still here");
 
     let b2 = node("b2", &[&a]).await;
@@ -280,10 +268,7 @@ async fn a_node_leaves_and_rejoins() {
         .publish("live", "welcome back".into())
         .await
         .unwrap();
-    let message = tokio::time::timeout(DEADLINE, late_sub.next())
-        .await
-        .unwrap()
-        .unwrap();
+    let message = common::next_message(&mut late_sub).await;
     assert_eq!(message.payload, "welcome back");
 }
 
@@ -381,10 +366,7 @@ async fn garbage_on_the_route_port_leaves_the_cluster_healthy() {
         .publish("after.garbage", "fine".into())
         .await
         .unwrap();
-    let message = tokio::time::timeout(DEADLINE, sub.next())
-        .await
-        .unwrap()
-        .unwrap();
+    let message = common::next_message(&mut sub).await;
     assert_eq!(message.payload, "fine");
 }
 

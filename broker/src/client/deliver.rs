@@ -47,7 +47,6 @@ pub fn deliver_from_client(
 ) -> usize {
     let matches = server.sublist.match_subject(message.subject);
     let mut delivered = 0;
-    batch.forwards.clear();
     let wanted = |sub: &Subscription| echo || sub.client.cid != publisher.cid;
     for entry in &matches.plain {
         match entry {
@@ -60,7 +59,7 @@ pub fn deliver_from_client(
         }
     }
     for group in &matches.queues {
-        match pick_member(&group.members, &wanted) {
+        match pick_member(&group.members, &wanted, true) {
             Some(Interest::Remote(remote)) => batch.forward_to(&remote.peer, Some(&group.name)),
             Some(Interest::Local(first))
                 if deliver_to_local_member(
@@ -105,35 +104,28 @@ pub fn deliver_from_route(server: &ServerState, routed: &RouteMsg, batch: &mut B
         if !routed.queues.iter().any(|q| **q == *group.name) {
             continue;
         }
-        let local: Vec<&Arc<Subscription>> = group
-            .members
-            .iter()
-            .filter_map(|m| match m {
-                Interest::Local(sub) => Some(sub),
-                Interest::Remote(_) => None,
-            })
-            .collect();
-        if local.is_empty() {
-            continue;
-        }
-        let first = local[random_index(local.len())];
-        if deliver_to_local_member(server, &group.members, first, &everyone, &message, batch) {
-            delivered += 1;
+        // Local members only: the sending node already chose this node.
+        if let Some(Interest::Local(first)) = pick_member(&group.members, &everyone, false) {
+            if deliver_to_local_member(server, &group.members, first, &everyone, &message, batch) {
+                delivered += 1;
+            }
         }
     }
     delivered
 }
 
-/// Pick one member, uniformly over local members (weight 1 each) and
-/// remote members (their announced weight).
+/// Pick one member, uniformly over local members (weight 1 each) and, when
+/// `include_remote`, remote members (their announced weight).
 fn pick_member<'a>(
     members: &'a [Interest],
     wanted: &dyn Fn(&Subscription) -> bool,
+    include_remote: bool,
 ) -> Option<&'a Interest> {
     let weight = |m: &Interest| -> u64 {
         match m {
             Interest::Local(sub) => u64::from(wanted(sub) && !sub.client.is_closed()),
-            Interest::Remote(remote) => u64::from(remote.weight()),
+            Interest::Remote(remote) if include_remote => u64::from(remote.weight()),
+            Interest::Remote(_) => 0,
         }
     };
     if let [only] = members {
@@ -173,14 +165,6 @@ fn deliver_to_local_member(
         }
         Interest::Remote(_) => false,
     })
-}
-
-fn random_index(len: usize) -> usize {
-    if len <= 1 {
-        0
-    } else {
-        rand::rng().random_range(0..len)
-    }
 }
 
 /// Send the current message once to each peer in the batch's forwards.

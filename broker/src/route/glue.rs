@@ -70,7 +70,7 @@ impl ClusterHandler for ClusterGlue {
             // In lame duck mode clients already got their last INFO (with
             // ldm and without this node); they are being moved away.
             if !server.lame_duck.load(std::sync::atomic::Ordering::Relaxed) {
-                server.send_async_info();
+                server.send_info_to_clients(true);
             }
         }
     }

@@ -258,12 +258,7 @@ async fn lame_duck(state: Arc<ServerState>) {
     }
     // Every client gets INFO with ldm:true (and, clustered, without this
     // node in connect_urls), so it moves on before being closed.
-    for client in state.clients() {
-        let info = state.client_info(client.cid, client.peer, state.authenticator().required());
-        let mut line = BytesMut::new();
-        encode::encode_info(&mut line, &info);
-        client.outbound.push_control_bytes(&line);
-    }
+    state.send_info_to_clients(false);
     let shutdown = state.shutdown.clone();
     let grace = options.lame_duck_grace_period;
     tokio::select! {

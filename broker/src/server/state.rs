@@ -381,11 +381,11 @@ impl ServerState {
     }
 
     /// Send a fresh INFO (new connect_urls, lame duck) to every client that
-    /// takes asynchronous INFO (protocol 1).
-    pub fn send_async_info(&self) {
+    /// takes asynchronous INFO (protocol 1), or to every client at all.
+    pub fn send_info_to_clients(&self, only_async: bool) {
         let auth_required = self.authenticator().required();
         for client in self.clients() {
-            if !client.async_info.load(Ordering::Relaxed) {
+            if only_async && !client.async_info.load(Ordering::Relaxed) {
                 continue;
             }
             let info = self.client_info(client.cid, client.peer, auth_required);

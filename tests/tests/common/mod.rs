@@ -210,3 +210,12 @@ pub fn cluster_node_options(name: &str, cluster: &str, seeds: &[&TestServer]) ->
         ..test_options()
     }
 }
+
+/// The next message on `sub`, failing the test after [`DEADLINE`].
+pub async fn next_message(sub: &mut async_nats::Subscriber) -> async_nats::Message {
+    use futures::StreamExt;
+    tokio::time::timeout(DEADLINE, sub.next())
+        .await
+        .expect("message in time")
+        .expect("subscription open")
+}
