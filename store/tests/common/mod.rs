@@ -58,13 +58,18 @@ pub fn op_strategy(with_truncate: bool, with_reopen: bool) -> impl Strategy<Valu
         2 => (0..FILTERS.len(), prop_oneof![Just(0u64), 0u64..40], prop_oneof![Just(0u64), 0u64..4])
             .prop_map(|(filter, up_to, keep)| Op::PurgeEx { filter, up_to, keep }),
         1 => (0u64..50).prop_map(Op::Compact),
-        if with_truncate { 1 } else { 0 } => (0u64..40).prop_map(Op::Truncate),
+        1 => (0u64..40).prop_map(Op::Truncate),
         2 => (0i64..500).prop_map(Op::Expire),
         1 => limits_strategy().prop_map(Op::Limits),
         3 => Just(Op::Sync),
-        if with_reopen { 2 } else { 0 } => Just(Op::Reopen),
-        if with_reopen { 2 } else { 0 } => Just(Op::CloseReopen),
+        2 => Just(Op::Reopen),
+        2 => Just(Op::CloseReopen),
     ]
+    .prop_map(move |op| match op {
+        Op::Truncate(_) if !with_truncate => Op::Sync,
+        Op::Reopen | Op::CloseReopen if !with_reopen => Op::Sync,
+        op => op,
+    })
 }
 
 /// Deterministic message content for an operation number.
