@@ -60,7 +60,11 @@ impl GroupCommitter {
     /// Start the writer thread. `queue_depth` bounds the appends waiting.
     /// Readers share `store` through the mutex; the writer holds it while it
     /// appends and syncs a batch.
-    pub fn start<S>(store: Arc<Mutex<S>>, policy: SyncPolicy, queue_depth: usize) -> std::io::Result<Self>
+    pub fn start<S>(
+        store: Arc<Mutex<S>>,
+        policy: SyncPolicy,
+        queue_depth: usize,
+    ) -> std::io::Result<Self>
     where
         S: MessageStore + Send + 'static,
     {
@@ -68,7 +72,10 @@ impl GroupCommitter {
         let worker = std::thread::Builder::new()
             .name("store-commit".into())
             .spawn(move || run(store, policy, receiver))?;
-        Ok(GroupCommitter { queue: Some(queue), worker: Some(worker) })
+        Ok(GroupCommitter {
+            queue: Some(queue),
+            worker: Some(worker),
+        })
     }
 
     /// Queue an append; `done` runs on the writer thread once it is durable.
@@ -90,7 +97,9 @@ impl GroupCommitter {
         });
         let closed = || StoreError::Io(std::io::Error::other("group committer stopped"));
         let queue = self.queue.as_ref().ok_or_else(closed)?;
-        queue.send(Pending { message, done }).map_err(|_| closed())?;
+        queue
+            .send(Pending { message, done })
+            .map_err(|_| closed())?;
         result.recv().map_err(|_| closed())?
     }
 
@@ -125,7 +134,11 @@ fn run<S: MessageStore>(store: Arc<Mutex<S>>, policy: SyncPolicy, receiver: Rece
     loop {
         let wait = match policy {
             SyncPolicy::Always => None,
-            SyncPolicy::Interval(interval) => Some(interval.saturating_sub(last_sync.elapsed()).max(Duration::from_millis(1))),
+            SyncPolicy::Interval(interval) => Some(
+                interval
+                    .saturating_sub(last_sync.elapsed())
+                    .max(Duration::from_millis(1)),
+            ),
         };
         let first = match wait {
             None => receiver.recv().ok(),
@@ -145,7 +158,9 @@ fn run<S: MessageStore>(store: Arc<Mutex<S>>, policy: SyncPolicy, receiver: Rece
                 Err(_) => break,
             }
         }
-        let mut guard = store.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut guard = store
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         for pending in &batch {
             let message = &pending.message;
             outcomes.push(guard.store_msg(
@@ -171,13 +186,17 @@ fn run<S: MessageStore>(store: Arc<Mutex<S>>, policy: SyncPolicy, receiver: Rece
         let failure = durable.err().map(|error| error.to_string());
         for (pending, outcome) in batch.drain(..).zip(outcomes.drain(..)) {
             let outcome = match (&failure, outcome) {
-                (Some(why), Ok(_)) => Err(StoreError::Io(std::io::Error::other(format!("sync failed: {why}")))),
+                (Some(why), Ok(_)) => Err(StoreError::Io(std::io::Error::other(format!(
+                    "sync failed: {why}"
+                )))),
                 (_, outcome) => outcome,
             };
             (pending.done)(outcome);
         }
     }
-    let mut guard = store.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut guard = store
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Err(error) = guard.sync() {
         tracing::warn!(%error, "store commit thread: final sync failed");
     }

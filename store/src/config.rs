@@ -58,7 +58,10 @@ pub struct StoreConfig {
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig { limits: StoreLimits::default(), first_seq: 1 }
+        StoreConfig {
+            limits: StoreLimits::default(),
+            first_seq: 1,
+        }
     }
 }
 

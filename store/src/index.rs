@@ -87,7 +87,16 @@ impl<L> Index<L> {
         if ttl > 0 {
             self.ttl_deadlines.insert((ts.saturating_add(ttl), seq));
         }
-        self.msgs.insert(seq, Entry { subject: id, ts, size, ttl, loc });
+        self.msgs.insert(
+            seq,
+            Entry {
+                subject: id,
+                ts,
+                size,
+                ttl,
+                loc,
+            },
+        );
         self.bytes += size;
         self.note_seq(seq, ts);
         self.refresh_first();
@@ -122,7 +131,8 @@ impl<L> Index<L> {
         let entry = self.msgs.remove(&seq)?;
         self.subjects.remove(entry.subject, seq);
         if entry.ttl > 0 {
-            self.ttl_deadlines.remove(&(entry.ts.saturating_add(entry.ttl), seq));
+            self.ttl_deadlines
+                .remove(&(entry.ts.saturating_add(entry.ttl), seq));
         }
         self.bytes -= entry.size;
         self.refresh_first();
@@ -239,13 +249,21 @@ impl<L> Index<L> {
         }
         let mut state = FilteredState::default();
         for id in self.subjects.matching(filter) {
-            let Some(set) = self.subjects.seqs(id) else { continue };
+            let Some(set) = self.subjects.seqs(id) else {
+                continue;
+            };
             let mut range = set.range(start..);
-            let Some(first) = range.next().copied() else { continue };
+            let Some(first) = range.next().copied() else {
+                continue;
+            };
             let count = 1 + range.count() as u64;
             let last = set.iter().next_back().copied().unwrap_or(first);
             state.msgs += count;
-            state.first = if state.first == 0 { first } else { state.first.min(first) };
+            state.first = if state.first == 0 {
+                first
+            } else {
+                state.first.min(first)
+            };
             state.last = state.last.max(last);
         }
         state
@@ -306,7 +324,11 @@ impl<L> Index<L> {
             (true, Some(first)) => Some(first.ts.saturating_add(max_age)),
             _ => None,
         };
-        let by_ttl = self.ttl_deadlines.iter().next().map(|(deadline, _)| *deadline);
+        let by_ttl = self
+            .ttl_deadlines
+            .iter()
+            .next()
+            .map(|(deadline, _)| *deadline);
         match (by_age, by_ttl) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

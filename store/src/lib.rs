@@ -76,7 +76,8 @@ mod types;
 
 pub use commit::{Completion, GroupCommitter, NewMessage, SubmitError, MAX_BATCH};
 pub use config::{
-    DiscardPolicy, FileStoreConfig, StoreConfig, StoreLimits, SyncPolicy, DEFAULT_BLOCK_SIZE, DEFAULT_WRITE_BUFFER,
+    DiscardPolicy, FileStoreConfig, StoreConfig, StoreLimits, SyncPolicy, DEFAULT_BLOCK_SIZE,
+    DEFAULT_WRITE_BUFFER,
 };
 pub use error::{disk_full_error, is_disk_full, StoreError};
 pub use file::{BlockDamage, FileStore, RecoveryReport, MSGS_DIR, SNAPSHOT_FILE};

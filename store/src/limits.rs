@@ -10,7 +10,11 @@ use crate::index::Index;
 /// nats-server's file store formula (22-byte header, 4-byte header length
 /// when there are headers, 8-byte hash) so limits mean what they mean there.
 pub fn stored_size(subject: &str, headers: &[u8], payload: &[u8]) -> u64 {
-    let header_len = if headers.is_empty() { 0 } else { 4 + headers.len() };
+    let header_len = if headers.is_empty() {
+        0
+    } else {
+        4 + headers.len()
+    };
     (22 + subject.len() + header_len + payload.len() + 8) as u64
 }
 
@@ -95,7 +99,12 @@ pub(crate) fn per_subject_excess<L>(index: &Index<L>, limits: &StoreLimits) -> V
 }
 
 /// The messages `purge_ex(filter, up_to_seq, keep)` removes.
-pub(crate) fn purge_selection<L>(index: &Index<L>, filter: &str, up_to_seq: u64, keep: u64) -> Vec<u64> {
+pub(crate) fn purge_selection<L>(
+    index: &Index<L>,
+    filter: &str,
+    up_to_seq: u64,
+    keep: u64,
+) -> Vec<u64> {
     let mut seqs = index.matching_seqs(filter, 0);
     if keep > 0 {
         let kept = (keep as usize).min(seqs.len());

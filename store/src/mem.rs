@@ -29,7 +29,10 @@ pub struct MemStore {
 impl MemStore {
     /// An empty store.
     pub fn new(config: StoreConfig) -> Self {
-        MemStore { limits: config.limits, index: Index::new(config.first_seq) }
+        MemStore {
+            limits: config.limits,
+            index: Index::new(config.first_seq),
+        }
     }
 
     fn message(&self, seq: u64) -> Option<StoredMsg> {
@@ -45,7 +48,9 @@ impl MemStore {
     }
 
     fn remove_all(&mut self, seqs: &[u64]) -> u64 {
-        seqs.iter().filter(|seq| self.index.remove(**seq).is_some()).count() as u64
+        seqs.iter()
+            .filter(|seq| self.index.remove(**seq).is_some())
+            .count() as u64
     }
 
     fn enforce(&mut self, subject: Option<&str>) {
@@ -66,9 +71,19 @@ impl MessageStore for MemStore {
     ) -> Result<u64, StoreError> {
         limits::check_admission(&self.index, &self.limits, subject, headers, payload)?;
         let seq = self.index.last_seq() + 1;
-        let body = Body { headers: Bytes::copy_from_slice(headers), payload: Bytes::copy_from_slice(payload) };
+        let body = Body {
+            headers: Bytes::copy_from_slice(headers),
+            payload: Bytes::copy_from_slice(payload),
+        };
         let size = stored_size(subject, headers, payload);
-        self.index.insert(seq, subject, timestamp, size, ttl_nanos.unwrap_or(0).max(0), body);
+        self.index.insert(
+            seq,
+            subject,
+            timestamp,
+            size,
+            ttl_nanos.unwrap_or(0).max(0),
+            body,
+        );
         self.enforce(Some(subject));
         Ok(seq)
     }
@@ -78,12 +93,18 @@ impl MessageStore for MemStore {
     }
 
     fn load_next_msg(&self, filter: &str, start_seq: u64) -> Result<StoredMsg, StoreError> {
-        let seq = self.index.next_matching(filter, start_seq).ok_or(StoreError::Eof)?;
+        let seq = self
+            .index
+            .next_matching(filter, start_seq)
+            .ok_or(StoreError::Eof)?;
         self.load_msg(seq)
     }
 
     fn load_last_msg(&self, filter: &str) -> Result<StoredMsg, StoreError> {
-        let seq = self.index.last_matching(filter).ok_or(StoreError::MsgNotFound)?;
+        let seq = self
+            .index
+            .last_matching(filter)
+            .ok_or(StoreError::MsgNotFound)?;
         self.load_msg(seq)
     }
 
@@ -117,7 +138,12 @@ impl MessageStore for MemStore {
         if seq >= self.index.last_seq() {
             return Ok(());
         }
-        let seqs: Vec<u64> = self.index.msgs.range(seq + 1..).map(|(seq, _)| *seq).collect();
+        let seqs: Vec<u64> = self
+            .index
+            .msgs
+            .range(seq + 1..)
+            .map(|(seq, _)| *seq)
+            .collect();
         self.remove_all(&seqs);
         let ts = self.index.get(seq).map_or(0, |entry| entry.ts);
         self.index.set_last(seq, ts);

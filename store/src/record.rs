@@ -69,14 +69,18 @@ impl Record<'_> {
     /// The record's sequence (without the tombstone bit).
     pub fn seq(&self) -> u64 {
         match self {
-            Record::Message { seq, .. } | Record::Tombstone { seq, .. } | Record::Marker { seq, .. } => *seq,
+            Record::Message { seq, .. }
+            | Record::Tombstone { seq, .. }
+            | Record::Marker { seq, .. } => *seq,
         }
     }
 
     /// The record's timestamp.
     pub fn ts(&self) -> i64 {
         match self {
-            Record::Message { ts, .. } | Record::Tombstone { ts, .. } | Record::Marker { ts, .. } => *ts,
+            Record::Message { ts, .. }
+            | Record::Tombstone { ts, .. }
+            | Record::Marker { ts, .. } => *ts,
         }
     }
 }
@@ -229,7 +233,9 @@ pub fn decode_record(bytes: &[u8]) -> Result<(Record<'_>, usize, u32), RecordErr
     let Some(subject_end) = subject_end else {
         return Err(RecordError::Corrupt("subject past record end"));
     };
-    let headers_end = subject_end.checked_add(headers_len).filter(|end| *end <= body_end);
+    let headers_end = subject_end
+        .checked_add(headers_len)
+        .filter(|end| *end <= body_end);
     let Some(headers_end) = headers_end else {
         return Err(RecordError::Corrupt("headers past record end"));
     };
@@ -254,12 +260,27 @@ mod tests {
     #[test]
     fn message_round_trips_and_every_truncation_is_incomplete() {
         let mut out = Vec::new();
-        encode_message(&mut out, 42, -5, 7, "orders.1", b"NATS/1.0\r\n\r\n", b"hello");
+        encode_message(
+            &mut out,
+            42,
+            -5,
+            7,
+            "orders.1",
+            b"NATS/1.0\r\n\r\n",
+            b"hello",
+        );
         let (record, len, _) = decode_record(&out).expect("decodes");
         assert_eq!(len, out.len());
         assert_eq!(
             record,
-            Record::Message { seq: 42, ts: -5, ttl: 7, subject: "orders.1", headers: b"NATS/1.0\r\n\r\n", payload: b"hello" }
+            Record::Message {
+                seq: 42,
+                ts: -5,
+                ttl: 7,
+                subject: "orders.1",
+                headers: b"NATS/1.0\r\n\r\n",
+                payload: b"hello"
+            }
         );
         for cut in 0..out.len() {
             assert!(decode_record(&out[..cut]).is_err(), "cut at {cut}");
@@ -274,9 +295,8 @@ mod tests {
             for bit in 0..8 {
                 let mut flipped = out.clone();
                 flipped[byte] ^= 1 << bit;
-                match decode_record(&flipped) {
-                    Ok((record, len, _)) => panic!("flip {byte}:{bit} decoded {record:?} len {len}"),
-                    Err(_) => {}
+                if let Ok((record, len, _)) = decode_record(&flipped) {
+                    panic!("flip {byte}:{bit} decoded {record:?} len {len}");
                 }
             }
         }
@@ -291,6 +311,9 @@ mod tests {
         assert_eq!(record, Record::Tombstone { seq: 9, ts: 3 });
         let mut out = Vec::new();
         encode_marker(&mut out, 9, 3);
-        assert_eq!(decode_record(&out).expect("decodes").0, Record::Marker { seq: 9, ts: 3 });
+        assert_eq!(
+            decode_record(&out).expect("decodes").0,
+            Record::Marker { seq: 9, ts: 3 }
+        );
     }
 }

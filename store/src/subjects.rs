@@ -27,7 +27,10 @@ impl SubjectTable {
             return *id;
         }
         let name: Arc<str> = Arc::from(name);
-        let slot = SubjectSlot { name: name.clone(), seqs: BTreeSet::new() };
+        let slot = SubjectSlot {
+            name: name.clone(),
+            seqs: BTreeSet::new(),
+        };
         let id = match self.free.pop() {
             Some(id) => {
                 self.slots[id as usize] = Some(slot);

@@ -14,24 +14,38 @@ use std::sync::Arc;
 use common::{apply, op_strategy, Op};
 use proptest::prelude::*;
 use starling_store::{
-    FileStore, FileStoreConfig, MemStore, MessageStore, SimStorage, Storage, StoreConfig, StoreLimits, StoredMsg,
+    FileStore, FileStoreConfig, MemStore, MessageStore, SimStorage, Storage, StoreConfig,
+    StoreLimits, StoredMsg,
 };
 
 fn config(limits: StoreLimits, block_size: u64) -> FileStoreConfig {
-    FileStoreConfig { store: StoreConfig { limits, first_seq: 1 }, block_size, write_buffer: 61 }
+    FileStoreConfig {
+        store: StoreConfig {
+            limits,
+            first_seq: 1,
+        },
+        block_size,
+        write_buffer: 61,
+    }
 }
 
 fn held(store: &dyn MessageStore) -> BTreeMap<u64, StoredMsg> {
     let state = store.state();
-    (state.first_seq..=state.last_seq).filter_map(|seq| store.load_msg(seq).ok().map(|m| (seq, m))).collect()
+    (state.first_seq..=state.last_seq)
+        .filter_map(|seq| store.load_msg(seq).ok().map(|m| (seq, m)))
+        .collect()
 }
 
 fn crash_round(seed: u64, limits: StoreLimits, block_size: u64, ops: &[Op], garbage: bool) {
     let sim = SimStorage::new(seed);
     let storage: Arc<dyn Storage> = Arc::new(sim.clone());
     let dir = Path::new("/crash");
-    let mut model = MemStore::new(StoreConfig { limits, first_seq: 1 });
-    let mut store = FileStore::open_with(storage.clone(), dir, config(limits, block_size)).expect("open");
+    let mut model = MemStore::new(StoreConfig {
+        limits,
+        first_seq: 1,
+    });
+    let mut store =
+        FileStore::open_with(storage.clone(), dir, config(limits, block_size)).expect("open");
     let mut ever_stored: BTreeMap<u64, StoredMsg> = BTreeMap::new();
     let mut synced_held: BTreeMap<u64, StoredMsg> = BTreeMap::new();
     let mut synced_last = 0u64;
@@ -43,32 +57,55 @@ fn crash_round(seed: u64, limits: StoreLimits, block_size: u64, ops: &[Op], garb
         assert_eq!(want, got, "op #{number} {op:?}");
         if let (Op::Store { .. }, Ok(seq)) = (op, &got) {
             let seq: u64 = seq.parse().expect("seq");
-            ever_stored.insert(seq, model.load_msg(seq).expect("model holds what it stored"));
+            ever_stored.insert(
+                seq,
+                model.load_msg(seq).expect("model holds what it stored"),
+            );
         }
         // Purge, purge_ex, compact and erase sync before they return, as a sync does.
         let erased = matches!(op, Op::Erase(_)) && got.as_deref() == Ok("true");
-        if (matches!(op, Op::Sync | Op::Purge | Op::PurgeEx { .. } | Op::Compact(_)) && got.is_ok()) || erased {
+        if (matches!(
+            op,
+            Op::Sync | Op::Purge | Op::PurgeEx { .. } | Op::Compact(_)
+        ) && got.is_ok())
+            || erased
+        {
             synced_held = held(&model);
             synced_last = model.state().last_seq;
         }
     }
     sim.crash(garbage);
     drop(store);
-    let mut store = FileStore::open_with(storage.clone(), dir, config(limits, block_size)).expect("reopen after crash");
+    let mut store = FileStore::open_with(storage.clone(), dir, config(limits, block_size))
+        .expect("reopen after crash");
     let recovered = held(&store);
     let now_held = held(&model);
     for (seq, msg) in &synced_held {
         if now_held.contains_key(seq) {
-            assert_eq!(recovered.get(seq), Some(msg), "synced message {seq} lost or changed");
+            assert_eq!(
+                recovered.get(seq),
+                Some(msg),
+                "synced message {seq} lost or changed"
+            );
         }
     }
     for (seq, msg) in &recovered {
-        assert_eq!(ever_stored.get(seq), Some(msg), "recovered message {seq} was never stored like this");
+        assert_eq!(
+            ever_stored.get(seq),
+            Some(msg),
+            "recovered message {seq} was never stored like this"
+        );
         if *seq <= synced_last {
-            assert!(synced_held.contains_key(seq), "message {seq} removed before the last sync is back");
+            assert!(
+                synced_held.contains_key(seq),
+                "message {seq} removed before the last sync is back"
+            );
         }
     }
-    assert!(store.state().last_seq >= synced_last, "last sequence went back past a sync");
+    assert!(
+        store.state().last_seq >= synced_last,
+        "last sequence went back past a sync"
+    );
     // The store keeps working and a clean reopen agrees with it.
     let next = store.store_msg("after.crash", b"", b"x", now + 1, None);
     if let Ok(seq) = next {
@@ -78,7 +115,8 @@ fn crash_round(seed: u64, limits: StoreLimits, block_size: u64, ops: &[Op], garb
     let before = held(&store);
     let state = store.state();
     drop(store);
-    let store = FileStore::open_with(storage, dir, config(limits, block_size)).expect("second reopen");
+    let store =
+        FileStore::open_with(storage, dir, config(limits, block_size)).expect("second reopen");
     assert_eq!(state, store.state());
     assert_eq!(before, held(&store));
 }
@@ -104,10 +142,14 @@ fn disk_full_is_an_error_and_loses_nothing_durable() {
         let sim = SimStorage::new(limit);
         let storage: Arc<dyn Storage> = Arc::new(sim.clone());
         let dir = Path::new("/full");
-        let mut store = FileStore::open_with(storage.clone(), dir, config(StoreLimits::default(), 1024)).expect("open");
+        let mut store =
+            FileStore::open_with(storage.clone(), dir, config(StoreLimits::default(), 1024))
+                .expect("open");
         let mut stored = BTreeMap::new();
         for i in 0..5u64 {
-            let seq = store.store_msg("k", b"", &[i as u8; 20], i as i64, None).expect("store");
+            let seq = store
+                .store_msg("k", b"", &[i as u8; 20], i as i64, None)
+                .expect("store");
             stored.insert(seq, i);
         }
         store.sync().expect("sync");
@@ -115,7 +157,9 @@ fn disk_full_is_an_error_and_loses_nothing_durable() {
         sim.set_space_limit(Some(sim.used_bytes() + limit / 10));
         let mut saw_full = false;
         for i in 5..500u64 {
-            let result = store.store_msg("k", b"", &[i as u8; 20], i as i64, None).and_then(|seq| store.sync().map(|_| seq));
+            let result = store
+                .store_msg("k", b"", &[i as u8; 20], i as i64, None)
+                .and_then(|seq| store.sync().map(|_| seq));
             match result {
                 Ok(_) => {}
                 Err(error) => {
@@ -129,19 +173,26 @@ fn disk_full_is_an_error_and_loses_nothing_durable() {
         // Memory matches disk: everything durable is there, every held message reads back intact.
         let after = held(&store);
         for (seq, msg) in &durable {
-            assert_eq!(after.get(seq), Some(msg), "durable message {seq} lost after ENOSPC");
+            assert_eq!(
+                after.get(seq),
+                Some(msg),
+                "durable message {seq} lost after ENOSPC"
+            );
         }
         let state = store.state();
         assert_eq!(state.msgs as usize, after.len());
         // Space comes back: the store works again and reopens to the same state.
         sim.set_space_limit(None);
-        let seq = store.store_msg("k", b"", b"again", 999, None).expect("store after space freed");
+        let seq = store
+            .store_msg("k", b"", b"again", 999, None)
+            .expect("store after space freed");
         assert_eq!(seq, state.last_seq + 1);
         store.sync().expect("sync");
         let final_state = store.state();
         let final_held = held(&store);
         drop(store);
-        let store = FileStore::open_with(storage, dir, config(StoreLimits::default(), 1024)).expect("reopen");
+        let store = FileStore::open_with(storage, dir, config(StoreLimits::default(), 1024))
+            .expect("reopen");
         assert_eq!(final_state, store.state());
         assert_eq!(final_held, held(&store));
         let report = store.recovery_report();

@@ -39,7 +39,10 @@ fn sigkill_loses_no_acknowledged_message() {
         while seen < want {
             match received.recv_timeout(Duration::from_secs(30)) {
                 Ok(line) => {
-                    let seq: u64 = line.strip_prefix("acked ").and_then(|s| s.parse().ok()).expect("ack line");
+                    let seq: u64 = line
+                        .strip_prefix("acked ")
+                        .and_then(|s| s.parse().ok())
+                        .expect("ack line");
                     assert!(seq >= acked_max, "acks go forward");
                     acked_max = seq;
                     seen += 1;
@@ -59,12 +62,28 @@ fn sigkill_loses_no_acknowledged_message() {
                 acked_max = acked_max.max(seq);
             }
         }
-        let store = FileStore::open(dir.path(), FileStoreConfig { block_size: 64 * 1024, ..FileStoreConfig::default() })
-            .expect("reopen after SIGKILL");
-        assert!(store.recovery_report().damaged.is_empty(), "{:?}", store.recovery_report());
-        assert!(store.state().last_seq >= acked_max, "round {round}: last {} < acked {acked_max}", store.state().last_seq);
+        let store = FileStore::open(
+            dir.path(),
+            FileStoreConfig {
+                block_size: 64 * 1024,
+                ..FileStoreConfig::default()
+            },
+        )
+        .expect("reopen after SIGKILL");
+        assert!(
+            store.recovery_report().damaged.is_empty(),
+            "{:?}",
+            store.recovery_report()
+        );
+        assert!(
+            store.state().last_seq >= acked_max,
+            "round {round}: last {} < acked {acked_max}",
+            store.state().last_seq
+        );
         for seq in 1..=acked_max {
-            let msg = store.load_msg(seq).unwrap_or_else(|e| panic!("round {round}: acked seq {seq} missing: {e}"));
+            let msg = store
+                .load_msg(seq)
+                .unwrap_or_else(|e| panic!("round {round}: acked seq {seq} missing: {e}"));
             assert_eq!(&msg.payload[..], format!("kill9-{seq}").as_bytes());
         }
     }

@@ -9,13 +9,31 @@ use std::sync::Arc;
 
 use common::{apply, assert_same, limits_strategy, op_strategy, Op};
 use proptest::prelude::*;
-use starling_store::{FileStore, FileStoreConfig, MemStore, SimStorage, Storage, StoreConfig, StoreLimits};
+use starling_store::{
+    FileStore, FileStoreConfig, MemStore, SimStorage, Storage, StoreConfig, StoreLimits,
+};
 
-fn config(limits: StoreLimits, first_seq: u64, block_size: u64, write_buffer: usize) -> FileStoreConfig {
-    FileStoreConfig { store: StoreConfig { limits, first_seq }, block_size, write_buffer }
+fn config(
+    limits: StoreLimits,
+    first_seq: u64,
+    block_size: u64,
+    write_buffer: usize,
+) -> FileStoreConfig {
+    FileStoreConfig {
+        store: StoreConfig { limits, first_seq },
+        block_size,
+        write_buffer,
+    }
 }
 
-fn run(storage: Arc<dyn Storage>, dir: &Path, limits: StoreLimits, first_seq: u64, block_size: u64, ops: &[Op]) {
+fn run(
+    storage: Arc<dyn Storage>,
+    dir: &Path,
+    limits: StoreLimits,
+    first_seq: u64,
+    block_size: u64,
+    ops: &[Op],
+) {
     let mut current_limits = limits;
     let file_config = |limits| config(limits, first_seq, block_size, 97);
     let mut model = MemStore::new(StoreConfig { limits, first_seq });
@@ -26,13 +44,18 @@ fn run(storage: Arc<dyn Storage>, dir: &Path, limits: StoreLimits, first_seq: u6
         match op {
             Op::Reopen => {
                 drop(store);
-                store = FileStore::open_with(storage.clone(), dir, file_config(current_limits)).expect("reopen");
+                store = FileStore::open_with(storage.clone(), dir, file_config(current_limits))
+                    .expect("reopen");
             }
             Op::CloseReopen => {
                 store.close().expect("close");
-                store = FileStore::open_with(storage.clone(), dir, file_config(current_limits)).expect("reopen");
+                store = FileStore::open_with(storage.clone(), dir, file_config(current_limits))
+                    .expect("reopen");
                 let report = store.recovery_report();
-                assert!(report.used_snapshot, "snapshot not used after a clean close: {report:?}");
+                assert!(
+                    report.used_snapshot,
+                    "snapshot not used after a clean close: {report:?}"
+                );
             }
             _ => {
                 if let Op::Limits(new_limits) = op {
@@ -44,7 +67,10 @@ fn run(storage: Arc<dyn Storage>, dir: &Path, limits: StoreLimits, first_seq: u6
             }
         }
         let report = store.recovery_report();
-        assert!(report.damaged.is_empty() && report.torn_tail.is_none(), "clean files reported damage: {report:?}");
+        assert!(
+            report.damaged.is_empty() && report.torn_tail.is_none(),
+            "clean files reported damage: {report:?}"
+        );
         assert_same(&model, &store, &format!("after op #{number} {op:?}"));
     }
 }
@@ -81,9 +107,18 @@ proptest! {
 fn unlimited_store_round_trips_every_field() {
     let storage: Arc<dyn Storage> = Arc::new(SimStorage::new(3));
     let dir = Path::new("/s");
-    let mut store = FileStore::open_with(storage.clone(), dir, FileStoreConfig::default()).expect("open");
+    let mut store =
+        FileStore::open_with(storage.clone(), dir, FileStoreConfig::default()).expect("open");
     use starling_store::MessageStore;
-    let seq = store.store_msg("orders.1", b"NATS/1.0\r\nA: b\r\n\r\n", b"body", 42, Some(9)).expect("store");
+    let seq = store
+        .store_msg(
+            "orders.1",
+            b"NATS/1.0\r\nA: b\r\n\r\n",
+            b"body",
+            42,
+            Some(9),
+        )
+        .expect("store");
     assert_eq!(seq, 1);
     store.close().expect("close");
     let store = FileStore::open_with(storage, dir, FileStoreConfig::default()).expect("reopen");

@@ -11,7 +11,10 @@ fn main() {
         eprintln!("usage: store-crash-writer DIR");
         std::process::exit(2);
     };
-    let config = FileStoreConfig { block_size: 64 * 1024, ..FileStoreConfig::default() };
+    let config = FileStoreConfig {
+        block_size: 64 * 1024,
+        ..FileStoreConfig::default()
+    };
     let mut store = match FileStore::open(&dir, config) {
         Ok(store) => store,
         Err(error) => {
@@ -26,14 +29,19 @@ fn main() {
         for _ in 0..batch {
             let seq = store.state().last_seq + 1;
             let payload = format!("kill9-{seq}");
-            if let Err(error) = store.store_msg("kill.test", b"", payload.as_bytes(), seq as i64, None) {
+            if let Err(error) =
+                store.store_msg("kill.test", b"", payload.as_bytes(), seq as i64, None)
+            {
                 eprintln!("store: {error}");
                 std::process::exit(1);
             }
         }
         match store.flush_and_sync() {
             Ok(synced) => {
-                if writeln!(out, "acked {synced}").and_then(|()| out.flush()).is_err() {
+                if writeln!(out, "acked {synced}")
+                    .and_then(|()| out.flush())
+                    .is_err()
+                {
                     std::process::exit(0);
                 }
             }

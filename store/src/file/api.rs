@@ -26,9 +26,14 @@ impl FileStore {
                 .write_buf
                 .get(start..start + len)
                 .map(<[u8]>::to_vec)
-                .ok_or_else(|| StoreError::Corrupt(format!("buffered record at {offset} missing")));
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!("buffered record at {offset} missing"))
+                });
         }
-        let block = self.blocks.get(&loc.block).ok_or_else(|| StoreError::Corrupt(format!("block {} missing", loc.block)))?;
+        let block = self
+            .blocks
+            .get(&loc.block)
+            .ok_or_else(|| StoreError::Corrupt(format!("block {} missing", loc.block)))?;
         let mut bytes = vec![0u8; len];
         block.file.read_at(offset, &mut bytes)?;
         Ok(bytes)
@@ -38,26 +43,44 @@ impl FileStore {
         let entry = self.index.get(seq).ok_or(StoreError::MsgNotFound)?;
         let bytes = self.read_record(entry.loc)?;
         match record::decode_record(&bytes) {
-            Ok((Record::Message { seq: found, ts, ttl, subject, headers, payload }, _, _)) if found == seq => {
-                Ok(StoredMsg {
-                    seq,
-                    subject: subject.to_string(),
-                    headers: Bytes::copy_from_slice(headers),
-                    payload: Bytes::copy_from_slice(payload),
-                    timestamp: ts,
-                    ttl_nanos: (ttl > 0).then_some(ttl),
-                })
-            }
-            Ok(_) => Err(StoreError::Corrupt(format!("record at seq {seq} has another sequence"))),
+            Ok((
+                Record::Message {
+                    seq: found,
+                    ts,
+                    ttl,
+                    subject,
+                    headers,
+                    payload,
+                },
+                _,
+                _,
+            )) if found == seq => Ok(StoredMsg {
+                seq,
+                subject: subject.to_string(),
+                headers: Bytes::copy_from_slice(headers),
+                payload: Bytes::copy_from_slice(payload),
+                timestamp: ts,
+                ttl_nanos: (ttl > 0).then_some(ttl),
+            }),
+            Ok(_) => Err(StoreError::Corrupt(format!(
+                "record at seq {seq} has another sequence"
+            ))),
             Err(error) => {
-                tracing::error!(seq, block = entry.loc.block, ?error, "file store: stored record failed its checksum");
+                tracing::error!(
+                    seq,
+                    block = entry.loc.block,
+                    ?error,
+                    "file store: stored record failed its checksum"
+                );
                 Err(StoreError::Corrupt(format!("seq {seq}: {error:?}")))
             }
         }
     }
 
     fn enforce(&mut self, subject: Option<&str>) -> Result<(), StoreError> {
-        while let Some(seq) = limits::next_over_limit(&self.index, &self.config.store.limits, subject) {
+        while let Some(seq) =
+            limits::next_over_limit(&self.index, &self.config.store.limits, subject)
+        {
             self.remove_one(seq)?;
         }
         Ok(())
@@ -74,18 +97,32 @@ impl MessageStore for FileStore {
         ttl_nanos: Option<i64>,
     ) -> Result<u64, StoreError> {
         self.check_usable()?;
-        limits::check_admission(&self.index, &self.config.store.limits, subject, headers, payload)?;
+        limits::check_admission(
+            &self.index,
+            &self.config.store.limits,
+            subject,
+            headers,
+            payload,
+        )?;
         if subject.len() > usize::from(u16::MAX) || headers.len() > u32::MAX as usize {
             return Err(StoreError::MaxMsgSize);
         }
-        let record_len = record::message_len(subject, headers, payload, ttl_nanos.unwrap_or(0).max(0));
+        let record_len =
+            record::message_len(subject, headers, payload, ttl_nanos.unwrap_or(0).max(0));
         if record_len > record::MAX_RECORD_LEN {
             return Err(StoreError::MaxMsgSize);
         }
         let seq = self.index.last_seq() + 1;
         let ttl = ttl_nanos.unwrap_or(0).max(0);
         let loc = self.append_message(seq, subject, headers, payload, timestamp, ttl)?;
-        self.index.insert(seq, subject, timestamp, stored_size(subject, headers, payload), ttl, loc);
+        self.index.insert(
+            seq,
+            subject,
+            timestamp,
+            stored_size(subject, headers, payload),
+            ttl,
+            loc,
+        );
         if let Some(block) = self.blocks.get_mut(&loc.block) {
             block.live += 1;
             block.live_bytes += u64::from(loc.len);
@@ -99,12 +136,18 @@ impl MessageStore for FileStore {
     }
 
     fn load_next_msg(&self, filter: &str, start_seq: u64) -> Result<StoredMsg, StoreError> {
-        let seq = self.index.next_matching(filter, start_seq).ok_or(StoreError::Eof)?;
+        let seq = self
+            .index
+            .next_matching(filter, start_seq)
+            .ok_or(StoreError::Eof)?;
         self.message(seq)
     }
 
     fn load_last_msg(&self, filter: &str) -> Result<StoredMsg, StoreError> {
-        let seq = self.index.last_matching(filter).ok_or(StoreError::MsgNotFound)?;
+        let seq = self
+            .index
+            .last_matching(filter)
+            .ok_or(StoreError::MsgNotFound)?;
         self.message(seq)
     }
 
@@ -165,12 +208,15 @@ impl MessageStore for FileStore {
 
     fn expire(&mut self, now: i64) -> Result<u64, StoreError> {
         self.check_usable()?;
-        let seqs = self.index.expired(now, self.config.store.limits.max_age_nanos);
+        let seqs = self
+            .index
+            .expired(now, self.config.store.limits.max_age_nanos);
         self.remove_many(&seqs)
     }
 
     fn next_expiry(&self) -> Option<i64> {
-        self.index.next_expiry(self.config.store.limits.max_age_nanos)
+        self.index
+            .next_expiry(self.config.store.limits.max_age_nanos)
     }
 
     fn update_limits(&mut self, limits: StoreLimits) -> Result<(), StoreError> {

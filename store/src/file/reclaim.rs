@@ -14,12 +14,17 @@ impl FileStore {
         let Some(block) = self.blocks.get(&id) else {
             return false;
         };
-        block.tombstones.iter().any(|seq| self.is_dead_elsewhere(*seq, id))
+        block
+            .tombstones
+            .iter()
+            .any(|seq| self.is_dead_elsewhere(*seq, id))
     }
 
     /// True when a removed record `seq` still exists in a block other than `id`.
     pub(super) fn is_dead_elsewhere(&self, seq: u64, id: u32) -> bool {
-        self.blocks.iter().any(|(other, block)| *other != id && block.dead.contains(&seq))
+        self.blocks
+            .iter()
+            .any(|(other, block)| *other != id && block.dead.contains(&seq))
     }
 
     /// Remove block `id`'s file.
@@ -32,7 +37,12 @@ impl FileStore {
         self.dir_dirty = true;
         self.storage.remove(&block_path(&self.msgs_dir, id))?;
         // Tombstones elsewhere that hid this block's records are free now.
-        let empty: Vec<u32> = self.blocks.iter().filter(|(_, b)| b.live == 0).map(|(id, _)| *id).collect();
+        let empty: Vec<u32> = self
+            .blocks
+            .iter()
+            .filter(|(_, b)| b.live == 0)
+            .map(|(id, _)| *id)
+            .collect();
         self.reclaim.extend(empty);
         Ok(())
     }
@@ -83,9 +93,12 @@ impl FileStore {
     /// tombstones.
     pub(super) fn compact_block(&mut self, id: u32) -> Result<(), StoreError> {
         let needed: std::collections::BTreeSet<u64> = match self.blocks.get(&id) {
-            Some(block) => {
-                block.tombstones.iter().copied().filter(|seq| self.is_dead_elsewhere(*seq, id)).collect()
-            }
+            Some(block) => block
+                .tombstones
+                .iter()
+                .copied()
+                .filter(|seq| self.is_dead_elsewhere(*seq, id))
+                .collect(),
             None => return Ok(()),
         };
         let plan = self.plan_rewrite(id, |record, offset| match record {

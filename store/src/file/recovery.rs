@@ -77,8 +77,13 @@ pub(super) fn recover(
         }
     }
     ids.sort_unstable();
-    let mut scan =
-        Scan { storage, msgs_dir, index: Index::new(first_seq), blocks: BTreeMap::new(), report: RecoveryReport::default() };
+    let mut scan = Scan {
+        storage,
+        msgs_dir,
+        index: Index::new(first_seq),
+        blocks: BTreeMap::new(),
+        report: RecoveryReport::default(),
+    };
     let (snapshot, mut snapshot_on_disk) = match snapshot::load(storage, dir) {
         Ok(found) => {
             let exists = found.is_some();
@@ -112,7 +117,12 @@ pub(super) fn recover(
         let start = from_snapshot.get(&id).copied().unwrap_or(0);
         scan.scan_block(id, start, Some(id) == last_id)?;
     }
-    Ok(Recovered { index: scan.index, blocks: scan.blocks, report: scan.report, snapshot_on_disk })
+    Ok(Recovered {
+        index: scan.index,
+        blocks: scan.blocks,
+        report: scan.report,
+        snapshot_on_disk,
+    })
 }
 
 /// Remove a snapshot that cannot be used, so it can never be mistaken for
@@ -128,9 +138,13 @@ impl Scan<'_> {
     /// is at least as long and ends with the same record. Returns the
     /// offset up to which each block is covered.
     fn adopt(&mut self, snapshot: Snapshot, ids: &[u32]) -> Result<BTreeMap<u32, u64>, String> {
-        let snapshot_ids: std::collections::BTreeSet<u32> = snapshot.blocks.iter().map(|b| b.id).collect();
+        let snapshot_ids: std::collections::BTreeSet<u32> =
+            snapshot.blocks.iter().map(|b| b.id).collect();
         let newest = snapshot_ids.iter().next_back().copied().unwrap_or(0);
-        if let Some(unknown) = ids.iter().find(|id| **id <= newest && !snapshot_ids.contains(id)) {
+        if let Some(unknown) = ids
+            .iter()
+            .find(|id| **id <= newest && !snapshot_ids.contains(id))
+        {
             return Err(format!("block {unknown} is not in the snapshot"));
         }
         let mut covered = BTreeMap::new();
@@ -142,23 +156,38 @@ impl Scan<'_> {
                 continue;
             }
             let path = block_path(self.msgs_dir, saved.id);
-            let file = self.storage.open(&path, false).map_err(|e| format!("block {}: {e}", saved.id))?;
-            let len = file.len().map_err(|e| format!("block {}: {e}", saved.id))?;
+            let file = self
+                .storage
+                .open(&path, false)
+                .map_err(|e| format!("block {}: {e}", saved.id))?;
+            let len = file
+                .size()
+                .map_err(|e| format!("block {}: {e}", saved.id))?;
             if len < saved.len {
-                return Err(format!("block {} is shorter than in the snapshot", saved.id));
+                return Err(format!(
+                    "block {} is shorter than in the snapshot",
+                    saved.id
+                ));
             }
             if let Some((offset, checksum)) = saved.last_record {
                 let mut head = [0u8; 4];
-                file.read_at(offset, &mut head).map_err(|e| format!("block {}: {e}", saved.id))?;
+                file.read_at(offset, &mut head)
+                    .map_err(|e| format!("block {}: {e}", saved.id))?;
                 let record_len = u32::from_le_bytes(head) as usize;
                 if !(record::MIN_RECORD_LEN..=record::MAX_RECORD_LEN).contains(&record_len) {
                     return Err(format!("block {} last record length changed", saved.id));
                 }
                 let mut bytes = vec![0u8; record_len];
-                file.read_at(offset, &mut bytes).map_err(|e| format!("block {}: {e}", saved.id))?;
+                file.read_at(offset, &mut bytes)
+                    .map_err(|e| format!("block {}: {e}", saved.id))?;
                 match record::decode_record(&bytes) {
                     Ok((_, _, found)) if found == checksum => {}
-                    _ => return Err(format!("block {} last record differs from the snapshot", saved.id)),
+                    _ => {
+                        return Err(format!(
+                            "block {} last record differs from the snapshot",
+                            saved.id
+                        ))
+                    }
                 }
             }
             let mut block = Block::new(file);
@@ -167,11 +196,20 @@ impl Scan<'_> {
             block.tombstones = saved.tombstones;
             block.last_record = saved.last_record;
             for entry in saved.entries {
-                let subject = snapshot.subjects.get(entry.subject as usize).map(String::as_str).unwrap_or("");
+                let subject = snapshot
+                    .subjects
+                    .get(entry.subject as usize)
+                    .map(String::as_str)
+                    .unwrap_or("");
                 block.live += 1;
                 block.live_bytes += u64::from(entry.len);
-                let loc = Loc { block: saved.id, offset: entry.offset, len: entry.len };
-                self.index.insert(entry.seq, subject, entry.ts, entry.size, entry.ttl, loc);
+                let loc = Loc {
+                    block: saved.id,
+                    offset: entry.offset,
+                    len: entry.len,
+                };
+                self.index
+                    .insert(entry.seq, subject, entry.ts, entry.size, entry.ttl, loc);
             }
             covered.insert(saved.id, saved.len);
             self.blocks.insert(saved.id, block);
@@ -210,14 +248,38 @@ impl Scan<'_> {
         Ok(())
     }
 
-    fn cut(&mut self, id: u32, offset: u64, len: u64, is_tail: bool, error: &RecordError) -> Result<(), StoreError> {
+    fn cut(
+        &mut self,
+        id: u32,
+        offset: u64,
+        len: u64,
+        is_tail: bool,
+        error: &RecordError,
+    ) -> Result<(), StoreError> {
         let dropped = len - offset;
         if is_tail {
-            tracing::warn!(block = id, offset, dropped, ?error, "file store: dropped a torn or corrupt tail record");
+            tracing::warn!(
+                block = id,
+                offset,
+                dropped,
+                ?error,
+                "file store: dropped a torn or corrupt tail record"
+            );
             self.report.torn_tail = Some((id, offset, dropped));
         } else {
-            tracing::error!(block = id, offset, dropped, ?error, "file store: corrupt block; its records from this offset are lost");
-            self.report.damaged.push(BlockDamage { block: id, offset, dropped_bytes: dropped, reason: format!("{error:?}") });
+            tracing::error!(
+                block = id,
+                offset,
+                dropped,
+                ?error,
+                "file store: corrupt block; its records from this offset are lost"
+            );
+            self.report.damaged.push(BlockDamage {
+                block: id,
+                offset,
+                dropped_bytes: dropped,
+                reason: format!("{error:?}"),
+            });
         }
         if let Some(block) = self.blocks.get_mut(&id) {
             block.file.set_len(offset)?;
@@ -233,10 +295,28 @@ impl Scan<'_> {
             block.last_record = Some((offset, checksum));
         }
         match *record {
-            Record::Message { seq, ts, ttl, subject, headers, payload } => {
+            Record::Message {
+                seq,
+                ts,
+                ttl,
+                subject,
+                headers,
+                payload,
+            } => {
                 self.drop_entry(seq);
-                let loc = Loc { block: id, offset: offset as u32, len: len as u32 };
-                self.index.insert(seq, subject, ts, stored_size(subject, headers, payload), ttl.max(0), loc);
+                let loc = Loc {
+                    block: id,
+                    offset: offset as u32,
+                    len: len as u32,
+                };
+                self.index.insert(
+                    seq,
+                    subject,
+                    ts,
+                    stored_size(subject, headers, payload),
+                    ttl.max(0),
+                    loc,
+                );
                 if let Some(block) = self.blocks.get_mut(&id) {
                     block.live += 1;
                     block.live_bytes += len as u64;

@@ -21,7 +21,9 @@ pub(super) struct RewritePlan {
 impl FileStore {
     /// True when the index holds `seq` at this block and offset.
     pub(super) fn is_live_at(&self, seq: u64, block: u32, offset: u64) -> bool {
-        self.index.get(seq).is_some_and(|entry| entry.loc.block == block && u64::from(entry.loc.offset) == offset)
+        self.index
+            .get(seq)
+            .is_some_and(|entry| entry.loc.block == block && u64::from(entry.loc.offset) == offset)
     }
 
     /// Decide block `id`'s new content, keeping the records `keep` accepts.
@@ -40,16 +42,23 @@ impl FileStore {
         };
         let mut offset = 0usize;
         while offset < bytes.len() {
-            let (record, len, checksum) = record::decode_record(&bytes[offset..])
-                .map_err(|error| StoreError::Corrupt(format!("block {id} at offset {offset}: {error:?}")))?;
+            let (record, len, checksum) =
+                record::decode_record(&bytes[offset..]).map_err(|error| {
+                    StoreError::Corrupt(format!("block {id} at offset {offset}: {error:?}"))
+                })?;
             if keep(&record, offset as u64) {
                 let new_offset = plan.content.len();
                 plan.content.extend_from_slice(&bytes[offset..offset + len]);
                 plan.last_record = Some((new_offset as u64, checksum));
                 match record {
-                    Record::Message { seq, .. } => {
-                        plan.moved.push((seq, Loc { block: id, offset: new_offset as u32, len: len as u32 }))
-                    }
+                    Record::Message { seq, .. } => plan.moved.push((
+                        seq,
+                        Loc {
+                            block: id,
+                            offset: new_offset as u32,
+                            len: len as u32,
+                        },
+                    )),
                     Record::Tombstone { seq, .. } => {
                         plan.tombstones.insert(seq);
                     }
@@ -130,7 +139,12 @@ impl FileStore {
         let purged = self.index.len();
         self.index.clear();
         self.new_block()?;
-        let old: Vec<u32> = self.blocks.keys().copied().filter(|id| *id != self.tail).collect();
+        let old: Vec<u32> = self
+            .blocks
+            .keys()
+            .copied()
+            .filter(|id| *id != self.tail)
+            .collect();
         for id in old {
             self.unlink_block(id)?;
         }
@@ -142,7 +156,12 @@ impl FileStore {
     /// each block holding such records or dead ones), then mark `seq` last.
     pub(super) fn truncate_to(&mut self, seq: u64) -> Result<(), StoreError> {
         self.flush()?;
-        let doomed: Vec<u64> = self.index.msgs.range(seq + 1..).map(|(seq, _)| *seq).collect();
+        let doomed: Vec<u64> = self
+            .index
+            .msgs
+            .range(seq + 1..)
+            .map(|(seq, _)| *seq)
+            .collect();
         for doomed_seq in doomed {
             self.index.remove(doomed_seq);
         }

@@ -89,7 +89,11 @@ impl Reader<'_> {
     }
 
     fn take(&mut self, len: usize) -> Result<&[u8], String> {
-        let end = self.at.checked_add(len).filter(|end| *end <= self.bytes.len()).ok_or("snapshot ends early")?;
+        let end = self
+            .at
+            .checked_add(len)
+            .filter(|end| *end <= self.bytes.len())
+            .ok_or("snapshot ends early")?;
         let slice = &self.bytes[self.at..end];
         self.at = end;
         Ok(slice)
@@ -140,7 +144,10 @@ fn decode(bytes: &[u8]) -> Result<Snapshot, String> {
     if crc32fast::hash(body) != u32::from_le_bytes(stored) {
         return Err("snapshot checksum mismatch".into());
     }
-    let mut reader = Reader { bytes: body, at: MAGIC.len() };
+    let mut reader = Reader {
+        bytes: body,
+        at: MAGIC.len(),
+    };
     let last_seq = reader.get()?;
     let last_ts = reader.get_signed()?;
     let first_seq = reader.get()?;
@@ -178,11 +185,32 @@ fn decode(bytes: &[u8]) -> Result<Snapshot, String> {
             ts = ts.wrapping_add(reader.get_signed()?);
             let subject = reader.get()? as u32;
             let ttl = reader.get_signed()?;
-            entries.push(SnapshotEntry { seq, offset, len, size, ts, subject, ttl });
+            entries.push(SnapshotEntry {
+                seq,
+                offset,
+                len,
+                size,
+                ts,
+                subject,
+                ttl,
+            });
         }
-        blocks.push(SnapshotBlock { id, len, last_record, dead, tombstones, entries });
+        blocks.push(SnapshotBlock {
+            id,
+            len,
+            last_record,
+            dead,
+            tombstones,
+            entries,
+        });
     }
-    Ok(Snapshot { last_seq, last_ts, first_seq, subjects, blocks })
+    Ok(Snapshot {
+        last_seq,
+        last_ts,
+        first_seq,
+        subjects,
+        blocks,
+    })
 }
 
 impl FileStore {
@@ -250,13 +278,18 @@ impl FileStore {
             put(&mut out, seqs.len() as u64);
             let (mut previous_seq, mut previous_ts) = (0u64, 0i64);
             for seq in seqs {
-                let Some(entry) = self.index.get(*seq) else { continue };
+                let Some(entry) = self.index.get(*seq) else {
+                    continue;
+                };
                 put(&mut out, seq - previous_seq);
                 put(&mut out, u64::from(entry.loc.offset));
                 put(&mut out, u64::from(entry.loc.len));
                 put(&mut out, entry.size);
                 put_signed(&mut out, entry.ts.wrapping_sub(previous_ts));
-                put(&mut out, u64::from(subject_ids.get(&entry.subject).copied().unwrap_or(0)));
+                put(
+                    &mut out,
+                    u64::from(subject_ids.get(&entry.subject).copied().unwrap_or(0)),
+                );
                 put_signed(&mut out, entry.ttl);
                 previous_seq = *seq;
                 previous_ts = entry.ts;

@@ -27,7 +27,11 @@ impl FileStore {
         if self.write_buf.len() >= self.config.write_buffer {
             self.flush()?;
         }
-        Ok(Loc { block: self.tail, offset: offset as u32, len: len as u32 })
+        Ok(Loc {
+            block: self.tail,
+            offset: offset as u32,
+            len: len as u32,
+        })
     }
 
     /// Append a message record.
@@ -41,12 +45,16 @@ impl FileStore {
         ttl: i64,
     ) -> Result<Loc, StoreError> {
         let len = record::message_len(subject, headers, payload, ttl);
-        self.append_record(len, |out| record::encode_message(out, seq, ts, ttl, subject, headers, payload))
+        self.append_record(len, |out| {
+            record::encode_message(out, seq, ts, ttl, subject, headers, payload)
+        })
     }
 
     /// Append a tombstone for `seq` (a message removed from the index).
     pub(super) fn append_tombstone(&mut self, seq: u64, ts: i64) -> Result<(), StoreError> {
-        let loc = self.append_record(record::MIN_RECORD_LEN, |out| record::encode_tombstone(out, seq, ts))?;
+        let loc = self.append_record(record::MIN_RECORD_LEN, |out| {
+            record::encode_tombstone(out, seq, ts)
+        })?;
         if let Some(block) = self.blocks.get_mut(&loc.block) {
             block.tombstones.insert(seq);
         }
@@ -55,7 +63,9 @@ impl FileStore {
 
     /// Append a marker: the last sequence is at least `seq`.
     pub(super) fn append_marker(&mut self, seq: u64, ts: i64) -> Result<(), StoreError> {
-        self.append_record(record::MIN_RECORD_LEN, |out| record::encode_marker(out, seq, ts))?;
+        self.append_record(record::MIN_RECORD_LEN, |out| {
+            record::encode_marker(out, seq, ts)
+        })?;
         Ok(())
     }
 
@@ -116,7 +126,9 @@ impl FileStore {
         self.flush()?;
         let unsynced: Vec<u32> = std::mem::take(&mut self.unsynced).into_iter().collect();
         for id in unsynced {
-            let Some(block) = self.blocks.get_mut(&id) else { continue };
+            let Some(block) = self.blocks.get_mut(&id) else {
+                continue;
+            };
             if let Err(error) = block.file.sync() {
                 // After a failed fsync the kernel may have dropped the dirty
                 // pages: nothing in memory can be trusted to match the disk.
@@ -179,7 +191,8 @@ impl FileStore {
     /// Remove many messages. A sealed block losing all its messages (and
     /// holding no tombstone still needed) is unlinked without tombstones.
     pub(super) fn remove_many(&mut self, seqs: &[u64]) -> Result<u64, StoreError> {
-        let mut by_block: std::collections::BTreeMap<u32, Vec<u64>> = std::collections::BTreeMap::new();
+        let mut by_block: std::collections::BTreeMap<u32, Vec<u64>> =
+            std::collections::BTreeMap::new();
         for seq in seqs {
             if let Some(entry) = self.index.get(*seq) {
                 by_block.entry(entry.loc.block).or_default().push(*seq);
@@ -188,7 +201,10 @@ impl FileStore {
         let mut removed = 0;
         for (block_id, seqs) in by_block {
             let whole = block_id != self.tail
-                && self.blocks.get(&block_id).is_some_and(|block| block.live == seqs.len() as u64)
+                && self
+                    .blocks
+                    .get(&block_id)
+                    .is_some_and(|block| block.live == seqs.len() as u64)
                 && !self.has_needed_tombstones(block_id);
             if whole {
                 for seq in &seqs {

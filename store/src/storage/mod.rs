@@ -42,5 +42,5 @@ pub trait SegmentFile: Send + Sync {
     /// Cut or extend the file to `len` bytes.
     fn set_len(&mut self, len: u64) -> io::Result<()>;
     /// Current length.
-    fn len(&self) -> io::Result<u64>;
+    fn size(&self) -> io::Result<u64>;
 }

@@ -35,7 +35,11 @@ impl Storage for OsStorage {
     }
 
     fn open(&self, path: &Path, create: bool) -> io::Result<Box<dyn SegmentFile>> {
-        let file = OpenOptions::new().read(true).append(true).create(create).open(path)?;
+        let file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(create)
+            .open(path)?;
         Ok(Box::new(OsFile { file }))
     }
 
@@ -73,7 +77,7 @@ impl SegmentFile for OsFile {
         self.file.set_len(len)
     }
 
-    fn len(&self) -> io::Result<u64> {
+    fn size(&self) -> io::Result<u64> {
         Ok(self.file.metadata()?.len())
     }
 }

@@ -34,7 +34,10 @@ struct SimState {
 
 impl SimState {
     fn used(&self) -> u64 {
-        self.inodes.values().map(|inode| inode.data.len() as u64).sum()
+        self.inodes
+            .values()
+            .map(|inode| inode.data.len() as u64)
+            .sum()
     }
 
     fn next_random(&mut self) -> u64 {
@@ -62,7 +65,9 @@ struct SimFile {
 
 fn lock(state: &Mutex<SimState>) -> MutexGuard<'_, SimState> {
     // A panic in another test thread must not hide this test's result.
-    state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    state
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn not_found() -> io::Error {
@@ -103,13 +108,15 @@ impl SimStorage {
         for id in ids {
             let cut = state.next_random();
             let junk = state.next_random();
-            let Some(inode) = state.inodes.get_mut(&id) else { continue };
+            let Some(inode) = state.inodes.get_mut(&id) else {
+                continue;
+            };
             let mut kept = inode.durable.clone();
             if inode.data.starts_with(&inode.durable) {
                 let unsynced = &inode.data[inode.durable.len()..];
                 let keep = (cut % (unsynced.len() as u64 + 1)) as usize;
                 kept.extend_from_slice(&unsynced[..keep]);
-                if garbage && keep < unsynced.len() && junk % 3 == 0 {
+                if garbage && keep < unsynced.len() && junk & 3 == 0 {
                     kept.extend((0..(junk % 17)).map(|i| (junk >> (i % 8)) as u8));
                 }
             }
@@ -164,13 +171,21 @@ impl Storage for SimStorage {
             None => return Err(not_found()),
         };
         let epoch = state.epoch;
-        Ok(Box::new(SimFile { state: self.state.clone(), inode, epoch }))
+        Ok(Box::new(SimFile {
+            state: self.state.clone(),
+            inode,
+            epoch,
+        }))
     }
 
     fn read_all(&self, path: &Path) -> io::Result<Vec<u8>> {
         let state = lock(&self.state);
         let id = state.names.get(path).ok_or_else(not_found)?;
-        Ok(state.inodes.get(id).map(|inode| inode.data.clone()).unwrap_or_default())
+        Ok(state
+            .inodes
+            .get(id)
+            .map(|inode| inode.data.clone())
+            .unwrap_or_default())
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
@@ -189,8 +204,12 @@ impl Storage for SimStorage {
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         let mut state = lock(&self.state);
         let in_dir = |path: &PathBuf| path.parent() == Some(dir);
-        let current: Vec<(PathBuf, u64)> =
-            state.names.iter().filter(|(path, _)| in_dir(path)).map(|(p, id)| (p.clone(), *id)).collect();
+        let current: Vec<(PathBuf, u64)> = state
+            .names
+            .iter()
+            .filter(|(path, _)| in_dir(path))
+            .map(|(p, id)| (p.clone(), *id))
+            .collect();
         state.durable_names.retain(|path, _| !in_dir(path));
         state.durable_names.extend(current);
         Ok(())
@@ -200,7 +219,9 @@ impl Storage for SimStorage {
 impl SimFile {
     fn check(&self, state: &SimState) -> io::Result<()> {
         if state.epoch != self.epoch {
-            return Err(io::Error::other("file handle from before a simulated crash"));
+            return Err(io::Error::other(
+                "file handle from before a simulated crash",
+            ));
         }
         Ok(())
     }
@@ -228,9 +249,14 @@ impl SegmentFile for SimFile {
         self.check(&state)?;
         let inode = state.inodes.get(&self.inode).ok_or_else(not_found)?;
         let start = offset as usize;
-        let end = start.checked_add(buf.len()).filter(|end| *end <= inode.data.len());
+        let end = start
+            .checked_add(buf.len())
+            .filter(|end| *end <= inode.data.len());
         let Some(end) = end else {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "read past end"));
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "read past end",
+            ));
         };
         buf.copy_from_slice(&inode.data[start..end]);
         Ok(())
@@ -253,9 +279,12 @@ impl SegmentFile for SimFile {
         Ok(())
     }
 
-    fn len(&self) -> io::Result<u64> {
+    fn size(&self) -> io::Result<u64> {
         let state = lock(&self.state);
         self.check(&state)?;
-        Ok(state.inodes.get(&self.inode).map_or(0, |inode| inode.data.len() as u64))
+        Ok(state
+            .inodes
+            .get(&self.inode)
+            .map_or(0, |inode| inode.data.len() as u64))
     }
 }
