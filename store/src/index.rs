@@ -79,10 +79,24 @@ impl<L> Index<L> {
     /// Add a message. Sequences normally grow; recovery may insert in any
     /// order, so `last_seq` is the maximum seen.
     pub(crate) fn insert(&mut self, seq: u64, subject: &str, ts: i64, size: u64, ttl: i64, loc: L) {
-        if let Some(old) = self.remove(seq) {
-            drop(old);
+        if seq <= self.last_seq {
+            self.remove(seq);
         }
         let id = self.subjects.intern(subject);
+        self.insert_interned(seq, id, ts, size, ttl, loc);
+    }
+
+    /// Add a message whose subject id came from `subjects.intern` and whose
+    /// sequence is not held (recovery from a snapshot: no hashing per entry).
+    pub(crate) fn insert_interned(
+        &mut self,
+        seq: u64,
+        id: u32,
+        ts: i64,
+        size: u64,
+        ttl: i64,
+        loc: L,
+    ) {
         self.subjects.add(id, seq);
         if ttl > 0 {
             self.ttl_deadlines.insert((ts.saturating_add(ttl), seq));
@@ -98,8 +112,13 @@ impl<L> Index<L> {
             },
         );
         self.bytes += size;
-        self.note_seq(seq, ts);
-        self.refresh_first();
+        if seq > self.last_seq {
+            self.last_seq = seq;
+            self.last_ts = ts;
+        }
+        if self.msgs.len() == 1 || seq < self.first_seq {
+            self.first_seq = seq;
+        }
     }
 
     /// Raise `last_seq` to `seq` (a record or marker seen at `seq`).
@@ -244,7 +263,13 @@ impl<L> Index<L> {
                 return FilteredState::default();
             };
             let last = self.msgs.keys().next_back().copied().unwrap_or(first);
-            let msgs = self.msgs.range(start..).count() as u64;
+            let msgs = count_from(
+                self.msgs.keys(),
+                self.msgs.range(start..).map(|(seq, _)| seq),
+                start,
+                self.first_seq,
+                self.last_seq,
+            );
             return FilteredState { msgs, first, last };
         }
         let mut state = FilteredState::default();
@@ -252,12 +277,12 @@ impl<L> Index<L> {
             let Some(set) = self.subjects.seqs(id) else {
                 continue;
             };
-            let mut range = set.range(start..);
-            let Some(first) = range.next().copied() else {
+            let Some(first) = set.range(start..).next().copied() else {
                 continue;
             };
-            let count = 1 + range.count() as u64;
+            let set_first = set.iter().next().copied().unwrap_or(first);
             let last = set.iter().next_back().copied().unwrap_or(first);
+            let count = count_from(set.iter(), set.range(start..), start, set_first, last);
             state.msgs += count;
             state.first = if state.first == 0 {
                 first
@@ -333,5 +358,24 @@ impl<L> Index<L> {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
+    }
+}
+
+/// How many of the ascending `all` are at or after `start`, walking
+/// whichever side of `start` looks shorter (consumers ask near the end,
+/// new ones near the start; both should not walk a million entries).
+fn count_from<'a>(
+    all: impl ExactSizeIterator<Item = &'a u64>,
+    from_start: impl Iterator<Item = &'a u64>,
+    start: u64,
+    first: u64,
+    last: u64,
+) -> u64 {
+    let total = all.len() as u64;
+    if start.saturating_sub(first) < last.saturating_sub(start) {
+        let before = all.take_while(|seq| **seq < start).count() as u64;
+        total - before
+    } else {
+        from_start.count() as u64
     }
 }

@@ -150,6 +150,7 @@ impl Scan<'_> {
         let mut covered = BTreeMap::new();
         self.index = Index::new(snapshot.first_seq);
         self.index.set_last(snapshot.last_seq, snapshot.last_ts);
+        let mut interned: Vec<Option<u32>> = vec![None; snapshot.subjects.len()];
         for saved in snapshot.blocks {
             if !ids.contains(&saved.id) {
                 // Removed after the snapshot: every record in it was dead.
