@@ -1,7 +1,7 @@
 //! The per-subject index: each subject's sequences, for last-by-subject,
 //! per-subject limits, filtered scans and `num_pending`.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use crate::subject;
@@ -17,7 +17,60 @@ pub(crate) struct SubjectTable {
 #[derive(Debug, Clone)]
 struct SubjectSlot {
     name: Arc<str>,
-    seqs: BTreeSet<u64>,
+    seqs: SeqList,
+}
+
+/// A subject's sequences, ascending. A sorted deque rather than a tree:
+/// sequences arrive in order (push at the back), limits and work queues
+/// remove from the front, and building it on restart is a plain push per
+/// message. Removing from the middle shifts the shorter side.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SeqList {
+    seqs: VecDeque<u64>,
+}
+
+impl SeqList {
+    pub(crate) fn insert(&mut self, seq: u64) {
+        match self.seqs.back() {
+            None => self.seqs.push_back(seq),
+            Some(last) if *last < seq => self.seqs.push_back(seq),
+            Some(_) => {
+                let at = self.seqs.partition_point(|held| *held < seq);
+                if self.seqs.get(at) != Some(&seq) {
+                    self.seqs.insert(at, seq);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn remove(&mut self, seq: u64) {
+        if self.seqs.front() == Some(&seq) {
+            self.seqs.pop_front();
+            return;
+        }
+        let at = self.seqs.partition_point(|held| *held < seq);
+        if self.seqs.get(at) == Some(&seq) {
+            self.seqs.remove(at);
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.seqs.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.seqs.is_empty()
+    }
+
+    pub(crate) fn iter(&self) -> std::collections::vec_deque::Iter<'_, u64> {
+        self.seqs.iter()
+    }
+
+    /// The sequences at or after `start`.
+    pub(crate) fn range_from(&self, start: u64) -> std::collections::vec_deque::Iter<'_, u64> {
+        let at = self.seqs.partition_point(|held| *held < start);
+        self.seqs.range(at..)
+    }
 }
 
 impl SubjectTable {
@@ -29,7 +82,7 @@ impl SubjectTable {
         let name: Arc<str> = Arc::from(name);
         let slot = SubjectSlot {
             name: name.clone(),
-            seqs: BTreeSet::new(),
+            seqs: SeqList::default(),
         };
         let id = match self.free.pop() {
             Some(id) => {
@@ -70,7 +123,7 @@ impl SubjectTable {
         let Some(Some(slot)) = self.slots.get_mut(id as usize) else {
             return;
         };
-        slot.seqs.remove(&seq);
+        slot.seqs.remove(seq);
         if slot.seqs.is_empty() {
             self.ids.remove(&slot.name);
             self.slots[id as usize] = None;
@@ -79,7 +132,7 @@ impl SubjectTable {
     }
 
     /// The sequences of subject `id`.
-    pub(crate) fn seqs(&self, id: u32) -> Option<&BTreeSet<u64>> {
+    pub(crate) fn seqs(&self, id: u32) -> Option<&SeqList> {
         match self.slots.get(id as usize) {
             Some(Some(slot)) => Some(&slot.seqs),
             _ => None,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::error::StoreError;
-use crate::index::Index;
+use crate::index::{Entry, Index};
 use crate::limits::stored_size;
 use crate::record::{self, Record, RecordError};
 use crate::storage::Storage;
@@ -151,6 +151,7 @@ impl Scan<'_> {
         self.index = Index::new(snapshot.first_seq);
         self.index.set_last(snapshot.last_seq, snapshot.last_ts);
         let mut interned: Vec<Option<u32>> = vec![None; snapshot.subjects.len()];
+        let mut loaded = Vec::new();
         for saved in snapshot.blocks {
             if !ids.contains(&saved.id) {
                 // Removed after the snapshot: every record in it was dead.
@@ -197,11 +198,22 @@ impl Scan<'_> {
             block.tombstones = saved.tombstones;
             block.last_record = saved.last_record;
             for entry in saved.entries {
-                let subject = snapshot
-                    .subjects
-                    .get(entry.subject as usize)
-                    .map(String::as_str)
-                    .unwrap_or("");
+                let Some(subject) = snapshot.subjects.get(entry.subject as usize) else {
+                    return Err(format!(
+                        "snapshot entry {} names an unknown subject",
+                        entry.seq
+                    ));
+                };
+                // Intern each subject once; nothing is removed while loading,
+                // so an id stays valid.
+                let id = match interned[entry.subject as usize] {
+                    Some(id) => id,
+                    None => {
+                        let id = self.index.subjects.intern(subject);
+                        interned[entry.subject as usize] = Some(id);
+                        id
+                    }
+                };
                 block.live += 1;
                 block.live_bytes += u64::from(entry.len);
                 let loc = Loc {
@@ -209,11 +221,22 @@ impl Scan<'_> {
                     offset: entry.offset,
                     len: entry.len,
                 };
-                self.index
-                    .insert(entry.seq, subject, entry.ts, entry.size, entry.ttl, loc);
+                loaded.push((
+                    entry.seq,
+                    Entry {
+                        subject: id,
+                        ts: entry.ts,
+                        size: entry.size,
+                        ttl: entry.ttl,
+                        loc,
+                    },
+                ));
             }
             covered.insert(saved.id, saved.len);
             self.blocks.insert(saved.id, block);
+        }
+        if !self.index.bulk_insert(loaded) {
+            return Err("snapshot lists a sequence twice".into());
         }
         self.index.set_last(snapshot.last_seq, snapshot.last_ts);
         Ok(covered)
