@@ -279,6 +279,9 @@ impl<L> Index<L> {
             deleted.extend(expected..*seq);
             expected = seq + 1;
         }
+        if !self.msgs.is_empty() {
+            deleted.extend(expected..=self.last_seq);
+        }
         deleted
     }
 
