@@ -360,8 +360,8 @@ impl Scan<'_> {
     fn drop_entry(&mut self, seq: u64) {
         if let Some(entry) = self.index.remove(seq) {
             if let Some(block) = self.blocks.get_mut(&entry.loc.block) {
-                block.live -= 1;
-                block.live_bytes -= u64::from(entry.loc.len);
+                block.live = block.live.saturating_sub(1);
+                block.live_bytes = block.live_bytes.saturating_sub(u64::from(entry.loc.len));
                 block.dead.insert(seq);
             }
         }
