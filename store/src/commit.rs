@@ -171,18 +171,30 @@ fn run<S: MessageStore>(store: Arc<Mutex<S>>, policy: SyncPolicy, receiver: Rece
                 message.ttl_nanos,
             ));
         }
-        let durable = match policy {
-            SyncPolicy::Always => guard.sync().map(|_| ()),
-            SyncPolicy::Interval(interval) => {
-                if last_sync.elapsed() >= interval {
-                    last_sync = std::time::Instant::now();
-                    guard.sync().map(|_| ())
-                } else {
-                    guard.flush()
-                }
-            }
+        let sync_now = match policy {
+            SyncPolicy::Always => true,
+            SyncPolicy::Interval(interval) => last_sync.elapsed() >= interval,
         };
-        drop(guard);
+        let durable = if sync_now {
+            last_sync = std::time::Instant::now();
+            // The fdatasyncs run with the lock released so readers go on.
+            match guard.begin_sync() {
+                Ok(pending) => {
+                    drop(guard);
+                    let outcome = pending.run();
+                    let mut guard = store
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner());
+                    guard.finish_sync(&outcome);
+                    outcome.map(|_| ())
+                }
+                Err(error) => Err(error),
+            }
+        } else {
+            let flushed = guard.flush();
+            drop(guard);
+            flushed
+        };
         let failure = durable.err().map(|error| error.to_string());
         for (pending, outcome) in batch.drain(..).zip(outcomes.drain(..)) {
             let outcome = match (&failure, outcome) {

@@ -21,6 +21,8 @@
 //! - `file` — [`FileStore`]: write path and group-commit sync (`write`),
 //!   reclaim/compaction (`reclaim`, `rewrite`), recovery (`recovery`), the
 //!   index snapshot (`snapshot`), the trait impl (`api`).
+//! - `sync` — [`PendingSync`]: the fdatasyncs of a batch, run on cloned
+//!   handles without the store borrowed.
 //! - `commit` — [`GroupCommitter`]: a writer thread per stream, one sync per
 //!   batch, then every completion.
 //!
@@ -72,6 +74,7 @@ mod storage;
 mod store;
 mod subject;
 mod subjects;
+mod sync;
 mod types;
 
 pub use commit::{Completion, GroupCommitter, NewMessage, SubmitError, MAX_BATCH};
@@ -87,4 +90,5 @@ pub use record::{decode_record, Record, RecordError};
 pub use storage::{OsStorage, SegmentFile, SimStorage, Storage};
 pub use store::MessageStore;
 pub use subject::{is_literal, matches as subject_matches};
+pub use sync::PendingSync;
 pub use types::{FilteredState, StoredMsg, StreamState, SubjectState};

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use crate::config::StoreLimits;
 use crate::error::StoreError;
+use crate::sync::PendingSync;
 use crate::types::{FilteredState, StoredMsg, StreamState, SubjectState};
 
 /// A stream's message store. Synchronous; time is always an argument.
@@ -88,5 +89,16 @@ pub trait MessageStore {
     /// sync between syncs). A memory store has nothing to do.
     fn flush(&mut self) -> Result<(), StoreError> {
         Ok(())
+    }
+
+    /// Write everything buffered and return the syncs that make it durable,
+    /// to run without the store borrowed (see [`PendingSync`]).
+    fn begin_sync(&mut self) -> Result<PendingSync, StoreError> {
+        Ok(PendingSync::done(self.sync()?))
+    }
+
+    /// Record the outcome of a [`PendingSync::run`] from `begin_sync`.
+    fn finish_sync(&mut self, outcome: &Result<u64, StoreError>) {
+        let _ = outcome;
     }
 }

@@ -254,4 +254,13 @@ impl MessageStore for FileStore {
     fn flush(&mut self) -> Result<(), StoreError> {
         FileStore::flush(self)
     }
+
+    fn begin_sync(&mut self) -> Result<crate::sync::PendingSync, StoreError> {
+        self.check_usable()?;
+        self.begin_sync_files()
+    }
+
+    fn finish_sync(&mut self, outcome: &Result<u64, StoreError>) {
+        self.finish_sync_files(outcome);
+    }
 }

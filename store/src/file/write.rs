@@ -3,6 +3,7 @@
 
 use crate::error::StoreError;
 use crate::record;
+use crate::sync::PendingSync;
 
 use super::block::{block_path, Block, Loc};
 use super::FileStore;
@@ -147,6 +148,41 @@ impl FileStore {
         }
         self.synced_seq = self.index.last_seq();
         Ok(())
+    }
+
+    /// Flush and hand out the syncs that make everything so far durable.
+    pub(super) fn begin_sync_files(&mut self) -> Result<PendingSync, StoreError> {
+        self.flush()?;
+        let mut files = Vec::new();
+        for id in std::mem::take(&mut self.unsynced) {
+            let Some(block) = self.blocks.get(&id) else {
+                continue;
+            };
+            match block.file.try_clone() {
+                Ok(file) => files.push(file),
+                Err(error) => {
+                    self.unsynced.insert(id);
+                    return Err(error.into());
+                }
+            }
+        }
+        let dir = std::mem::take(&mut self.dir_dirty)
+            .then(|| (self.storage.clone(), self.msgs_dir.clone()));
+        Ok(PendingSync::new(files, dir, self.index.last_seq()))
+    }
+
+    /// Take the outcome of a sync begun with `begin_sync_files`.
+    pub(super) fn finish_sync_files(&mut self, outcome: &Result<u64, StoreError>) {
+        match outcome {
+            Ok(seq) => {
+                self.synced_seq = self.synced_seq.max(*seq);
+                self.reclaim_space();
+            }
+            Err(error) => {
+                tracing::error!(%error, "file store: sync failed; store poisoned");
+                self.poisoned = true;
+            }
+        }
     }
 
     /// A write failed (e.g. ENOSPC): cut the tail back to the bytes written

@@ -43,4 +43,7 @@ pub trait SegmentFile: Send + Sync {
     fn set_len(&mut self, len: u64) -> io::Result<()>;
     /// Current length.
     fn size(&self) -> io::Result<u64>;
+    /// A second handle to the same file, so it can be synced without the
+    /// store's lock held.
+    fn try_clone(&self) -> io::Result<Box<dyn SegmentFile>>;
 }

@@ -77,6 +77,12 @@ impl SegmentFile for OsFile {
         self.file.set_len(len)
     }
 
+    fn try_clone(&self) -> io::Result<Box<dyn SegmentFile>> {
+        Ok(Box::new(OsFile {
+            file: self.file.try_clone()?,
+        }))
+    }
+
     fn size(&self) -> io::Result<u64> {
         Ok(self.file.metadata()?.len())
     }

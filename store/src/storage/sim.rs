@@ -279,6 +279,14 @@ impl SegmentFile for SimFile {
         Ok(())
     }
 
+    fn try_clone(&self) -> io::Result<Box<dyn SegmentFile>> {
+        Ok(Box::new(SimFile {
+            state: self.state.clone(),
+            inode: self.inode,
+            epoch: self.epoch,
+        }))
+    }
+
     fn size(&self) -> io::Result<u64> {
         let state = lock(&self.state);
         self.check(&state)?;
