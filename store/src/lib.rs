@@ -61,6 +61,18 @@
 //! damage on and is listed in the [`RecoveryReport`]. A failed write
 //! (ENOSPC) cuts the tail back and rebuilds the index from the files, so
 //! memory never runs ahead of disk; a failed fsync poisons the store.
+//!
+//! # Concurrency
+//! A store is a plain single-owner value (`&mut self` to write, `&self` to
+//! read). The [`GroupCommitter`] shares it as `Arc<Mutex<S>>` with readers:
+//! its thread takes the lock to append a batch and to start and finish the
+//! sync, and releases it while the `fdatasync`s of [`PendingSync::run`]
+//! are in flight. No other lock exists in the crate (no lock order to keep).
+//!
+//! # Byte accounting
+//! Both stores count a message as [`stored_size`] (nats-server's file-store
+//! formula), so `max_bytes` and `StreamState::bytes` agree across storage
+//! types; nats-server's memory store counts 16 bytes of overhead instead.
 
 mod commit;
 mod config;
