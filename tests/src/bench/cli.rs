@@ -221,7 +221,10 @@ mod tests {
         ])
         .expect("valid");
         assert_eq!(options.servers[0].config, None);
-        assert_eq!(options.servers[1].config, Some(PathBuf::from("/etc/b.conf")));
+        assert_eq!(
+            options.servers[1].config,
+            Some(PathBuf::from("/etc/b.conf"))
+        );
         assert!(run(&["--server", "a=/a", "--config", "c=/c.conf"]).is_err());
     }
 
