@@ -76,7 +76,8 @@ fn run(options: Options) -> ExitCode {
         let server = match Server::bind(options).await {
             Ok(server) => server,
             Err(error) => {
-                tracing::error!(%error, "cannot bind listeners");
+                // The error names the listener and its address.
+                tracing::error!("{error}");
                 return ExitCode::from(1);
             }
         };
@@ -116,6 +117,20 @@ fn announce(server: &Server) {
     }
     if let Some(addr) = server.route_addr() {
         tracing::info!("Listening for route connections on {addr}");
+    }
+    let options = state.options();
+    if let Some(cluster) = options.cluster.as_ref().filter(|cluster| !cluster.listen) {
+        // nats-server dials no routes without a cluster port, silently.
+        tracing::info!(
+            cluster = cluster.name.as_deref().unwrap_or(""),
+            "cluster block has no port: no route listener"
+        );
+        if !cluster.routes.is_empty() {
+            tracing::warn!(
+                routes = cluster.routes.len(),
+                "cluster routes are not dialed without a cluster port (set cluster.port or listen)"
+            );
+        }
     }
     if let Ok(addr) = server.client_addr() {
         tracing::info!("Listening for client connections on {addr}");

@@ -32,6 +32,8 @@ mod error;
 mod field;
 mod flags;
 mod load;
+#[cfg(test)]
+mod options_tests;
 mod resolve;
 mod scanner;
 mod syntax;
