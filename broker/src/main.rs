@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use starling::config::{self, Command};
 use starling::options::Options;
-use starling::server::Server;
+use starling::server::{ports_file, Server};
 use starling::{logging, signals};
 
 /// Longest wait for leftover blocking tasks once the server has stopped.
@@ -73,6 +73,7 @@ fn run(options: Options) -> ExitCode {
     }
     let code = runtime.block_on(async move {
         let pid_file = options.pid_file.clone();
+        let ports_file_dir = options.ports_file_dir.clone();
         let server = match Server::bind(options).await {
             Ok(server) => server,
             Err(error) => {
@@ -87,11 +88,20 @@ fn run(options: Options) -> ExitCode {
                 return ExitCode::from(1);
             }
         }
+        // nats-server logs a ports file it cannot write and runs on.
+        let ports_file = ports_file_dir.and_then(|dir| match ports_file::write(&dir, &server) {
+            Ok(path) => Some(path),
+            Err(error) => {
+                let path = ports_file::path_in(&dir);
+                tracing::error!(%error, path = %path.display(), "cannot write ports file");
+                None
+            }
+        });
         announce(&server);
         let handle = server.handle();
         tokio::spawn(signals::handle(handle.clone()));
         server.run().await;
-        if let Some(path) = &pid_file {
+        for path in pid_file.iter().chain(ports_file.iter()) {
             let _ = std::fs::remove_file(path);
         }
         drop(handle);

@@ -241,7 +241,9 @@ impl Authenticator {
     /// Log clients that present no credentials in as `name` (nats-server's
     /// `no_auth_user`; the config check makes sure it is in `users`).
     pub fn with_no_auth_user(mut self, name: Option<&str>) -> Self {
-        self.no_auth_user = name.filter(|name| self.users.contains_key(*name)).map(str::to_string);
+        self.no_auth_user = name
+            .filter(|name| self.users.contains_key(*name))
+            .map(str::to_string);
         self
     }
 

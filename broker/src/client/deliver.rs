@@ -233,19 +233,17 @@ fn deliver_to(
         _ => message.payload,
     };
     let len = encode::msg_len(subject, &sub.sid, message.reply, message.payload.len());
-    let pushed = client
-        .outbound
-        .push_with(len, |buf| match header_len {
-            None => encode::encode_msg(buf, subject, &sub.sid, message.reply, payload),
-            Some(header_len) => encode::encode_hmsg(
-                buf,
-                subject,
-                &sub.sid,
-                message.reply,
-                header_len,
-                message.payload,
-            ),
-        });
+    let pushed = client.outbound.push_with(len, |buf| match header_len {
+        None => encode::encode_msg(buf, subject, &sub.sid, message.reply, payload),
+        Some(header_len) => encode::encode_hmsg(
+            buf,
+            subject,
+            &sub.sid,
+            message.reply,
+            header_len,
+            message.payload,
+        ),
+    });
     if pushed.is_err() {
         slow_consumer(server, client, CloseReason::SlowConsumerPendingBytes);
         return false;

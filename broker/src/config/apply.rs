@@ -106,7 +106,10 @@ fn check_no_auth_user(field: &Field<'_>, options: &Options) -> Result<(), Config
             "no_auth_user: {name:?} present, but users are not defined"
         )));
     }
-    if !users.iter().any(|user| user.nkey.is_none() && user.username == *name) {
+    if !users
+        .iter()
+        .any(|user| user.nkey.is_none() && user.username == *name)
+    {
         return Err(field.invalid(format!(
             "no_auth_user: {name:?} not present as user in authorization block or account configuration"
         )));
@@ -145,9 +148,7 @@ fn apply_top_level(field: &Field<'_>, options: &mut Options) -> Result<(), Confi
         "logtime" => options.logtime = field.boolean()?,
         "logfile" | "log_file" => options.log_file = non_empty(field.string()?).map(PathBuf::from),
         "pidfile" | "pid_file" => options.pid_file = non_empty(field.string()?).map(PathBuf::from),
-        "ports_file_dir" => {
-            options.ports_file_dir = non_empty(field.string()?).map(PathBuf::from)
-        }
+        "ports_file_dir" => options.ports_file_dir = non_empty(field.string()?).map(PathBuf::from),
         "no_auth_user" => options.no_auth_user = non_empty(field.string()?),
         "no_header_support" => options.no_header_support = field.boolean()?,
         "disable_sublist_cache" | "no_sublist_cache" => {
@@ -430,11 +431,7 @@ mod tests {
             jetstream.to_string(),
             "jetstream is not supported by starling"
         );
-        for enabled in [
-            "jetstream: true",
-            "jetstream: enabled",
-            "syslog: true",
-        ] {
+        for enabled in ["jetstream: true", "jetstream: enabled", "syslog: true"] {
             assert!(
                 matches!(options(enabled), Err(ConfigError::Unsupported { .. })),
                 "{enabled}"

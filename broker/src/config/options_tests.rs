@@ -46,10 +46,10 @@ fn no_auth_user_must_name_a_configured_user() {
         invalid_message("authorization { user: a, password: pa }\nno_auth_user: a")
             .contains("present, but users are not defined")
     );
-    assert!(
-        invalid_message("authorization { users: [ {user: a, password: pa} ] }\nno_auth_user: zz")
-            .contains("no_auth_user: \"zz\" not present as user in authorization block")
-    );
+    assert!(invalid_message(
+        "authorization { users: [ {user: a, password: pa} ] }\nno_auth_user: zz"
+    )
+    .contains("no_auth_user: \"zz\" not present as user in authorization block"));
 }
 
 #[test]
