@@ -282,3 +282,48 @@ async fn a_server_whose_stderr_reader_went_away_still_stops_on_sigterm() {
         .expect("wait");
     assert_eq!(exit.code(), Some(0));
 }
+
+/// nats-server's key id: hex SHA-256 of the certificate's
+/// SubjectPublicKeyInfo, here rebuilt from the private key (independent of
+/// the certificate parsing the server does).
+fn pinned_key_id(key_file: &Path) -> String {
+    use rcgen::PublicKeyData;
+    let pem = std::fs::read_to_string(key_file).expect("read key");
+    let key = rcgen::KeyPair::from_pem(&pem).expect("key");
+    let digest = ring::digest::digest(&ring::digest::SHA256, &key.subject_public_key_info());
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[tokio::test]
+async fn pinned_certs_admit_only_the_pinned_client_keys() {
+    use common::security::{tls_client, tls_server_options, Pki};
+    let pki = Pki::new();
+    let tls = starling::options::TlsOptions {
+        pinned_certs: vec![pinned_key_id(&pki.client.key)],
+        ..pki.tls(true)
+    };
+    let server = TestServer::start(tls_server_options(tls)).await;
+    let url = format!("tls://{}", server.addr);
+    let pinned = tls_client(&pki.server.ca)
+        .add_client_certificate(pki.client.cert.clone(), pki.client.key.clone())
+        .connect(&url)
+        .await
+        .expect("the pinned certificate connects");
+    pinned.flush().await.expect("flush");
+    // Signed by the same CA, so it verifies, but its key is not pinned.
+    let unpinned = tls_client(&pki.server.ca)
+        .add_client_certificate(pki.server.cert.clone(), pki.server.key.clone())
+        .connect(&url)
+        .await;
+    assert!(unpinned.is_err(), "an unpinned certificate is refused");
+    let connz = server.monitor_json("/connz?state=closed").await;
+    assert!(
+        connz["connections"]
+            .as_array()
+            .expect("connections")
+            .iter()
+            .any(|c| c["reason"] == "TLS Handshake Failure"),
+        "{connz}"
+    );
+    server.stop().await;
+}
