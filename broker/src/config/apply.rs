@@ -15,6 +15,7 @@ use super::cluster::parse_cluster;
 use super::duration::format_go_duration;
 use super::error::ConfigError;
 use super::field::{non_empty, Field};
+use super::no_auth_user::check_no_auth_user;
 use super::tls::{parse_tls, TlsBlock};
 use super::value::{Map, ValueKind};
 use crate::limits;
@@ -90,29 +91,6 @@ pub(crate) fn apply(map: &Map, options: &mut Options) -> Result<(), ConfigError>
                 options.max_payload, options.max_pending
             )));
         }
-    }
-    Ok(())
-}
-
-/// nats-server 2.9's `validateNoAuthUser`: the name must be one of the
-/// `authorization { users }` (NKey users do not count in 2.9).
-fn check_no_auth_user(field: &Field<'_>, options: &Options) -> Result<(), ConfigError> {
-    let Some(name) = &options.no_auth_user else {
-        return Ok(());
-    };
-    let users = &options.authorization.users;
-    if users.iter().all(|user| user.nkey.is_some()) {
-        return Err(field.invalid(format!(
-            "no_auth_user: {name:?} present, but users are not defined"
-        )));
-    }
-    if !users
-        .iter()
-        .any(|user| user.nkey.is_none() && user.username == *name)
-    {
-        return Err(field.invalid(format!(
-            "no_auth_user: {name:?} not present as user in authorization block or account configuration"
-        )));
     }
     Ok(())
 }
