@@ -97,9 +97,11 @@ fn run(options: Options) -> ExitCode {
                 None
             }
         });
-        announce(&server);
         let handle = server.handle();
+        // Handlers first: a signal right after "Server is ready" must be
+        // handled, not fatal.
         tokio::spawn(signals::handle(handle.clone()));
+        announce(&server);
         server.run().await;
         for path in pid_file.iter().chain(ports_file.iter()) {
             let _ = std::fs::remove_file(path);
