@@ -14,7 +14,8 @@
 //!   and structured logs.
 //! - [`monitor`]: /healthz, /varz, /connz, /subsz and /metrics.
 //! - [`close`], [`stats`]: close reasons and counters.
-//! - [`tls`]: rustls configurations for clients and routes.
+//! - [`tls`]: rustls configurations for clients and routes; [`tls_pin`]:
+//!   `pinned_certs`.
 //!
 //! Design note: each connection has a reader task and a writer task. The
 //! reader parses a whole read buffer, matches each PUB in the sublist and
@@ -52,3 +53,4 @@ pub mod signals;
 pub mod stats;
 pub mod sublist;
 pub mod tls;
+pub mod tls_pin;

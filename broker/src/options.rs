@@ -54,6 +54,17 @@ pub struct Options {
     pub log_file: Option<PathBuf>,
     /// `-P` / `pid_file`.
     pub pid_file: Option<PathBuf>,
+    /// `--ports_file_dir` / `ports_file_dir`: write `<executable>_<pid>.ports`
+    /// (the listeners' URLs as JSON) there, as nats-server does.
+    pub ports_file_dir: Option<PathBuf>,
+    /// `no_header_support`: INFO says `headers: false`, a CONNECT asking
+    /// for headers is treated as not asking, HPUB closes the connection.
+    pub no_header_support: bool,
+    /// `disable_sublist_cache`: match every publish against the trie.
+    pub disable_sublist_cache: bool,
+    /// `no_auth_user`: a client that presents no credentials is logged in
+    /// as this user of `authorization { users }`.
+    pub no_auth_user: Option<String>,
     /// Client authentication and permissions.
     pub authorization: Authorization,
     /// Client TLS (`tls { ... }`, `--tls*`); None = plain TCP only.
@@ -90,6 +101,10 @@ impl Default for Options {
             logtime: true,
             log_file: None,
             pid_file: None,
+            ports_file_dir: None,
+            no_header_support: false,
+            disable_sublist_cache: false,
+            no_auth_user: None,
             authorization: Authorization::default(),
             tls: None,
             cluster: None,
@@ -215,6 +230,10 @@ pub struct ClusterOptions {
     pub host: String,
     /// Route listener port (0 = ephemeral).
     pub port: u16,
+    /// False for a `cluster` block with no `port` or `listen` (nats-server's
+    /// cluster port 0): no route listener, no routes dialed; only the name
+    /// is announced to clients.
+    pub listen: bool,
     /// Seed route URLs (`routes`, `--routes`), e.g. `nats://user:pass@host:6222`.
     pub routes: Vec<String>,
     /// Route URL advertised to peers (`advertise`, `cluster_advertise`).
@@ -244,6 +263,7 @@ impl Default for ClusterOptions {
             name: None,
             host: limits::DEFAULT_HOST.to_string(),
             port: limits::DEFAULT_ROUTE_PORT,
+            listen: true,
             routes: Vec::new(),
             advertise: None,
             no_advertise: false,
@@ -276,6 +296,9 @@ pub struct TlsOptions {
     /// Handshake before INFO (clients' `tls_first`); INFO then goes
     /// encrypted. Clients only.
     pub handshake_first: HandshakeFirst,
+    /// `pinned_certs`: lowercase hex SHA-256 digests of the peer
+    /// certificates (DER) accepted; empty = any certificate that verifies.
+    pub pinned_certs: Vec<String>,
 }
 
 /// `tls { handshake_first: ... }` (nats-server 2.10.4+).
@@ -300,6 +323,7 @@ impl Default for TlsOptions {
             verify: false,
             timeout: limits::TLS_TIMEOUT,
             handshake_first: HandshakeFirst::Off,
+            pinned_certs: Vec::new(),
         }
     }
 }

@@ -161,6 +161,24 @@ async fn account_max_payload_is_enforced_below_the_servers() {
 }
 
 #[tokio::test]
+async fn no_auth_user_puts_anonymous_clients_in_that_users_account() {
+    let mut options = options_with(ACCOUNTS);
+    options.no_auth_user = Some("a".into());
+    let server = TestServer::start(options).await;
+    let anonymous = common::nats_client(&server.url()).await;
+    let in_a = client(&server, "a2", "pa2").await;
+    let in_b = client(&server, "b", "pb").await;
+    let mut a_sub = in_a.subscribe("anon").await.unwrap();
+    let mut b_sub = in_b.subscribe("anon").await.unwrap();
+    sync(&in_a).await;
+    sync(&in_b).await;
+    anonymous.publish("anon", "hi".into()).await.unwrap();
+    sync(&anonymous).await;
+    assert_eq!(next_message(&mut a_sub).await.payload, "hi");
+    assert_silent(&mut b_sub).await;
+}
+
+#[tokio::test]
 async fn a_closed_connection_frees_its_account_slot() {
     let server = TestServer::start(options_with(ACCOUNTS)).await;
     let first = client(&server, "l1", "pl").await;

@@ -59,17 +59,23 @@ impl Account {
 
     /// An account with `limits`.
     pub fn with_limits(name: &str, limits: AccountLimits) -> Self {
+        Account::with_cache(name, limits, true)
+    }
+
+    /// An account with `limits` whose sublist caches matches unless
+    /// `sublist_cache` is false (`disable_sublist_cache`).
+    pub fn with_cache(name: &str, limits: AccountLimits, sublist_cache: bool) -> Self {
         Account {
             name: Arc::from(name),
-            sublist: Sublist::new(true),
+            sublist: Sublist::new(sublist_cache),
             limits,
             connections: AtomicUsize::new(0),
         }
     }
 
     /// The account a config entry describes.
-    pub fn from_options(options: &AccountOptions) -> Self {
-        Account::with_limits(&options.name, options.limits)
+    pub fn from_options(options: &AccountOptions, sublist_cache: bool) -> Self {
+        Account::with_cache(&options.name, options.limits, sublist_cache)
     }
 
     /// Count one more connection, unless `max_connections` is reached.

@@ -23,26 +23,31 @@ pub struct Accounts {
     /// Every account by name, `$G` and the system account included. Read
     /// locked per lookup; written only when an account is created.
     by_name: RwLock<HashMap<Arc<str>, Arc<Account>>>,
+    /// Sublists cache matches (`disable_sublist_cache` turns it off).
+    sublist_cache: bool,
 }
 
 impl Accounts {
     /// The accounts `options` configure, plus `$G` and the system account.
     pub fn new(options: &Options) -> Self {
-        let global = Arc::new(Account::new(GLOBAL_ACCOUNT));
+        let sublist_cache = !options.disable_sublist_cache;
+        let unlimited = |name: &str| Account::with_cache(name, Default::default(), sublist_cache);
+        let global = Arc::new(unlimited(GLOBAL_ACCOUNT));
         let mut by_name = HashMap::new();
         by_name.insert(global.name.clone(), global.clone());
         for configured in &options.accounts {
-            let account = Arc::new(Account::from_options(configured));
+            let account = Arc::new(Account::from_options(configured, sublist_cache));
             by_name.insert(account.name.clone(), account);
         }
         let system_name: Arc<str> = Arc::from(SYSTEM_ACCOUNT);
         by_name
             .entry(system_name.clone())
-            .or_insert_with(|| Arc::new(Account::new(SYSTEM_ACCOUNT)));
+            .or_insert_with(|| Arc::new(unlimited(SYSTEM_ACCOUNT)));
         Accounts {
             global,
             system_name,
             by_name: RwLock::new(by_name),
+            sublist_cache,
         }
     }
 
@@ -82,9 +87,13 @@ impl Accounts {
             .by_name
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let account = by_name
-            .entry(Arc::from(name))
-            .or_insert_with(|| Arc::new(Account::new(name)));
+        let account = by_name.entry(Arc::from(name)).or_insert_with(|| {
+            Arc::new(Account::with_cache(
+                name,
+                Default::default(),
+                self.sublist_cache,
+            ))
+        });
         Some(account.clone())
     }
 
@@ -98,7 +107,7 @@ impl Accounts {
         for configured in &options.accounts {
             by_name
                 .entry(Arc::from(configured.name.as_str()))
-                .or_insert_with(|| Arc::new(Account::from_options(configured)));
+                .or_insert_with(|| Arc::new(Account::from_options(configured, self.sublist_cache)));
         }
     }
 

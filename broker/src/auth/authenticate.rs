@@ -176,6 +176,8 @@ pub struct Authenticator {
     single_user: Option<SingleUser>,
     /// Some secret is a bcrypt hash, so `authenticate` may be slow.
     uses_bcrypt: bool,
+    /// `no_auth_user`: the `users` entry a client without credentials gets.
+    no_auth_user: Option<String>,
 }
 
 impl fmt::Debug for Authenticator {
@@ -261,7 +263,24 @@ impl Authenticator {
             token,
             single_user,
             uses_bcrypt,
+            no_auth_user: None,
         }
+    }
+
+    /// Log clients that present no credentials in as `name` (nats-server's
+    /// `no_auth_user`; the config check makes sure it is in `users`).
+    pub fn with_no_auth_user(mut self, name: Option<&str>) -> Self {
+        self.no_auth_user = name
+            .filter(|name| self.users.contains_key(*name))
+            .map(str::to_string);
+        self
+    }
+
+    /// What client INFO says in `auth_required`: false when a client without
+    /// credentials is let in as the `no_auth_user`, as nats-server says.
+    /// CONNECT must still come first (see `required`).
+    pub fn announces_auth_required(&self) -> bool {
+        self.required() && self.no_auth_user.is_none()
     }
 
     /// True when clients must authenticate (nats-server
@@ -296,6 +315,9 @@ impl Authenticator {
         }
         let user = non_empty(creds.user);
         let pass = non_empty(creds.pass).unwrap_or("");
+        if let Some(identity) = self.no_auth_identity(creds) {
+            return Ok(identity);
+        }
 
         if let Some(nkey) = non_empty(creds.nkey).filter(|_| !self.nkeys.is_empty()) {
             let entry = self.nkeys.get(nkey).ok_or(AuthError::UnknownNkey)?;
@@ -350,6 +372,25 @@ impl Authenticator {
 
         // Only a users list is configured and the client named no user.
         Err(AuthError::MissingCredentials)
+    }
+}
+
+impl Authenticator {
+    /// The `no_auth_user`'s identity when `creds` carry no user, password,
+    /// token or NKey (nats-server: any of them and the client is checked
+    /// as usual, so wrong credentials never fall back to this user).
+    fn no_auth_identity(&self, creds: &Credentials) -> Option<ClientIdentity> {
+        let name = self.no_auth_user.as_deref()?;
+        let presented = [creds.user, creds.pass, creds.auth_token, creds.nkey];
+        if presented.iter().any(|given| non_empty(*given).is_some()) {
+            return None;
+        }
+        let entry = self.users.get(name)?;
+        Some(ClientIdentity {
+            user: Some(name.to_string()),
+            permissions: entry.permissions.clone(),
+            account: entry.account.clone(),
+        })
     }
 }
 

@@ -99,7 +99,12 @@ pub async fn serve(
     let authenticator = server.authenticator();
     let auth_required = authenticator.required();
     let nonce = authenticator.uses_nonce().then(generate_nonce);
-    let info = server.client_info_with_nonce(cid, peer, auth_required, nonce.as_deref());
+    let info = server.client_info_with_nonce(
+        cid,
+        peer,
+        authenticator.announces_auth_required(),
+        nonce.as_deref(),
+    );
     let mut info_line = BytesMut::new();
     encode::encode_info(&mut info_line, &info);
 

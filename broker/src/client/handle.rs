@@ -98,6 +98,9 @@ pub struct ClientHandle {
     pub credentials: Mutex<Option<OwnedCredentials>>,
     /// The client takes asynchronous INFO (CONNECT with protocol 1).
     pub async_info: AtomicBool,
+    /// The client takes HMSG (CONNECT `headers`, allowed by the server);
+    /// otherwise messages reach it with their headers stripped.
+    pub headers: AtomicBool,
     /// Set once a slow-consumer close was logged, so it is logged once.
     slow_consumer_logged: AtomicBool,
     /// Reply subjects this client may answer (`allow_responses`); set once
@@ -131,6 +134,7 @@ impl ClientHandle {
             flush_mark: AtomicU64::new(0),
             credentials: Mutex::new(None),
             async_info: AtomicBool::new(false),
+            headers: AtomicBool::new(false),
             slow_consumer_logged: AtomicBool::new(false),
             responses: OnceLock::new(),
             account: Mutex::new(None),

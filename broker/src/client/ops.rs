@@ -69,7 +69,7 @@ impl Connection {
     }
 
     fn handle_connect(&mut self, json: &[u8]) -> Result<(), CloseReason> {
-        let connect = match ConnectInfo::parse(json) {
+        let mut connect = match ConnectInfo::parse(json) {
             Ok(connect) => connect,
             Err(error) => {
                 // nats-server logs this and closes without an -ERR.
@@ -81,6 +81,9 @@ impl Connection {
             self.send_err("invalid client protocol");
             return Err(CloseReason::BadClientProtocolVersion);
         }
+        // nats-server: with `no_header_support` a client asking for headers
+        // is treated as not asking (so HPUB closes it, no_responders fails).
+        connect.headers &= !self.options.no_header_support;
         if connect.no_responders && !connect.headers {
             self.send_err("no responders requires headers support");
             return Err(CloseReason::NoRespondersRequiresHeaders);
@@ -183,6 +186,9 @@ impl Connection {
         self.handle
             .async_info
             .store(connect.protocol >= 1, Ordering::Relaxed);
+        self.handle
+            .headers
+            .store(connect.headers, Ordering::Relaxed);
         self.connect = *connect;
         self.connected = true;
         self.send_ok_if_verbose();

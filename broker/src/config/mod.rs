@@ -8,7 +8,7 @@
 //!   the environment lookup.
 //! - `apply`, `auth`, `accounts`, `cluster`, `tls`, `field`: the tree applied onto `Options`,
 //!   key by key (nats-server's `opts.go`), with typed errors naming key and
-//!   line.
+//!   line; `no_auth_user` checks that option against the whole file.
 //! - `address`, `duration`: `host:port`, route URLs, Go durations.
 //! - `flags`, `cli`, `usage`: Go `flag`-style scanning of nats-server's
 //!   flags, turned into a [`Command`]; flags override the file whatever
@@ -20,7 +20,7 @@
 //! a referenced variable from an unknown key, as nats-server does).
 //! Unsupported nats-server features (JetStream, leaf nodes, gateways,
 //! accounts, HTTPS monitoring) are a [`ConfigError::Unsupported`], never
-//! ignored.
+//! ignored; `docs/CONFIG-OPTIONS.md` lists every option and its status.
 
 mod accounts;
 mod address;
@@ -33,6 +33,9 @@ mod error;
 mod field;
 mod flags;
 mod load;
+mod no_auth_user;
+#[cfg(test)]
+mod options_tests;
 mod resolve;
 mod scanner;
 mod syntax;

@@ -221,6 +221,13 @@ pub fn varz(monitor: &Monitor) -> Varz {
 /// generated), the listener (the bound port when it was ephemeral) and the
 /// seed routes as `host:port`, as nats-server reports them.
 fn cluster_varz(cluster: &ClusterOptions, server: &ServerState) -> ClusterVarz {
+    if !cluster.listen {
+        // nats-server shows only the name of a portless cluster block.
+        return ClusterVarz {
+            name: cluster.name.clone(),
+            ..ClusterVarz::default()
+        };
+    }
     let running = server.cluster.get();
     ClusterVarz {
         name: running.map(|c| c.name()).or_else(|| cluster.name.clone()),

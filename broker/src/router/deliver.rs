@@ -243,20 +243,26 @@ fn deliver_to(
         return false;
     }
     let subject = message.subject.as_bytes();
+    // nats-server strips headers for a client that did not ask for them.
+    let header_len = message
+        .header_len
+        .filter(|_| client.headers.load(Ordering::Relaxed));
+    let payload = match (message.header_len, header_len) {
+        (Some(stripped), None) => message.payload.get(stripped..).unwrap_or_default(),
+        _ => message.payload,
+    };
     let len = encode::msg_len(subject, &sub.sid, message.reply, message.payload.len());
-    let pushed = client
-        .outbound
-        .push_with(len, |buf| match message.header_len {
-            None => encode::encode_msg(buf, subject, &sub.sid, message.reply, message.payload),
-            Some(header_len) => encode::encode_hmsg(
-                buf,
-                subject,
-                &sub.sid,
-                message.reply,
-                header_len,
-                message.payload,
-            ),
-        });
+    let pushed = client.outbound.push_with(len, |buf| match header_len {
+        None => encode::encode_msg(buf, subject, &sub.sid, message.reply, payload),
+        Some(header_len) => encode::encode_hmsg(
+            buf,
+            subject,
+            &sub.sid,
+            message.reply,
+            header_len,
+            message.payload,
+        ),
+    });
     if pushed.is_err() {
         slow_consumer(server, client, CloseReason::SlowConsumerPendingBytes);
         return false;

@@ -111,7 +111,8 @@ impl ServerState {
     /// State for a server about to start with `options`.
     pub fn new(options: Options) -> Self {
         let permits = options.max_connections;
-        let authenticator = Authenticator::from_options(&options);
+        let authenticator = Authenticator::from_options(&options)
+            .with_no_auth_user(options.no_auth_user.as_deref());
         let accounts = Accounts::new(&options);
         ServerState {
             server_id: generate_server_id(),
@@ -179,7 +180,8 @@ impl ServerState {
         if let Err(error) = self.load_client_tls(&options) {
             tracing::error!(%error, "reload: keeping the previous TLS certificates");
         }
-        let authenticator = Authenticator::from_options(&options);
+        let authenticator = Authenticator::from_options(&options)
+            .with_no_auth_user(options.no_auth_user.as_deref());
         self.accounts.add_configured(&options);
         *self
             .authenticator
@@ -220,7 +222,10 @@ impl ServerState {
         let options = self.options();
         let port = lock(&self.client_addr).map_or(options.port, |addr| addr.port());
         let cluster = self.cluster.get();
-        let cluster_name = cluster.map(|c| c.name());
+        // A cluster block without a port still names the cluster.
+        let cluster_name = cluster
+            .map(|c| c.name())
+            .or_else(|| options.cluster.as_ref().and_then(|c| c.name.clone()));
         let advertise = !options.cluster.as_ref().is_some_and(|c| c.no_advertise);
         let lame_duck = self.lame_duck.load(Ordering::Relaxed);
         let connect_urls = match cluster {
@@ -242,7 +247,7 @@ impl ServerState {
             go: super::info::GO_FIELD,
             host: &options.host,
             port,
-            headers: true,
+            headers: !options.no_header_support,
             max_payload: options.max_payload,
             client_id: cid,
             client_ip: peer.ip().to_string(),
@@ -407,7 +412,7 @@ impl ServerState {
     /// Send a fresh INFO (new connect_urls, lame duck) to every client that
     /// takes asynchronous INFO (protocol 1), or to every client at all.
     pub fn send_info_to_clients(&self, only_async: bool) {
-        let auth_required = self.authenticator().required();
+        let auth_required = self.authenticator().announces_auth_required();
         for client in self.clients() {
             if only_async && !client.async_info.load(Ordering::Relaxed) {
                 continue;
