@@ -36,6 +36,17 @@ pub fn parse_str(text: &str, base_dir: &Path) -> Result<Options, ConfigError> {
     parse_str_with_env(text, base_dir, &|name| std::env::var(name).ok())
 }
 
+/// [`parse_str`] with an empty environment: a `$NAME` the text does not
+/// define is unresolved. The entry point of the config fuzz target
+/// (`fuzz/`), which must not depend on the process environment.
+///
+/// # Errors
+/// As [`parse_str`].
+#[doc(hidden)]
+pub fn parse_str_without_env(text: &str, base_dir: &Path) -> Result<Options, ConfigError> {
+    parse_str_with_env(text, base_dir, &|_| None)
+}
+
 /// [`parse_str`] with the environment injected.
 pub(crate) fn parse_str_with_env(
     text: &str,
