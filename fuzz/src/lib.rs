@@ -3,7 +3,9 @@
 #![forbid(unsafe_code)]
 
 use bytes::BytesMut;
-use starling_proto::route::{encode_frame, encode_msg_frame, msg_frame_len, RouteCodec, RouteFrame};
+use starling_proto::route::{
+    encode_frame, encode_msg_frame, msg_frame_len, RouteCodec, RouteFrame,
+};
 use tokio_util::codec::{Decoder, Encoder};
 
 /// A decoded (so valid) frame survives encoding: every encoder writes the

@@ -18,7 +18,9 @@ use starling_proto::route::{
 const LENGTH_PREFIX_LEN: usize = 4;
 
 fn main() -> std::io::Result<()> {
-    let seeds = std::env::args().nth(1).unwrap_or_else(|| "fuzz/seeds".to_owned());
+    let seeds = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "fuzz/seeds".to_owned());
     let seeds = Path::new(&seeds);
     let frames = sample_frames();
     let bodies = seeds.join("route_frame");
@@ -39,7 +41,14 @@ fn main() -> std::io::Result<()> {
     let mut messages = BytesMut::new();
     for index in 0..4 {
         let subject = format!("orders.{index}");
-        encode_msg_frame(&mut messages, subject.as_bytes(), None, &[], None, b"payload");
+        encode_msg_frame(
+            &mut messages,
+            subject.as_bytes(),
+            None,
+            &[],
+            None,
+            b"payload",
+        );
     }
     encode_msg_frame(
         &mut messages,

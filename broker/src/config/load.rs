@@ -95,6 +95,14 @@ mod tests {
     }
 
     #[test]
+    fn duration_overflowing_i128_is_a_config_error() {
+        // The line of the config_parser fuzz target's crash.
+        let text = "lame_duck_duration: 3099999999999999999999999999999999s\n";
+        let error = parse_str_without_env(text, Path::new(".")).expect_err("refused");
+        assert!(error.to_string().contains("lame_duck_duration"), "{error}");
+    }
+
+    #[test]
     fn parse_str_reads_the_process_environment() {
         // PATH is set in any test environment; its value is some string.
         let options = parse_str("client_advertise: $PATH", Path::new(".")).expect("parses");

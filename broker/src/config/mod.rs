@@ -43,6 +43,6 @@ mod value;
 
 pub use cli::{parse_command_line, Command, SignalKind};
 pub use error::ConfigError;
-pub use load::{load_file, parse_str};
 #[doc(hidden)]
 pub use load::parse_str_without_env;
+pub use load::{load_file, parse_str};
