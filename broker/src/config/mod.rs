@@ -47,4 +47,6 @@ mod value;
 
 pub use cli::{parse_command_line, Command, SignalKind};
 pub use error::ConfigError;
+#[doc(hidden)]
+pub use load::parse_str_without_env;
 pub use load::{load_file, parse_str};
