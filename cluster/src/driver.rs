@@ -202,6 +202,8 @@ impl Driver {
             "route established"
         );
         self.shared.handler.peer_up(&peer);
+        // peer_up queued the interest snapshot; mark its end.
+        peer.send_snapshot_end();
         if registration.reply.send(Verdict::Keep).is_err() {
             // The route task is gone; its RouteClosed event follows and
             // calls the route down.

@@ -17,6 +17,8 @@
 //!   (Members content, client URLs); `backoff`: jittered reconnect delays.
 //! - `driver`: the async loop that runs the machine and calls the handler.
 //! - `route`, `handshake`, `writer`: one route connection's tasks.
+//! - `sync`: interest acknowledgements (InterestSync/InterestAck) behind
+//!   the broker's interest barrier and readiness.
 //! - `hello`: handshake rules (names, credentials); [`outbound`]: the
 //!   outbound byte queue of a route (and, in the broker, of a client); `shared`: state shared by the tasks; `limits`.
 //!
@@ -57,6 +59,7 @@ pub mod outbound;
 pub mod peer;
 mod route;
 mod shared;
+mod sync;
 pub mod transport;
 pub mod url;
 mod writer;

@@ -90,6 +90,7 @@ impl Shared {
             user,
             password,
             lame_duck: self.lame_duck.load(Ordering::Relaxed),
+            interest_ack: true,
         }
     }
 
