@@ -95,6 +95,11 @@ impl Peer {
         }
     }
 
+    /// The highest seq the peer acknowledged so far.
+    pub fn interest_acknowledged(&self) -> u64 {
+        *self.sync.acked.borrow()
+    }
+
     /// The peer acknowledges interest (its Hello has `interest_ack`).
     pub fn acknowledges_interest(&self) -> bool {
         self.sync.supported

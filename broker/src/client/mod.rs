@@ -4,10 +4,13 @@
 //! - [`ops`]: what each op does.
 //! - [`deliver`]: publish to delivery (the hot path).
 //! - [`batch`]: per-read-buffer wake-ups, forwards and counters.
+//! - `barrier`: the interest barrier (a PING after a SUB waits for peers'
+//!   acknowledgements).
 //! - [`writer`]: the writer task.
 //! - [`handle`]: the shared side of a connection, and subscriptions.
 //! - `tls`: the TLS upgrade (INFO first or handshake first, timeout).
 
+mod barrier;
 pub mod batch;
 pub mod conn;
 pub mod deliver;
