@@ -135,7 +135,11 @@ async fn pong_after_sub_keeps_its_place_among_the_clients_output() {
 }
 
 /// The p50 of `rounds` round trips of `ops` (which must end in one PING).
-async fn round_trip_p50(client: &mut Raw, rounds: usize, ops: impl Fn(usize) -> String) -> Duration {
+async fn round_trip_p50(
+    client: &mut Raw,
+    rounds: usize,
+    ops: impl Fn(usize) -> String,
+) -> Duration {
     let mut samples = Vec::with_capacity(rounds);
     for round in 0..rounds {
         let text = ops(round);
@@ -161,7 +165,10 @@ async fn flush_cost_after_sub_is_printed() {
     let mut client = Raw::connected(c.addr).await;
     // Warm up both paths.
     round_trip_p50(&mut client, 20, |_| "PING\r\n".to_string()).await;
-    round_trip_p50(&mut client, 20, |i| format!("SUB warm.{i} w{i}\r\nPING\r\n")).await;
+    round_trip_p50(&mut client, 20, |i| {
+        format!("SUB warm.{i} w{i}\r\nPING\r\n")
+    })
+    .await;
     let plain = round_trip_p50(&mut client, MEASURE_ROUNDS, |_| "PING\r\n".to_string()).await;
     let after_sub = round_trip_p50(&mut client, MEASURE_ROUNDS, |i| {
         format!("SUB cost.{i} c{i}\r\nPING\r\n")
@@ -175,6 +182,16 @@ async fn flush_cost_after_sub_is_printed() {
 
     let off_dir = tempfile::tempdir().expect("temp dir");
     let [a, _b, c] = three_nodes(off_dir.path(), "0").await;
+    let mut client = Raw::connected(c.addr).await;
+    round_trip_p50(&mut client, 20, |i| {
+        format!("SUB warm.{i} w{i}\r\nPING\r\n")
+    })
+    .await;
+    let unguarded = round_trip_p50(&mut client, MEASURE_ROUNDS, |i| {
+        format!("SUB cost.{i} c{i}\r\nPING\r\n")
+    })
+    .await;
+    println!("interest barrier off, 3 nodes: flush after SUB p50 {unguarded:?}");
     let lost = race(&a, &c, RACE_ITERATIONS, "off", Duration::from_millis(200)).await;
     println!("interest barrier off: {lost} of {RACE_ITERATIONS} first messages lost");
 }

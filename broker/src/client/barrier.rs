@@ -79,8 +79,7 @@ impl Connection {
     /// peer has not acknowledged; then leave the barrier for the read loop
     /// ([`Connection::pass_barrier`]) and stop processing the buffer.
     pub(super) fn handle_ping(&mut self) {
-        if std::mem::take(&mut self.interest_changed) && self.interest_barrier_timeout().is_some()
-        {
+        if std::mem::take(&mut self.interest_changed) && self.interest_barrier_timeout().is_some() {
             if let Some(barrier) = InterestBarrier::collect(&self.server) {
                 self.pending_barrier = Some(barrier);
                 return;
