@@ -32,4 +32,7 @@ pub struct ClusterConfig {
     pub handshake_timeout: Duration,
     /// Bytes queued for one peer before the route is closed as slow.
     pub max_pending: usize,
+    /// How long a node with remote seeds and no route waits for one before
+    /// it reports ready anyway (see [`crate::Cluster::readiness`]).
+    pub readiness_grace: Duration,
 }

@@ -92,6 +92,9 @@ impl Driver {
                 self.machine.poll(Instant::now());
             }
             self.execute();
+            // After execute: a route the machine kept is in the peer table
+            // before the progress says its seed was tried.
+            *lock(&self.shared.readiness.progress) = self.machine.progress();
         }
         // Route tasks that ended last may have left events behind.
         while let Ok(event) = events.try_recv() {

@@ -9,6 +9,8 @@
 //! - [`peer`]: [`Peer`], one established route (send, wake, close, stats).
 //! - [`close`]: [`CloseReason`], every reason a route closes.
 //! - [`url`]: [`RouteUrl`], seed URLs with credentials.
+//! - [`readiness`]: [`NotReady`], when the node knows the cluster's
+//!   interest (behind `/healthz`).
 //! - [`transport`]: the [`Transport`]/[`RouteListener`] traits and TCP.
 //! - [`memory`]: an in-memory transport with partitions, for tests.
 //! - `membership`: the synchronous membership state machine (seeds, gossip,
@@ -57,6 +59,7 @@ pub mod memory;
 pub mod node;
 pub mod outbound;
 pub mod peer;
+pub mod readiness;
 mod route;
 mod shared;
 mod sync;
@@ -69,6 +72,7 @@ pub use config::ClusterConfig;
 pub use handler::ClusterHandler;
 pub use node::Cluster;
 pub use peer::{Peer, PeerStats, SlowRoute};
+pub use readiness::NotReady;
 pub use transport::{
     BoxedStream, RouteListener, RouteStream, TcpRouteListener, TcpTransport, Transport,
 };

@@ -21,8 +21,9 @@ use crate::limits::{
     ACCEPT_ERROR_BACKOFF, BACKOFF_BASE, BACKOFF_CAP, DEFAULT_CONNECT_RETRIES, DUPLICATE_DEFER_MAX,
     EVENT_CHANNEL_CAPACITY, MAX_INBOUND_ROUTES, MEMBERS_REFRESH_INTERVAL, MIN_TIMER,
 };
-use crate::membership::{self, Membership};
+use crate::membership::{self, Membership, Progress};
 use crate::peer::Peer;
+use crate::readiness::{NotReady, Readiness};
 use crate::route::run_route;
 use crate::shared::{lock, Settings, Shared};
 use crate::transport::{RouteListener, TcpRouteListener, TcpTransport, Transport};
@@ -140,6 +141,7 @@ impl Cluster {
             routes: TaskTracker::new(),
             shutdown,
             inbound_permits: Arc::new(Semaphore::new(MAX_INBOUND_ROUTES)),
+            readiness: Readiness::new(Progress::default(), config.readiness_grace),
         });
         let machine = Membership::new(
             shared.local_member(),
@@ -148,6 +150,7 @@ impl Cluster {
             rng,
             Instant::now(),
         );
+        *lock(&shared.readiness.progress) = machine.progress();
         tracing::info!(
             node = %shared.settings.node_id,
             listen = %listen_addr,
@@ -194,6 +197,15 @@ impl Cluster {
     /// minus members in lame duck (this node's own too once it is).
     pub fn client_urls(&self) -> Vec<String> {
         lock(&self.shared.client_urls).clone()
+    }
+
+    /// Whether this node is ready for clients as far as the cluster goes:
+    /// its seeds were tried and its peers' interest snapshots are in (see
+    /// `crate::readiness` for the rules). Latches once ready.
+    pub fn readiness(&self) -> Result<(), NotReady> {
+        let peers = self.peers();
+        let waiting = peers.iter().filter(|p| !p.snapshot_received()).count();
+        self.shared.readiness.check(peers.len(), waiting)
     }
 
     /// Enter lame duck mode: peers drop our client URLs (and call their

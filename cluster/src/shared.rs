@@ -17,6 +17,7 @@ use crate::driver::Event;
 use crate::handler::ClusterHandler;
 use crate::hello::{agree_names, ClusterName, NameAgreement};
 use crate::peer::Peer;
+use crate::readiness::Readiness;
 use crate::transport::Transport;
 
 /// Route ids are unique in the process (several clusters may run in one
@@ -72,6 +73,9 @@ pub(crate) struct Shared {
     pub shutdown: CancellationToken,
     /// Caps concurrent inbound route connections (one permit each).
     pub inbound_permits: Arc<Semaphore>,
+    /// Readiness: the membership's progress (written by the driver) and the
+    /// latch.
+    pub readiness: Readiness,
 }
 
 impl Shared {

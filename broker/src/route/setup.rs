@@ -35,6 +35,7 @@ pub fn cluster_config(
         ping_max: cluster.ping_max,
         handshake_timeout: cluster.auth_timeout.max(HANDSHAKE_TIMEOUT),
         max_pending: options.max_pending.saturating_mul(ROUTE_MAX_PENDING_FACTOR),
+        readiness_grace: cluster.readiness_grace_period,
     }
 }
 

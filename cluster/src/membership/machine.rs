@@ -18,6 +18,9 @@ pub(super) struct SeedState {
     pub(super) node_id: Option<String>,
     /// The URL reached this node: never dialed again.
     pub(super) is_self: bool,
+    /// A dial of it has ended at least once (readiness: an unreachable seed
+    /// is not waited for).
+    pub(super) tried: bool,
     /// Consecutive failures (backoff exponent).
     pub(super) attempt: u32,
     pub(super) next_dial: Option<Instant>,
@@ -95,6 +98,7 @@ impl Membership {
                 url,
                 node_id: None,
                 is_self: false,
+                tried: false,
                 attempt: 0,
                 next_dial: Some(now),
                 dialing: None,
@@ -194,6 +198,7 @@ impl Membership {
             Some(DialTarget::Seed(index)) => {
                 let seed = &mut self.seeds[*index];
                 seed.dialing = None;
+                seed.tried = true;
                 seed.node_id = Some(info.node_id.clone());
             }
             Some(DialTarget::Member(id)) => {
@@ -242,6 +247,7 @@ impl Membership {
         match target {
             DialTarget::Seed(index) => {
                 self.seeds[index].dialing = None;
+                self.seeds[index].tried = true;
                 match outcome {
                     DialOutcome::Failed => self.schedule_seed(index, now),
                     DialOutcome::SelfRoute => {

@@ -4,7 +4,8 @@
 //! [`Membership::dial_finished`], [`Membership::route_closed`],
 //! [`Membership::members_received`], [`Membership::poll`]); [`Action`]s come
 //! out (dial this URL, answer that registration, gossip the members, tell
-//! the broker the client URLs changed). No I/O and no clock of its own, so
+//! the broker the client URLs changed), and a [`Progress`] view for
+//! readiness. No I/O and no clock of its own, so
 //! every rule is unit-tested under exact times; `crate::driver` runs it.
 //!
 //! Rules, following nats-server's route.go where it has one:
@@ -25,9 +26,11 @@
 mod dials;
 mod io;
 mod machine;
+mod progress;
 #[cfg(test)]
 mod tests;
 mod view;
 
 pub(crate) use io::{Action, Authority, DialId, DialOutcome, DialTarget, Settings, Verdict};
 pub(crate) use machine::Membership;
+pub(crate) use progress::Progress;
