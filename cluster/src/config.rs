@@ -1,6 +1,9 @@
 //! What a node needs to join a cluster.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::resolve::Resolver;
 
 /// Cluster settings, resolved by the broker from its options.
 #[derive(Debug, Clone)]
@@ -35,4 +38,6 @@ pub struct ClusterConfig {
     /// How long a node with remote seeds and no route waits for one before
     /// it reports ready anyway (see [`crate::Cluster::readiness`]).
     pub readiness_grace: Duration,
+    /// Resolves seed host names (every address of a name is dialed).
+    pub resolver: Arc<dyn Resolver>,
 }

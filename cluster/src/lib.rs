@@ -9,6 +9,8 @@
 //! - [`peer`]: [`Peer`], one established route (send, wake, close, stats).
 //! - [`close`]: [`CloseReason`], every reason a route closes.
 //! - [`url`]: [`RouteUrl`], seed URLs with credentials.
+//! - [`resolve`]: [`Resolver`], how seed host names become addresses (a
+//!   name may stand for several nodes).
 //! - [`readiness`]: [`NotReady`], when the node knows the cluster's
 //!   interest (behind `/healthz`).
 //! - [`transport`]: the [`Transport`]/[`RouteListener`] traits and TCP.
@@ -60,6 +62,7 @@ pub mod node;
 pub mod outbound;
 pub mod peer;
 pub mod readiness;
+pub mod resolve;
 mod route;
 mod shared;
 mod sync;
@@ -73,6 +76,7 @@ pub use handler::ClusterHandler;
 pub use node::Cluster;
 pub use peer::{Peer, PeerStats, SlowRoute};
 pub use readiness::NotReady;
+pub use resolve::{HostsFileResolver, Resolver, StaticResolver, SystemResolver};
 pub use transport::{
     BoxedStream, RouteListener, RouteStream, TcpRouteListener, TcpTransport, Transport,
 };

@@ -24,6 +24,7 @@ use crate::limits::{
 use crate::membership::{self, Membership, Progress};
 use crate::peer::Peer;
 use crate::readiness::{NotReady, Readiness};
+use crate::resolve::named_host;
 use crate::route::run_route;
 use crate::shared::{lock, Settings, Shared};
 use crate::transport::{RouteListener, TcpRouteListener, TcpTransport, Transport};
@@ -99,7 +100,7 @@ impl Cluster {
             handshake_timeout: config.handshake_timeout.max(MIN_TIMER),
             max_pending: config.max_pending,
         };
-        let seeds = config
+        let (names, seeds): (Vec<RouteUrl>, Vec<RouteUrl>) = config
             .seeds
             .iter()
             .filter_map(|seed| match RouteUrl::parse(seed) {
@@ -111,7 +112,9 @@ impl Cluster {
                     None
                 }
             })
-            .collect();
+            // A host name may stand for several nodes: resolved, then each
+            // address dialed (membership/names.rs).
+            .partition(|url| named_host(&url.host_port).is_some());
         let machine_settings = membership::Settings {
             connect_retries: match config.connect_retries {
                 0 => DEFAULT_CONNECT_RETRIES,
@@ -133,6 +136,7 @@ impl Cluster {
             listen_addr,
             handler,
             transport,
+            resolver: Arc::clone(&config.resolver),
             name: Mutex::new(name),
             lame_duck: AtomicBool::new(false),
             lame_duck_signal: Notify::new(),
@@ -146,6 +150,7 @@ impl Cluster {
         let machine = Membership::new(
             shared.local_member(),
             seeds,
+            names,
             machine_settings,
             rng,
             Instant::now(),

@@ -18,6 +18,7 @@ use crate::handler::ClusterHandler;
 use crate::hello::{agree_names, ClusterName, NameAgreement};
 use crate::peer::Peer;
 use crate::readiness::Readiness;
+use crate::resolve::Resolver;
 use crate::transport::Transport;
 
 /// Route ids are unique in the process (several clusters may run in one
@@ -50,6 +51,8 @@ pub(crate) struct Shared {
     pub listen_addr: SocketAddr,
     pub handler: Arc<dyn ClusterHandler>,
     pub transport: Arc<dyn Transport>,
+    /// Resolves name seeds for the driver.
+    pub resolver: Arc<dyn Resolver>,
     /// The cluster name in force: read for every Hello, changed when a
     /// dynamic name is adopted. Held only for the check-and-adopt step.
     pub name: Mutex<ClusterName>,

@@ -10,7 +10,9 @@
 //!
 //! Rules, following nats-server's route.go where it has one:
 //! - Seeds are redialed forever with jittered backoff; a seed that reached
-//!   this node itself is never dialed again.
+//!   this node itself is never dialed again. A seed named by a host name is
+//!   resolved, every address dialed, and resolved again before each redial
+//!   (`names`).
 //! - A gossiped member is dialed at once, then retried `connect_retries`
 //!   times, then forgotten. Only the side that dialed a lost route redials
 //!   it; the other side forgets the member (the dialer will come back).
@@ -26,6 +28,9 @@
 mod dials;
 mod io;
 mod machine;
+mod names;
+#[cfg(test)]
+mod names_tests;
 mod progress;
 #[cfg(test)]
 mod tests;

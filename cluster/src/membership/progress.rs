@@ -16,7 +16,11 @@ pub(crate) struct Progress {
 impl Membership {
     /// Readiness view: seeds and members still to be tried once.
     pub fn progress(&self) -> Progress {
-        let seeds = self.seeds.iter().filter(|s| !s.is_self && !s.tried).count();
+        let seeds = self
+            .seeds
+            .iter()
+            .filter(|s| !s.is_self && !s.retired && !s.tried)
+            .count();
         let retries = self.settings.connect_retries;
         let members = self
             .members
@@ -24,8 +28,8 @@ impl Membership {
             .filter(|m| m.route.is_none() && m.attempt == 0 && m.retries_left == retries)
             .count();
         Progress {
-            untried: seeds + members,
-            has_remote_seeds: self.seeds.iter().any(|s| !s.is_self),
+            untried: seeds + members + self.untried_names(),
+            has_remote_seeds: self.seeds.iter().any(|s| !s.is_self && !s.retired),
         }
     }
 }

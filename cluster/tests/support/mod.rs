@@ -145,6 +145,7 @@ pub fn config(id: &str, seeds: Vec<String>) -> ClusterConfig {
         handshake_timeout: Duration::from_millis(500),
         max_pending: 64 * 1024 * 1024,
         readiness_grace: Duration::from_millis(500),
+        resolver: Arc::new(starling_cluster::SystemResolver),
     }
 }
 
