@@ -41,6 +41,7 @@ impl RemoteInterestTable {
                     subject,
                     queue,
                     weight,
+                    ..
                 } => {
                     if !valid(&subject, queue.as_deref()) {
                         tracing::warn!(peer = %peer.node_name, %subject, "ignoring invalid interest from peer");
@@ -60,7 +61,7 @@ impl RemoteInterestTable {
                     sublist.insert(&key.0, key.1.as_deref(), Interest::Remote(remote.clone()));
                     entries.insert(key, remote);
                 }
-                InterestChange::Unsubscribe { subject, queue } => {
+                InterestChange::Unsubscribe { subject, queue, .. } => {
                     let key: Key = (Arc::from(subject), queue.map(Arc::from));
                     if let Some(remote) = entries.remove(&key) {
                         sublist.remove(&key.0, key.1.as_deref(), &Interest::Remote(remote));
