@@ -413,6 +413,7 @@ async fn interest_sync_is_answered_after_the_interest_and_acks_release_waiters()
 
     // Our interest, then a sync: the ack comes after the interest applied.
     let change = InterestChange::Subscribe {
+        account: "$G".into(),
         subject: "sync.x".into(),
         queue: None,
         weight: 1,
