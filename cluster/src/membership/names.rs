@@ -106,7 +106,7 @@ impl Membership {
     /// Start the resolutions that are due.
     pub(super) fn poll_names(&mut self, now: Instant) {
         for (name, state) in self.names.iter_mut().enumerate() {
-            if state.resolving || !state.next_resolve.is_some_and(|at| at <= now) {
+            if state.resolving || state.next_resolve.is_none_or(|at| at > now) {
                 continue;
             }
             state.resolving = true;
