@@ -238,7 +238,10 @@ async fn dial_route(shared: Arc<Shared>, dial: DialId, url: RouteUrl, target: Di
     let connected = tokio::select! {
         biased;
         _ = shared.shutdown.cancelled() => return,
-        connected = timeout(DIAL_TIMEOUT, shared.transport.dial(&url.host_port)) => {
+        connected = timeout(DIAL_TIMEOUT, match &url.tls_name {
+            Some(name) => shared.transport.dial_named(&url.host_port, name),
+            None => shared.transport.dial(&url.host_port),
+        }) => {
             // A timeout is a failed dial like any other.
             connected.unwrap_or_else(|_| Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "dial timed out")))
         }

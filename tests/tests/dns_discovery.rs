@@ -32,14 +32,15 @@ fn port_free_on_three_addresses() -> u16 {
     panic!("no port free on all three loopback addresses");
 }
 
-async fn start_node(dir: &Path, index: usize, port: u16, hosts: &Path) -> Process {
+/// Start node `index` on 127.0.0.`index`; `tls` is extra cluster config.
+async fn start_node(dir: &Path, index: usize, port: u16, hosts: &Path, tls: &str) -> Process {
     let conf = dir.join(format!("n{index}.conf"));
     std::fs::write(
         &conf,
         format!(
             "server_name: n{index}\nhost: 127.0.0.{index}\nport: -1\nhttp: \"127.0.0.{index}:-1\"\n\
              cluster {{\n  name: dns\n  host: 127.0.0.{index}\n  port: {port}\n  \
-             routes: [\"nats://{NAME}:{port}\"]\n}}\n"
+             routes: [\"nats://{NAME}:{port}\"]\n  {tls}\n}}\n"
         ),
     )
     .expect("write config");
@@ -60,10 +61,10 @@ async fn routes(process: &Process) -> u64 {
         .unwrap_or(0)
 }
 
-#[tokio::test]
-async fn one_route_url_naming_three_addresses_forms_the_mesh() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let hosts = dir.path().join("hosts");
+/// Three nodes behind [`NAME`], each with `tls` in its cluster block, until
+/// every node has two routes.
+async fn mesh_behind_one_name(dir: &Path, tls: &str) -> Vec<Process> {
+    let hosts = dir.join("hosts");
     std::fs::write(
         &hosts,
         format!("127.0.0.1 {NAME}\n127.0.0.2 {NAME}\n127.0.0.3 {NAME}\n"),
@@ -72,7 +73,7 @@ async fn one_route_url_naming_three_addresses_forms_the_mesh() {
     let port = port_free_on_three_addresses();
     let mut nodes = Vec::new();
     for index in 1..=3 {
-        nodes.push(start_node(dir.path(), index, port, &hosts).await);
+        nodes.push(start_node(dir, index, port, &hosts, tls).await);
     }
     let deadline = Instant::now() + DEADLINE;
     loop {
@@ -90,6 +91,13 @@ async fn one_route_url_naming_three_addresses_forms_the_mesh() {
         nodes.iter().all(|n| n.logged("test hosts file")),
         "every node resolved the name through the test hosts file"
     );
+    nodes
+}
+
+#[tokio::test]
+async fn one_route_url_naming_three_addresses_forms_the_mesh() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let nodes = mesh_behind_one_name(dir.path(), "").await;
 
     // Messages cross it.
     let subscriber = common::nats_client(&format!("nats://{}", nodes[2].addr)).await;
@@ -111,4 +119,33 @@ async fn one_route_url_naming_three_addresses_forms_the_mesh() {
         }
         assert!(Instant::now() < deadline, "no message crossed the mesh");
     }
+}
+
+#[tokio::test]
+async fn tls_routes_to_resolved_addresses_verify_the_name() {
+    // The certificates carry only the name, not the addresses: a dial that
+    // verified the address it went to would be refused.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let authority = starling_tests::certs::Authority::new("dns test CA").expect("CA");
+    let (cert, key) = authority.issue("mesh", &[NAME]).expect("leaf");
+    let (ca_path, cert_path, key_path) = (
+        dir.path().join("ca.pem"),
+        dir.path().join("cert.pem"),
+        dir.path().join("key.pem"),
+    );
+    for (path, text) in [
+        (&ca_path, &authority.cert_pem),
+        (&cert_path, &cert),
+        (&key_path, &key),
+    ] {
+        std::fs::write(path, text).expect("write PEM");
+    }
+    let tls = format!(
+        "tls {{ cert_file: \"{}\", key_file: \"{}\", ca_file: \"{}\" }}",
+        cert_path.display(),
+        key_path.display(),
+        ca_path.display()
+    );
+    let nodes = mesh_behind_one_name(dir.path(), &tls).await;
+    assert_eq!(nodes.len(), 3);
 }

@@ -75,8 +75,11 @@ impl Membership {
             let index = match existing {
                 Some(index) => index,
                 None => {
+                    let tls_name = crate::resolve::named_host(&url.host_port)
+                        .map(|(host, _)| host.to_string());
                     let url = RouteUrl {
                         host_port,
+                        tls_name,
                         ..url.clone()
                     };
                     self.seeds.push(SeedState::new(url, Some(name), now));
