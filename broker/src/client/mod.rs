@@ -2,8 +2,6 @@
 //!
 //! - [`conn`]: the reader task (read, parse, act) and keep-alive.
 //! - [`ops`]: what each op does.
-//! - [`deliver`]: publish to delivery (the hot path).
-//! - [`batch`]: per-read-buffer wake-ups, forwards and counters.
 //! - `barrier`: the interest barrier (a PING after a SUB waits for peers'
 //!   acknowledgements).
 //! - [`writer`]: the writer task.
@@ -11,9 +9,7 @@
 //! - `tls`: the TLS upgrade (INFO first or handshake first, timeout).
 
 mod barrier;
-pub mod batch;
 pub mod conn;
-pub mod deliver;
 pub mod handle;
 mod ops;
 mod tls;
