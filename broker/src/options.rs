@@ -255,6 +255,12 @@ pub struct ClusterOptions {
     /// Route TLS (`cluster { tls { ... } }`): both sides present a
     /// certificate and verify the peer's against `ca_file`.
     pub tls: Option<TlsOptions>,
+    /// Longest a client's PONG after a SUB waits for the peers to
+    /// acknowledge the interest (`interest_barrier_timeout`; 0 = no barrier).
+    pub interest_barrier_timeout: Duration,
+    /// Longest a node waits for its seeds before `/healthz` reports ready
+    /// anyway (`readiness_grace_period`).
+    pub readiness_grace_period: Duration,
 }
 
 impl Default for ClusterOptions {
@@ -274,6 +280,8 @@ impl Default for ClusterOptions {
             ping_interval: Duration::from_secs(1),
             ping_max: 3,
             tls: None,
+            interest_barrier_timeout: limits::INTEREST_BARRIER_TIMEOUT,
+            readiness_grace_period: limits::READINESS_GRACE_PERIOD,
         }
     }
 }

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::close::CloseReason;
 use crate::outbound::Outbound;
+use crate::sync::InterestSyncState;
 
 /// The route's outbound queue is past `max_pending`: the route is being
 /// closed as slow (and will be redialed).
@@ -76,6 +77,8 @@ pub struct Peer {
     pings_out: AtomicU32,
     /// Wall-clock milliseconds of the last frame received (monitoring).
     last_activity_ms: AtomicU64,
+    /// Interest frames counted and acknowledged (see `crate::sync`).
+    pub(crate) sync: InterestSyncState,
 }
 
 /// What a route task knows when it creates the [`Peer`].
@@ -111,6 +114,7 @@ impl Peer {
             ping_sent: Mutex::new(None),
             pings_out: AtomicU32::new(0),
             last_activity_ms: AtomicU64::new(unix_millis(now)),
+            sync: InterestSyncState::new(hello.interest_ack),
         }
     }
 
@@ -151,7 +155,11 @@ impl Peer {
             return Err(SlowRoute);
         }
         let frame = RouteFrame::Interest(changes.to_vec());
-        self.outbound.push_control(|buf| encode_frame(buf, &frame));
+        self.outbound.push_control(|buf| {
+            encode_frame(buf, &frame);
+            // Counted with the bytes, under the queue's lock (crate::sync).
+            self.sync.queued.fetch_add(1, Ordering::AcqRel);
+        });
         Ok(())
     }
 

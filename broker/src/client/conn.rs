@@ -27,6 +27,7 @@ use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::{Instant, Sleep};
 
+use super::barrier::InterestBarrier;
 use super::handle::ClientHandle;
 use super::{tls, writer};
 use crate::account::Account;
@@ -70,6 +71,11 @@ pub(super) struct Connection {
     pub(super) permissions: Option<Arc<PermissionChecker>>,
     /// Destinations to wake and counts to publish after this read buffer.
     pub(super) batch: Batch,
+    /// A SUB since the last PING: that PING may have to wait for the peers.
+    pub(super) interest_changed: bool,
+    /// A PING waiting for peers' interest acknowledgements; the read loop
+    /// waits it out before processing further ops (see `super::barrier`).
+    pub(super) pending_barrier: Option<InterestBarrier>,
     /// Server PINGs not yet answered.
     pings_outstanding: u32,
     /// When the last unanswered PING went out, for the RTT.
@@ -121,6 +127,8 @@ pub async fn serve(
         pending_connect: None,
         permissions: None,
         batch: Batch::default(),
+        interest_changed: false,
+        pending_barrier: None,
         pings_outstanding: 0,
         ping_sent_at: None,
         active_since_ping: false,
@@ -219,6 +227,10 @@ impl Connection {
                     // A CONNECT checked against bcrypt hashes stops the
                     // buffer's processing; the rest follows once it passed.
                     while outcome.is_ok() {
+                        if let Some(barrier) = self.pending_barrier.take() {
+                            outcome = self.pass_barrier(barrier, &mut buffer).await;
+                            continue;
+                        }
                         let Some(connect) = self.pending_connect.take() else {
                             break;
                         };
@@ -249,8 +261,10 @@ impl Connection {
         }
     }
 
-    /// Parse and act on every complete op in the buffer, then consume them.
-    fn process(&mut self, buffer: &mut BytesMut) -> Result<(), CloseReason> {
+    /// Parse and act on every complete op in the buffer, then consume them
+    /// (up to a CONNECT checked on a blocking thread, or a PING waiting at
+    /// the interest barrier).
+    pub(super) fn process(&mut self, buffer: &mut BytesMut) -> Result<(), CloseReason> {
         let mut consumed = 0;
         let outcome = loop {
             match self.parser.parse(&buffer[consumed..]) {
@@ -259,7 +273,7 @@ impl Connection {
                     if let Err(reason) = self.handle_op(op) {
                         break Err(reason);
                     }
-                    if self.pending_connect.is_some() {
+                    if self.pending_connect.is_some() || self.pending_barrier.is_some() {
                         break Ok(());
                     }
                 }

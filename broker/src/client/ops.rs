@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use starling_proto::client::{encode, ClientOp, ConnectInfo};
+use starling_proto::client::{ClientOp, ConnectInfo};
 use starling_proto::subject;
 
 use super::conn::Connection;
@@ -52,7 +52,7 @@ impl Connection {
                 Ok(())
             }
             ClientOp::Ping => {
-                self.handle.outbound.push_control_bytes(encode::PONG);
+                self.handle_ping();
                 Ok(())
             }
             ClientOp::Pong => {
@@ -310,6 +310,8 @@ impl Connection {
             // UNSUB racing with a close cannot leave it behind.
             self.server.add_subscription(subscription);
         }
+        // The next PING waits for the peers' acknowledgement (barrier.rs).
+        self.interest_changed = true;
         self.send_ok_if_verbose();
     }
 

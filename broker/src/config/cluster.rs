@@ -65,6 +65,13 @@ pub(super) fn parse_cluster(field: &Field<'_>) -> Result<ClusterOptions, ConfigE
             "ping_interval" => cluster.ping_interval = sub.duration_or(defaults.ping_interval)?,
             "ping_max" => cluster.ping_max = sub.count_or(defaults.ping_max)?,
             "tls" => cluster.tls = Some(parse_tls(&sub, TlsBlock::Route)?),
+            // Starling's own (not nats-server's): 0 turns the barrier off.
+            "interest_barrier_timeout" => {
+                cluster.interest_barrier_timeout = sub.duration_or(std::time::Duration::ZERO)?
+            }
+            "readiness_grace_period" => {
+                cluster.readiness_grace_period = sub.duration_or(defaults.readiness_grace_period)?
+            }
             other if UNSUPPORTED_CLUSTER_KEYS.contains(&other) => return Err(sub.unsupported()),
             _ => sub.unknown()?,
         }
@@ -136,6 +143,24 @@ mod tests {
             parsed.routes,
             vec!["nats://ruser:pw@a:6333", "nats-route://b:6333"]
         );
+    }
+
+    #[test]
+    fn barrier_timeout_and_readiness_grace_parse_with_defaults() {
+        let parsed = cluster(
+            "cluster { interest_barrier_timeout: \"250ms\", readiness_grace_period: \"1s\" }",
+        );
+        assert_eq!(parsed.interest_barrier_timeout, Duration::from_millis(250));
+        assert_eq!(parsed.readiness_grace_period, Duration::from_secs(1));
+        let off = cluster("cluster { interest_barrier_timeout: 0 }");
+        assert_eq!(off.interest_barrier_timeout, Duration::ZERO);
+        let bare = cluster("cluster { name: x }");
+        assert_eq!(bare.interest_barrier_timeout, Duration::from_millis(100));
+        assert_eq!(bare.readiness_grace_period, Duration::from_secs(3));
+        assert!(matches!(
+            options("cluster { interest_barrier_timeout: \"soon\" }"),
+            Err(ConfigError::InvalidValue { .. })
+        ));
     }
 
     #[test]

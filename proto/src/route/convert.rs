@@ -40,6 +40,11 @@ pub(crate) fn frame_to_proto(frame: &RouteFrame) -> pb::Frame {
         RouteFrame::Close(reason) => Kind::Close(pb::Close {
             reason: reason.clone(),
         }),
+        RouteFrame::InterestSync { seq, snapshot_end } => Kind::InterestSync(pb::InterestSync {
+            seq: *seq,
+            snapshot_end: *snapshot_end,
+        }),
+        RouteFrame::InterestAck(seq) => Kind::InterestAck(pb::InterestAck { seq: *seq }),
     };
     pb::Frame { kind: Some(kind) }
 }
@@ -68,6 +73,11 @@ pub(crate) fn frame_from_proto(frame: pb::Frame) -> Result<RouteFrame, RouteErro
         Kind::Ping(pb::Ping {}) => RouteFrame::Ping,
         Kind::Pong(pb::Pong {}) => RouteFrame::Pong,
         Kind::Close(close) => RouteFrame::Close(close.reason),
+        Kind::InterestSync(sync) => RouteFrame::InterestSync {
+            seq: sync.seq,
+            snapshot_end: sync.snapshot_end,
+        },
+        Kind::InterestAck(ack) => RouteFrame::InterestAck(ack.seq),
     })
 }
 
@@ -84,6 +94,7 @@ fn hello_to_proto(hello: &Hello) -> pb::Hello {
         user: hello.user.clone(),
         password: hello.password.clone(),
         lame_duck: hello.lame_duck,
+        interest_ack: hello.interest_ack,
     }
 }
 
@@ -103,6 +114,7 @@ fn hello_from_proto(hello: pb::Hello) -> Result<Hello, RouteError> {
         user: hello.user,
         password: hello.password,
         lame_duck: hello.lame_duck,
+        interest_ack: hello.interest_ack,
     })
 }
 

@@ -12,7 +12,8 @@
 //!   and guarded by `proto/tests/regenerate.rs`.
 //!
 //! Wire format: a 4-byte big-endian length prefix, then one protobuf `Frame`
-//! (a oneof of Hello, Members, Interest, Msg, Ping, Pong, Close) of at most
+//! (a oneof of Hello, Members, Interest, Msg, Ping, Pong, Close, InterestSync,
+//! InterestAck) of at most
 //! [`MAX_ROUTE_FRAME`] bytes. The handshake's magic number and version are
 //! carried in [`Hello`] and judged by the cluster ([`Hello::is_compatible`]).
 
