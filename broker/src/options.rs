@@ -165,6 +165,48 @@ pub struct AccountOptions {
     pub default_permissions: Option<Permissions>,
     /// `limits { max_connections, max_subscriptions, max_payload, max_leafnodes }`.
     pub limits: crate::account::AccountLimits,
+    /// `exports: [ {stream: ...} | {service: ...} ]`.
+    pub exports: Vec<ExportOptions>,
+    /// `imports: [ {stream: {account, subject}} | {service: {account, subject}} ]`.
+    pub imports: Vec<ImportOptions>,
+}
+
+/// Whether an export or import is of a stream or a service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportKind {
+    /// Messages flow from the exporter to the importer.
+    Stream,
+    /// Requests flow to the exporter, responses back.
+    Service,
+}
+
+/// One entry of an account's `exports`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportOptions {
+    /// Stream or service.
+    pub kind: ImportKind,
+    /// Exported subject, wildcards allowed.
+    pub subject: String,
+    /// `accounts: [..]`: who may import it; None = public.
+    pub accounts: Option<Vec<String>>,
+    /// `response_type` of a service export (singleton when absent).
+    pub response: crate::account::ResponseType,
+}
+
+/// One entry of an account's `imports`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportOptions {
+    /// Stream or service.
+    pub kind: ImportKind,
+    /// The exporting account.
+    pub account: String,
+    /// The subject imported (in the exporter's subject space).
+    pub subject: String,
+    /// Stream `prefix`: the importer sees `prefix.subject`.
+    pub prefix: Option<String>,
+    /// `to`: the subject in the importer's space (stream: where messages
+    /// appear; service: where the importer sends requests).
+    pub to: Option<String>,
 }
 
 /// `permissions { publish, subscribe, allow_responses }`.

@@ -3,6 +3,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use super::responses::ResponseTable;
 use crate::interest::Interest;
 use crate::options::AccountOptions;
 use crate::sublist::Sublist;
@@ -36,6 +37,8 @@ pub struct Account {
     pub sublist: Sublist<Interest>,
     /// Its limits, fixed at creation.
     pub limits: AccountLimits,
+    /// Pending responses to requests that came in through service imports.
+    pub responses: ResponseTable,
     /// Client connections to this server now in the account, for
     /// `max_connections` and monitoring.
     connections: AtomicUsize,
@@ -63,6 +66,7 @@ impl Account {
             name: Arc::from(name),
             sublist: Sublist::new(true),
             limits,
+            responses: ResponseTable::default(),
             connections: AtomicUsize::new(0),
         }
     }

@@ -39,11 +39,13 @@ impl Accounts {
         by_name
             .entry(system_name.clone())
             .or_insert_with(|| Arc::new(Account::new(SYSTEM_ACCOUNT)));
-        Accounts {
+        let accounts = Accounts {
             global,
             system_name,
             by_name: RwLock::new(by_name),
-        }
+        };
+        super::imports::install(&accounts, options);
+        accounts
     }
 
     /// The global account `$G`.

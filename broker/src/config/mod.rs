@@ -6,7 +6,7 @@
 //!   `conf/lex.go` and `conf/parse.go`) parsed into a tree of values that
 //!   remember their lines; `resolve` handles `include`, `$VARIABLE` and
 //!   the environment lookup.
-//! - `apply`, `auth`, `accounts`, `cluster`, `tls`, `field`: the tree applied onto `Options`,
+//! - `apply`, `auth`, `accounts` (with `imports`), `cluster`, `tls`, `field`: the tree applied onto `Options`,
 //!   key by key (nats-server's `opts.go`), with typed errors naming key and
 //!   line.
 //! - `address`, `duration`: `host:port`, route URLs, Go durations.
@@ -32,6 +32,7 @@ mod duration;
 mod error;
 mod field;
 mod flags;
+mod imports;
 mod load;
 mod resolve;
 mod scanner;
@@ -44,4 +45,5 @@ mod value;
 
 pub use cli::{parse_command_line, Command, SignalKind};
 pub use error::ConfigError;
+pub(crate) use imports::find_export;
 pub use load::{load_file, parse_str};
