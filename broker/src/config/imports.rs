@@ -275,3 +275,84 @@ impl ImportOptions {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::account::ResponseType;
+    use crate::config::test_support::{options, options_ok};
+    use crate::options::ImportKind;
+
+    fn parse_err(text: &str) -> String {
+        match options(text) {
+            Ok(parsed) => panic!("expected an error, got {parsed:?}"),
+            Err(error) => error.to_string(),
+        }
+    }
+
+    #[test]
+    fn exports_and_imports_parse_into_options() {
+        let options = options_ok(
+            r#"accounts {
+              A: { exports: [ {stream: "s.>"}, {service: "svc.*", response_type: chunked, accounts: [B]} ] }
+              B: { imports: [ {stream: {account: A, subject: "s.x"}, prefix: p},
+                              {service: {account: A, subject: "svc.1"}, to: "local"} ] }
+            }"#,
+        );
+        let a = &options.accounts[0];
+        assert_eq!(a.exports.len(), 2);
+        assert_eq!(a.exports[0].accounts, None);
+        assert_eq!(a.exports[1].kind, ImportKind::Service);
+        assert_eq!(a.exports[1].response, ResponseType::Chunked);
+        assert_eq!(
+            a.exports[1].accounts.as_deref(),
+            Some(&["B".to_string()][..])
+        );
+        let b = &options.accounts[1];
+        assert_eq!(b.imports[0].prefix.as_deref(), Some("p"));
+        assert_eq!(b.imports[0].local_subject_owned(), "p.s.x");
+        assert_eq!(b.imports[1].local_subject(), "local");
+    }
+
+    #[test]
+    fn malformed_entries_are_errors() {
+        assert!(parse_err(
+            r#"accounts { A: { exports: [ {stream: "a.>"} ] }, B: { imports: [ {stream: {account: A, subject: "a.>"}, prefix: p, to: q} ] } }"#
+        )
+        .contains("can not have a 'prefix' and a 'to'"));
+        assert!(parse_err(
+            r#"accounts { A: { exports: [ {stream: "a", response_type: stream} ] } }"#
+        )
+        .contains("response directive on non-service"));
+        assert!(
+            parse_err(r#"accounts { A: { exports: [ {stream: "a", service: "b"} ] } }"#)
+                .contains("stream and service")
+        );
+        assert!(
+            parse_err(r#"accounts { A: { exports: [ {stream: "a..b"} ] } }"#)
+                .contains("invalid subject")
+        );
+        assert!(parse_err(
+            r#"accounts { B: { imports: [ {service: {account: X, subject: "a"}} ] } }"#
+        )
+        .contains("\"X\" account not defined for service import"));
+    }
+
+    #[test]
+    fn chains_without_a_cycle_are_accepted() {
+        // C imports from B, which imports from A: a chain, not a cycle.
+        options_ok(
+            r#"accounts {
+              A: { exports: [ {stream: "x.>"} ] }
+              B: { exports: [ {stream: "x.>"} ], imports: [ {stream: {account: A, subject: "x.>"}} ] }
+              C: { imports: [ {stream: {account: B, subject: "x.>"}} ] }
+            }"#,
+        );
+        // Disjoint subjects both ways are not a cycle either.
+        options_ok(
+            r#"accounts {
+              A: { exports: [ {service: "a"} ], imports: [ {service: {account: B, subject: "b"}} ] }
+              B: { exports: [ {service: "b"} ], imports: [ {service: {account: A, subject: "a"}} ] }
+            }"#,
+        );
+    }
+}
