@@ -62,6 +62,8 @@ pub struct Options {
     pub cluster: Option<ClusterOptions>,
     /// `accounts { NAME: { users, limits } }`: accounts besides `$G`.
     pub accounts: Vec<AccountOptions>,
+    /// Top-level `mappings`: subject mappings of `$G`.
+    pub mappings: Vec<crate::account::MappingRule>,
     /// The config file these options came from, for reload.
     pub config_file: Option<PathBuf>,
 }
@@ -94,6 +96,7 @@ impl Default for Options {
             tls: None,
             cluster: None,
             accounts: Vec::new(),
+            mappings: Vec::new(),
             config_file: None,
         }
     }
@@ -169,6 +172,8 @@ pub struct AccountOptions {
     pub exports: Vec<ExportOptions>,
     /// `imports: [ {stream: {account, subject}} | {service: {account, subject}} ]`.
     pub imports: Vec<ImportOptions>,
+    /// `mappings { "src": "dest" }`.
+    pub mappings: Vec<crate::account::MappingRule>,
 }
 
 /// Whether an export or import is of a stream or a service.

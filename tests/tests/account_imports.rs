@@ -333,3 +333,61 @@ async fn imports_across_three_nodes_deliver_each_message_once() {
     let answer = importer.request("a.echo", "q2".into()).await.unwrap();
     assert_eq!(answer.payload, "answer");
 }
+
+#[tokio::test]
+async fn mappings_rewrite_the_publish_subject_per_account_with_weights() {
+    let parsed = starling::config::parse_str(
+        r#"
+        mappings { "orders.*.*": "by.$2.{{wildcard(1)}}", "split": [ {destination: "left", weight: 50%}, {destination: "right", weight: 50%} ] }
+        accounts { A: { users: [ {user: a, password: pa} ], mappings { "old": "new" } } }
+        authorization { users: [ {user: g, password: pg} ] }
+        "#,
+        Path::new("."),
+    )
+    .expect("config parses");
+    let server = TestServer::start(Options {
+        accounts: parsed.accounts,
+        authorization: parsed.authorization,
+        mappings: parsed.mappings,
+        ..test_options()
+    })
+    .await;
+    let g = client(&server, "g", "pg").await;
+    let a = client(&server, "a", "pa").await;
+    let mut by = g.subscribe("by.>").await.unwrap();
+    let mut left = g.subscribe("left").await.unwrap();
+    let mut right = g.subscribe("right").await.unwrap();
+    let mut split = g.subscribe("split").await.unwrap();
+    let mut new = a.subscribe("new").await.unwrap();
+    let mut old = a.subscribe("old").await.unwrap();
+    sync(&g).await;
+    sync(&a).await;
+
+    g.publish("orders.eu.42", "o".into()).await.unwrap();
+    sync(&g).await;
+    assert_eq!(next_message(&mut by).await.subject.as_str(), "by.42.eu");
+
+    for _ in 0..200 {
+        g.publish("split", "s".into()).await.unwrap();
+    }
+    sync(&g).await;
+    let mut counts = (0, 0);
+    for _ in 0..200 {
+        tokio::select! {
+            Some(_) = left.next() => counts.0 += 1,
+            Some(_) = right.next() => counts.1 += 1,
+        }
+    }
+    assert_eq!(counts.0 + counts.1, 200);
+    assert!(
+        counts.0 > 50 && counts.1 > 50,
+        "both destinations used: {counts:?}"
+    );
+    assert_silent(&mut split).await;
+
+    // A's mapping applies in A only.
+    a.publish("old", "x".into()).await.unwrap();
+    sync(&a).await;
+    assert_eq!(next_message(&mut new).await.payload, "x");
+    assert_silent(&mut old).await;
+}

@@ -3,6 +3,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use super::mappings::SubjectMappings;
 use super::responses::ResponseTable;
 use crate::interest::Interest;
 use crate::options::AccountOptions;
@@ -39,6 +40,8 @@ pub struct Account {
     pub limits: AccountLimits,
     /// Pending responses to requests that came in through service imports.
     pub responses: ResponseTable,
+    /// Subject mappings applied to a client's publish before matching.
+    pub mappings: SubjectMappings,
     /// Client connections to this server now in the account, for
     /// `max_connections` and monitoring.
     connections: AtomicUsize,
@@ -67,13 +70,16 @@ impl Account {
             sublist: Sublist::new(true),
             limits,
             responses: ResponseTable::default(),
+            mappings: SubjectMappings::default(),
             connections: AtomicUsize::new(0),
         }
     }
 
     /// The account a config entry describes.
     pub fn from_options(options: &AccountOptions) -> Self {
-        Account::with_limits(&options.name, options.limits)
+        let mut account = Account::with_limits(&options.name, options.limits);
+        account.mappings = SubjectMappings::new(options.mappings.clone());
+        account
     }
 
     /// Count one more connection, unless `max_connections` is reached.

@@ -28,7 +28,9 @@ pub struct Accounts {
 impl Accounts {
     /// The accounts `options` configure, plus `$G` and the system account.
     pub fn new(options: &Options) -> Self {
-        let global = Arc::new(Account::new(GLOBAL_ACCOUNT));
+        let mut global = Account::new(GLOBAL_ACCOUNT);
+        global.mappings = crate::account::SubjectMappings::new(options.mappings.clone());
+        let global = Arc::new(global);
         let mut by_name = HashMap::new();
         by_name.insert(global.name.clone(), global.clone());
         for configured in &options.accounts {

@@ -83,7 +83,8 @@ fn parse_account(field: &Field<'_>, account: &mut AccountOptions) -> Result<(), 
             }
             "exports" => account.exports = parse_exports(&sub)?,
             "imports" => account.imports = parse_imports(&sub)?,
-            "mappings" | "maps" | "jetstream" => return Err(sub.unsupported()),
+            "mappings" | "maps" => account.mappings = super::mappings::parse_mappings(&sub)?,
+            "jetstream" => return Err(sub.unsupported()),
             _ => sub.unknown()?,
         }
     }
@@ -198,7 +199,7 @@ mod tests {
         );
         assert!(parse_err("authorization { user: u, password: p }\naccounts { A: { users: [{user: x, password: y}] } }")
             .contains("single user/pass and accounts"));
-        assert!(parse_err("accounts { A: { mappings: {} } }").contains("mappings"));
+        assert!(parse_err("accounts { A: { jetstream: enabled } }").contains("jetstream"));
         assert!(parse_err("accounts { A: { bogus: 1 } }").contains("bogus"));
     }
 }

@@ -23,8 +23,6 @@ use crate::options::Options;
 
 /// Top-level keys of nats-server that Starling rejects as unsupported.
 const UNSUPPORTED_TOP_LEVEL: &[&str] = &[
-    "mappings",
-    "maps",
     "gateway",
     "leaf",
     "leafnodes",
@@ -162,6 +160,7 @@ fn apply_top_level(field: &Field<'_>, options: &mut Options) -> Result<(), Confi
         "authorization" => apply_authorization(field, &mut options.authorization)?,
         "cluster" => options.cluster = Some(parse_cluster(field)?),
         "accounts" => apply_accounts(field, options)?,
+        "mappings" | "maps" => options.mappings = super::mappings::parse_mappings(field)?,
         "tls" => options.tls = Some(parse_tls(field, TlsBlock::Client)?),
         // Accepted without effect: trace formatting, log frequency, tuning.
         "max_traced_msg_len" | "connect_error_reports" | "reconnect_error_reports" => {

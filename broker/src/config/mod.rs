@@ -34,6 +34,7 @@ mod field;
 mod flags;
 mod imports;
 mod load;
+mod mappings;
 mod resolve;
 mod scanner;
 mod syntax;
