@@ -48,7 +48,12 @@ pub struct ServiceResponse {
 impl ServiceResponse {
     /// Whether a response may cross now; a singleton's first call wins.
     pub fn admit(&self) -> bool {
-        if self.created.elapsed() >= RESPONSE_THRESHOLD {
+        self.admit_at(Instant::now())
+    }
+
+    /// [`ServiceResponse::admit`] at `now`.
+    pub fn admit_at(&self, now: Instant) -> bool {
+        if now.duration_since(self.created) >= RESPONSE_THRESHOLD {
             return false;
         }
         match self.response {
@@ -57,9 +62,9 @@ impl ServiceResponse {
         }
     }
 
-    /// Whether the entry is done with (answered singleton or expired).
-    pub fn finished(&self) -> bool {
-        self.created.elapsed() >= RESPONSE_THRESHOLD
+    /// Whether the entry is done with at `now` (answered singleton or expired).
+    pub fn finished_at(&self, now: Instant) -> bool {
+        now.duration_since(self.created) >= RESPONSE_THRESHOLD
             || (self.response == ResponseType::Singleton && self.answered.load(Ordering::Acquire))
     }
 }
@@ -82,6 +87,17 @@ impl ResponseTable {
         reply: &str,
         interest: &LocalInterest,
     ) -> Arc<str> {
+        self.register_at(import, reply, interest, Instant::now())
+    }
+
+    /// [`ResponseTable::register`] at `now`.
+    pub fn register_at(
+        &self,
+        import: &ServiceImport,
+        reply: &str,
+        interest: &LocalInterest,
+        now: Instant,
+    ) -> Arc<str> {
         let exporter = &import.exporter;
         let subject: Arc<str> = Arc::from(format!(
             "_R_.{:08x}.{:x}",
@@ -94,7 +110,7 @@ impl ResponseTable {
             subject: subject.clone(),
             reply: Box::from(reply),
             response: import.response,
-            created: Instant::now(),
+            created: now,
             answered: AtomicBool::new(false),
         });
         exporter
@@ -106,7 +122,7 @@ impl ResponseTable {
             pending.push_back(entry);
             let mut expired = Vec::new();
             while let Some(oldest) = pending.front() {
-                if !oldest.finished() && pending.len() <= MAX_RESPONSES {
+                if !oldest.finished_at(now) && pending.len() <= MAX_RESPONSES {
                     break;
                 }
                 expired.extend(pending.pop_front());
@@ -139,5 +155,72 @@ pub fn remove(entry: &Arc<ServiceResponse>, interest: &LocalInterest) {
         &Interest::ServiceResponse(entry.clone()),
     ) {
         interest.removed(&exporter.name, &entry.subject, None);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn import(response: ResponseType) -> ServiceImport {
+        ServiceImport {
+            importer: Arc::new(Account::new("B")),
+            exporter: Arc::new(Account::new("A")),
+            subject: Arc::from("svc"),
+            local: Arc::from("svc"),
+            response,
+        }
+    }
+
+    fn entry_of(import: &ServiceImport, subject: &str) -> Arc<ServiceResponse> {
+        let matches = import.exporter.sublist.match_subject(subject);
+        match matches.plain.first() {
+            Some(Interest::ServiceResponse(entry)) => entry.clone(),
+            other => panic!("no response entry for {subject}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn singleton_admits_once_and_stream_until_the_threshold() {
+        let interest = LocalInterest::default();
+        let single = import(ResponseType::Singleton);
+        let subject = single
+            .exporter
+            .responses
+            .register(&single, "inbox.1", &interest);
+        assert!(subject.starts_with("_R_."));
+        let entry = entry_of(&single, &subject);
+        assert_eq!(&*entry.reply, "inbox.1");
+        assert!(entry.admit());
+        assert!(!entry.admit(), "a singleton crosses once");
+        remove(&entry, &interest);
+        assert!(single
+            .exporter
+            .sublist
+            .match_subject(&subject)
+            .plain
+            .is_empty());
+
+        let stream = import(ResponseType::Stream);
+        let subject = stream
+            .exporter
+            .responses
+            .register(&stream, "inbox.2", &interest);
+        let entry = entry_of(&stream, &subject);
+        assert!(entry.admit() && entry.admit() && entry.admit());
+        let later = Instant::now() + RESPONSE_THRESHOLD;
+        assert!(!entry.admit_at(later), "expired after the threshold");
+        // The next registration sweeps the expired entry out of the sublist.
+        stream
+            .exporter
+            .responses
+            .register_at(&stream, "inbox.3", &interest, later);
+        assert!(stream
+            .exporter
+            .sublist
+            .match_subject(&subject)
+            .plain
+            .is_empty());
+        assert_eq!(stream.exporter.responses.len(), 1);
     }
 }
