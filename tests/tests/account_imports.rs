@@ -249,6 +249,20 @@ fn import_config_errors_match_nats_server() {
     .expect("listed account imports");
 }
 
+#[tokio::test]
+async fn the_binary_refuses_an_import_cycle_at_startup() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("cycle.conf");
+    std::fs::write(
+        &conf,
+        r#"accounts { A: { exports: [ {stream: "q.>"} ], imports: [ {stream: {account: B, subject: "q.>"}} ] }, B: { exports: [ {stream: "q.>"} ], imports: [ {stream: {account: A, subject: "q.>"}} ] } }"#,
+    )
+    .unwrap();
+    let (code, _, stderr) = common::process::run_to_end(&["-c", conf.to_str().unwrap()]).await;
+    assert_ne!(code, 0, "a cyclic config must not start");
+    assert!(stderr.contains("import forms a cycle"), "{stderr}");
+}
+
 fn clustered(name: &str, seeds: &[&TestServer]) -> Options {
     let mut options = common::cluster_node_options(name, "imports", seeds);
     let accounts = options_with(IMPORTS);
