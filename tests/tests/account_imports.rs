@@ -21,6 +21,7 @@ accounts {
       {stream: "alerts.*"}
       {service: "echo"}
       {service: "feed", response_type: stream}
+      {service: "svc.*", response_type: chunked}
     ]
   }
   B: {
@@ -30,6 +31,7 @@ accounts {
       {stream: {account: A, subject: "alerts.*"}, to: "mine.*"}
       {service: {account: A, subject: "echo"}, to: "a.echo"}
       {service: {account: A, subject: "feed"}}
+      {service: {account: A, subject: "svc.*"}}
     ]
   }
 }
@@ -194,6 +196,36 @@ async fn stream_response_type_delivers_several_responses() {
     for i in 0..3 {
         assert_eq!(next_message(&mut inbox).await.payload, format!("part {i}"));
     }
+    assert_silent(&mut inbox).await;
+}
+
+#[tokio::test]
+async fn wildcard_service_import_keeps_the_subject_and_chunked_delivers_all() {
+    let server = TestServer::start(options_with(IMPORTS)).await;
+    let a = client(&server, "a", "pa").await;
+    let b = client(&server, "b", "pb").await;
+    let mut service = a.subscribe("svc.*").await.unwrap();
+    sync(&a).await;
+    tokio::spawn({
+        let a = a.clone();
+        async move {
+            let request = next_message(&mut service).await;
+            let reply = request.reply.unwrap();
+            for chunk in [request.subject.as_str(), "chunk 2"] {
+                a.publish(reply.clone(), chunk.to_string().into())
+                    .await
+                    .unwrap();
+            }
+            a.flush().await.unwrap();
+        }
+    });
+    let mut inbox = b.subscribe("chunks").await.unwrap();
+    sync(&b).await;
+    b.publish_with_reply("svc.orders", "chunks", "go".into())
+        .await
+        .unwrap();
+    assert_eq!(next_message(&mut inbox).await.payload, "svc.orders");
+    assert_eq!(next_message(&mut inbox).await.payload, "chunk 2");
     assert_silent(&mut inbox).await;
 }
 
