@@ -73,6 +73,8 @@ pub struct Options {
     pub cluster: Option<ClusterOptions>,
     /// `accounts { NAME: { users, limits } }`: accounts besides `$G`.
     pub accounts: Vec<AccountOptions>,
+    /// Top-level `mappings`: subject mappings of `$G`.
+    pub mappings: Vec<crate::account::MappingRule>,
     /// The config file these options came from, for reload.
     pub config_file: Option<PathBuf>,
 }
@@ -109,6 +111,7 @@ impl Default for Options {
             tls: None,
             cluster: None,
             accounts: Vec::new(),
+            mappings: Vec::new(),
             config_file: None,
         }
     }
@@ -180,6 +183,50 @@ pub struct AccountOptions {
     pub default_permissions: Option<Permissions>,
     /// `limits { max_connections, max_subscriptions, max_payload, max_leafnodes }`.
     pub limits: crate::account::AccountLimits,
+    /// `exports: [ {stream: ...} | {service: ...} ]`.
+    pub exports: Vec<ExportOptions>,
+    /// `imports: [ {stream: {account, subject}} | {service: {account, subject}} ]`.
+    pub imports: Vec<ImportOptions>,
+    /// `mappings { "src": "dest" }`.
+    pub mappings: Vec<crate::account::MappingRule>,
+}
+
+/// Whether an export or import is of a stream or a service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportKind {
+    /// Messages flow from the exporter to the importer.
+    Stream,
+    /// Requests flow to the exporter, responses back.
+    Service,
+}
+
+/// One entry of an account's `exports`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportOptions {
+    /// Stream or service.
+    pub kind: ImportKind,
+    /// Exported subject, wildcards allowed.
+    pub subject: String,
+    /// `accounts: [..]`: who may import it; None = public.
+    pub accounts: Option<Vec<String>>,
+    /// `response_type` of a service export (singleton when absent).
+    pub response: crate::account::ResponseType,
+}
+
+/// One entry of an account's `imports`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportOptions {
+    /// Stream or service.
+    pub kind: ImportKind,
+    /// The exporting account.
+    pub account: String,
+    /// The subject imported (in the exporter's subject space).
+    pub subject: String,
+    /// Stream `prefix`: the importer sees `prefix.subject`.
+    pub prefix: Option<String>,
+    /// `to`: the subject in the importer's space (stream: where messages
+    /// appear; service: where the importer sends requests).
+    pub to: Option<String>,
 }
 
 /// `permissions { publish, subscribe, allow_responses }`.

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use bytes::{Bytes, BytesMut};
 use starling_proto::route::{
-    encode_frame, encode_msg_frame, Hello, InterestChange, Member, RouteFrame, RouteMsg,
+    encode_frame, encode_msg_frame, Hello, InterestChange, Member, MsgParts, RouteFrame, RouteMsg,
     ROUTE_MAGIC, ROUTE_PROTOCOL_VERSION,
 };
 
@@ -43,20 +43,26 @@ fn main() -> std::io::Result<()> {
         let subject = format!("orders.{index}");
         encode_msg_frame(
             &mut messages,
-            subject.as_bytes(),
-            None,
-            &[],
-            None,
-            b"payload",
+            &MsgParts {
+                account: if index % 2 == 0 { b"$G" } else { b"TEAM-A" },
+                subject: subject.as_bytes(),
+                reply: None,
+                queues: &[],
+                header_len: None,
+                payload: b"payload",
+            },
         );
     }
     encode_msg_frame(
         &mut messages,
-        b"svc.req",
-        Some(b"_INBOX.x"),
-        &["workers"],
-        Some(12),
-        b"NATS/1.0\r\n\r\nbody",
+        &MsgParts {
+            account: b"$G",
+            subject: b"svc.req",
+            reply: Some(b"_INBOX.x"),
+            queues: &["workers"],
+            header_len: Some(12),
+            payload: b"NATS/1.0\r\n\r\nbody",
+        },
     );
     std::fs::write(streams.join("messages"), &messages)?;
     let mut truncated = handshake_and_traffic.clone();
@@ -78,6 +84,7 @@ fn sample_frames() -> Vec<(&'static str, RouteFrame)> {
         user: Some("route".to_owned()),
         password: Some("pw".to_owned()),
         lame_duck: false,
+        interest_ack: true,
     };
     let member = Member {
         node_id: "NB2".to_owned(),
@@ -93,16 +100,19 @@ fn sample_frames() -> Vec<(&'static str, RouteFrame)> {
             "interest",
             RouteFrame::Interest(vec![
                 InterestChange::Subscribe {
+                    account: "$G".to_owned(),
                     subject: "orders.*".to_owned(),
                     queue: None,
                     weight: 1,
                 },
                 InterestChange::Subscribe {
+                    account: "TEAM-A".to_owned(),
                     subject: "svc.>".to_owned(),
                     queue: Some("workers".to_owned()),
                     weight: 3,
                 },
                 InterestChange::Unsubscribe {
+                    account: "$G".to_owned(),
                     subject: "old".to_owned(),
                     queue: None,
                 },
@@ -111,6 +121,7 @@ fn sample_frames() -> Vec<(&'static str, RouteFrame)> {
         (
             "msg",
             RouteFrame::Msg(RouteMsg {
+                account: Bytes::from_static(b"TEAM-A"),
                 subject: Bytes::from_static(b"svc.req"),
                 reply: Some(Bytes::from_static(b"_INBOX.abc")),
                 queues: vec!["workers".to_owned()],

@@ -3,6 +3,8 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use super::mappings::SubjectMappings;
+use super::responses::ResponseTable;
 use crate::interest::Interest;
 use crate::options::AccountOptions;
 use crate::sublist::Sublist;
@@ -36,6 +38,10 @@ pub struct Account {
     pub sublist: Sublist<Interest>,
     /// Its limits, fixed at creation.
     pub limits: AccountLimits,
+    /// Pending responses to requests that came in through service imports.
+    pub responses: ResponseTable,
+    /// Subject mappings applied to a client's publish before matching.
+    pub mappings: SubjectMappings,
     /// Client connections to this server now in the account, for
     /// `max_connections` and monitoring.
     connections: AtomicUsize,
@@ -69,13 +75,17 @@ impl Account {
             name: Arc::from(name),
             sublist: Sublist::new(sublist_cache),
             limits,
+            responses: ResponseTable::default(),
+            mappings: SubjectMappings::default(),
             connections: AtomicUsize::new(0),
         }
     }
 
     /// The account a config entry describes.
     pub fn from_options(options: &AccountOptions, sublist_cache: bool) -> Self {
-        Account::with_cache(&options.name, options.limits, sublist_cache)
+        let mut account = Account::with_cache(&options.name, options.limits, sublist_cache);
+        account.mappings = SubjectMappings::new(options.mappings.clone());
+        account
     }
 
     /// Count one more connection, unless `max_connections` is reached.

@@ -32,7 +32,9 @@ impl Accounts {
     pub fn new(options: &Options) -> Self {
         let sublist_cache = !options.disable_sublist_cache;
         let unlimited = |name: &str| Account::with_cache(name, Default::default(), sublist_cache);
-        let global = Arc::new(unlimited(GLOBAL_ACCOUNT));
+        let mut global = unlimited(GLOBAL_ACCOUNT);
+        global.mappings = crate::account::SubjectMappings::new(options.mappings.clone());
+        let global = Arc::new(global);
         let mut by_name = HashMap::new();
         by_name.insert(global.name.clone(), global.clone());
         for configured in &options.accounts {
@@ -43,12 +45,14 @@ impl Accounts {
         by_name
             .entry(system_name.clone())
             .or_insert_with(|| Arc::new(unlimited(SYSTEM_ACCOUNT)));
-        Accounts {
+        let accounts = Accounts {
             global,
             system_name,
             by_name: RwLock::new(by_name),
             sublist_cache,
-        }
+        };
+        super::imports::install(&accounts, options);
+        accounts
     }
 
     /// The global account `$G`.

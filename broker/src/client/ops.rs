@@ -224,6 +224,13 @@ impl Connection {
                 return Ok(());
             }
         }
+        // Mappings apply after the permission check, before matching.
+        let mapped = if self.account.mappings.is_empty() {
+            None
+        } else {
+            self.account.mappings.map(subject)
+        };
+        let subject = mapped.as_deref().unwrap_or(subject);
         let message = Message {
             subject,
             reply,

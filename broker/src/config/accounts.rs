@@ -1,7 +1,8 @@
 //! `accounts { NAME: { users, default_permissions, limits } }`, as
 //! nats-server's `parseAccounts` and `parseAccountLimits`.
 //!
-//! Imports, exports, mappings and per-account JetStream are refused as
+//! Exports and imports are in [`super::imports`]. Mappings and per-account
+//! JetStream are refused as
 //! unsupported until they are built, so a config never silently loses them.
 
 use std::collections::HashSet;
@@ -9,6 +10,7 @@ use std::collections::HashSet;
 use super::auth::{parse_permissions, parse_users};
 use super::error::ConfigError;
 use super::field::Field;
+use super::imports::{check_imports, parse_exports, parse_imports};
 use super::value::ValueKind;
 use crate::account::AccountLimits;
 use crate::options::{AccountOptions, Options};
@@ -42,6 +44,7 @@ pub(super) fn apply_accounts(field: &Field<'_>, options: &mut Options) -> Result
             return Err(field.invalid(format!("duplicate account entry: {}", account.name)));
         }
     }
+    check_imports(field, &accounts)?;
     options.accounts = accounts;
     Ok(())
 }
@@ -78,9 +81,10 @@ fn parse_account(field: &Field<'_>, account: &mut AccountOptions) -> Result<(), 
             "nkey" => {
                 sub.string()?;
             }
-            "imports" | "exports" | "mappings" | "maps" | "jetstream" => {
-                return Err(sub.unsupported())
-            }
+            "exports" => account.exports = parse_exports(&sub)?,
+            "imports" => account.imports = parse_imports(&sub)?,
+            "mappings" | "maps" => account.mappings = super::mappings::parse_mappings(&sub)?,
+            "jetstream" => return Err(sub.unsupported()),
             _ => sub.unknown()?,
         }
     }
@@ -195,7 +199,7 @@ mod tests {
         );
         assert!(parse_err("authorization { user: u, password: p }\naccounts { A: { users: [{user: x, password: y}] } }")
             .contains("single user/pass and accounts"));
-        assert!(parse_err("accounts { A: { imports: [] } }").contains("imports"));
+        assert!(parse_err("accounts { A: { jetstream: enabled } }").contains("jetstream"));
         assert!(parse_err("accounts { A: { bogus: 1 } }").contains("bogus"));
     }
 }

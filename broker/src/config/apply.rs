@@ -24,8 +24,6 @@ use crate::options::Options;
 
 /// Top-level keys of nats-server that Starling rejects as unsupported.
 const UNSUPPORTED_TOP_LEVEL: &[&str] = &[
-    "mappings",
-    "maps",
     "gateway",
     "leaf",
     "leafnodes",
@@ -172,6 +170,7 @@ fn apply_top_level(field: &Field<'_>, options: &mut Options) -> Result<(), Confi
         "authorization" => apply_authorization(field, &mut options.authorization)?,
         "cluster" => options.cluster = Some(parse_cluster(field)?),
         "accounts" => apply_accounts(field, options)?,
+        "mappings" | "maps" => options.mappings = super::mappings::parse_mappings(field)?,
         "tls" => options.tls = Some(parse_tls(field, TlsBlock::Client)?),
         // Accepted without effect (docs/CONFIG-OPTIONS.md says why): traces
         // never print payloads; every failed route dial is logged at debug.

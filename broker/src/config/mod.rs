@@ -6,7 +6,7 @@
 //!   `conf/lex.go` and `conf/parse.go`) parsed into a tree of values that
 //!   remember their lines; `resolve` handles `include`, `$VARIABLE` and
 //!   the environment lookup.
-//! - `apply`, `auth`, `accounts`, `cluster`, `tls`, `field`: the tree applied onto `Options`,
+//! - `apply`, `auth`, `accounts` (with `imports`), `cluster`, `tls`, `field`: the tree applied onto `Options`,
 //!   key by key (nats-server's `opts.go`), with typed errors naming key and
 //!   line; `no_auth_user` checks that option against the whole file.
 //! - `address`, `duration`: `host:port`, route URLs, Go durations.
@@ -32,7 +32,9 @@ mod duration;
 mod error;
 mod field;
 mod flags;
+mod imports;
 mod load;
+mod mappings;
 mod no_auth_user;
 #[cfg(test)]
 mod options_tests;
@@ -47,6 +49,7 @@ mod value;
 
 pub use cli::{parse_command_line, Command, SignalKind};
 pub use error::ConfigError;
+pub(crate) use imports::find_export;
 #[doc(hidden)]
 pub use load::parse_str_without_env;
 pub use load::{load_file, parse_str};

@@ -186,7 +186,7 @@ pub fn subsz(monitor: &Monitor, params: &Params) -> Result<Subsz, BadRequest> {
                 crate::interest::Interest::Local(subscription) => {
                     Some(SubDetail::of(&subscription, true))
                 }
-                crate::interest::Interest::Remote(_) => None,
+                _ => None,
             })
             .collect();
         details.sort_by(by_cid_then_sid);

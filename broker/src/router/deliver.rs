@@ -67,7 +67,7 @@ impl Origin<'_> {
     }
 
     /// Whether peers' interest counts (never for a message from a route).
-    fn forwards(&self) -> bool {
+    pub(super) fn forwards(&self) -> bool {
         !matches!(self, Origin::Route { .. })
     }
 
@@ -94,6 +94,7 @@ pub fn route(
     let forwards = origin.forwards();
     let wanted = |sub: &Subscription| origin.wants(sub);
     let mut delivered = 0;
+    let mut imports = false;
     for entry in &matches.plain {
         match entry {
             Interest::Local(sub) => {
@@ -103,6 +104,9 @@ pub fn route(
             }
             Interest::Remote(remote) if forwards => batch.forward_to(&remote.peer, None),
             Interest::Remote(_) => {}
+            Interest::StreamImport(_)
+            | Interest::ServiceImport(_)
+            | Interest::ServiceResponse(_) => imports = true,
         }
     }
     for group in &matches.queues {
@@ -123,11 +127,14 @@ pub fn route(
             {
                 delivered += 1;
             }
-            Some(Interest::Local(_)) | None => {}
+            Some(_) | None => {}
         }
     }
     if forwards {
         delivered += send_forwards(account, message, batch);
+    }
+    if imports {
+        delivered += super::imports::follow(server, origin, message, &matches.plain, batch);
     }
     delivered
 }
@@ -144,6 +151,9 @@ fn pick_member<'a>(
             Interest::Local(sub) => u64::from(wanted(sub) && !sub.client.is_closed()),
             Interest::Remote(remote) if include_remote => u64::from(remote.weight()),
             Interest::Remote(_) => 0,
+            Interest::StreamImport(_)
+            | Interest::ServiceImport(_)
+            | Interest::ServiceResponse(_) => 0,
         }
     };
     if let [only] = members {
@@ -181,7 +191,7 @@ fn deliver_to_local_member(
         Interest::Local(sub) => {
             !Arc::ptr_eq(sub, first) && wanted(sub) && deliver_to(server, sub, message, batch)
         }
-        Interest::Remote(_) => false,
+        _ => false,
     })
 }
 
