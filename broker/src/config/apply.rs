@@ -15,6 +15,7 @@ use super::cluster::parse_cluster;
 use super::duration::format_go_duration;
 use super::error::ConfigError;
 use super::field::{non_empty, Field};
+use super::operator::{apply_operators, apply_preload, apply_resolver, check_operator_mode};
 use super::tls::{parse_tls, TlsBlock};
 use super::value::{Map, ValueKind};
 use crate::limits;
@@ -34,20 +35,10 @@ const UNSUPPORTED_TOP_LEVEL: &[&str] = &[
     "store_dir",
     "storedir",
     "default_js_domain",
-    "operator",
-    "operators",
     "roots",
     "root",
-    "root_operators",
-    "root_operator",
-    "resolver",
-    "account_resolver",
-    "accounts_resolver",
     "resolver_tls",
-    "resolver_preload",
     "resolver_pinned_accounts",
-    "system_account",
-    "system",
     "trusted",
     "trusted_keys",
     "no_auth_user",
@@ -71,14 +62,22 @@ const UNSUPPORTED_TOP_LEVEL: &[&str] = &[
 pub(crate) fn apply(map: &Map, options: &mut Options) -> Result<(), ConfigError> {
     let mut payload_key = None;
     let mut pending_key = None;
+    let mut operator_key = None;
     for entry in map.entries() {
         let field = Field::new("", entry);
         match field.lower_key().as_str() {
             "max_payload" => payload_key = Some(field.clone()),
             "max_pending" => pending_key = Some(field.clone()),
+            "operator" | "operators" | "root_operator" | "root_operators" | "resolver"
+            | "account_resolver" | "accounts_resolver" | "resolver_preload" => {
+                operator_key = Some(field.clone())
+            }
             _ => {}
         }
         apply_top_level(&field, options)?;
+    }
+    if let Some(field) = operator_key {
+        check_operator_mode(&field, &options.operator)?;
     }
     if options.max_payload > options.max_pending {
         if let Some(field) = payload_key.or(pending_key) {
@@ -159,6 +158,14 @@ fn apply_top_level(field: &Field<'_>, options: &mut Options) -> Result<(), Confi
         "authorization" => apply_authorization(field, &mut options.authorization)?,
         "cluster" => options.cluster = Some(parse_cluster(field)?),
         "tls" => options.tls = Some(parse_tls(field, TlsBlock::Client)?),
+        "operator" | "operators" | "root_operator" | "root_operators" => {
+            apply_operators(field, &mut options.operator)?
+        }
+        "resolver" | "account_resolver" | "accounts_resolver" => {
+            apply_resolver(field, &mut options.operator)?
+        }
+        "resolver_preload" => apply_preload(field, &mut options.operator)?,
+        "system_account" | "system" => options.system_account = non_empty(field.string()?),
         // Accepted without effect: trace formatting, log frequency, tuning.
         "max_traced_msg_len" | "connect_error_reports" | "reconnect_error_reports" => {
             field.integer()?;

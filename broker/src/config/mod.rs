@@ -9,6 +9,8 @@
 //! - `apply`, `auth`, `cluster`, `tls`, `field`: the tree applied onto `Options`,
 //!   key by key (nats-server's `opts.go`), with typed errors naming key and
 //!   line.
+//! - `operator`: JWT operator mode (`operator`, `resolver`,
+//!   `resolver_preload`).
 //! - `address`, `duration`: `host:port`, route URLs, Go durations.
 //! - `flags`, `cli`, `usage`: Go `flag`-style scanning of nats-server's
 //!   flags, turned into a [`Command`]; flags override the file whatever
@@ -32,6 +34,7 @@ mod error;
 mod field;
 mod flags;
 mod load;
+mod operator;
 mod resolve;
 mod scanner;
 mod syntax;

@@ -329,7 +329,7 @@ pub enum SigningKey {
         role: String,
         /// What users issued with this key get.
         #[serde(default)]
-        template: UserPermissionLimits,
+        template: Box<UserPermissionLimits>,
     },
 }
 

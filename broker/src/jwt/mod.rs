@@ -11,13 +11,15 @@
 //! - [`resolver`]: [`AccountResolver`], [`MemoryResolver`], [`DirResolver`].
 //! - [`claims_requests`]: `$SYS.REQ.CLAIMS.*` requests as functions.
 //! - [`mint`]: fresh operators, accounts, users and creds for tests.
-//! - [`error`]: [`JwtError`].
+//! - [`options`]: the `operator`/`resolver` settings.
+//! - [`error`]: [`JwtError`], every reason a token is refused.
 
 pub mod claims;
 pub mod claims_requests;
 pub mod creds;
 pub mod error;
 pub mod mint;
+pub mod options;
 pub mod resolver;
 #[cfg(test)]
 pub(crate) mod test_vectors;

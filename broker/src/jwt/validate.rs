@@ -241,7 +241,7 @@ pub fn authorize_user(
     }
     let mut effective = match signing_key {
         Some(SigningKey::Scoped { template, .. }) => {
-            let mut template = template.clone();
+            let mut template = (**template).clone();
             template.bearer_token = own.bearer_token;
             template
         }

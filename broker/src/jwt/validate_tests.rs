@@ -175,7 +175,7 @@ fn users_of_signing_keys_need_issuer_account_and_a_known_key() {
         kind: "user_scope".into(),
         key: signing.public_key(),
         role: "reader".into(),
-        template: UserPermissionLimits {
+        template: Box::new(UserPermissionLimits {
             permissions: Permissions {
                 publish: SubjectPermission {
                     allow: vec!["scoped.>".into()],
@@ -184,7 +184,7 @@ fn users_of_signing_keys_need_issuer_account_and_a_known_key() {
                 ..Permissions::default()
             },
             ..UserPermissionLimits::default()
-        },
+        }),
     };
     setup
         .account
