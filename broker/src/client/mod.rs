@@ -1,7 +1,7 @@
 //! Client connections.
 //!
 //! - [`conn`]: the reader task (read, parse, act) and keep-alive.
-//! - [`ops`]: what each op does.
+//! - [`ops`]: what each op does; `jwt_connect`: CONNECT in operator mode.
 //! - [`deliver`]: publish to delivery (the hot path).
 //! - [`batch`]: per-read-buffer wake-ups, forwards and counters.
 //! - [`writer`]: the writer task.
@@ -12,6 +12,7 @@ pub mod batch;
 pub mod conn;
 pub mod deliver;
 pub mod handle;
+mod jwt_connect;
 mod ops;
 mod tls;
 pub mod writer;

@@ -88,6 +88,9 @@ impl Connection {
         *super::handle::lock(&self.handle.credentials) = Some(OwnedCredentials::from_borrowed(
             &credentials(&connect, self.nonce.as_deref()),
         ));
+        if let Some(operator) = self.server.operator_mode().cloned() {
+            return self.connect_with_jwt(&operator, Box::new(connect));
+        }
         let authenticator = self.server.authenticator();
         if !authenticator.required() {
             self.finish_connect(Box::new(connect), ClientIdentity::default());
@@ -146,7 +149,7 @@ impl Connection {
     }
 
     /// The CONNECT is accepted: record who the client is and what it may do.
-    fn finish_connect(&mut self, connect: Box<ConnectInfo>, identity: ClientIdentity) {
+    pub(super) fn finish_connect(&mut self, connect: Box<ConnectInfo>, identity: ClientIdentity) {
         self.permissions = identity.permissions;
         {
             let mut description = super::handle::lock(&self.handle.description);
@@ -201,6 +204,13 @@ impl Connection {
             header_len,
             payload,
         };
+        if subject.starts_with("$SYS.") {
+            if let Some(operator) = self.server.operator_mode().cloned() {
+                if self.handle_claims_request(&operator, &message) {
+                    return Ok(());
+                }
+            }
+        }
         let delivered = deliver::deliver_from_client(
             &self.server,
             &self.handle,
@@ -243,7 +253,7 @@ impl Connection {
                 deny = Some(permissions.clone());
             }
         }
-        let max_subscriptions = self.options.max_subscriptions;
+        let max_subscriptions = self.max_subscriptions;
         {
             let mut subscriptions = self.handle.subscriptions();
             if subscriptions.contains_key(sid) {
@@ -252,7 +262,7 @@ impl Connection {
                 self.send_ok_if_verbose();
                 return;
             }
-            if max_subscriptions > 0 && subscriptions.len() >= max_subscriptions {
+            if max_subscriptions.is_some_and(|max| subscriptions.len() >= max) {
                 drop(subscriptions);
                 self.send_err("maximum subscriptions exceeded");
                 return;

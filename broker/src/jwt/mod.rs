@@ -11,7 +11,10 @@
 //! - [`resolver`]: [`AccountResolver`], [`MemoryResolver`], [`DirResolver`].
 //! - [`claims_requests`]: `$SYS.REQ.CLAIMS.*` requests as functions.
 //! - [`mint`]: fresh operators, accounts, users and creds for tests.
-//! - [`options`]: the `operator`/`resolver` settings.
+//! - [`options`]: the `operator`/`resolver` settings;
+//!   [`operator_mode`]: the run-time [`operator_mode::OperatorMode`]
+//!   (resolver, connected users); [`permissions`]: JWT permissions as
+//!   the broker's.
 //! - [`error`]: [`JwtError`], every reason a token is refused.
 
 pub mod claims;
@@ -19,7 +22,9 @@ pub mod claims_requests;
 pub mod creds;
 pub mod error;
 pub mod mint;
+pub mod operator_mode;
 pub mod options;
+pub mod permissions;
 pub mod resolver;
 #[cfg(test)]
 pub(crate) mod test_vectors;
