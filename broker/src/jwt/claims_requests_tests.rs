@@ -194,3 +194,66 @@ fn deletes_need_allow_delete_and_an_operator_signature() {
     );
     assert!(outcome.deleted.is_empty());
 }
+
+#[test]
+fn an_operator_signed_delete_removes_accounts_but_never_the_system_account() {
+    use crate::jwt::resolver::{DeletePolicy, DirResolver, DirResolverOptions};
+    let operator = mint::operator("op", |_| {});
+    let trusted =
+        TrustedOperators::new(std::slice::from_ref(&operator.jwt), unix_now()).expect("trust");
+    let dir = std::env::temp_dir().join(format!(
+        "starling-claims-delete-{}-{}",
+        std::process::id(),
+        nkeys::KeyPair::new_user().public_key()
+    ));
+    let resolver = DirResolver::open(DirResolverOptions {
+        dir: dir.clone(),
+        limit: 0,
+        delete: DeletePolicy::Hard,
+        interval: std::time::Duration::from_secs(60),
+        timeout: std::time::Duration::from_secs(2),
+    })
+    .expect("open");
+    let system = mint::account(&operator.key, "SYS", |_| {});
+    let system_key = system.key.public_key();
+    let server = json!({});
+    let handler = ClaimsHandler {
+        trusted: &trusted,
+        resolver: &resolver,
+        system_account: Some(&system_key),
+        server: &server,
+    };
+    let account = mint::account(&operator.key, "a", |_| {});
+    let update = ClaimsRequest::Update { account: None };
+    handler.handle(&update, account.jwt.as_bytes(), unix_now());
+    let operator_key = operator.key.public_key();
+    let delete = |accounts: Value, signer: &nkeys::KeyPair| {
+        let request = Claims {
+            data: ClaimsData {
+                iss: signer.public_key(),
+                sub: signer.public_key(),
+                ..ClaimsData::default()
+            },
+            nats: json!({ "accounts": accounts }),
+        };
+        let token = encode(&request, signer).expect("encode");
+        handler.handle(&ClaimsRequest::Delete, token.as_bytes(), unix_now())
+    };
+    let refused = delete(json!([system_key]), &operator.key);
+    assert!(parse(&refused.reply)["error"]["description"]
+        .as_str()
+        .expect("description")
+        .ends_with("not allowed to delete system account"));
+    let stranger = nkeys::KeyPair::new_operator();
+    let untrusted = delete(json!([account.key.public_key()]), &stranger);
+    assert!(untrusted.deleted.is_empty());
+    let deleted = delete(json!([account.key.public_key()]), &operator.key);
+    assert_eq!(
+        parse(&deleted.reply)["data"]["message"],
+        "deleted 1 accounts",
+        "by {operator_key}"
+    );
+    assert_eq!(deleted.deleted, vec![account.key.public_key()]);
+    assert!(resolver.list().is_empty());
+    let _ = std::fs::remove_dir_all(dir);
+}
