@@ -36,6 +36,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod account;
 pub mod auth;
 pub mod client;
 pub mod close;
@@ -47,6 +48,7 @@ pub mod logging;
 pub mod monitor;
 pub mod options;
 pub mod route;
+pub mod router;
 pub mod server;
 pub mod signals;
 pub mod stats;

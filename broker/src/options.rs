@@ -61,6 +61,8 @@ pub struct Options {
     pub tls: Option<TlsOptions>,
     /// The route listener and seeds; None = not clustered.
     pub cluster: Option<ClusterOptions>,
+    /// `accounts { NAME: { users, limits } }`: accounts besides `$G`.
+    pub accounts: Vec<AccountOptions>,
     /// The config file these options came from, for reload.
     pub config_file: Option<PathBuf>,
     /// JWT operator mode (`operator`, `resolver`, `resolver_preload`).
@@ -97,6 +99,7 @@ impl Default for Options {
             authorization: Authorization::default(),
             tls: None,
             cluster: None,
+            accounts: Vec::new(),
             config_file: None,
             operator: OperatorOptions::default(),
             system_account: None,
@@ -154,6 +157,22 @@ pub struct User {
     pub nkey: Option<String>,
     /// `permissions`; None falls back to `default_permissions`.
     pub permissions: Option<Permissions>,
+    /// The account the user belongs to (set for users of an `accounts`
+    /// entry); None = the global account `$G`.
+    pub account: Option<String>,
+}
+
+/// One entry of `accounts { NAME: { ... } }`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AccountOptions {
+    /// The account name.
+    pub name: String,
+    /// Its users; each has `account` set to `name`.
+    pub users: Vec<User>,
+    /// `default_permissions` of the account's users that name none.
+    pub default_permissions: Option<Permissions>,
+    /// `limits { max_connections, max_subscriptions, max_payload, max_leafnodes }`.
+    pub limits: crate::account::AccountLimits,
 }
 
 /// `permissions { publish, subscribe, allow_responses }`.

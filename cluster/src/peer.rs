@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use starling_proto::route::{
-    encode_frame, encode_msg_frame, msg_frame_len, Hello, InterestChange, RouteFrame,
+    encode_frame, encode_msg_frame, msg_frame_len, Hello, InterestChange, MsgParts, RouteFrame,
 };
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -119,21 +119,14 @@ impl Peer {
     /// closes itself as slow and this returns `Err`; the caller closes
     /// nothing. A message for a closed route is dropped (its `peer_down` is
     /// on the way).
-    pub fn send_msg(
-        &self,
-        subject: &[u8],
-        reply: Option<&[u8]>,
-        queues: &[&str],
-        header_len: Option<usize>,
-        payload: &[u8],
-    ) -> Result<(), SlowRoute> {
+    pub fn send_msg(&self, msg: &MsgParts<'_>) -> Result<(), SlowRoute> {
         if self.is_closed() {
             return Ok(());
         }
-        let len = msg_frame_len(subject, reply, queues, header_len, payload);
-        let pushed = self.outbound.push_with(len, |buf| {
-            encode_msg_frame(buf, subject, reply, queues, header_len, payload)
-        });
+        let len = msg_frame_len(msg);
+        let pushed = self
+            .outbound
+            .push_with(len, |buf| encode_msg_frame(buf, msg));
         if pushed.is_err() {
             self.close_with(CloseReason::SlowRoute);
             return Err(SlowRoute);
@@ -141,7 +134,7 @@ impl Peer {
         self.stats.out_msgs.fetch_add(1, Ordering::Relaxed);
         self.stats
             .out_bytes
-            .fetch_add(payload.len() as u64, Ordering::Relaxed);
+            .fetch_add(msg.payload.len() as u64, Ordering::Relaxed);
         Ok(())
     }
 

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
-use starling_proto::route::InterestChange;
+use starling_proto::route::{InterestChange, MsgParts};
 use support::*;
 use tokio::net::TcpListener;
 use tokio::time::Instant;
@@ -156,15 +156,30 @@ async fn interest_and_messages_sent_through_a_peer_reach_the_other_node() {
 
     let to_b = a.peer("node-b").unwrap();
     let change = InterestChange::Subscribe {
+        account: "$G".to_string(),
         subject: "orders.>".to_string(),
         queue: Some("workers".to_string()),
         weight: 2,
     };
     to_b.send_interest(std::slice::from_ref(&change)).unwrap();
-    to_b.send_msg(b"orders.1", Some(b"_INBOX.x"), &["workers"], None, b"hello")
-        .unwrap();
-    to_b.send_msg(b"orders.2", None, &[], Some(12), b"NATS/1.0\r\n\r\nbody")
-        .unwrap();
+    to_b.send_msg(&MsgParts {
+        account: b"$G",
+        subject: b"orders.1",
+        reply: Some(b"_INBOX.x"),
+        queues: &["workers"],
+        header_len: None,
+        payload: b"hello",
+    })
+    .unwrap();
+    to_b.send_msg(&MsgParts {
+        account: b"TEAM",
+        subject: b"orders.2",
+        reply: None,
+        queues: &[],
+        header_len: Some(12),
+        payload: b"NATS/1.0\r\n\r\nbody",
+    })
+    .unwrap();
     to_b.wake();
 
     wait_for(FORM, "interest and messages", || {
@@ -182,6 +197,8 @@ async fn interest_and_messages_sent_through_a_peer_reach_the_other_node() {
     assert_eq!(messages[0].1.reply.as_deref(), Some(&b"_INBOX.x"[..]));
     assert_eq!(messages[0].1.queues, ["workers"]);
     assert_eq!(messages[1].1.header_len, Some(12));
+    assert_eq!(messages[0].1.account, Bytes::from_static(b"$G"));
+    assert_eq!(messages[1].1.account, Bytes::from_static(b"TEAM"));
     assert_eq!(
         messages[1].1.payload,
         Bytes::from_static(b"NATS/1.0\r\n\r\nbody")
@@ -205,10 +222,24 @@ async fn route_past_max_pending_closes_itself_as_slow_and_is_redialed() {
 
     let to_b = a.peer("node-b").unwrap();
     assert!(to_b
-        .send_msg(b"small", None, &[], None, &[0u8; 100])
+        .send_msg(&MsgParts {
+            account: b"$G",
+            subject: b"small",
+            reply: None,
+            queues: &[],
+            header_len: None,
+            payload: &[0u8; 100]
+        })
         .is_ok());
     assert!(to_b
-        .send_msg(b"big", None, &[], None, &[0u8; 2000])
+        .send_msg(&MsgParts {
+            account: b"$G",
+            subject: b"big",
+            reply: None,
+            queues: &[],
+            header_len: None,
+            payload: &[0u8; 2000]
+        })
         .is_err());
     assert!(to_b.is_closed());
     assert_eq!(to_b.close_reason().as_deref(), Some("slow route"));

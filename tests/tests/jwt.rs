@@ -135,6 +135,30 @@ async fn memory_resolver_users_connect_with_creds_and_bad_ones_are_refused() {
         .expect("a valid user connects");
     round_trip(&client, "jwt.memory").await;
 
+    // A user of the system account lives in another subject space.
+    let other = setup.user(&setup.system, |_| {});
+    let other = connect_creds(&process, &setup.creds_file("other.creds", &other))
+        .await
+        .expect("system user connects");
+    let mut elsewhere = other.subscribe("jwt.isolated").await.expect("subscribe");
+    other.flush().await.expect("flush");
+    round_trip(&client, "jwt.isolated").await;
+    let mut marker = other.subscribe("jwt.marker2").await.expect("subscribe");
+    other.flush().await.expect("flush");
+    other
+        .publish("jwt.marker2", "m".into())
+        .await
+        .expect("publish");
+    let first = tokio::time::timeout(DEADLINE, async {
+        tokio::select! {
+            leaked = elsewhere.next() => Err(leaked),
+            own = marker.next() => Ok(own),
+        }
+    })
+    .await
+    .expect("in time");
+    assert!(first.is_ok(), "a message crossed accounts");
+
     // A user whose account the server does not know.
     let stranger = mint::account(&setup.operator.key, "UNKNOWN", |_| {});
     let orphan = setup.user(&stranger, |_| {});

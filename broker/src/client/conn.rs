@@ -10,7 +10,7 @@
 //! same).
 //!
 //! The reader parses every complete op in a read buffer before reading again
-//! and wakes each destination once per buffer (see [`super::deliver::Batch`]).
+//! and wakes each destination once per buffer (see [`crate::router::Batch`]).
 //! The writer is a separate task (see [`super::writer`]).
 
 use std::net::SocketAddr;
@@ -27,13 +27,14 @@ use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::{Instant, Sleep};
 
-use super::batch::Batch;
 use super::handle::ClientHandle;
 use super::{tls, writer};
+use crate::account::Account;
 use crate::auth::nkey::generate_nonce;
 use crate::auth::PermissionChecker;
 use crate::close::CloseReason;
 use crate::options::Options;
+use crate::router::Batch;
 use crate::server::ServerState;
 
 /// First read buffer size; it doubles while reads fill it.
@@ -49,6 +50,9 @@ pub(super) struct Connection {
     pub(super) server: Arc<ServerState>,
     pub(super) handle: Arc<ClientHandle>,
     pub(super) options: Arc<Options>,
+    /// The account this connection publishes and subscribes in: `$G` until
+    /// CONNECT names another. Held here so a publish costs no lookup.
+    pub(super) account: Arc<Account>,
     pub(super) parser: ClientParser,
     /// CONNECT options (nats-server defaults until CONNECT arrives).
     pub(super) connect: ConnectInfo,
@@ -113,6 +117,7 @@ pub async fn serve(
         handle: handle.clone(),
         parser: ClientParser::new(options.max_control_line, options.max_payload),
         options,
+        account: server.accounts.global().clone(),
         connect: ConnectInfo::default(),
         connected: false,
         auth_required,

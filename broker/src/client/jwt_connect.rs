@@ -13,8 +13,8 @@ use starling_proto::client::{encode, ConnectInfo};
 use tokio::time::Instant;
 
 use super::conn::Connection;
-use super::deliver::{self, Message};
 use super::handle::ClientHandle;
+use crate::account::AccountLimits;
 use crate::auth::{ClientIdentity, PermissionChecker};
 use crate::close::CloseReason;
 use crate::jwt::claims::NO_LIMIT;
@@ -22,6 +22,7 @@ use crate::jwt::claims_requests::parse_claims_subject;
 use crate::jwt::operator_mode::{JwtLogin, OperatorMode};
 use crate::jwt::validate::{ConnectProof, CONNECTION_TYPE_STANDARD};
 use crate::jwt::{permissions, JwtError};
+use crate::router::{self, Message, Origin};
 
 /// Seconds since the epoch, and since midnight UTC.
 fn clock() -> (i64, u32) {
@@ -66,7 +67,6 @@ impl Connection {
             Ok(login) => login,
             Err(error) => return Err(self.refuse(&error)),
         };
-        self.apply_jwt_limits(&login);
         if let Some(expires_at) = login.expires_at() {
             let left = u64::try_from(expires_at.saturating_sub(now)).unwrap_or(0);
             self.auth_expires = Some(Instant::now() + Duration::from_secs(left));
@@ -75,11 +75,24 @@ impl Connection {
         let checker = permissions::to_options(&login.user.permission_limits.permissions)
             .map(|converted| Arc::new(PermissionChecker::new(&converted)));
         tracing::debug!(cid = self.handle.cid, account = %login.user.account, user = %login.user.claims.data.sub, "JWT user connected");
+        // The account is created from its claims the first time one of its
+        // users connects (nats-server loads JWT accounts lazily too).
+        let account_key = login.user.account.as_str();
+        if self
+            .server
+            .accounts
+            .get_or_create_with_limits(account_key, account_limits(&login.account))
+            .is_none()
+        {
+            return Err(self.refuse(&JwtError::BadSubject("a valid account name")));
+        }
         let identity = ClientIdentity {
             user: Some(login.user.claims.data.sub.clone()),
             permissions: checker,
+            account: Some(Arc::from(account_key)),
         };
-        self.finish_connect(connect, identity);
+        self.finish_connect(connect, identity)?;
+        self.apply_jwt_limits(&login);
         Ok(())
     }
 
@@ -137,13 +150,12 @@ impl Connection {
                 header_len: None,
                 payload: &outcome.reply,
             };
-            deliver::deliver_from_client(
-                &self.server,
-                &self.handle,
-                true,
-                &response,
-                &mut self.batch,
-            );
+            let origin = Origin::Client {
+                publisher: &self.handle,
+                echo: true,
+            };
+            let account = self.account.clone();
+            router::route(&self.server, &account, origin, &response, &mut self.batch);
         }
         if let Some(claims) = &outcome.changed {
             tracing::info!(account = %claims.data.sub, "account JWT updated");
@@ -172,6 +184,18 @@ impl Connection {
         tracing::info!(cid = self.handle.cid, peer = %self.handle.peer, %error, "authorization violation (JWT)");
         self.send_err("Authorization Violation");
         CloseReason::AuthenticationViolation
+    }
+}
+
+/// An account's limits from its claims (-1 = none).
+fn account_limits(claims: &crate::jwt::AccountClaims) -> AccountLimits {
+    let limit = |value: i64| usize::try_from(value).ok();
+    let limits = &claims.nats.limits;
+    AccountLimits {
+        max_connections: limit(limits.conn),
+        max_subscriptions: limit(limits.nats.subs),
+        max_payload: limit(limits.nats.payload),
+        max_leafnodes: limit(limits.leaf),
     }
 }
 

@@ -2,15 +2,11 @@
 //!
 //! - [`conn`]: the reader task (read, parse, act) and keep-alive.
 //! - [`ops`]: what each op does; `jwt_connect`: CONNECT in operator mode.
-//! - [`deliver`]: publish to delivery (the hot path).
-//! - [`batch`]: per-read-buffer wake-ups, forwards and counters.
 //! - [`writer`]: the writer task.
 //! - [`handle`]: the shared side of a connection, and subscriptions.
 //! - `tls`: the TLS upgrade (INFO first or handshake first, timeout).
 
-pub mod batch;
 pub mod conn;
-pub mod deliver;
 pub mod handle;
 mod jwt_connect;
 mod ops;

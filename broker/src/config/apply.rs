@@ -10,6 +10,7 @@
 
 use std::path::PathBuf;
 
+use super::accounts::{apply_accounts, check_users};
 use super::auth::apply_authorization;
 use super::cluster::parse_cluster;
 use super::duration::format_go_duration;
@@ -23,7 +24,6 @@ use crate::options::Options;
 
 /// Top-level keys of nats-server that Starling rejects as unsupported.
 const UNSUPPORTED_TOP_LEVEL: &[&str] = &[
-    "accounts",
     "mappings",
     "maps",
     "gateway",
@@ -63,6 +63,7 @@ pub(crate) fn apply(map: &Map, options: &mut Options) -> Result<(), ConfigError>
     let mut payload_key = None;
     let mut pending_key = None;
     let mut operator_key = None;
+    let mut accounts_key = None;
     for entry in map.entries() {
         let field = Field::new("", entry);
         match field.lower_key().as_str() {
@@ -72,6 +73,7 @@ pub(crate) fn apply(map: &Map, options: &mut Options) -> Result<(), ConfigError>
             | "account_resolver" | "accounts_resolver" | "resolver_preload" => {
                 operator_key = Some(field.clone())
             }
+            "accounts" => accounts_key = Some(field.clone()),
             _ => {}
         }
         apply_top_level(&field, options)?;
@@ -79,6 +81,7 @@ pub(crate) fn apply(map: &Map, options: &mut Options) -> Result<(), ConfigError>
     if let Some(field) = operator_key {
         check_operator_mode(&field, &options.operator)?;
     }
+    check_users(accounts_key.as_ref(), options)?;
     if options.max_payload > options.max_pending {
         if let Some(field) = payload_key.or(pending_key) {
             return Err(field.invalid(format!(
@@ -157,6 +160,7 @@ fn apply_top_level(field: &Field<'_>, options: &mut Options) -> Result<(), Confi
         }
         "authorization" => apply_authorization(field, &mut options.authorization)?,
         "cluster" => options.cluster = Some(parse_cluster(field)?),
+        "accounts" => apply_accounts(field, options)?,
         "tls" => options.tls = Some(parse_tls(field, TlsBlock::Client)?),
         "operator" | "operators" | "root_operator" | "root_operators" => {
             apply_operators(field, &mut options.operator)?

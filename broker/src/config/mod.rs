@@ -6,7 +6,7 @@
 //!   `conf/lex.go` and `conf/parse.go`) parsed into a tree of values that
 //!   remember their lines; `resolve` handles `include`, `$VARIABLE` and
 //!   the environment lookup.
-//! - `apply`, `auth`, `cluster`, `tls`, `field`: the tree applied onto `Options`,
+//! - `apply`, `auth`, `accounts`, `cluster`, `tls`, `field`: the tree applied onto `Options`,
 //!   key by key (nats-server's `opts.go`), with typed errors naming key and
 //!   line.
 //! - `operator`: JWT operator mode (`operator`, `resolver`,
@@ -24,6 +24,7 @@
 //! accounts, HTTPS monitoring) are a [`ConfigError::Unsupported`], never
 //! ignored.
 
+mod accounts;
 mod address;
 mod apply;
 mod auth;

@@ -210,7 +210,7 @@ pub fn varz(monitor: &Monitor) -> Varz {
         in_bytes: traffic.in_bytes,
         out_bytes: traffic.out_bytes,
         slow_consumers: server.slow_consumers.load(Ordering::Relaxed),
-        subscriptions: server.sublist.count() - server.remote_interest.total(),
+        subscriptions: server.local_subscription_count(),
         http_req_stats: monitor.request_counts(),
         config_load_time: rfc3339(*lock(&server.config_load_time)),
         starling_version: STARLING_VERSION,

@@ -9,27 +9,42 @@ use starling_cluster::Peer;
 use starling_proto::route::InterestChange;
 use starling_proto::subject;
 
+use crate::account::{Account, Accounts};
 use crate::client::handle::lock;
 use crate::interest::{Interest, RemoteInterest};
-use crate::sublist::Sublist;
 
-type Key = (Arc<str>, Option<Arc<str>>);
+/// Account, subject, queue group.
+type Key = (Arc<str>, Arc<str>, Option<Arc<str>>);
+
+/// One announced interest and the account whose sublist holds it.
+#[derive(Debug)]
+struct Entry {
+    account: Arc<Account>,
+    remote: Arc<RemoteInterest>,
+}
+
+impl Entry {
+    fn unindex(&self) {
+        self.account.sublist.remove(
+            &self.remote.subject,
+            self.remote.queue.as_deref(),
+            &Interest::Remote(self.remote.clone()),
+        );
+    }
+}
 
 /// Every peer's interest, by route id.
 #[derive(Debug, Default)]
 pub struct RemoteInterestTable {
-    /// Per route id, its entries. Lock order: this, then the sublist.
-    peers: Mutex<HashMap<u64, HashMap<Key, Arc<RemoteInterest>>>>,
+    /// Per route id, its entries. Lock order: this, then the accounts
+    /// registry, then a sublist.
+    peers: Mutex<HashMap<u64, HashMap<Key, Entry>>>,
 }
 
 impl RemoteInterestTable {
-    /// Apply `changes` announced by `peer`.
-    pub fn apply(
-        &self,
-        sublist: &Sublist<Interest>,
-        peer: &Arc<Peer>,
-        changes: Vec<InterestChange>,
-    ) {
+    /// Apply `changes` announced by `peer`, each in its account's sublist
+    /// (an account this node does not know yet is created).
+    pub fn apply(&self, accounts: &Accounts, peer: &Arc<Peer>, changes: Vec<InterestChange>) {
         let mut peers = lock(&self.peers);
         let Some(entries) = peers.get_mut(&peer.rid) else {
             // Interest from a peer that is already down: ignore.
@@ -38,6 +53,7 @@ impl RemoteInterestTable {
         for change in changes {
             match change {
                 InterestChange::Subscribe {
+                    account,
                     subject,
                     queue,
                     weight,
@@ -46,24 +62,36 @@ impl RemoteInterestTable {
                         tracing::warn!(peer = %peer.node_name, %subject, "ignoring invalid interest from peer");
                         continue;
                     }
-                    let key: Key = (Arc::from(subject), queue.map(Arc::from));
+                    let key: Key = (Arc::from(account), Arc::from(subject), queue.map(Arc::from));
                     if let Some(existing) = entries.get(&key) {
-                        existing.set_weight(weight.max(1));
+                        existing.remote.set_weight(weight.max(1));
                         continue;
                     }
+                    let Some(account) = accounts.get_or_create(&key.0) else {
+                        tracing::warn!(peer = %peer.node_name, account = %key.0, "ignoring interest in an invalid account");
+                        continue;
+                    };
                     let remote = Arc::new(RemoteInterest::new(
                         peer.clone(),
-                        key.0.clone(),
                         key.1.clone(),
+                        key.2.clone(),
                         weight.max(1),
                     ));
-                    sublist.insert(&key.0, key.1.as_deref(), Interest::Remote(remote.clone()));
-                    entries.insert(key, remote);
+                    account.sublist.insert(
+                        &key.1,
+                        key.2.as_deref(),
+                        Interest::Remote(remote.clone()),
+                    );
+                    entries.insert(key, Entry { account, remote });
                 }
-                InterestChange::Unsubscribe { subject, queue } => {
-                    let key: Key = (Arc::from(subject), queue.map(Arc::from));
-                    if let Some(remote) = entries.remove(&key) {
-                        sublist.remove(&key.0, key.1.as_deref(), &Interest::Remote(remote));
+                InterestChange::Unsubscribe {
+                    account,
+                    subject,
+                    queue,
+                } => {
+                    let key: Key = (Arc::from(account), Arc::from(subject), queue.map(Arc::from));
+                    if let Some(entry) = entries.remove(&key) {
+                        entry.unindex();
                     }
                 }
             }
@@ -76,11 +104,21 @@ impl RemoteInterestTable {
     }
 
     /// Drop everything `peer` announced.
-    pub fn remove_peer(&self, sublist: &Sublist<Interest>, peer: &Peer) {
+    pub fn remove_peer(&self, peer: &Peer) {
         let entries = lock(&self.peers).remove(&peer.rid);
-        for (key, remote) in entries.into_iter().flatten() {
-            sublist.remove(&key.0, key.1.as_deref(), &Interest::Remote(remote));
+        for entry in entries.into_iter().flat_map(HashMap::into_values) {
+            entry.unindex();
         }
+    }
+
+    /// Entries announced by the route `rid` in `account` (all accounts when
+    /// None), for per-account subscription counts.
+    pub fn count_in(&self, account: &str) -> usize {
+        lock(&self.peers)
+            .values()
+            .flat_map(HashMap::keys)
+            .filter(|key| &*key.0 == account)
+            .count()
     }
 
     /// Entries announced by the route `rid`.
@@ -95,7 +133,7 @@ impl RemoteInterestTable {
             .map(|entries| {
                 entries
                     .keys()
-                    .map(|(s, q)| (s.to_string(), q.as_ref().map(|q| q.to_string())))
+                    .map(|(_, s, q)| (s.to_string(), q.as_ref().map(|q| q.to_string())))
                     .collect()
             })
             .unwrap_or_default()

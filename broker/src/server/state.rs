@@ -11,6 +11,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::info::{generate_server_id, ClientInfo};
+use crate::account::Accounts;
 use crate::auth::Authenticator;
 use crate::client::handle::{lock, ClientDescription};
 use crate::client::{ClientHandle, ClientId, Subscription};
@@ -20,7 +21,6 @@ use crate::jwt::operator_mode::OperatorMode;
 use crate::options::Options;
 use crate::route::{LocalInterest, RemoteInterestTable};
 use crate::stats::{Traffic, TrafficSnapshot};
-use crate::sublist::Sublist;
 use crate::tls::{ClientTls, TlsError};
 use starling_cluster::Cluster;
 
@@ -59,8 +59,9 @@ pub struct ServerState {
     /// Client TLS built from `options.tls` (certificates loaded); None =
     /// plain TCP. Set at bind, replaced on reload when the files load.
     client_tls: RwLock<Option<Arc<ClientTls>>>,
-    /// Every local subscription and every peer's interest.
-    pub sublist: Sublist<Interest>,
+    /// Every account; each holds its local subscriptions and peers'
+    /// interest in it.
+    pub accounts: Accounts,
     /// Local interest as announced to peers.
     pub local_interest: LocalInterest,
     /// Peers' interest, per route.
@@ -113,13 +114,14 @@ impl ServerState {
     /// State for a server about to start with `options`.
     pub fn new(options: Options) -> Self {
         let permits = options.max_connections;
-        let authenticator = Authenticator::new(&options.authorization);
+        let authenticator = Authenticator::from_options(&options);
+        let accounts = Accounts::new(&options);
         ServerState {
             server_id: generate_server_id(),
             options: RwLock::new(Arc::new(options)),
             authenticator: RwLock::new(Arc::new(authenticator)),
             client_tls: RwLock::new(None),
-            sublist: Sublist::new(true),
+            accounts,
             local_interest: LocalInterest::default(),
             remote_interest: RemoteInterestTable::default(),
             cluster: OnceLock::new(),
@@ -199,7 +201,8 @@ impl ServerState {
         if let Err(error) = self.load_client_tls(&options) {
             tracing::error!(%error, "reload: keeping the previous TLS certificates");
         }
-        let authenticator = Authenticator::new(&options.authorization);
+        let authenticator = Authenticator::from_options(&options);
+        self.accounts.add_configured(&options);
         *self
             .authenticator
             .write()
@@ -291,6 +294,9 @@ impl ServerState {
             self.unindex(subscription);
         }
         lock(&self.clients).remove(&client.cid);
+        if let Some(account) = client.account() {
+            account.remove_connection();
+        }
         let reason = client.close_reason().unwrap_or(CloseReason::ClientClosed);
         tracing::debug!(cid = client.cid, peer = %client.peer, %reason, "client connection closed");
         let closed = ClosedClient {
@@ -365,13 +371,28 @@ impl ServerState {
         }
     }
 
+    /// Local client subscriptions in every account (peers' interest not
+    /// counted).
+    pub fn local_subscription_count(&self) -> usize {
+        let indexed: usize = self
+            .accounts
+            .all()
+            .iter()
+            .map(|account| account.sublist.count())
+            .sum();
+        indexed.saturating_sub(self.remote_interest.total())
+    }
+
     /// Put a new subscription in the index and announce it.
     pub fn add_subscription(&self, subscription: Arc<Subscription>) {
         let subject = subscription.subject.clone();
         let queue = subscription.queue.clone();
-        self.sublist
+        let account = subscription.account.clone();
+        account
+            .sublist
             .insert(&subject, queue.as_deref(), Interest::Local(subscription));
-        self.local_interest.added(&subject, queue.as_ref());
+        self.local_interest
+            .added(&account.name, &subject, queue.as_ref());
     }
 
     /// Take a subscription out of the index and its connection's map.
@@ -391,14 +412,17 @@ impl ServerState {
 
     /// Remove from the index; announce only if it was still there.
     fn unindex(&self, subscription: &Arc<Subscription>) {
-        let removed = self.sublist.remove(
+        let removed = subscription.account.sublist.remove(
             &subscription.subject,
             subscription.queue.as_deref(),
             &Interest::Local(subscription.clone()),
         );
         if removed {
-            self.local_interest
-                .removed(&subscription.subject, subscription.queue.as_ref());
+            self.local_interest.removed(
+                &subscription.account.name,
+                &subscription.subject,
+                subscription.queue.as_ref(),
+            );
         }
     }
 

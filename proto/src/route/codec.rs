@@ -15,6 +15,7 @@ use super::convert::{decode_frame, frame_to_proto};
 use super::error::RouteError;
 use super::frame::{RouteFrame, MAX_ROUTE_FRAME};
 use super::generated as pb;
+use crate::account;
 
 /// Bytes of the length prefix in front of every frame.
 const LENGTH_PREFIX_LEN: usize = 4;
@@ -33,6 +34,26 @@ const MSG_QUEUES_TAG: u32 = 3;
 const MSG_HEADER_LEN_TAG: u32 = 4;
 /// `Msg.payload`.
 const MSG_PAYLOAD_TAG: u32 = 5;
+/// `Msg.account`.
+const MSG_ACCOUNT_TAG: u32 = 6;
+
+/// A message to forward, as the publisher's slices: what
+/// [`encode_msg_frame`] writes without building a [`RouteMsg`](super::RouteMsg).
+#[derive(Debug, Clone, Copy)]
+pub struct MsgParts<'a> {
+    /// The account it was published in (`$G` is written as nothing).
+    pub account: &'a [u8],
+    /// Publish subject.
+    pub subject: &'a [u8],
+    /// Reply subject.
+    pub reply: Option<&'a [u8]>,
+    /// Queue groups the receiver must serve.
+    pub queues: &'a [&'a str],
+    /// `Some(header length)` when the payload starts with headers.
+    pub header_len: Option<usize>,
+    /// Headers (if any) then payload.
+    pub payload: &'a [u8],
+}
 
 /// Decodes route frames from a byte stream and encodes them onto one.
 ///
@@ -205,16 +226,10 @@ fn length_prefix(len: usize) -> u32 {
 /// is `Some(length of the header block)` when `payload` starts with headers.
 /// Like [`encode_frame`], it does not check a maximum. Appends
 /// [`msg_frame_len`] bytes.
-pub fn encode_msg_frame(
-    buf: &mut BytesMut,
-    subject: &[u8],
-    reply: Option<&[u8]>,
-    queues: &[&str],
-    header_len: Option<usize>,
-    payload: &[u8],
-) {
-    let header_len = header_len.map(header_len_field);
-    let body_len = msg_body_len(subject, reply, queues, header_len, payload);
+pub fn encode_msg_frame(buf: &mut BytesMut, msg: &MsgParts<'_>) {
+    let header_len = msg.header_len.map(header_len_field);
+    let account = account::to_wire(msg.account);
+    let body_len = msg_body_len(msg, account, header_len);
     let frame_len = key_len(FRAME_MSG_TAG) + encoded_len_varint(body_len as u64) + body_len;
 
     buf.reserve(LENGTH_PREFIX_LEN + frame_len);
@@ -224,36 +239,33 @@ pub fn encode_msg_frame(
     // Field order and presence rules follow prost's: fields in tag order,
     // proto3 implicit fields omitted when empty, `optional` fields written
     // whenever they are set.
-    if !subject.is_empty() {
-        put_bytes_field(buf, MSG_SUBJECT_TAG, subject);
+    if !msg.subject.is_empty() {
+        put_bytes_field(buf, MSG_SUBJECT_TAG, msg.subject);
     }
-    if let Some(reply) = reply {
+    if let Some(reply) = msg.reply {
         put_bytes_field(buf, MSG_REPLY_TAG, reply);
     }
-    for queue in queues {
+    for queue in msg.queues {
         put_bytes_field(buf, MSG_QUEUES_TAG, queue.as_bytes());
     }
     if let Some(header_len) = header_len {
         encode_key(MSG_HEADER_LEN_TAG, WireType::Varint, buf);
         encode_varint(u64::from(header_len), buf);
     }
-    if !payload.is_empty() {
-        put_bytes_field(buf, MSG_PAYLOAD_TAG, payload);
+    if !msg.payload.is_empty() {
+        put_bytes_field(buf, MSG_PAYLOAD_TAG, msg.payload);
+    }
+    if !account.is_empty() {
+        put_bytes_field(buf, MSG_ACCOUNT_TAG, account);
     }
 }
 
 /// How many bytes [`encode_msg_frame`] appends for these parts, length
 /// prefix included (the length the codec checks against its maximum is 4
 /// less).
-pub fn msg_frame_len(
-    subject: &[u8],
-    reply: Option<&[u8]>,
-    queues: &[&str],
-    header_len: Option<usize>,
-    payload: &[u8],
-) -> usize {
-    let header_len = header_len.map(header_len_field);
-    let body_len = msg_body_len(subject, reply, queues, header_len, payload);
+pub fn msg_frame_len(msg: &MsgParts<'_>) -> usize {
+    let header_len = msg.header_len.map(header_len_field);
+    let body_len = msg_body_len(msg, account::to_wire(msg.account), header_len);
     LENGTH_PREFIX_LEN + key_len(FRAME_MSG_TAG) + encoded_len_varint(body_len as u64) + body_len
 }
 
@@ -265,29 +277,27 @@ fn header_len_field(header_len: usize) -> u32 {
 }
 
 /// Encoded length of a `Msg` with these fields, without key and length.
-fn msg_body_len(
-    subject: &[u8],
-    reply: Option<&[u8]>,
-    queues: &[&str],
-    header_len: Option<u32>,
-    payload: &[u8],
-) -> usize {
+fn msg_body_len(msg: &MsgParts<'_>, account: &[u8], header_len: Option<u32>) -> usize {
     let mut len = 0;
-    if !subject.is_empty() {
-        len += bytes_field_len(MSG_SUBJECT_TAG, subject.len());
+    if !msg.subject.is_empty() {
+        len += bytes_field_len(MSG_SUBJECT_TAG, msg.subject.len());
     }
-    if let Some(reply) = reply {
+    if let Some(reply) = msg.reply {
         len += bytes_field_len(MSG_REPLY_TAG, reply.len());
     }
-    len += queues
+    len += msg
+        .queues
         .iter()
         .map(|queue| bytes_field_len(MSG_QUEUES_TAG, queue.len()))
         .sum::<usize>();
     if let Some(header_len) = header_len {
         len += key_len(MSG_HEADER_LEN_TAG) + encoded_len_varint(u64::from(header_len));
     }
-    if !payload.is_empty() {
-        len += bytes_field_len(MSG_PAYLOAD_TAG, payload.len());
+    if !msg.payload.is_empty() {
+        len += bytes_field_len(MSG_PAYLOAD_TAG, msg.payload.len());
+    }
+    if !account.is_empty() {
+        len += bytes_field_len(MSG_ACCOUNT_TAG, account.len());
     }
     len
 }

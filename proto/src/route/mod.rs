@@ -25,6 +25,6 @@ mod frame;
 #[rustfmt::skip]
 mod generated;
 
-pub use codec::{encode_frame, encode_msg_frame, msg_frame_len, RouteCodec};
+pub use codec::{encode_frame, encode_msg_frame, msg_frame_len, MsgParts, RouteCodec};
 pub use error::RouteError;
 pub use frame::*;

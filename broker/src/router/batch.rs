@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use starling_cluster::Peer;
 
-use super::handle::ClientHandle;
+use crate::client::handle::ClientHandle;
 use crate::server::ServerState;
 use crate::stats::LocalTraffic;
 
