@@ -17,6 +17,7 @@ accounts {
   B: { users: [ {user: b, password: pb} ] }
   L: { users: [ {user: l1, password: pl}, {user: l2, password: pl}, {user: l3, password: pl} ],
        limits { max_connections: 2, max_subscriptions: 2 } }
+  P: { users: [ {user: p, password: pp} ], limits { max_payload: 8 } }
 }
 authorization { users: [ {user: g, password: pg} ] }
 "#;
@@ -137,6 +138,25 @@ async fn account_connection_and_subscription_limits_refuse_with_nats_errors() {
     let mut other =
         Raw::connect_with(server.addr, r#"{"verbose":false,"user":"a","pass":"pa"}"#).await;
     other.send("SUB s.1 1\r\nSUB s.2 2\r\nSUB s.3 3\r\n").await;
+    other.expect_nothing().await;
+}
+
+#[tokio::test]
+async fn account_max_payload_is_enforced_below_the_servers() {
+    let server = TestServer::start(options_with(ACCOUNTS)).await;
+    let mut small =
+        Raw::connect_with(server.addr, r#"{"verbose":false,"user":"p","pass":"pp"}"#).await;
+    small.send("PUB a 8\r\n12345678\r\n").await;
+    small.expect_nothing().await;
+    small.send("PUB a 9\r\n123456789\r\n").await;
+    assert_eq!(
+        small.expect_closed().await,
+        ["-ERR 'Maximum Payload Violation'"]
+    );
+    // Another account keeps the server's max_payload.
+    let mut other =
+        Raw::connect_with(server.addr, r#"{"verbose":false,"user":"a","pass":"pa"}"#).await;
+    other.send("PUB a 9\r\n123456789\r\n").await;
     other.expect_nothing().await;
 }
 
