@@ -10,6 +10,10 @@ pub enum CloseReason {
     AuthenticationTimeout,
     /// Bad or missing credentials.
     AuthenticationViolation,
+    /// The user JWT expired while connected.
+    AuthenticationExpired,
+    /// The account revoked the user while connected.
+    Revocation,
     /// The TLS handshake failed, timed out, or the client spoke plain text
     /// to a TLS-only server.
     TlsHandshakeFailure,
@@ -50,6 +54,8 @@ impl CloseReason {
             CloseReason::ClientClosed => "Client Closed",
             CloseReason::AuthenticationTimeout => "Authentication Timeout",
             CloseReason::AuthenticationViolation => "Authentication Failure",
+            CloseReason::AuthenticationExpired => "Authentication Expired",
+            CloseReason::Revocation => "Credentials Revoked",
             CloseReason::TlsHandshakeFailure => "TLS Handshake Failure",
             CloseReason::SlowConsumerPendingBytes => "Slow Consumer (Pending Bytes)",
             CloseReason::SlowConsumerWriteDeadline => "Slow Consumer (Write Deadline)",

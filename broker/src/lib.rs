@@ -7,6 +7,7 @@
 //!   `starling_cluster::outbound`, shared with routes).
 //! - [`sublist`]: the subscription index (token trie + match cache).
 //! - [`auth`]: authentication and permissions.
+//! - [`jwt`]: JWT operator mode: claims, trust chain, resolvers.
 //! - [`interest`], [`route`]: local and peers' interest, and the cluster glue.
 //! - [`options`], [`limits`]: runtime options and nats-server's defaults.
 //! - [`config`]: nats-server's config-file syntax and command-line flags.
@@ -42,6 +43,7 @@ pub mod client;
 pub mod close;
 pub mod config;
 pub mod interest;
+pub mod jwt;
 pub mod limits;
 pub mod logging;
 pub mod monitor;

@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::jwt::options::OperatorOptions;
 use crate::limits;
 
 /// Every setting a node runs with.
@@ -77,6 +78,11 @@ pub struct Options {
     pub mappings: Vec<crate::account::MappingRule>,
     /// The config file these options came from, for reload.
     pub config_file: Option<PathBuf>,
+    /// JWT operator mode (`operator`, `resolver`, `resolver_preload`).
+    pub operator: OperatorOptions,
+    /// `system_account` / `system`: the system account (its public key in
+    /// operator mode); None = the operator's, else `$SYS`.
+    pub system_account: Option<String>,
 }
 
 impl Default for Options {
@@ -113,6 +119,8 @@ impl Default for Options {
             accounts: Vec::new(),
             mappings: Vec::new(),
             config_file: None,
+            operator: OperatorOptions::default(),
+            system_account: None,
         }
     }
 }

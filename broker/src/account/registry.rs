@@ -101,6 +101,30 @@ impl Accounts {
         Some(account.clone())
     }
 
+    /// The account named `name`, created with `limits` if it does not
+    /// exist yet (a JWT account: limits from its claims); None for a name
+    /// that is not a valid account name.
+    pub fn get_or_create_with_limits(
+        &self,
+        name: &str,
+        limits: super::account::AccountLimits,
+    ) -> Option<Arc<Account>> {
+        if let Some(account) = self.get(name) {
+            return Some(account);
+        }
+        if !is_valid_account_name(name) {
+            return None;
+        }
+        let mut by_name = self
+            .by_name
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let account = by_name
+            .entry(Arc::from(name))
+            .or_insert_with(|| Arc::new(Account::with_limits(name, limits)));
+        Some(account.clone())
+    }
+
     /// Add the accounts a reloaded configuration names that do not exist
     /// yet. Existing accounts keep their subscriptions and limits.
     pub fn add_configured(&self, options: &Options) {

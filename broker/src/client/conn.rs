@@ -76,6 +76,12 @@ pub(super) struct Connection {
     /// A PING waiting for peers' interest acknowledgements; the read loop
     /// waits it out before processing further ops (see `super::barrier`).
     pub(super) pending_barrier: Option<InterestBarrier>,
+    /// Subscriptions this connection may hold; None = unlimited
+    /// (`max_subscriptions`, tightened by a user JWT's `subs`).
+    pub(super) max_subscriptions: Option<usize>,
+    /// Set at CONNECT when the user JWT expires: the connection ends then
+    /// with `User Authentication Expired`. Taken by the read loop.
+    pub(super) auth_expires: Option<Instant>,
     /// Server PINGs not yet answered.
     pings_outstanding: u32,
     /// When the last unanswered PING went out, for the RTT.
@@ -103,17 +109,20 @@ pub async fn serve(
     ));
     server.register_client(&handle);
     let authenticator = server.authenticator();
-    let auth_required = authenticator.required();
-    let nonce = authenticator.uses_nonce().then(generate_nonce);
+    // Operator mode: every client must present a user JWT and sign the nonce.
+    let operator_mode = server.operator_mode().is_some();
+    let auth_required = operator_mode || authenticator.required();
+    let nonce = (operator_mode || authenticator.uses_nonce()).then(generate_nonce);
     let info = server.client_info_with_nonce(
         cid,
         peer,
-        authenticator.announces_auth_required(),
+        operator_mode || authenticator.announces_auth_required(),
         nonce.as_deref(),
     );
     let mut info_line = BytesMut::new();
     encode::encode_info(&mut info_line, &info);
 
+    let max_subscriptions = (options.max_subscriptions > 0).then_some(options.max_subscriptions);
     let connection = Connection {
         server: server.clone(),
         handle: handle.clone(),
@@ -129,6 +138,8 @@ pub async fn serve(
         batch: Batch::default(),
         interest_changed: false,
         pending_barrier: None,
+        max_subscriptions,
+        auth_expires: None,
         pings_outstanding: 0,
         ping_sent_at: None,
         active_since_ping: false,
@@ -145,6 +156,9 @@ pub async fn serve(
         Some(tls) => Box::pin(serve_tls(tls, stream, info_line, connection)).await,
     }
     server.unregister_client(&handle);
+    if let Some(operator) = server.operator_mode() {
+        operator.forget(cid);
+    }
 }
 
 /// Upgrade to TLS (INFO first, or handshake first), then serve.
@@ -199,6 +213,10 @@ impl Connection {
         let mut ping_timer: Pin<Box<Sleep>> = Box::pin(tokio::time::sleep(with_jitter(first_ping)));
         let auth_deadline = tokio::time::sleep(self.server.options().authorization.timeout);
         tokio::pin!(auth_deadline);
+        // Armed once CONNECT set `auth_expires` (JWT users with `exp`).
+        let auth_expiry = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(auth_expiry);
+        let mut auth_expiry_armed = false;
         let closed = self.handle.closed.clone();
 
         loop {
@@ -243,6 +261,10 @@ impl Connection {
                     if let Err(reason) = outcome {
                         return reason;
                     }
+                    if let Some(expires) = self.auth_expires.take() {
+                        auth_expiry.as_mut().reset(expires);
+                        auth_expiry_armed = true;
+                    }
                     if buffer.is_empty() && buffer.capacity() > 2 * read_size {
                         buffer = BytesMut::with_capacity(read_size);
                     }
@@ -256,6 +278,11 @@ impl Connection {
                 _ = &mut auth_deadline, if self.auth_required && !self.connected => {
                     self.send_err("Authentication Timeout");
                     return CloseReason::AuthenticationTimeout;
+                }
+                _ = &mut auth_expiry, if auth_expiry_armed => {
+                    tracing::debug!(cid = self.handle.cid, "user JWT expired, closing");
+                    self.send_err("User Authentication Expired");
+                    return CloseReason::AuthenticationExpired;
                 }
             }
         }

@@ -1,7 +1,7 @@
 //! Client connections.
 //!
 //! - [`conn`]: the reader task (read, parse, act) and keep-alive.
-//! - [`ops`]: what each op does.
+//! - [`ops`]: what each op does; `jwt_connect`: CONNECT in operator mode.
 //! - `barrier`: the interest barrier (a PING after a SUB waits for peers'
 //!   acknowledgements).
 //! - [`writer`]: the writer task.
@@ -11,6 +11,7 @@
 mod barrier;
 pub mod conn;
 pub mod handle;
+mod jwt_connect;
 mod ops;
 mod tls;
 pub mod writer;

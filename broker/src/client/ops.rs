@@ -91,6 +91,9 @@ impl Connection {
         *super::handle::lock(&self.handle.credentials) = Some(OwnedCredentials::from_borrowed(
             &credentials(&connect, self.nonce.as_deref()),
         ));
+        if let Some(operator) = self.server.operator_mode().cloned() {
+            return self.connect_with_jwt(&operator, Box::new(connect));
+        }
         let authenticator = self.server.authenticator();
         if !authenticator.required() {
             return self.finish_connect(Box::new(connect), ClientIdentity::default());
@@ -146,7 +149,7 @@ impl Connection {
 
     /// The CONNECT is accepted: record who the client is, its account and
     /// what it may do. Err when the account is full.
-    fn finish_connect(
+    pub(super) fn finish_connect(
         &mut self,
         connect: Box<ConnectInfo>,
         identity: ClientIdentity,
@@ -237,6 +240,13 @@ impl Connection {
             header_len,
             payload,
         };
+        if subject.starts_with("$SYS.") {
+            if let Some(operator) = self.server.operator_mode().cloned() {
+                if self.handle_claims_request(&operator, &message) {
+                    return Ok(());
+                }
+            }
+        }
         let origin = Origin::Client {
             publisher: &self.handle,
             echo: self.connect.echo,
@@ -284,10 +294,16 @@ impl Connection {
             }
         }
         // The stricter of the server's and the account's limit (0 = none).
-        let max_subscriptions = match self.account.limits.max_subscriptions {
+        let account_or_server = match self.account.limits.max_subscriptions {
             Some(account_max) if self.options.max_subscriptions == 0 => account_max.max(1),
             Some(account_max) => account_max.min(self.options.max_subscriptions),
             None => self.options.max_subscriptions,
+        };
+        // A user JWT's `subs` tightens it further (None = unlimited).
+        let max_subscriptions = match (account_or_server, self.max_subscriptions) {
+            (0, jwt) => jwt,
+            (limit, None) => Some(limit),
+            (limit, Some(jwt)) => Some(limit.min(jwt)),
         };
         {
             let mut subscriptions = self.handle.subscriptions();
@@ -297,7 +313,7 @@ impl Connection {
                 self.send_ok_if_verbose();
                 return;
             }
-            if max_subscriptions > 0 && subscriptions.len() >= max_subscriptions {
+            if max_subscriptions.is_some_and(|max| subscriptions.len() >= max) {
                 drop(subscriptions);
                 self.send_err("maximum subscriptions exceeded");
                 return;

@@ -17,6 +17,7 @@ use super::duration::format_go_duration;
 use super::error::ConfigError;
 use super::field::{non_empty, Field};
 use super::no_auth_user::check_no_auth_user;
+use super::operator::{apply_operators, apply_preload, apply_resolver, check_operator_mode};
 use super::tls::{parse_tls, TlsBlock};
 use super::value::{Map, ValueKind};
 use crate::limits;
@@ -33,20 +34,10 @@ const UNSUPPORTED_TOP_LEVEL: &[&str] = &[
     "store_dir",
     "storedir",
     "default_js_domain",
-    "operator",
-    "operators",
     "roots",
     "root",
-    "root_operators",
-    "root_operator",
-    "resolver",
-    "account_resolver",
-    "accounts_resolver",
     "resolver_tls",
-    "resolver_preload",
     "resolver_pinned_accounts",
-    "system_account",
-    "system",
     "trusted",
     "trusted_keys",
     "allow_non_tls",
@@ -68,6 +59,7 @@ const UNSUPPORTED_TOP_LEVEL: &[&str] = &[
 pub(crate) fn apply(map: &Map, options: &mut Options) -> Result<(), ConfigError> {
     let mut payload_key = None;
     let mut pending_key = None;
+    let mut operator_key = None;
     let mut accounts_key = None;
     let mut no_auth_user_key = None;
     for entry in map.entries() {
@@ -75,11 +67,18 @@ pub(crate) fn apply(map: &Map, options: &mut Options) -> Result<(), ConfigError>
         match field.lower_key().as_str() {
             "max_payload" => payload_key = Some(field.clone()),
             "max_pending" => pending_key = Some(field.clone()),
+            "operator" | "operators" | "root_operator" | "root_operators" | "resolver"
+            | "account_resolver" | "accounts_resolver" | "resolver_preload" => {
+                operator_key = Some(field.clone())
+            }
             "accounts" => accounts_key = Some(field.clone()),
             "no_auth_user" => no_auth_user_key = Some(field.clone()),
             _ => {}
         }
         apply_top_level(&field, options)?;
+    }
+    if let Some(field) = operator_key {
+        check_operator_mode(&field, &options.operator)?;
     }
     check_users(accounts_key.as_ref(), options)?;
     if let Some(field) = no_auth_user_key {
@@ -172,6 +171,14 @@ fn apply_top_level(field: &Field<'_>, options: &mut Options) -> Result<(), Confi
         "accounts" => apply_accounts(field, options)?,
         "mappings" | "maps" => options.mappings = super::mappings::parse_mappings(field)?,
         "tls" => options.tls = Some(parse_tls(field, TlsBlock::Client)?),
+        "operator" | "operators" | "root_operator" | "root_operators" => {
+            apply_operators(field, &mut options.operator)?
+        }
+        "resolver" | "account_resolver" | "accounts_resolver" => {
+            apply_resolver(field, &mut options.operator)?
+        }
+        "resolver_preload" => apply_preload(field, &mut options.operator)?,
+        "system_account" | "system" => options.system_account = non_empty(field.string()?),
         // Accepted without effect (docs/CONFIG-OPTIONS.md says why): traces
         // never print payloads; every failed route dial is logged at debug.
         "max_traced_msg_len" | "connect_error_reports" | "reconnect_error_reports" => {

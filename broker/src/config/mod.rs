@@ -9,6 +9,8 @@
 //! - `apply`, `auth`, `accounts` (with `imports`), `cluster`, `tls`, `field`: the tree applied onto `Options`,
 //!   key by key (nats-server's `opts.go`), with typed errors naming key and
 //!   line; `no_auth_user` checks that option against the whole file.
+//! - `operator`: JWT operator mode (`operator`, `resolver`,
+//!   `resolver_preload`).
 //! - `address`, `duration`: `host:port`, route URLs, Go durations.
 //! - `flags`, `cli`, `usage`: Go `flag`-style scanning of nats-server's
 //!   flags, turned into a [`Command`]; flags override the file whatever
@@ -36,6 +38,7 @@ mod imports;
 mod load;
 mod mappings;
 mod no_auth_user;
+mod operator;
 #[cfg(test)]
 mod options_tests;
 mod resolve;

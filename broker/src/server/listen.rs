@@ -77,6 +77,9 @@ impl Server {
         };
         let state = Arc::new(ServerState::new(options));
         state.load_client_tls(&state.options())?;
+        state
+            .start_operator_mode(&state.options())
+            .map_err(|error| io::Error::other(format!("operator mode: {error}")))?;
         *lock(&state.client_addr) = Some(client_listener.local_addr()?);
         Ok(Server {
             state,

@@ -17,6 +17,7 @@ use crate::client::handle::{lock, ClientDescription};
 use crate::client::{ClientHandle, ClientId, Subscription};
 use crate::close::CloseReason;
 use crate::interest::Interest;
+use crate::jwt::operator_mode::OperatorMode;
 use crate::options::Options;
 use crate::route::{LocalInterest, RemoteInterestTable};
 use crate::stats::{Traffic, TrafficSnapshot};
@@ -97,6 +98,8 @@ pub struct ServerState {
     pub lame_duck: AtomicBool,
     /// Bound client listener address.
     pub client_addr: Mutex<Option<SocketAddr>>,
+    /// JWT operator mode, set at bind when `operator` is configured.
+    operator: OnceLock<Arc<OperatorMode>>,
 }
 
 impl std::fmt::Debug for ServerState {
@@ -138,6 +141,7 @@ impl ServerState {
             config_load_time: Mutex::new(SystemTime::now()),
             lame_duck: AtomicBool::new(false),
             client_addr: Mutex::new(None),
+            operator: OnceLock::new(),
         }
     }
 
@@ -155,6 +159,24 @@ impl ServerState {
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone()
+    }
+
+    /// JWT operator mode, when configured.
+    pub fn operator_mode(&self) -> Option<&Arc<OperatorMode>> {
+        self.operator.get()
+    }
+
+    /// Starts operator mode when the options configure it: checks the
+    /// operators, opens the resolver, stores the preloaded accounts.
+    /// Operator mode is fixed for the server's life (a reload keeps it).
+    pub fn start_operator_mode(&self, options: &Options) -> Result<(), crate::jwt::JwtError> {
+        if !options.operator.enabled() || self.operator.get().is_some() {
+            return Ok(());
+        }
+        let now = crate::jwt::mint::unix_now();
+        let mode = OperatorMode::start(&options.operator, options.system_account.as_deref(), now)?;
+        let _ = self.operator.set(Arc::new(mode));
+        Ok(())
     }
 
     /// The client TLS in force, if any.
