@@ -2,10 +2,11 @@
 //! peer's announced interest. One lookup finds both, so a publish matches
 //! local subscribers and the peers to forward to in a single pass.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use starling_cluster::Peer;
+use tokio::sync::mpsc;
 
 use crate::client::Subscription;
 
@@ -45,6 +46,70 @@ impl RemoteInterest {
     }
 }
 
+/// A message delivered to a server-internal subscription.
+#[derive(Debug, Clone)]
+pub struct InternalMessage {
+    /// The subject it was published on.
+    pub subject: String,
+    /// Its reply subject.
+    pub reply: Option<String>,
+    /// Headers (if any) then payload.
+    pub payload: Vec<u8>,
+    /// Length of the headers at the start of `payload`, for HPUB.
+    pub header_len: Option<usize>,
+    /// The publishing local client, when a client of this server published
+    /// it (None for messages from routes or from the server itself).
+    pub publisher: Option<u64>,
+}
+
+/// A subscription the server itself holds in an account (the system
+/// account's services): messages go to a bounded channel, never through an
+/// outbound queue; a full channel drops the message and counts it, so a
+/// publisher never waits on the server's own services.
+#[derive(Debug)]
+pub struct InternalSubscription {
+    /// Subject, possibly with wildcards.
+    pub subject: Arc<str>,
+    /// Queue group.
+    pub queue: Option<Arc<str>>,
+    sender: mpsc::Sender<InternalMessage>,
+    dropped: AtomicU64,
+}
+
+impl InternalSubscription {
+    /// A subscription to `subject` (in `queue`) that delivers to `sender`.
+    pub fn new(subject: &str, queue: Option<&str>, sender: mpsc::Sender<InternalMessage>) -> Self {
+        InternalSubscription {
+            subject: Arc::from(subject),
+            queue: queue.map(Arc::from),
+            sender,
+            dropped: AtomicU64::new(0),
+        }
+    }
+
+    /// Hand `message` to the channel without waiting; false (and counted)
+    /// when the channel is full or its receiver is gone.
+    pub fn offer(&self, message: InternalMessage) -> bool {
+        match self.sender.try_send(message) {
+            Ok(()) => true,
+            Err(_) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                false
+            }
+        }
+    }
+
+    /// Messages dropped because the channel was full or closed.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Whether the receiving side still exists.
+    pub fn is_open(&self) -> bool {
+        !self.sender.is_closed()
+    }
+}
+
 /// One entry of the subscription index. Equality is identity.
 #[derive(Debug, Clone)]
 pub enum Interest {
@@ -52,6 +117,8 @@ pub enum Interest {
     Local(Arc<Subscription>),
     /// A peer's interest.
     Remote(Arc<RemoteInterest>),
+    /// A subscription of the server itself (system account services).
+    Internal(Arc<InternalSubscription>),
 }
 
 impl PartialEq for Interest {
@@ -59,6 +126,7 @@ impl PartialEq for Interest {
         match (self, other) {
             (Interest::Local(a), Interest::Local(b)) => Arc::ptr_eq(a, b),
             (Interest::Remote(a), Interest::Remote(b)) => Arc::ptr_eq(a, b),
+            (Interest::Internal(a), Interest::Internal(b)) => Arc::ptr_eq(a, b),
             _ => false,
         }
     }

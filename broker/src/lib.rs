@@ -51,4 +51,5 @@ pub mod server;
 pub mod signals;
 pub mod stats;
 pub mod sublist;
+pub mod system;
 pub mod tls;

@@ -44,7 +44,7 @@ pub struct Subsz {
 
 /// nats-server's `SublistStats` JSON.
 #[derive(Debug, Serialize)]
-struct StatsJson {
+pub(crate) struct StatsJson {
     num_subscriptions: u64,
     num_cache: u64,
     num_inserts: u64,
@@ -187,6 +187,7 @@ pub fn subsz(monitor: &Monitor, params: &Params) -> Result<Subsz, BadRequest> {
                     Some(SubDetail::of(&subscription, true))
                 }
                 crate::interest::Interest::Remote(_) => None,
+                crate::interest::Interest::Internal(_) => None,
             })
             .collect();
         details.sort_by(by_cid_then_sid);

@@ -97,6 +97,9 @@ pub struct ServerState {
     pub lame_duck: AtomicBool,
     /// Bound client listener address.
     pub client_addr: Mutex<Option<SocketAddr>>,
+    /// Where connect/disconnect events go, once the system account's
+    /// service runs.
+    pub system_events: OnceLock<tokio::sync::mpsc::Sender<crate::system::SystemEvent>>,
 }
 
 impl std::fmt::Debug for ServerState {
@@ -137,6 +140,7 @@ impl ServerState {
             config_load_time: Mutex::new(SystemTime::now()),
             lame_duck: AtomicBool::new(false),
             client_addr: Mutex::new(None),
+            system_events: OnceLock::new(),
         }
     }
 
@@ -272,7 +276,8 @@ impl ServerState {
             self.unindex(subscription);
         }
         lock(&self.clients).remove(&client.cid);
-        if let Some(account) = client.account() {
+        let account = client.account();
+        if let Some(account) = &account {
             account.remove_connection();
         }
         let reason = client.close_reason().unwrap_or(CloseReason::ClientClosed);
@@ -287,11 +292,27 @@ impl ServerState {
             traffic: client.traffic.snapshot(),
             rtt_nanos: client.rtt_nanos.load(Ordering::Relaxed),
         };
+        if let Some(account) = account {
+            self.emit_system_event(crate::system::SystemEvent::Disconnect {
+                closed: Box::new(closed.clone()),
+                account: account.name.to_string(),
+            });
+        }
         let mut ring = lock(&self.closed_clients);
         if ring.len() == MAX_CLOSED_CLIENTS {
             ring.pop_front();
         }
         ring.push_back(closed);
+    }
+
+    /// Hand an event to the system account's service, if it runs; dropped
+    /// when its channel is full (a client never waits on it).
+    pub fn emit_system_event(&self, event: crate::system::SystemEvent) {
+        if let Some(sender) = self.system_events.get() {
+            if sender.try_send(event).is_err() {
+                tracing::debug!("system event channel full; event dropped");
+            }
+        }
     }
 
     /// Open connections, in no particular order.
@@ -371,6 +392,42 @@ impl ServerState {
             .insert(&subject, queue.as_deref(), Interest::Local(subscription));
         self.local_interest
             .added(&account.name, &subject, queue.as_ref());
+    }
+
+    /// Put a server-internal subscription in `account`'s index and announce
+    /// it to peers like a client's.
+    pub fn add_internal_subscription(
+        &self,
+        account: &crate::account::Account,
+        subscription: Arc<crate::interest::InternalSubscription>,
+    ) {
+        let subject = subscription.subject.clone();
+        let queue = subscription.queue.clone();
+        account
+            .sublist
+            .insert(&subject, queue.as_deref(), Interest::Internal(subscription));
+        self.local_interest
+            .added(&account.name, &subject, queue.as_ref());
+    }
+
+    /// Take a server-internal subscription out of `account`'s index.
+    pub fn remove_internal_subscription(
+        &self,
+        account: &crate::account::Account,
+        subscription: &Arc<crate::interest::InternalSubscription>,
+    ) {
+        let removed = account.sublist.remove(
+            &subscription.subject,
+            subscription.queue.as_deref(),
+            &Interest::Internal(subscription.clone()),
+        );
+        if removed {
+            self.local_interest.removed(
+                &account.name,
+                &subscription.subject,
+                subscription.queue.as_ref(),
+            );
+        }
     }
 
     /// Take a subscription out of the index and its connection's map.
