@@ -100,6 +100,9 @@ pub struct ServerState {
     /// Where connect/disconnect events go, once the system account's
     /// service runs.
     pub system_events: OnceLock<tokio::sync::mpsc::Sender<crate::system::SystemEvent>>,
+    /// The server's own subscriptions in the index (left out of the
+    /// client subscription count).
+    internal_subscriptions: std::sync::atomic::AtomicUsize,
 }
 
 impl std::fmt::Debug for ServerState {
@@ -141,6 +144,7 @@ impl ServerState {
             lame_duck: AtomicBool::new(false),
             client_addr: Mutex::new(None),
             system_events: OnceLock::new(),
+            internal_subscriptions: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -370,8 +374,8 @@ impl ServerState {
         }
     }
 
-    /// Local client subscriptions in every account (peers' interest not
-    /// counted).
+    /// Local client subscriptions in every account (peers' interest and
+    /// the server's own subscriptions not counted).
     pub fn local_subscription_count(&self) -> usize {
         let indexed: usize = self
             .accounts
@@ -379,7 +383,9 @@ impl ServerState {
             .iter()
             .map(|account| account.sublist.count())
             .sum();
-        indexed.saturating_sub(self.remote_interest.total())
+        indexed
+            .saturating_sub(self.remote_interest.total())
+            .saturating_sub(self.internal_subscriptions.load(Ordering::Relaxed))
     }
 
     /// Put a new subscription in the index and announce it.
@@ -394,27 +400,34 @@ impl ServerState {
             .added(&account.name, &subject, queue.as_ref());
     }
 
-    /// Put a server-internal subscription in `account`'s index and announce
-    /// it to peers like a client's.
+    /// Put a server-internal subscription in `account`'s index and, when
+    /// `announce`, announce it to peers like a client's (so peers forward
+    /// matching messages here).
     pub fn add_internal_subscription(
         &self,
         account: &crate::account::Account,
         subscription: Arc<crate::interest::InternalSubscription>,
+        announce: bool,
     ) {
         let subject = subscription.subject.clone();
         let queue = subscription.queue.clone();
         account
             .sublist
             .insert(&subject, queue.as_deref(), Interest::Internal(subscription));
-        self.local_interest
-            .added(&account.name, &subject, queue.as_ref());
+        self.internal_subscriptions.fetch_add(1, Ordering::Relaxed);
+        if announce {
+            self.local_interest
+                .added(&account.name, &subject, queue.as_ref());
+        }
     }
 
-    /// Take a server-internal subscription out of `account`'s index.
+    /// Take a server-internal subscription out of `account`'s index
+    /// (`announced` as it was added).
     pub fn remove_internal_subscription(
         &self,
         account: &crate::account::Account,
         subscription: &Arc<crate::interest::InternalSubscription>,
+        announced: bool,
     ) {
         let removed = account.sublist.remove(
             &subscription.subject,

@@ -22,4 +22,4 @@ pub mod requests;
 pub mod service;
 
 pub use events::SystemEvent;
-pub use service::{run, STATSZ_INTERVAL};
+pub use service::{run, ANNOUNCED_SUBSCRIPTIONS, STATSZ_INTERVAL};

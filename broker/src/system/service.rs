@@ -28,6 +28,11 @@ use crate::server::ServerState;
 /// at first, backing off to 30 s).
 pub const STATSZ_INTERVAL: Duration = Duration::from_secs(10);
 
+/// Subscriptions the service announces to peers (all in the system
+/// account): `$SYS.REQ.SERVER.PING`, `.PING.*`, `.<id>.*`, `ACCOUNT.*.*`.
+/// Peers' `/routez` counts them in each route's `subscriptions`.
+pub const ANNOUNCED_SUBSCRIPTIONS: usize = 4;
+
 /// Requests waiting for the service; more are dropped (and counted on the
 /// subscription), never queued on the publisher.
 const REQUEST_CHANNEL_CAPACITY: usize = 1024;
@@ -62,19 +67,20 @@ pub async fn run(server: Arc<ServerState>, http_port: u16) {
             None,
             requests_tx.clone(),
         ));
-        server.add_internal_subscription(&system, sub.clone());
-        subscriptions.push((system.clone(), sub));
+        server.add_internal_subscription(&system, sub.clone(), true);
+        subscriptions.push((system.clone(), sub, true));
     }
     // USER.INFO is asked in the requester's own account (nats-server
-    // imports it into every account); accounts created later lack it.
+    // imports it into every account); accounts created later lack it. Only
+    // local clients are answered, so peers need not know of it.
     for account in server.accounts.all() {
         let sub = Arc::new(InternalSubscription::new(
             "$SYS.REQ.USER.INFO",
             None,
             requests_tx.clone(),
         ));
-        server.add_internal_subscription(&account, sub.clone());
-        subscriptions.push((account, sub));
+        server.add_internal_subscription(&account, sub.clone(), false);
+        subscriptions.push((account, sub, false));
     }
     drop(requests_tx);
     let service = Service {
@@ -93,8 +99,8 @@ pub async fn run(server: Arc<ServerState>, http_port: u16) {
             _ = ticker.tick() => service.publish_statsz(),
         }
     }
-    for (account, sub) in &subscriptions {
-        server.remove_internal_subscription(account, sub);
+    for (account, sub, announced) in &subscriptions {
+        server.remove_internal_subscription(account, sub, *announced);
     }
 }
 
