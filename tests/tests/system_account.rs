@@ -252,3 +252,57 @@ async fn accountz_and_accstatz_shapes() {
     })
     .await;
 }
+
+/// The `account` label values of `series` in a /metrics text.
+fn account_labels(metrics: &str, series: &str) -> Vec<String> {
+    metrics
+        .lines()
+        .filter(|line| line.starts_with(&format!("{series}{{")))
+        .filter_map(|line| line.split("account=\"").nth(1))
+        .filter_map(|rest| rest.split('"').next())
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test]
+async fn metrics_account_label_is_bounded_by_configured_accounts() {
+    let server = TestServer::start(with_accounts(test_options())).await;
+    // Accounts nobody configured (as peers or JWT resolution create them).
+    for n in 0..20 {
+        server
+            .handle
+            .state()
+            .accounts
+            .get_or_create(&format!("LEARNED{n}"))
+            .expect("valid name");
+    }
+    let a = client(&server, "a", "pa").await;
+    a.publish("work", "x".into()).await.unwrap();
+    sync(&a).await;
+    let (status, metrics) = common::http_get(server.monitor.expect("monitoring"), "/metrics").await;
+    assert_eq!(status, 200);
+    let mut labels = account_labels(&metrics, "starling_account_connections");
+    labels.sort();
+    assert_eq!(labels, ["$G", "$SYS", "A", "other"], "{metrics}");
+    let line = metrics
+        .lines()
+        .find(|l| l.starts_with("starling_account_connections{account=\"A\"}"))
+        .expect("A's connections");
+    assert!(line.ends_with(" 1"), "{line}");
+    let in_msgs = metrics
+        .lines()
+        .find(|l| l.starts_with("starling_account_in_msgs_total{account=\"A\"}"))
+        .expect("A's in msgs");
+    let count: u64 = in_msgs
+        .rsplit(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("a number");
+    assert!(count >= 2, "{in_msgs}");
+}
+
+#[tokio::test]
+async fn varz_names_the_system_account() {
+    let server = TestServer::start(with_accounts(test_options())).await;
+    assert_eq!(server.monitor_json("/varz").await["system_account"], "$SYS");
+}

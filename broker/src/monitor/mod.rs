@@ -29,6 +29,7 @@ pub(crate) mod format;
 pub(crate) mod healthz;
 mod index;
 mod metrics;
+mod metrics_accounts;
 pub(crate) mod params;
 pub(crate) mod routez;
 mod shared;

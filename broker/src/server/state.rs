@@ -435,11 +435,14 @@ impl ServerState {
             &Interest::Internal(subscription.clone()),
         );
         if removed {
-            self.local_interest.removed(
-                &account.name,
-                &subscription.subject,
-                subscription.queue.as_ref(),
-            );
+            self.internal_subscriptions.fetch_sub(1, Ordering::Relaxed);
+            if announced {
+                self.local_interest.removed(
+                    &account.name,
+                    &subscription.subject,
+                    subscription.queue.as_ref(),
+                );
+            }
         }
     }
 
