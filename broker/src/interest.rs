@@ -131,3 +131,43 @@ impl PartialEq for Interest {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(n: u8) -> InternalMessage {
+        InternalMessage {
+            subject: "s".into(),
+            reply: None,
+            payload: vec![n],
+            header_len: None,
+            publisher: None,
+        }
+    }
+
+    #[test]
+    fn a_full_channel_drops_and_counts_without_waiting() {
+        let (sender, mut receiver) = mpsc::channel(2);
+        let sub = InternalSubscription::new("s", None, sender);
+        assert!(sub.offer(message(1)));
+        assert!(sub.offer(message(2)));
+        assert!(!sub.offer(message(3)), "third does not fit");
+        assert_eq!(sub.dropped(), 1);
+        assert_eq!(receiver.try_recv().map(|m| m.payload).ok(), Some(vec![1]));
+        assert!(sub.offer(message(4)), "room again after a receive");
+        drop(receiver);
+        assert!(!sub.is_open());
+        assert!(!sub.offer(message(5)));
+        assert_eq!(sub.dropped(), 2);
+    }
+
+    #[test]
+    fn internal_interest_equality_is_identity() {
+        let (sender, _receiver) = mpsc::channel(1);
+        let a = Arc::new(InternalSubscription::new("s", None, sender.clone()));
+        let b = Arc::new(InternalSubscription::new("s", None, sender));
+        assert_eq!(Interest::Internal(a.clone()), Interest::Internal(a.clone()));
+        assert_ne!(Interest::Internal(a), Interest::Internal(b));
+    }
+}

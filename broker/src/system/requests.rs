@@ -225,3 +225,33 @@ fn jsz_disabled(monitor: &Monitor) -> JszDisabled {
         bytes: 0,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_options_become_monitoring_parameters() {
+        let params = params_from_body(
+            br#"{"subscriptions":true,"sort":"bytes_to","limit":5,"account":"A","auth":false,"server_name":"n1"}"#,
+        );
+        assert_eq!(params.get("subs"), Some("true"));
+        assert_eq!(params.get("sort"), Some("bytes_to"));
+        assert_eq!(params.get("limit"), Some("5"));
+        assert_eq!(params.get("acc"), Some("A"));
+        assert_eq!(params.get("auth"), None, "false is the default");
+        let detail = params_from_body(br#"{"subscriptions_detail":true}"#);
+        assert_eq!(detail.get("subs"), Some("detail"));
+        assert_eq!(params_from_body(b"not json").get("sort"), None);
+    }
+
+    #[test]
+    fn the_filter_matches_substrings_and_admits_all_when_empty() {
+        assert!(EventFilter::parse(b"").admits("n1", "c", "h"));
+        let filter = EventFilter::parse(br#"{"server_name":"n"}"#);
+        assert!(filter.admits("n1", "", ""));
+        assert!(!filter.admits("m1", "", ""));
+        let cluster = EventFilter::parse(br#"{"cluster":"east"}"#);
+        assert!(!cluster.admits("n1", "west", ""));
+    }
+}

@@ -166,11 +166,7 @@ impl Service {
         };
         let tokens: Vec<&str> = request.subject.split('.').collect();
         match tokens.as_slice() {
-            ["$SYS", "REQ", "SERVER", "PING"] => {
-                if self.admits(body) {
-                    self.answer_statsz(reply);
-                }
-            }
+            ["$SYS", "REQ", "SERVER", "PING"] if self.admits(body) => self.answer_statsz(reply),
             ["$SYS", "REQ", "SERVER", target, name] => {
                 if *target == "PING" && !self.admits(body) {
                     return;
