@@ -31,6 +31,7 @@ pub struct AccountDetail {
     leafnode_connections: usize,
     client_connections: usize,
     subscriptions: u64,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     is_system: bool,
     sublist_stats: StatsJson,
 }

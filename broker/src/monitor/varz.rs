@@ -165,7 +165,7 @@ pub fn varz(monitor: &Monitor) -> Varz {
         go: GO_FIELD,
         host: options.host.clone(),
         port,
-        auth_required: options.authorization.required(),
+        auth_required: server.authenticator().required(),
         tls_required: options.tls.is_some(),
         tls_verify: options.tls.as_ref().is_some_and(|tls| tls.verify),
         max_connections: options.max_connections,

@@ -148,6 +148,10 @@ pub fn endpoint(
     let mut params = params_from_body(body);
     if let Some(account) = account {
         params = params.with("acc", account);
+        // nats-server lists an account's subscriptions without being asked.
+        if endpoint == "SUBSZ" && params.get("subs").is_none() {
+            params = params.with("subs", "true");
+        }
     }
     let bad = |reason: crate::monitor::params::BadRequest| ApiError {
         code: 400,
