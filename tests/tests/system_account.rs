@@ -41,6 +41,17 @@ fn json(message: &async_nats::Message) -> Value {
 /// Publish `subject` with a reply inbox and collect answers until `want`
 /// arrived or the deadline passed.
 async fn gather(client: &async_nats::Client, subject: &str, body: &str, want: usize) -> Vec<Value> {
+    gather_within(client, subject, body, want, DEADLINE).await
+}
+
+/// [`gather`] with its own wait.
+async fn gather_within(
+    client: &async_nats::Client,
+    subject: &str,
+    body: &str,
+    want: usize,
+    within: Duration,
+) -> Vec<Value> {
     let inbox = client.new_inbox();
     let mut replies = client.subscribe(inbox.clone()).await.expect("subscribe");
     sync(client).await;
@@ -49,7 +60,7 @@ async fn gather(client: &async_nats::Client, subject: &str, body: &str, want: us
         .await
         .expect("publish");
     let mut answers = Vec::new();
-    let deadline = tokio::time::Instant::now() + DEADLINE;
+    let deadline = tokio::time::Instant::now() + within;
     while answers.len() < want {
         match tokio::time::timeout_at(deadline, replies.next()).await {
             Ok(Some(message)) => answers.push(json(&message)),
@@ -74,11 +85,13 @@ async fn ping_is_answered_by_every_node_of_a_cluster() {
         })
         .await;
     }
+
     let sys = client(&n1, "sys", "psys").await;
     // Interest propagation is asynchronous: poll until all three answer.
     let mut names = Vec::new();
-    for _ in 0..50 {
-        let answers = gather(&sys, "$SYS.REQ.SERVER.PING", "", 3).await;
+    for _ in 0..10 {
+        let answers =
+            gather_within(&sys, "$SYS.REQ.SERVER.PING", "", 3, Duration::from_secs(1)).await;
         names = answers
             .iter()
             .map(|a| a["server"]["name"].as_str().unwrap_or("").to_string())
@@ -103,11 +116,14 @@ async fn ping_is_answered_by_every_node_of_a_cluster() {
     assert_eq!(names, ["n1", "n2", "n3"]);
 
     // The filter: only the named server answers.
-    let only = gather(
+    // (All three answered the plain PING above, so a second answer to this
+    // one would arrive about as fast as the first.)
+    let only = gather_within(
         &sys,
         "$SYS.REQ.SERVER.PING.VARZ",
         r#"{"server_name":"n2"}"#,
         2,
+        Duration::from_millis(500),
     )
     .await;
     assert_eq!(only.len(), 1, "{only:?}");
@@ -167,6 +183,7 @@ async fn connect_and_disconnect_events_reach_system_subscribers() {
     let sys = client(&server, "sys", "psys").await;
     let mut connects = sys.subscribe("$SYS.ACCOUNT.A.CONNECT").await.unwrap();
     let mut disconnects = sys.subscribe("$SYS.ACCOUNT.A.DISCONNECT").await.unwrap();
+    let mut account_conns = sys.subscribe("$SYS.ACCOUNT.A.SERVER.CONNS").await.unwrap();
     sync(&sys).await;
 
     let a = async_nats::ConnectOptions::new()
@@ -183,6 +200,16 @@ async fn connect_and_disconnect_events_reach_system_subscribers() {
     assert_eq!(connect["client"]["kind"], "Client");
     drop(a);
     let disconnect = json(&next_message(&mut disconnects).await);
+    let mut conns = Vec::new();
+    while conns.last().map(|c: &Value| c["conns"].clone()) != Some(Value::from(0)) {
+        conns.push(json(&next_message(&mut account_conns).await));
+    }
+    assert_eq!(
+        conns[0]["type"],
+        "io.nats.server.advisory.v1.account_connections"
+    );
+    assert_eq!(conns[0]["acc"], "A");
+    assert_eq!(conns[0]["conns"], 1, "{conns:?}");
     assert_eq!(
         disconnect["type"],
         "io.nats.server.advisory.v1.client_disconnect"
@@ -199,7 +226,14 @@ async fn other_accounts_cannot_see_system_traffic() {
     let mut events = a.subscribe("$SYS.>").await.unwrap();
     sync(&a).await;
     // A PING in account A reaches no system service.
-    let answers = gather(&a, "$SYS.REQ.SERVER.PING", "", 1).await;
+    let answers = gather_within(
+        &a,
+        "$SYS.REQ.SERVER.PING",
+        "",
+        1,
+        Duration::from_millis(300),
+    )
+    .await;
     assert!(answers.is_empty(), "{answers:?}");
     // A connect event is published in $SYS, not in A.
     let _other = client(&server, "a", "pa").await;

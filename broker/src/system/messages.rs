@@ -254,3 +254,32 @@ pub struct UserInfo {
     /// Account.
     pub account: String,
 }
+
+/// nats-server `AccountNumConns`: `$SYS.ACCOUNT.<acc>.SERVER.CONNS`, sent
+/// when an account's connection count changes.
+#[derive(Debug, Serialize)]
+pub struct AccountNumConns {
+    /// `io.nats.server.advisory.v1.account_connections`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Unique event id.
+    pub id: String,
+    /// When.
+    pub timestamp: String,
+    /// Who reports.
+    pub server: ServerInfo,
+    /// The account.
+    pub acc: String,
+    /// Its connections on this server.
+    pub conns: usize,
+    /// Always 0.
+    pub leafnodes: usize,
+    /// Connections (nats-server: client + leaf).
+    pub total_conns: usize,
+    /// Delivered for its clients.
+    pub sent: DataStats,
+    /// Published by its clients.
+    pub received: DataStats,
+    /// Always 0 (not counted per account).
+    pub slow_consumers: u64,
+}

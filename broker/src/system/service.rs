@@ -11,8 +11,8 @@ use tokio::sync::mpsc;
 
 use super::events::{SystemEvent, EVENT_CHANNEL_CAPACITY};
 use super::messages::{
-    ConnectEventMsg, DataStats, DisconnectEventMsg, EventClientInfo, ServerApiResponse, ServerInfo,
-    ServerStatsMsg, UserInfo,
+    AccountNumConns, ConnectEventMsg, DataStats, DisconnectEventMsg, EventClientInfo,
+    ServerApiResponse, ServerInfo, ServerStatsMsg, UserInfo,
 };
 use super::requests::{endpoint, statsz, EventFilter};
 use crate::account::Account;
@@ -242,7 +242,49 @@ impl Service {
         self.publish(&self.system, &subject, &message);
     }
 
+    /// `$SYS.ACCOUNT.<acc>.SERVER.CONNS` for `name`.
+    fn publish_account_conns(&self, name: &str) {
+        let Some(account) = self.server.accounts.get(name) else {
+            return;
+        };
+        let traffic = account.traffic.snapshot();
+        let conns = account.connection_count();
+        let message = AccountNumConns {
+            kind: "io.nats.server.advisory.v1.account_connections",
+            id: event_id(),
+            timestamp: rfc3339(SystemTime::now()),
+            server: self.server_info(),
+            acc: name.to_string(),
+            conns,
+            leafnodes: 0,
+            total_conns: conns,
+            sent: DataStats {
+                msgs: traffic.out_msgs,
+                bytes: traffic.out_bytes,
+            },
+            received: DataStats {
+                msgs: traffic.in_msgs,
+                bytes: traffic.in_bytes,
+            },
+            slow_consumers: 0,
+        };
+        self.publish(
+            &self.system,
+            &format!("$SYS.ACCOUNT.{name}.SERVER.CONNS"),
+            &message,
+        );
+    }
+
     fn publish_event(&self, event: SystemEvent) {
+        let account = match &event {
+            SystemEvent::Connect(client) => client.account_name(),
+            SystemEvent::Disconnect { account, .. } => account.clone(),
+        };
+        self.publish_client_event(event);
+        self.publish_account_conns(&account);
+    }
+
+    fn publish_client_event(&self, event: SystemEvent) {
         let now = rfc3339(SystemTime::now());
         match event {
             SystemEvent::Connect(client) => {
