@@ -129,6 +129,16 @@ async fn ping_is_answered_by_every_node_of_a_cluster() {
     assert_eq!(only.len(), 1, "{only:?}");
     assert_eq!(only[0]["data"]["server_name"], "n2");
     assert_eq!(only[0]["server"]["name"], "n2");
+
+    // A request addressed to another node's id crosses the route to it.
+    let n3_id = n3.monitor_json("/varz").await["server_id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let connz = gather(&sys, &format!("$SYS.REQ.SERVER.{n3_id}.CONNZ"), "", 1).await;
+    assert_eq!(connz.len(), 1);
+    assert_eq!(connz[0]["server"]["name"], "n3");
+    assert_eq!(connz[0]["data"]["server_id"], n3_id.as_str());
 }
 
 #[tokio::test]
