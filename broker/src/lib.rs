@@ -54,5 +54,6 @@ pub mod server;
 pub mod signals;
 pub mod stats;
 pub mod sublist;
+pub mod system;
 pub mod tls;
 pub mod tls_pin;

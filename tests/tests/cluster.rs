@@ -44,8 +44,10 @@ async fn wait_for_mesh(nodes: &[&TestServer]) {
     }
 }
 
-/// Wait until `from` has `count` interest entries from `to`.
+/// Wait until `from` has `count` interest entries from `to`'s clients (plus
+/// the system account service's own, which every node announces).
 async fn wait_for_interest(from: &TestServer, to: &TestServer, count: u64) {
+    let count = count + starling::system::ANNOUNCED_SUBSCRIPTIONS as u64;
     eventually("interest propagated", || async {
         route_to(from, to)
             .await

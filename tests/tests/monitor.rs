@@ -85,7 +85,7 @@ async fn varz_has_nats_server_fields() {
          leaf mqtt websocket jetstream tls_timeout write_deadline start now \
          uptime mem cores gomaxprocs cpu connections total_connections routes \
          remotes leafnodes in_msgs out_msgs in_bytes out_bytes slow_consumers \
-         subscriptions http_req_stats config_load_time starling_version",
+         subscriptions http_req_stats config_load_time system_account starling_version",
     );
     assert_eq!(keys(&varz), expected, "{varz:#}");
     assert_eq!(varz["server_id"].as_str().map(str::len), Some(56));

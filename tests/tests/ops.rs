@@ -16,6 +16,9 @@ use std::process::{Command, Stdio};
 
 use common::{eventually, http_get, nats_client, TestServer};
 
+/// Interest entries the system account service announces on every node.
+const SYSTEM_INTEREST: f64 = starling::system::ANNOUNCED_SUBSCRIPTIONS as f64;
+
 /// Every series `/metrics` must show from startup.
 const SERIES: [&str; 21] = [
     "starling_in_msgs_total{kind=\"client\"}",
@@ -148,11 +151,15 @@ async fn metrics_shows_every_series_from_startup_at_zero() {
         "starling_subscriptions",
         "starling_routes",
         "starling_lame_duck",
-        "starling_interest_entries{origin=\"local\"}",
         "starling_interest_entries{origin=\"remote\"}",
     ] {
         assert_eq!(samples[series], 0.0, "{series}");
     }
+    // Only the system account service's own interest.
+    assert_eq!(
+        samples["starling_interest_entries{origin=\"local\"}"],
+        SYSTEM_INTEREST
+    );
     let build_info = format!(
         "starling_build_info{{version=\"{}\"}}",
         env!("CARGO_PKG_VERSION")
@@ -277,7 +284,10 @@ async fn metrics_counters_move_by_exactly_the_traffic_sent() {
     }
     assert_eq!(after["starling_connections"], 2.0);
     assert_eq!(after["starling_subscriptions"], 1.0);
-    assert_eq!(after["starling_interest_entries{origin=\"local\"}"], 1.0);
+    assert_eq!(
+        after["starling_interest_entries{origin=\"local\"}"],
+        1.0 + SYSTEM_INTEREST
+    );
     assert_eq!(after["starling_slow_consumers_total"], 0.0);
 
     // /varz reports the same totals.
@@ -338,9 +348,10 @@ async fn metrics_split_client_and_route_traffic_and_never_go_back() {
         .await
         .expect("subscribe");
     subscriber_client.flush().await.expect("flush");
+    // b's subscriber plus b's system account service.
     let interest = vec![(
         "starling_interest_entries{origin=\"remote\"}".to_string(),
-        1.0,
+        1.0 + SYSTEM_INTEREST,
     )];
     wait_for_samples(&a, "b's interest reached a", interest).await;
 

@@ -1,12 +1,13 @@
 //! One account: a subject space of its own.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use super::mappings::SubjectMappings;
 use super::responses::ResponseTable;
 use crate::interest::Interest;
 use crate::options::AccountOptions;
+use crate::stats::Traffic;
 use crate::sublist::Sublist;
 
 /// An account's limits (nats-server's `limits { max_connections,
@@ -45,6 +46,11 @@ pub struct Account {
     /// Client connections to this server now in the account, for
     /// `max_connections` and monitoring.
     connections: AtomicUsize,
+    /// Connections accepted into the account since start.
+    total_connections: AtomicU64,
+    /// Messages its local clients published (in) and were delivered to
+    /// them (out), added once per read buffer, not per message.
+    pub traffic: Traffic,
 }
 
 impl std::fmt::Debug for Account {
@@ -78,6 +84,8 @@ impl Account {
             responses: ResponseTable::default(),
             mappings: SubjectMappings::default(),
             connections: AtomicUsize::new(0),
+            total_connections: AtomicU64::new(0),
+            traffic: Traffic::default(),
         }
     }
 
@@ -95,8 +103,15 @@ impl Account {
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |current| {
                 (current < max).then_some(current + 1)
             })
-            .map(|_| ())
+            .map(|_| {
+                self.total_connections.fetch_add(1, Ordering::Relaxed);
+            })
             .map_err(|_| LimitError::MaxConnections)
+    }
+
+    /// Connections accepted into the account since start.
+    pub fn total_connections(&self) -> u64 {
+        self.total_connections.load(Ordering::Relaxed)
     }
 
     /// A connection counted by [`Account::add_connection`] closed.

@@ -194,6 +194,8 @@ impl Connection {
             .store(connect.headers, Ordering::Relaxed);
         self.connect = *connect;
         self.connected = true;
+        self.server
+            .emit_system_event(crate::system::SystemEvent::Connect(self.handle.clone()));
         self.send_ok_if_verbose();
         Ok(())
     }

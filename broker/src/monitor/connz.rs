@@ -298,6 +298,12 @@ pub async fn handle(State(monitor): State<Arc<Monitor>>, Query(params): Query<Pa
     json_response(&params, &connz(&monitor, &query))
 }
 
+/// The `/connz` document for `params` (also the system account's CONNZ).
+pub fn connz_for(monitor: &Monitor, params: &Params) -> Result<Connz, BadRequest> {
+    let query = ConnzQuery::parse(params)?;
+    Ok(connz(monitor, &query))
+}
+
 fn connz(monitor: &Monitor, query: &ConnzQuery<'_>) -> Connz {
     let server = &monitor.server;
     let now = SystemTime::now();

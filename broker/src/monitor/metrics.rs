@@ -14,6 +14,12 @@
 //! `client` or `route`, `origin` is `local` or `remote`, `version` is this
 //! build's. Every series exists from startup, at 0.
 //!
+//! Per-account series (`starling_account_*`) carry an `account` label that
+//! stays bounded: only the configured accounts, `$G` and the system
+//! account get their own value; every other account (learned from a peer,
+//! created on demand) is summed into `account="other"`. So the label has at
+//! most configured + 3 values, whatever peers or clients name.
+//!
 //! The `kind` split of traffic: what routes carried is the sum of every
 //! route's own counters (`Peer::stats`), plus the last reading of routes
 //! that have since closed, so a lost route does not make the series go
@@ -35,6 +41,7 @@ use axum::Router;
 use metrics::{describe_counter, describe_gauge, Unit};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 
+use super::metrics_accounts::account_readings;
 use super::shared::Monitor;
 use crate::client::handle::lock;
 use crate::server::info::STARLING_VERSION;
@@ -81,6 +88,37 @@ const COUNTERS: [(&str, &str, Unit); 7] = [
         Unit::Count,
     ),
 ];
+
+/// Per-account counters (label `account`): name, help text, unit.
+const ACCOUNT_COUNTERS: [(&str, &str, Unit); 4] = [
+    (
+        "starling_account_in_msgs_total",
+        "Messages the account's local clients published.",
+        Unit::Count,
+    ),
+    (
+        "starling_account_in_bytes_total",
+        "Payload bytes the account's local clients published.",
+        Unit::Bytes,
+    ),
+    (
+        "starling_account_out_msgs_total",
+        "Messages delivered for the account's local clients' publishes.",
+        Unit::Count,
+    ),
+    (
+        "starling_account_out_bytes_total",
+        "Payload bytes delivered for the account's local clients' publishes.",
+        Unit::Bytes,
+    ),
+];
+
+/// Per-account gauges (label `account`).
+const ACCOUNT_GAUGES: [(&str, &str, Unit); 1] = [(
+    "starling_account_connections",
+    "Open client connections in the account.",
+    Unit::Count,
+)];
 
 /// Gauges: name, help text, unit.
 const GAUGES: [(&str, &str, Unit); 10] = [
@@ -165,8 +203,11 @@ impl MetricsEndpoint {
             for (name, help, unit) in COUNTERS {
                 describe_counter!(name, unit, help);
             }
-            for (name, help, unit) in GAUGES {
-                describe_gauge!(name, unit, help);
+            for (name, help, unit) in GAUGES.iter().chain(&ACCOUNT_GAUGES) {
+                describe_gauge!(*name, *unit, *help);
+            }
+            for (name, help, unit) in ACCOUNT_COUNTERS {
+                describe_counter!(name, unit, help);
             }
         });
         MetricsEndpoint {
@@ -203,6 +244,9 @@ struct Reading {
     start_since_epoch: Duration,
     resident_memory_bytes: u64,
     open_fds: usize,
+    /// Per account label (bounded, see the module doc): connections and
+    /// traffic.
+    accounts: Vec<(String, usize, TrafficSnapshot)>,
 }
 
 impl Reading {
@@ -242,6 +286,7 @@ impl Reading {
             start_since_epoch: server.start.duration_since(UNIX_EPOCH).unwrap_or_default(),
             resident_memory_bytes: monitor.usage.resident_memory_bytes(),
             open_fds: open_fds(),
+            accounts: account_readings(monitor),
         }
     }
 }
@@ -273,6 +318,19 @@ fn record(reading: &Reading, traffic: &KindTraffic) {
     metrics::gauge!("starling_process_start_time_seconds")
         .set(reading.start_since_epoch.as_secs_f64());
     metrics::gauge!("starling_process_open_fds").set(reading.open_fds as f64);
+    for (account, connections, traffic) in &reading.accounts {
+        let label = account.clone();
+        metrics::gauge!("starling_account_connections", "account" => label.clone())
+            .set(*connections as f64);
+        metrics::counter!("starling_account_in_msgs_total", "account" => label.clone())
+            .absolute(traffic.in_msgs);
+        metrics::counter!("starling_account_in_bytes_total", "account" => label.clone())
+            .absolute(traffic.in_bytes);
+        metrics::counter!("starling_account_out_msgs_total", "account" => label.clone())
+            .absolute(traffic.out_msgs);
+        metrics::counter!("starling_account_out_bytes_total", "account" => label)
+            .absolute(traffic.out_bytes);
+    }
 }
 
 /// Entries of `/proc/self/fd` (0 where `/proc` is missing).

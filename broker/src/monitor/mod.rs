@@ -8,6 +8,8 @@
 //! - `subsz`: `/subsz` and `/subscriptionsz`, the subscription index.
 //! - `routez`: `/routez`, plus empty `/gatewayz` and `/leafz`.
 //! - `healthz`: `/healthz`; `index`: the `/` page.
+//! - `accountz`: `/accountz` (accounts, one account's detail) and
+//!   `/accstatz` (per-account connections and traffic).
 //! - `metrics`: `/metrics`, the counters in Prometheus' text format.
 //! - `params`: query parsing with nats-server's rules and 400 texts.
 //! - `format`: Go-style times (RFC 3339, nanoseconds), durations and floats.
@@ -21,17 +23,19 @@
 //! panics on input. `/metrics` has its own state (its recorder), so it is
 //! merged in as a separate router.
 
-mod connz;
-mod format;
-mod healthz;
+pub(crate) mod accountz;
+pub(crate) mod connz;
+pub(crate) mod format;
+pub(crate) mod healthz;
 mod index;
 mod metrics;
-mod params;
-mod routez;
+mod metrics_accounts;
+pub(crate) mod params;
+pub(crate) mod routez;
 mod shared;
-mod subsz;
-mod usage;
-mod varz;
+pub(crate) mod subsz;
+pub(crate) mod usage;
+pub(crate) mod varz;
 
 use std::sync::Arc;
 
@@ -55,6 +59,8 @@ pub fn router(monitor: Arc<Monitor>) -> Router {
         .route("/gatewayz", get(routez::handle_gatewayz))
         .route("/leafz", get(routez::handle_leafz))
         .route("/healthz", get(healthz::handle))
+        .route("/accountz", get(accountz::handle_accountz))
+        .route("/accstatz", get(accountz::handle_accstatz))
         .with_state(monitor.clone())
         .merge(metrics::router(monitor))
 }

@@ -24,8 +24,14 @@ impl IntoResponse for BadRequest {
 }
 
 impl Params {
+    /// These parameters with `name` set to `value` (replacing it).
+    pub fn with(mut self, name: &str, value: &str) -> Self {
+        self.0.retain(|(n, _)| n != name);
+        self.0.push((name.to_string(), value.to_string()));
+        self
+    }
+
     /// Parameters from `(name, value)` pairs.
-    #[cfg(test)]
     pub fn from_pairs(pairs: &[(&str, &str)]) -> Self {
         Params(
             pairs

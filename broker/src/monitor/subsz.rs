@@ -44,7 +44,7 @@ pub struct Subsz {
 
 /// nats-server's `SublistStats` JSON.
 #[derive(Debug, Serialize)]
-struct StatsJson {
+pub(crate) struct StatsJson {
     num_subscriptions: u64,
     num_cache: u64,
     num_inserts: u64,

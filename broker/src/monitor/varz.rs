@@ -3,7 +3,7 @@
 //! Field names, order and omissions follow nats-server's `Varz` struct for a
 //! single node: `omitempty` fields that would be empty here (`git_commit`,
 //! `tls_required`/`tls_verify` without TLS, `ip`, `connect_urls`, `tags`,
-//! `system_account`, ...) are left
+//! ...) are left
 //! out, and the nested option structs print as `{}` when unset, as Go does.
 //! `starling_version` is the one field nats-server does not have.
 
@@ -95,6 +95,8 @@ pub struct Varz {
     subscriptions: usize,
     http_req_stats: std::collections::BTreeMap<&'static str, u64>,
     config_load_time: String,
+    /// The system account's name (always present: Starling always has one).
+    system_account: String,
     starling_version: &'static str,
 }
 
@@ -163,7 +165,7 @@ pub fn varz(monitor: &Monitor) -> Varz {
         go: GO_FIELD,
         host: options.host.clone(),
         port,
-        auth_required: options.authorization.required(),
+        auth_required: server.authenticator().required(),
         tls_required: options.tls.is_some(),
         tls_verify: options.tls.as_ref().is_some_and(|tls| tls.verify),
         max_connections: options.max_connections,
@@ -213,6 +215,7 @@ pub fn varz(monitor: &Monitor) -> Varz {
         subscriptions: server.local_subscription_count(),
         http_req_stats: monitor.request_counts(),
         config_load_time: rfc3339(*lock(&server.config_load_time)),
+        system_account: server.accounts.system_name().to_string(),
         starling_version: STARLING_VERSION,
     }
 }

@@ -60,10 +60,23 @@ impl Batch {
             peer.wake();
         }
         if let Some(publisher) = publisher {
+            let busy = self.traffic.in_msgs != 0 || self.traffic.out_msgs != 0;
             if self.traffic.in_msgs != 0 {
                 publisher
                     .traffic
                     .add_in(self.traffic.in_msgs, self.traffic.in_bytes);
+            }
+            // Per-account counts, once per read buffer: what the account's
+            // client published, and what that delivered (within the account).
+            if busy {
+                if let Some(account) = publisher.account() {
+                    account
+                        .traffic
+                        .add_in(self.traffic.in_msgs, self.traffic.in_bytes);
+                    account
+                        .traffic
+                        .add_out(self.traffic.out_msgs, self.traffic.out_bytes);
+                }
             }
         }
         self.traffic.flush_into(&server.traffic);

@@ -20,7 +20,7 @@ use super::batch::Batch;
 use crate::account::Account;
 use crate::client::handle::{ClientHandle, Subscription};
 use crate::close::CloseReason;
-use crate::interest::Interest;
+use crate::interest::{Interest, InternalMessage, InternalSubscription};
 use crate::server::ServerState;
 
 /// A message being routed.
@@ -107,6 +107,11 @@ pub fn route(
             Interest::StreamImport(_)
             | Interest::ServiceImport(_)
             | Interest::ServiceResponse(_) => imports = true,
+            Interest::Internal(internal) => {
+                if deliver_internal(internal, &origin, message, batch) {
+                    delivered += 1;
+                }
+            }
         }
     }
     for group in &matches.queues {
@@ -126,6 +131,11 @@ pub fn route(
                 ) =>
             {
                 delivered += 1;
+            }
+            Some(Interest::Internal(internal)) => {
+                if deliver_internal(internal, &origin, message, batch) {
+                    delivered += 1;
+                }
             }
             Some(_) | None => {}
         }
@@ -154,6 +164,7 @@ fn pick_member<'a>(
             Interest::StreamImport(_)
             | Interest::ServiceImport(_)
             | Interest::ServiceResponse(_) => 0,
+            Interest::Internal(internal) => u64::from(internal.is_open()),
         }
     };
     if let [only] = members {
@@ -193,6 +204,34 @@ fn deliver_to_local_member(
         }
         _ => false,
     })
+}
+
+/// Hand the message to a server-internal subscription (never blocks: a
+/// full channel drops it and counts the drop).
+fn deliver_internal(
+    internal: &InternalSubscription,
+    origin: &Origin<'_>,
+    message: &Message<'_>,
+    batch: &mut Batch,
+) -> bool {
+    let publisher = match origin {
+        Origin::Client { publisher, .. } => Some(publisher.cid),
+        Origin::Route { .. } | Origin::Internal => None,
+    };
+    let offered = internal.offer(InternalMessage {
+        subject: message.subject.to_string(),
+        reply: message
+            .reply
+            .map(|reply| String::from_utf8_lossy(reply).into_owned()),
+        payload: message.payload.to_vec(),
+        header_len: message.header_len,
+        publisher,
+    });
+    if offered {
+        batch.traffic.out_msgs += 1;
+        batch.traffic.out_bytes += message.payload.len() as u64;
+    }
+    offered
 }
 
 /// Send the current message once to each peer in the batch's forwards.

@@ -130,6 +130,11 @@ impl Server {
         if let Some(listener) = route_listener {
             start_cluster(&state, listener, route_tls);
         }
+        let http_port = monitor_listener
+            .as_ref()
+            .and_then(|listener| listener.local_addr().ok())
+            .map_or(0, |addr| addr.port());
+        tracker.spawn(crate::system::run(state.clone(), http_port));
         if let Some(listener) = monitor_listener {
             tracker.spawn(monitor::serve(state.clone(), listener));
         }

@@ -100,6 +100,12 @@ pub struct ServerState {
     pub client_addr: Mutex<Option<SocketAddr>>,
     /// JWT operator mode, set at bind when `operator` is configured.
     operator: OnceLock<Arc<OperatorMode>>,
+    /// Where connect/disconnect events go, once the system account's
+    /// service runs.
+    pub system_events: OnceLock<tokio::sync::mpsc::Sender<crate::system::SystemEvent>>,
+    /// The server's own subscriptions in the index (left out of the
+    /// client subscription count).
+    internal_subscriptions: std::sync::atomic::AtomicUsize,
 }
 
 impl std::fmt::Debug for ServerState {
@@ -142,6 +148,8 @@ impl ServerState {
             lame_duck: AtomicBool::new(false),
             client_addr: Mutex::new(None),
             operator: OnceLock::new(),
+            system_events: OnceLock::new(),
+            internal_subscriptions: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -299,7 +307,8 @@ impl ServerState {
             self.unindex(subscription);
         }
         lock(&self.clients).remove(&client.cid);
-        if let Some(account) = client.account() {
+        let account = client.account();
+        if let Some(account) = &account {
             account.remove_connection();
         }
         let reason = client.close_reason().unwrap_or(CloseReason::ClientClosed);
@@ -314,11 +323,27 @@ impl ServerState {
             traffic: client.traffic.snapshot(),
             rtt_nanos: client.rtt_nanos.load(Ordering::Relaxed),
         };
+        if let Some(account) = account {
+            self.emit_system_event(crate::system::SystemEvent::Disconnect {
+                closed: Box::new(closed.clone()),
+                account: account.name.to_string(),
+            });
+        }
         let mut ring = lock(&self.closed_clients);
         if ring.len() == MAX_CLOSED_CLIENTS {
             ring.pop_front();
         }
         ring.push_back(closed);
+    }
+
+    /// Hand an event to the system account's service, if it runs; dropped
+    /// when its channel is full (a client never waits on it).
+    pub fn emit_system_event(&self, event: crate::system::SystemEvent) {
+        if let Some(sender) = self.system_events.get() {
+            if sender.try_send(event).is_err() {
+                tracing::debug!("system event channel full; event dropped");
+            }
+        }
     }
 
     /// Open connections, in no particular order.
@@ -376,8 +401,8 @@ impl ServerState {
         }
     }
 
-    /// Local client subscriptions in every account (peers' interest not
-    /// counted).
+    /// Local client subscriptions in every account (peers' interest and
+    /// the server's own subscriptions not counted).
     pub fn local_subscription_count(&self) -> usize {
         let indexed: usize = self
             .accounts
@@ -385,7 +410,9 @@ impl ServerState {
             .iter()
             .map(|account| account.sublist.count())
             .sum();
-        indexed.saturating_sub(self.remote_interest.total())
+        indexed
+            .saturating_sub(self.remote_interest.total())
+            .saturating_sub(self.internal_subscriptions.load(Ordering::Relaxed))
     }
 
     /// Put a new subscription in the index and announce it.
@@ -398,6 +425,52 @@ impl ServerState {
             .insert(&subject, queue.as_deref(), Interest::Local(subscription));
         self.local_interest
             .added(&account.name, &subject, queue.as_ref());
+    }
+
+    /// Put a server-internal subscription in `account`'s index and, when
+    /// `announce`, announce it to peers like a client's (so peers forward
+    /// matching messages here).
+    pub fn add_internal_subscription(
+        &self,
+        account: &crate::account::Account,
+        subscription: Arc<crate::interest::InternalSubscription>,
+        announce: bool,
+    ) {
+        let subject = subscription.subject.clone();
+        let queue = subscription.queue.clone();
+        account
+            .sublist
+            .insert(&subject, queue.as_deref(), Interest::Internal(subscription));
+        self.internal_subscriptions.fetch_add(1, Ordering::Relaxed);
+        if announce {
+            self.local_interest
+                .added(&account.name, &subject, queue.as_ref());
+        }
+    }
+
+    /// Take a server-internal subscription out of `account`'s index
+    /// (`announced` as it was added).
+    pub fn remove_internal_subscription(
+        &self,
+        account: &crate::account::Account,
+        subscription: &Arc<crate::interest::InternalSubscription>,
+        announced: bool,
+    ) {
+        let removed = account.sublist.remove(
+            &subscription.subject,
+            subscription.queue.as_deref(),
+            &Interest::Internal(subscription.clone()),
+        );
+        if removed {
+            self.internal_subscriptions.fetch_sub(1, Ordering::Relaxed);
+            if announced {
+                self.local_interest.removed(
+                    &account.name,
+                    &subscription.subject,
+                    subscription.queue.as_ref(),
+                );
+            }
+        }
     }
 
     /// Take a subscription out of the index and its connection's map.

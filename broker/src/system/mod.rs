@@ -1,0 +1,25 @@
+//! The system account's services: the server answers monitoring requests
+//! (`$SYS.REQ.SERVER.PING`, `$SYS.REQ.SERVER.<id>.<ENDPOINT>`,
+//! `$SYS.REQ.ACCOUNT.<acc>.<ENDPOINT>`, `$SYS.REQ.USER.INFO`) and publishes
+//! events (`$SYS.ACCOUNT.<acc>.CONNECT`/`DISCONNECT`, periodic
+//! `$SYS.SERVER.<id>.STATSZ`) as nats-server does, so the `nats` CLI's
+//! `server list`/`server info`/`server report` work.
+//!
+//! - [`service`]: the task: internal subscriptions, request dispatch, timer.
+//! - [`events`]: connect/disconnect events handed from client tasks.
+//! - [`requests`]: building each endpoint's answer.
+//! - [`messages`]: the JSON shapes.
+//!
+//! How it works: the service holds internal subscriptions
+//! ([`crate::interest::Interest::Internal`]) in the system account; they
+//! count as local interest, so peers forward PINGs here and every node of a
+//! cluster answers the requester's reply subject (the reply crosses the
+//! routes in the system account).
+
+pub mod events;
+pub mod messages;
+pub mod requests;
+pub mod service;
+
+pub use events::SystemEvent;
+pub use service::{run, ANNOUNCED_SUBSCRIPTIONS, STATSZ_INTERVAL};
