@@ -117,20 +117,34 @@ async fn pong_after_sub_waits_for_the_peers_ack_and_at_most_the_timeout() {
     }
     let server = TestServer::start(options).await;
     let mut fake = FakePeer::join(server.route.expect("route listener"), "fake").await;
+    // The snapshot holds only the system account's own service
+    // subscriptions; then its end.
+    let snapshot_frames = match fake.recv().await {
+        RouteFrame::Interest(changes) => {
+            assert_eq!(changes.len(), starling::system::ANNOUNCED_SUBSCRIPTIONS);
+            assert!(
+                changes.iter().all(|change| matches!(change,
+                    InterestChange::Subscribe { account, .. } if account == "$SYS")),
+                "{changes:?}"
+            );
+            1
+        }
+        other => panic!("expected the system account's snapshot, got {other:?}"),
+    };
     assert_eq!(
         fake.recv().await,
         RouteFrame::InterestSync {
-            seq: 0,
+            seq: snapshot_frames,
             snapshot_end: true
         },
-        "the (empty) snapshot's end"
+        "the snapshot's end"
     );
 
     // 1. The PONG waits for the ack, and comes with it.
     let mut first = Raw::connected(server.addr).await;
     first.send("SUB barrier.one 1\r\nPING\r\n").await;
     let seq = fake.expect_interest_then_sync("barrier.one").await;
-    assert_eq!(seq, 1);
+    assert_eq!(seq, snapshot_frames + 1);
     assert_quiet(&mut first, "PONG before the peer acknowledged").await;
     fake.send(RouteFrame::InterestAck(seq)).await;
     first.expect("PONG").await;
@@ -140,7 +154,7 @@ async fn pong_after_sub_waits_for_the_peers_ack_and_at_most_the_timeout() {
     let mut second = Raw::connected(server.addr).await;
     second.send("SUB barrier.two 2\r\nPING\r\n").await;
     let seq = fake.expect_interest_then_sync("barrier.two").await;
-    assert_eq!(seq, 2);
+    assert_eq!(seq, snapshot_frames + 2);
     let started = Instant::now();
     first.send("PING\r\n").await;
     first.expect("PONG").await;

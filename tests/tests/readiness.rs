@@ -130,7 +130,7 @@ async fn joining_node_is_ready_only_once_it_has_the_peers_interest() {
     assert_eq!(routez["num_routes"], 1, "{routez}");
     assert_eq!(
         routez["routes"][0]["subscriptions"].as_u64(),
-        Some(SUBSCRIPTIONS as u64),
+        Some((SUBSCRIPTIONS + starling::system::ANNOUNCED_SUBSCRIPTIONS) as u64),
         "ready before the peer's whole interest arrived"
     );
     println!("503 reasons seen before ready: {reasons:?}");

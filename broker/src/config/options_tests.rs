@@ -68,12 +68,6 @@ fn tuning_and_log_frequency_keys_are_accepted() {
 #[test]
 fn planned_features_stay_refused_by_name() {
     for key in [
-        "accounts",
-        "operator",
-        "resolver",
-        "resolver_preload",
-        "system_account",
-        "mappings",
         "leafnodes",
         "gateway",
         "websocket",
