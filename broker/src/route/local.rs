@@ -17,6 +17,9 @@ use crate::client::handle::lock;
 
 type Key = (Arc<str>, Option<Arc<str>>);
 
+/// Interest changes per frame of a snapshot for a new peer.
+const SNAPSHOT_CHUNK: usize = 4096;
+
 #[derive(Debug, Default)]
 struct Inner {
     counts: HashMap<Key, u32>,
@@ -89,7 +92,9 @@ impl LocalInterest {
                 weight: *count,
             })
             .collect();
-        if !snapshot.is_empty() && peer.send_interest(&snapshot).is_err() {
+        // In frames of SNAPSHOT_CHUNK changes: the writer sends the first
+        // while the rest is encoded, and the peer applies each as it comes.
+        if !snapshot.is_empty() && peer.send_interest_snapshot(&snapshot, SNAPSHOT_CHUNK).is_err() {
             tracing::warn!(peer = %peer.node_name, "route too slow for the interest snapshot");
         }
         inner.peers.retain(|p| p.rid != peer.rid);

@@ -35,6 +35,10 @@ impl RemoteInterestTable {
             // Interest from a peer that is already down: ignore.
             return;
         };
+        // New entries go into the sublist in one batch (one write lock for
+        // a whole snapshot frame), flushed before any removal so the order
+        // of changes is kept.
+        let mut added: Vec<Arc<RemoteInterest>> = Vec::new();
         for change in changes {
             match change {
                 InterestChange::Subscribe {
@@ -57,10 +61,11 @@ impl RemoteInterestTable {
                         key.1.clone(),
                         weight.max(1),
                     ));
-                    sublist.insert(&key.0, key.1.as_deref(), Interest::Remote(remote.clone()));
-                    entries.insert(key, remote);
+                    entries.insert(key, remote.clone());
+                    added.push(remote);
                 }
                 InterestChange::Unsubscribe { subject, queue } => {
+                    insert_all(sublist, &mut added);
                     let key: Key = (Arc::from(subject), queue.map(Arc::from));
                     if let Some(remote) = entries.remove(&key) {
                         sublist.remove(&key.0, key.1.as_deref(), &Interest::Remote(remote));
@@ -68,6 +73,7 @@ impl RemoteInterestTable {
                 }
             }
         }
+        insert_all(sublist, &mut added);
     }
 
     /// Start tracking `peer` (before its snapshot can arrive).
@@ -105,6 +111,21 @@ impl RemoteInterestTable {
     pub fn total(&self) -> usize {
         lock(&self.peers).values().map(HashMap::len).sum()
     }
+}
+
+/// Put `added` into the sublist in one batch, and empty it.
+fn insert_all(sublist: &Sublist<Interest>, added: &mut Vec<Arc<RemoteInterest>>) {
+    if added.is_empty() {
+        return;
+    }
+    let batch: Vec<Arc<RemoteInterest>> = std::mem::take(added);
+    sublist.insert_batch(batch.iter().map(|remote| {
+        (
+            &*remote.subject,
+            remote.queue.as_deref(),
+            Interest::Remote(remote.clone()),
+        )
+    }));
 }
 
 fn valid(subject_text: &str, queue: Option<&str>) -> bool {

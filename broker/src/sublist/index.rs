@@ -159,6 +159,22 @@ impl<T: Clone + PartialEq + Send + Sync> Sublist<T> {
         self.generation.fetch_add(1, Ordering::Release);
     }
 
+    /// [`Sublist::insert`] for many subscriptions under one write lock (a
+    /// peer's interest snapshot), bumping the counters once.
+    pub fn insert_batch<'a>(&self, items: impl IntoIterator<Item = (&'a str, Option<&'a str>, T)>) {
+        let mut trie = write(&self.trie);
+        let mut added = 0;
+        for (subject, queue, value) in items {
+            self.invalidate_cache(subject);
+            if trie.insert(subject, queue, value) {
+                added += 1;
+            }
+        }
+        self.subscriptions.fetch_add(added, Ordering::Relaxed);
+        self.inserts.fetch_add(added, Ordering::Relaxed);
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+
     /// Removes a subscription; true if it was there. Nodes left empty are
     /// pruned.
     pub fn remove(&self, subject: &str, queue: Option<&str>, value: &T) -> bool {

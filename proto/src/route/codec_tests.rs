@@ -3,6 +3,7 @@
 //! tests, and the hot-path message encoder is checked against prost's.
 
 use super::*;
+use crate::route::intern::MsgSubject;
 use crate::route::frame::{
     Hello, InterestChange, Member, RouteMsg, ROUTE_MAGIC, ROUTE_PROTOCOL_VERSION,
 };
@@ -94,6 +95,8 @@ fn hello() -> Hello {
         user: Some("route".to_owned()),
         password: Some("s3cret".to_owned()),
         lame_duck: true,
+        compact_framing: true,
+        subject_table: 4096,
     }
 }
 
@@ -358,6 +361,8 @@ fn hot_path_encoder_matches_generic_encoder() {
     let mut hot = BytesMut::new();
     encode_msg_frame(
         &mut hot,
+        Framing::Fixed,
+        MsgSubject::Plain,
         &msg.subject,
         msg.reply.as_deref(),
         &queues,
@@ -417,12 +422,14 @@ fn hello_strategy() -> impl Strategy<Value = Hello> {
             prop::option::of(text()),
             any::<bool>(),
         ),
+        (any::<bool>(), any::<u32>()),
     )
         .prop_map(
             |(
                 (magic, version, node_id, node_name, cluster_name),
                 (cluster_dynamic, route_url, client_urls),
                 (user, password, lame_duck),
+                (compact_framing, subject_table),
             )| Hello {
                 magic,
                 version,
@@ -435,6 +442,8 @@ fn hello_strategy() -> impl Strategy<Value = Hello> {
                 user,
                 password,
                 lame_duck,
+                compact_framing,
+                subject_table,
             },
         )
 }
@@ -579,6 +588,8 @@ proptest! {
         let mut hot = BytesMut::from(&existing[..]);
         encode_msg_frame(
             &mut hot,
+            Framing::Fixed,
+            MsgSubject::Plain,
             &parts.subject,
             parts.reply.as_deref(),
             &queues,
@@ -590,6 +601,8 @@ proptest! {
         prop_assert_eq!(
             appended.len(),
             msg_frame_len(
+                Framing::Fixed,
+                MsgSubject::Plain,
                 &parts.subject,
                 parts.reply.as_deref(),
                 &queues,

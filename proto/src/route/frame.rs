@@ -56,6 +56,12 @@ pub struct Hello {
     pub password: Option<String>,
     /// The sender is in lame duck mode.
     pub lame_duck: bool,
+    /// The sender reads frames after the Hellos with a varint length prefix
+    /// ([`Framing::Compact`](super::Framing)) when both Hellos say so.
+    pub compact_framing: bool,
+    /// Size of the sender's table of interned subjects for the messages it
+    /// receives; 0 = the peer must not intern.
+    pub subject_table: u32,
 }
 
 impl Hello {
