@@ -18,8 +18,11 @@ pub enum CloseReason {
     ClusterNameConflict,
     /// The dialer's route credentials are missing or wrong.
     AuthenticationFailed,
-    /// Wrong magic number or protocol version in the peer's Hello.
+    /// Wrong magic number in the peer's Hello: not a Starling route.
     ProtocolMismatch,
+    /// The peer speaks another route protocol version (for example a node
+    /// from before accounts rode the routes).
+    VersionMismatch,
     /// The handshake did not complete within `handshake_timeout`.
     HandshakeTimeout,
     /// An undecodable, oversized or unexpected frame.
@@ -50,6 +53,7 @@ impl CloseReason {
             Self::ClusterNameConflict => "cluster name conflict",
             Self::AuthenticationFailed => "authentication failure",
             Self::ProtocolMismatch => "route protocol mismatch",
+            Self::VersionMismatch => starling_proto::route::UNSUPPORTED_VERSION,
             Self::HandshakeTimeout => "handshake timeout",
             Self::ProtocolError => "route protocol error",
             Self::StaleConnection => "stale connection",

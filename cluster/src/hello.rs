@@ -1,7 +1,7 @@
 //! Handshake rules, as pure functions: what a peer's Hello must satisfy and
 //! how a dynamic cluster name is adopted.
 
-use starling_proto::route::{Framing, Hello};
+use starling_proto::route::{Framing, Hello, ROUTE_MAGIC};
 
 use crate::close::CloseReason;
 
@@ -57,9 +57,13 @@ pub(crate) fn negotiated_framing(peer: &Hello) -> Framing {
 
 /// Check the magic number and protocol version.
 pub(crate) fn check_protocol(hello: &Hello) -> Result<(), CloseReason> {
-    hello
-        .is_compatible()
-        .map_err(|_| CloseReason::ProtocolMismatch)
+    hello.is_compatible().map_err(|_| {
+        if hello.magic == ROUTE_MAGIC {
+            CloseReason::VersionMismatch
+        } else {
+            CloseReason::ProtocolMismatch
+        }
+    })
 }
 
 /// When this node has route credentials, the dialer's Hello must carry the
@@ -98,7 +102,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use starling_proto::route::{ROUTE_MAGIC, ROUTE_PROTOCOL_VERSION};
+    use starling_proto::route::ROUTE_PROTOCOL_VERSION;
 
     use super::*;
 
@@ -188,6 +192,8 @@ mod tests {
         assert_eq!(check_protocol(&hello), Err(CloseReason::ProtocolMismatch));
         hello.magic = ROUTE_MAGIC;
         hello.version = ROUTE_PROTOCOL_VERSION + 1;
-        assert_eq!(check_protocol(&hello), Err(CloseReason::ProtocolMismatch));
+        assert_eq!(check_protocol(&hello), Err(CloseReason::VersionMismatch));
+        hello.version = 1;
+        assert_eq!(check_protocol(&hello), Err(CloseReason::VersionMismatch));
     }
 }

@@ -6,8 +6,8 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use starling_proto::route::{
-    encode_frame_as, encode_interest_frame, encode_msg_frame, msg_frame_len, Framing, Hello, InterestChange, RouteFrame,
-    SubjectInterner,
+    encode_frame_as, encode_interest_frame, encode_msg_frame, msg_frame_len, Framing, Hello,
+    InterestChange, MsgParts, RouteFrame, SubjectInterner,
 };
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -129,26 +129,19 @@ impl Peer {
     /// closes itself as slow and this returns `Err`; the caller closes
     /// nothing. A message for a closed route is dropped (its `peer_down` is
     /// on the way).
-    pub fn send_msg(
-        &self,
-        subject: &[u8],
-        reply: Option<&[u8]>,
-        queues: &[&str],
-        header_len: Option<usize>,
-        payload: &[u8],
-    ) -> Result<(), SlowRoute> {
+    pub fn send_msg(&self, msg: &MsgParts<'_>) -> Result<(), SlowRoute> {
         if self.is_closed() {
             return Ok(());
         }
         let framing = self.framing;
         let mut interner = lock(&self.interner);
-        let how = interner.resolve(b"", subject);
-        let len = msg_frame_len(framing, how, subject, reply, queues, header_len, payload);
-        let pushed = self.outbound.push_with(len, |buf| {
-            encode_msg_frame(buf, framing, how, subject, reply, queues, header_len, payload)
-        });
+        let how = interner.resolve(msg.account, msg.subject);
+        let len = msg_frame_len(framing, how, msg);
+        let pushed = self
+            .outbound
+            .push_with(len, |buf| encode_msg_frame(buf, framing, how, msg));
         if pushed.is_ok() {
-            interner.commit(b"", subject, how);
+            interner.commit(msg.account, msg.subject, how);
         }
         drop(interner);
         if pushed.is_err() {
@@ -158,7 +151,7 @@ impl Peer {
         self.stats.out_msgs.fetch_add(1, Ordering::Relaxed);
         self.stats
             .out_bytes
-            .fetch_add(payload.len() as u64, Ordering::Relaxed);
+            .fetch_add(msg.payload.len() as u64, Ordering::Relaxed);
         Ok(())
     }
 

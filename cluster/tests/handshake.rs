@@ -9,9 +9,8 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use starling_proto::route::{
-    encode_frame, encode_frame_as, Framing, Hello, InterestChange, Member, RouteCodec, RouteFrame,
-    ROUTE_MAGIC,
-    ROUTE_PROTOCOL_VERSION,
+    encode_frame, encode_frame_as, Framing, Hello, InterestChange, Member, MsgParts, RouteCodec,
+    RouteFrame, ROUTE_MAGIC, ROUTE_PROTOCOL_VERSION, UNSUPPORTED_VERSION,
 };
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -170,10 +169,14 @@ async fn strangers_on_the_route_port_are_closed_and_the_cluster_stays_healthy() 
     wrong_magic.magic = 0x4E41_5453;
     let refused = stranger(a.addr(), &encoded(&RouteFrame::Hello(wrong_magic))).await;
     assert_eq!(refused, [close("route protocol mismatch")]);
-    let mut old_version = hello("strange-x");
-    old_version.version = ROUTE_PROTOCOL_VERSION + 1;
-    let refused = stranger(a.addr(), &encoded(&RouteFrame::Hello(old_version))).await;
-    assert_eq!(refused, [close("route protocol mismatch")]);
+    // A node from before accounts rode the routes (version 1) and one from
+    // the future are both told which version this node speaks.
+    for version in [1, ROUTE_PROTOCOL_VERSION + 1] {
+        let mut other_version = hello("strange-x");
+        other_version.version = version;
+        let refused = stranger(a.addr(), &encoded(&RouteFrame::Hello(other_version))).await;
+        assert_eq!(refused, [close(UNSUPPORTED_VERSION)]);
+    }
     let half = stranger(a.addr(), &[0, 0, 0, 40, 1, 2]).await;
     assert_eq!(half, [close("handshake timeout")]);
     let silent = stranger(a.addr(), &[]).await;
@@ -194,7 +197,14 @@ async fn strangers_on_the_route_port_are_closed_and_the_cluster_stays_healthy() 
     assert_eq!(a.recorder.downs.load(Ordering::SeqCst), 0);
     assert_eq!(b.recorder.downs.load(Ordering::SeqCst), 0);
     route
-        .send_msg(b"still.up", None, &[], None, b"yes")
+        .send_msg(&MsgParts {
+            account: b"$G",
+            subject: b"still.up",
+            reply: None,
+            queues: &[],
+            header_len: None,
+            payload: b"yes",
+        })
         .unwrap();
     route.wake();
     wait_for(LIMIT, "a message over the route", || {
@@ -271,6 +281,7 @@ async fn fake_peer_with_a_larger_id_gets_hello_then_the_members_verdict_then_pin
     wait_for(LIMIT, "peer_up", || a.recorder.live_nodes() == ["zzz-fake"]).await;
 
     let change = InterestChange::Unsubscribe {
+        account: "$G".into(),
         subject: "x".into(),
         queue: None,
     };

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
-use starling_proto::route::InterestChange;
+use starling_proto::route::{InterestChange, MsgParts};
 use support::*;
 use tokio::net::TcpListener;
 use tokio::time::Instant;
@@ -156,15 +156,30 @@ async fn interest_and_messages_sent_through_a_peer_reach_the_other_node() {
 
     let to_b = a.peer("node-b").unwrap();
     let change = InterestChange::Subscribe {
+        account: "$G".to_string(),
         subject: "orders.>".to_string(),
         queue: Some("workers".to_string()),
         weight: 2,
     };
     to_b.send_interest(std::slice::from_ref(&change)).unwrap();
-    to_b.send_msg(b"orders.1", Some(b"_INBOX.x"), &["workers"], None, b"hello")
-        .unwrap();
-    to_b.send_msg(b"orders.2", None, &[], Some(12), b"NATS/1.0\r\n\r\nbody")
-        .unwrap();
+    to_b.send_msg(&MsgParts {
+        account: b"$G",
+        subject: b"orders.1",
+        reply: Some(b"_INBOX.x"),
+        queues: &["workers"],
+        header_len: None,
+        payload: b"hello",
+    })
+    .unwrap();
+    to_b.send_msg(&MsgParts {
+        account: b"TEAM",
+        subject: b"orders.2",
+        reply: None,
+        queues: &[],
+        header_len: Some(12),
+        payload: b"NATS/1.0\r\n\r\nbody",
+    })
+    .unwrap();
     to_b.wake();
 
     wait_for(FORM, "interest and messages", || {
@@ -182,6 +197,8 @@ async fn interest_and_messages_sent_through_a_peer_reach_the_other_node() {
     assert_eq!(messages[0].1.reply.as_deref(), Some(&b"_INBOX.x"[..]));
     assert_eq!(messages[0].1.queues, ["workers"]);
     assert_eq!(messages[1].1.header_len, Some(12));
+    assert_eq!(messages[0].1.account, Bytes::from_static(b"$G"));
+    assert_eq!(messages[1].1.account, Bytes::from_static(b"TEAM"));
     assert_eq!(
         messages[1].1.payload,
         Bytes::from_static(b"NATS/1.0\r\n\r\nbody")
@@ -202,23 +219,38 @@ async fn a_subject_sent_repeatedly_is_interned_and_every_message_arrives_whole()
     wait_for(FORM, "route", || is_full_mesh(&[&a, &b])).await;
 
     let to_b = a.peer("node-b").unwrap();
+    // One subject in two accounts: an id stands for an (account, subject).
+    let account_of = |index: usize| -> &'static [u8] {
+        if index % 2 == 0 {
+            b"$G"
+        } else {
+            b"TEAM"
+        }
+    };
     for index in 0..6u8 {
-        let subject: &[u8] = if index % 2 == 0 { b"orders.eu" } else { b"orders.us" };
-        to_b.send_msg(subject, None, &[], None, &[index]).unwrap();
+        to_b.send_msg(&MsgParts {
+            account: account_of(usize::from(index)),
+            subject: b"orders.eu",
+            reply: None,
+            queues: &[],
+            header_len: None,
+            payload: &[index],
+        })
+        .unwrap();
     }
     to_b.wake();
     wait_for(FORM, "six messages", || {
         b.recorder.messages.lock().unwrap().len() == 6
     })
     .await;
-    // Both subjects were seen twice or more: each has an id, and the
-    // messages that named only the id came out with the full subject.
+    // Both pairs were seen twice or more: each has an id, and the messages
+    // that named only the id came out with the full subject and account.
     assert_eq!(to_b.interned_subjects(), 2);
     let messages = b.recorder.messages.lock().unwrap().clone();
     for (index, (from, message)) in messages.iter().enumerate() {
         assert_eq!(from, "node-a");
-        let expected: &[u8] = if index % 2 == 0 { b"orders.eu" } else { b"orders.us" };
-        assert_eq!(message.subject, Bytes::copy_from_slice(expected));
+        assert_eq!(message.account, Bytes::copy_from_slice(account_of(index)));
+        assert_eq!(message.subject, Bytes::from_static(b"orders.eu"));
         assert_eq!(message.payload, Bytes::copy_from_slice(&[index as u8]));
     }
 }
@@ -233,10 +265,24 @@ async fn route_past_max_pending_closes_itself_as_slow_and_is_redialed() {
 
     let to_b = a.peer("node-b").unwrap();
     assert!(to_b
-        .send_msg(b"small", None, &[], None, &[0u8; 100])
+        .send_msg(&MsgParts {
+            account: b"$G",
+            subject: b"small",
+            reply: None,
+            queues: &[],
+            header_len: None,
+            payload: &[0u8; 100]
+        })
         .is_ok());
     assert!(to_b
-        .send_msg(b"big", None, &[], None, &[0u8; 2000])
+        .send_msg(&MsgParts {
+            account: b"$G",
+            subject: b"big",
+            reply: None,
+            queues: &[],
+            header_len: None,
+            payload: &[0u8; 2000]
+        })
         .is_err());
     assert!(to_b.is_closed());
     assert_eq!(to_b.close_reason().as_deref(), Some("slow route"));

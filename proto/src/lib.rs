@@ -2,6 +2,7 @@
 //! functions and state machines over byte buffers.
 //!
 //! - [`subject`]: subject validity and wildcard matching.
+//! - [`account`]: account names (`$G`, `$SYS`) and their route form.
 //! - [`client`]: the NATS client text protocol (parser, encoders, CONNECT).
 //! - [`route`]: the route protocol between cluster members: length-prefixed
 //!   protobuf frames (`route.proto`, generated code checked in), validated
@@ -16,6 +17,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod account;
 pub mod client;
 pub mod route;
 pub mod subject;

@@ -12,8 +12,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use rand::RngExt;
+use starling_proto::account::GLOBAL_ACCOUNT;
 use starling_proto::client::encode;
-use starling_proto::route::RouteMsg;
+use starling_proto::route::{MsgParts, RouteMsg};
 use starling_proto::subject;
 
 use super::batch::Batch;
@@ -177,13 +178,14 @@ fn send_forwards(message: &Message<'_>, batch: &mut Batch) -> usize {
     let forwards = std::mem::take(&mut batch.forwards);
     for forward in &forwards {
         let queues: Vec<&str> = forward.queues.iter().map(|q| &**q).collect();
-        match forward.peer.send_msg(
+        match forward.peer.send_msg(&MsgParts {
+            account: GLOBAL_ACCOUNT.as_bytes(),
             subject,
-            message.reply,
-            &queues,
-            message.header_len,
-            message.payload,
-        ) {
+            reply: message.reply,
+            queues: &queues,
+            header_len: message.header_len,
+            payload: message.payload,
+        }) {
             Ok(()) => {
                 batch.schedule_peer_wake(&forward.peer);
                 // nats-server counts forwards to routes in its out totals.

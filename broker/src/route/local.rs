@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use starling_cluster::Peer;
+use starling_proto::account::GLOBAL_ACCOUNT;
 use starling_proto::route::InterestChange;
 
 use crate::client::handle::lock;
@@ -45,6 +46,7 @@ impl LocalInterest {
         let count = *count;
         if queue.is_some() || count == 1 {
             let change = InterestChange::Subscribe {
+                account: GLOBAL_ACCOUNT.to_owned(),
                 subject: subject.to_string(),
                 queue: queue.map(|q| q.to_string()),
                 weight: count,
@@ -65,11 +67,13 @@ impl LocalInterest {
         let change = if count == 0 {
             inner.counts.remove(&key);
             Some(InterestChange::Unsubscribe {
+                account: GLOBAL_ACCOUNT.to_owned(),
                 subject: subject.to_string(),
                 queue: queue.map(|q| q.to_string()),
             })
         } else {
             queue.map(|q| InterestChange::Subscribe {
+                account: GLOBAL_ACCOUNT.to_owned(),
                 subject: subject.to_string(),
                 queue: Some(q.to_string()),
                 weight: count,
@@ -87,6 +91,7 @@ impl LocalInterest {
             .counts
             .iter()
             .map(|((subject, queue), count)| InterestChange::Subscribe {
+                account: GLOBAL_ACCOUNT.to_owned(),
                 subject: subject.to_string(),
                 queue: queue.as_ref().map(|q| q.to_string()),
                 weight: *count,

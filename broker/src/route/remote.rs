@@ -45,6 +45,7 @@ impl RemoteInterestTable {
                     subject,
                     queue,
                     weight,
+                    ..
                 } => {
                     if !valid(&subject, queue.as_deref()) {
                         tracing::warn!(peer = %peer.node_name, %subject, "ignoring invalid interest from peer");
@@ -64,7 +65,7 @@ impl RemoteInterestTable {
                     entries.insert(key, remote.clone());
                     added.push(remote);
                 }
-                InterestChange::Unsubscribe { subject, queue } => {
+                InterestChange::Unsubscribe { subject, queue, .. } => {
                     insert_all(sublist, &mut added);
                     let key: Key = (Arc::from(subject), queue.map(Arc::from));
                     if let Some(remote) = entries.remove(&key) {

@@ -32,6 +32,7 @@ pub enum Framing {
 
 /// Most bytes a varint length prefix of a `u32` takes.
 const MAX_VARINT_PREFIX: usize = 5;
+use crate::account;
 
 /// Bytes of the length prefix in front of every frame.
 const LENGTH_PREFIX_LEN: usize = 4;
@@ -52,6 +53,26 @@ const MSG_HEADER_LEN_TAG: u32 = 4;
 const MSG_PAYLOAD_TAG: u32 = 5;
 /// `Msg.subject_id`.
 const MSG_SUBJECT_ID_TAG: u32 = 15;
+/// `Msg.account`.
+const MSG_ACCOUNT_TAG: u32 = 6;
+
+/// A message to forward, as the publisher's slices: what
+/// [`encode_msg_frame`] writes without building a [`RouteMsg`](super::RouteMsg).
+#[derive(Debug, Clone, Copy)]
+pub struct MsgParts<'a> {
+    /// The account it was published in (`$G` is written as nothing).
+    pub account: &'a [u8],
+    /// Publish subject.
+    pub subject: &'a [u8],
+    /// Reply subject.
+    pub reply: Option<&'a [u8]>,
+    /// Queue groups the receiver must serve.
+    pub queues: &'a [&'a str],
+    /// `Some(header length)` when the payload starts with headers.
+    pub header_len: Option<usize>,
+    /// Headers (if any) then payload.
+    pub payload: &'a [u8],
+}
 
 /// Decodes route frames from a byte stream and encodes them onto one.
 ///
@@ -310,29 +331,16 @@ fn prefix_len(len: usize, framing: Framing) -> usize {
 /// Appends a `Msg` frame (length prefix and encoding) built from borrowed
 /// parts: the hot path for every message forwarded over a route.
 ///
-/// Produces exactly the bytes [`encode_frame`] would for the equivalent
-/// [`RouteFrame::Msg`], without the intermediate allocations. `header_len`
-/// is `Some(length of the header block)` when `payload` starts with headers.
+/// Produces exactly the bytes [`encode_frame_as`] would for the equivalent
+/// [`RouteFrame::Msg`], without the intermediate allocations. `how` says
+/// whether the subject and account are written in full and whether an
+/// interned id goes with them (see [`SubjectInterner`](super::SubjectInterner)).
 /// Like [`encode_frame`], it does not check a maximum. Appends
-/// [`msg_frame_len`] bytes. `how` says whether the subject is written in
-/// full and whether it carries an interned id (see `intern`).
-#[allow(clippy::too_many_arguments)]
-pub fn encode_msg_frame(
-    buf: &mut BytesMut,
-    framing: Framing,
-    how: MsgSubject,
-    subject: &[u8],
-    reply: Option<&[u8]>,
-    queues: &[&str],
-    header_len: Option<usize>,
-    payload: &[u8],
-) {
-    let header_len = header_len.map(header_len_field);
-    let subject = match how {
-        MsgSubject::Interned(_) => &[][..],
-        MsgSubject::Plain | MsgSubject::Define(_) => subject,
-    };
-    let body_len = msg_body_len(how, subject, reply, queues, header_len, payload);
+/// [`msg_frame_len`] bytes.
+pub fn encode_msg_frame(buf: &mut BytesMut, framing: Framing, how: MsgSubject, msg: &MsgParts<'_>) {
+    let header_len = msg.header_len.map(header_len_field);
+    let (subject, account) = written_names(how, msg);
+    let body_len = msg_body_len(how, msg, subject, account, header_len);
     let frame_len = key_len(FRAME_MSG_TAG) + encoded_len_varint(body_len as u64) + body_len;
 
     buf.reserve(MAX_VARINT_PREFIX + frame_len);
@@ -345,18 +353,21 @@ pub fn encode_msg_frame(
     if !subject.is_empty() {
         put_bytes_field(buf, MSG_SUBJECT_TAG, subject);
     }
-    if let Some(reply) = reply {
+    if let Some(reply) = msg.reply {
         put_bytes_field(buf, MSG_REPLY_TAG, reply);
     }
-    for queue in queues {
+    for queue in msg.queues {
         put_bytes_field(buf, MSG_QUEUES_TAG, queue.as_bytes());
     }
     if let Some(header_len) = header_len {
         encode_key(MSG_HEADER_LEN_TAG, WireType::Varint, buf);
         encode_varint(u64::from(header_len), buf);
     }
-    if !payload.is_empty() {
-        put_bytes_field(buf, MSG_PAYLOAD_TAG, payload);
+    if !msg.payload.is_empty() {
+        put_bytes_field(buf, MSG_PAYLOAD_TAG, msg.payload);
+    }
+    if !account.is_empty() {
+        put_bytes_field(buf, MSG_ACCOUNT_TAG, account);
     }
     if let MsgSubject::Define(id) | MsgSubject::Interned(id) = how {
         encode_key(MSG_SUBJECT_ID_TAG, WireType::Varint, buf);
@@ -365,26 +376,22 @@ pub fn encode_msg_frame(
 }
 
 /// How many bytes [`encode_msg_frame`] appends for these parts, length
-/// prefix included (the length the codec checks against its maximum is 4
-/// less with [`Framing::Fixed`]).
-#[allow(clippy::too_many_arguments)]
-pub fn msg_frame_len(
-    framing: Framing,
-    how: MsgSubject,
-    subject: &[u8],
-    reply: Option<&[u8]>,
-    queues: &[&str],
-    header_len: Option<usize>,
-    payload: &[u8],
-) -> usize {
-    let header_len = header_len.map(header_len_field);
-    let subject = match how {
-        MsgSubject::Interned(_) => &[][..],
-        MsgSubject::Plain | MsgSubject::Define(_) => subject,
-    };
-    let body_len = msg_body_len(how, subject, reply, queues, header_len, payload);
+/// prefix included.
+pub fn msg_frame_len(framing: Framing, how: MsgSubject, msg: &MsgParts<'_>) -> usize {
+    let header_len = msg.header_len.map(header_len_field);
+    let (subject, account) = written_names(how, msg);
+    let body_len = msg_body_len(how, msg, subject, account, header_len);
     let frame_len = key_len(FRAME_MSG_TAG) + encoded_len_varint(body_len as u64) + body_len;
     prefix_len(frame_len, framing) + frame_len
+}
+
+/// The subject and (wire form of the) account a Msg carries: none when the
+/// interned id stands for them.
+fn written_names<'a>(how: MsgSubject, msg: &MsgParts<'a>) -> (&'a [u8], &'a [u8]) {
+    match how {
+        MsgSubject::Interned(_) => (&[], &[]),
+        MsgSubject::Plain | MsgSubject::Define(_) => (msg.subject, account::to_wire(msg.account)),
+    }
 }
 
 /// `Msg.header_len` is a uint32. A header block cannot reach 4 GiB under any
@@ -397,28 +404,31 @@ fn header_len_field(header_len: usize) -> u32 {
 /// Encoded length of a `Msg` with these fields, without key and length.
 fn msg_body_len(
     how: MsgSubject,
+    msg: &MsgParts<'_>,
     subject: &[u8],
-    reply: Option<&[u8]>,
-    queues: &[&str],
+    account: &[u8],
     header_len: Option<u32>,
-    payload: &[u8],
 ) -> usize {
     let mut len = 0;
     if !subject.is_empty() {
         len += bytes_field_len(MSG_SUBJECT_TAG, subject.len());
     }
-    if let Some(reply) = reply {
+    if let Some(reply) = msg.reply {
         len += bytes_field_len(MSG_REPLY_TAG, reply.len());
     }
-    len += queues
+    len += msg
+        .queues
         .iter()
         .map(|queue| bytes_field_len(MSG_QUEUES_TAG, queue.len()))
         .sum::<usize>();
     if let Some(header_len) = header_len {
         len += key_len(MSG_HEADER_LEN_TAG) + encoded_len_varint(u64::from(header_len));
     }
-    if !payload.is_empty() {
-        len += bytes_field_len(MSG_PAYLOAD_TAG, payload.len());
+    if !msg.payload.is_empty() {
+        len += bytes_field_len(MSG_PAYLOAD_TAG, msg.payload.len());
+    }
+    if !account.is_empty() {
+        len += bytes_field_len(MSG_ACCOUNT_TAG, account.len());
     }
     if let MsgSubject::Define(id) | MsgSubject::Interned(id) = how {
         len += key_len(MSG_SUBJECT_ID_TAG) + encoded_len_varint(u64::from(id));

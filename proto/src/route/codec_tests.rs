@@ -102,6 +102,7 @@ fn hello() -> Hello {
 
 fn route_msg() -> RouteMsg {
     RouteMsg {
+        account: Bytes::from_static(b"$G"),
         subject: Bytes::from_static(b"orders.eu.new"),
         reply: Some(Bytes::from_static(b"_INBOX.abc.1")),
         queues: vec!["billing".to_owned(), "audit".to_owned()],
@@ -141,20 +142,24 @@ fn members_round_trip() {
 fn interest_round_trips() {
     let changes = vec![
         InterestChange::Subscribe {
+            account: "$G".to_owned(),
             subject: "orders.>".to_owned(),
             queue: None,
             weight: 1,
         },
         InterestChange::Subscribe {
+            account: "TEAM-A".to_owned(),
             subject: "orders.*.new".to_owned(),
             queue: Some("billing".to_owned()),
             weight: 3,
         },
         InterestChange::Unsubscribe {
+            account: "$G".to_owned(),
             subject: "orders.>".to_owned(),
             queue: None,
         },
         InterestChange::Unsubscribe {
+            account: "TEAM-A".to_owned(),
             subject: "orders.*.new".to_owned(),
             queue: Some("billing".to_owned()),
         },
@@ -167,6 +172,7 @@ fn interest_round_trips() {
 fn msg_round_trips() {
     assert_round_trip(&[RouteFrame::Msg(route_msg())]);
     assert_round_trip(&[RouteFrame::Msg(RouteMsg {
+        account: Bytes::from_static(b"TEAM-A"),
         subject: Bytes::from_static(b"a"),
         reply: None,
         queues: Vec::new(),
@@ -356,20 +362,49 @@ fn stream_ending_between_frames_is_clean() {
 
 #[test]
 fn hot_path_encoder_matches_generic_encoder() {
-    let msg = route_msg();
-    let queues: Vec<&str> = msg.queues.iter().map(String::as_str).collect();
-    let mut hot = BytesMut::new();
-    encode_msg_frame(
-        &mut hot,
-        Framing::Fixed,
-        MsgSubject::Plain,
-        &msg.subject,
-        msg.reply.as_deref(),
-        &queues,
-        Some(12),
-        &msg.payload,
-    );
-    assert_eq!(hot, encode_all(&[RouteFrame::Msg(msg)]));
+    for account in [&b"$G"[..], b"TEAM-A"] {
+        let msg = RouteMsg {
+            account: Bytes::copy_from_slice(account),
+            ..route_msg()
+        };
+        let queues: Vec<&str> = msg.queues.iter().map(String::as_str).collect();
+        let mut hot = BytesMut::new();
+        encode_msg_frame(
+            &mut hot,
+            Framing::Fixed,
+            MsgSubject::Plain,
+            &MsgParts {
+                account,
+                subject: &msg.subject,
+                reply: msg.reply.as_deref(),
+                queues: &queues,
+                header_len: Some(12),
+                payload: &msg.payload,
+            },
+        );
+        assert_eq!(hot, encode_all(&[RouteFrame::Msg(msg)]));
+    }
+}
+
+#[test]
+fn global_account_costs_no_bytes_on_the_wire() {
+    let global = encode_all(&[RouteFrame::Msg(route_msg())]);
+    let other = encode_all(&[RouteFrame::Msg(RouteMsg {
+        account: Bytes::from_static(b"A"),
+        ..route_msg()
+    })]);
+    // Key, length and the one byte of "A".
+    assert_eq!(other.len(), global.len() + 3);
+}
+
+#[test]
+fn invalid_account_name_is_refused() {
+    let encoded = encode_all(&[RouteFrame::Msg(RouteMsg {
+        account: Bytes::from_static(b"a b"),
+        ..route_msg()
+    })]);
+    let result = decode_chunks(&mut RouteCodec::new(), &[&encoded]);
+    assert!(matches!(result, Err(RouteError::Invalid(_))), "{result:?}");
 }
 
 // Strategies for valid frames.
@@ -470,21 +505,30 @@ fn member_strategy() -> impl Strategy<Value = Member> {
 fn interest_strategy() -> impl Strategy<Value = InterestChange> {
     let queue = || prop::option::of(queue_name());
     prop_oneof![
-        (interest_subject(), queue(), 1..u32::MAX).prop_map(|(subject, queue, weight)| {
-            InterestChange::Subscribe {
+        (account_name(), interest_subject(), queue(), 1..u32::MAX).prop_map(
+            |(account, subject, queue, weight)| InterestChange::Subscribe {
+                account,
                 subject,
                 queue,
                 weight,
             }
+        ),
+        (interest_subject(), queue()).prop_map(|(subject, queue)| InterestChange::Unsubscribe {
+            account: "$G".to_owned(),
+            subject,
+            queue,
         }),
-        (interest_subject(), queue())
-            .prop_map(|(subject, queue)| InterestChange::Unsubscribe { subject, queue }),
     ]
+}
+
+fn account_name() -> impl Strategy<Value = String> {
+    prop_oneof![Just("$G".to_owned()), "[A-Z0-9$_-]{1,12}"]
 }
 
 /// Parts of a message as the broker's hot path has them.
 #[derive(Debug, Clone)]
-struct MsgParts {
+struct OwnedMsgParts {
+    account: String,
     subject: Vec<u8>,
     reply: Option<Vec<u8>>,
     queues: Vec<String>,
@@ -492,9 +536,10 @@ struct MsgParts {
     payload: Vec<u8>,
 }
 
-impl MsgParts {
+impl OwnedMsgParts {
     fn to_route_msg(&self) -> RouteMsg {
         RouteMsg {
+            account: Bytes::copy_from_slice(self.account.as_bytes()),
             subject: Bytes::copy_from_slice(&self.subject),
             reply: self.reply.as_deref().map(Bytes::copy_from_slice),
             queues: self.queues.clone(),
@@ -506,17 +551,19 @@ impl MsgParts {
     }
 }
 
-fn msg_parts_strategy() -> impl Strategy<Value = MsgParts> {
+fn msg_parts_strategy() -> impl Strategy<Value = OwnedMsgParts> {
     (
+        account_name(),
         wire_subject(),
         prop::option::of(wire_subject()),
         prop::collection::vec(queue_name(), 0..3),
         prop::collection::vec(any::<u8>(), 0..300),
         any::<Option<prop::sample::Index>>(),
     )
-        .prop_map(|(subject, reply, queues, payload, header)| {
+        .prop_map(|(account, subject, reply, queues, payload, header)| {
             let header_len = header.map(|index| index.index(payload.len() + 1));
-            MsgParts {
+            OwnedMsgParts {
+                account,
                 subject,
                 reply,
                 queues,
@@ -585,32 +632,19 @@ proptest! {
         existing in prop::collection::vec(any::<u8>(), 0..8),
     ) {
         let queues: Vec<&str> = parts.queues.iter().map(String::as_str).collect();
+        let borrowed = MsgParts {
+            account: parts.account.as_bytes(),
+            subject: &parts.subject,
+            reply: parts.reply.as_deref(),
+            queues: &queues,
+            header_len: parts.header_len,
+            payload: &parts.payload,
+        };
         let mut hot = BytesMut::from(&existing[..]);
-        encode_msg_frame(
-            &mut hot,
-            Framing::Fixed,
-            MsgSubject::Plain,
-            &parts.subject,
-            parts.reply.as_deref(),
-            &queues,
-            parts.header_len,
-            &parts.payload,
-        );
+        encode_msg_frame(&mut hot, Framing::Fixed, MsgSubject::Plain, &borrowed);
         let appended = hot.split_off(existing.len());
         prop_assert_eq!(&hot[..], &existing[..]);
-        prop_assert_eq!(
-            appended.len(),
-            msg_frame_len(
-                Framing::Fixed,
-                MsgSubject::Plain,
-                &parts.subject,
-                parts.reply.as_deref(),
-                &queues,
-                parts.header_len,
-                &parts.payload,
-            )
-        );
-
+        prop_assert_eq!(appended.len(), msg_frame_len(Framing::Fixed, MsgSubject::Plain, &borrowed));
         let expected = RouteFrame::Msg(parts.to_route_msg());
         prop_assert_eq!(&appended, &encode_all(std::slice::from_ref(&expected)));
         let decoded = decode_chunks(&mut RouteCodec::new(), &[&appended]).expect("decodes");

@@ -7,6 +7,7 @@ use tokio_util::codec::{Decoder, Encoder};
 
 use super::*;
 use crate::route::frame::{InterestChange, RouteMsg};
+use crate::route::MsgParts;
 use crate::route::generated as pb;
 use crate::route::intern::{MsgSubject, SubjectInterner};
 
@@ -20,14 +21,27 @@ fn compact_codec(table: u32) -> RouteCodec {
     codec
 }
 
-fn msg_frame(framing: Framing, how: MsgSubject, subject: &[u8]) -> BytesMut {
+fn parts<'a>(account: &'a [u8], subject: &'a [u8]) -> MsgParts<'a> {
+    MsgParts {
+        account,
+        subject,
+        reply: None,
+        queues: &[],
+        header_len: None,
+        payload: PAYLOAD,
+    }
+}
+
+fn msg_in(account: &[u8], framing: Framing, how: MsgSubject, subject: &[u8]) -> BytesMut {
     let mut buf = BytesMut::new();
-    encode_msg_frame(&mut buf, framing, how, subject, None, &[], None, PAYLOAD);
-    assert_eq!(
-        buf.len(),
-        msg_frame_len(framing, how, subject, None, &[], None, PAYLOAD)
-    );
+    let msg = parts(account, subject);
+    encode_msg_frame(&mut buf, framing, how, &msg);
+    assert_eq!(buf.len(), msg_frame_len(framing, how, &msg));
     buf
+}
+
+fn msg_frame(framing: Framing, how: MsgSubject, subject: &[u8]) -> BytesMut {
+    msg_in(b"$G", framing, how, subject)
 }
 
 fn decode_all(codec: &mut RouteCodec, bytes: &[u8]) -> Result<Vec<RouteFrame>, RouteError> {
@@ -42,6 +56,7 @@ fn decode_all(codec: &mut RouteCodec, bytes: &[u8]) -> Result<Vec<RouteFrame>, R
 
 fn expected_msg() -> RouteFrame {
     RouteFrame::Msg(RouteMsg {
+        account: Bytes::from_static(b"$G"),
         subject: Bytes::from_static(SUBJECT),
         reply: None,
         queues: Vec::new(),
@@ -62,11 +77,13 @@ fn wire_size_of_a_16_byte_message_on_a_15_character_subject() {
 fn interest_frame_encoder_matches_the_generic_encoder() {
     let changes = vec![
         InterestChange::Subscribe {
+            account: "$G".into(),
             subject: "a.>".into(),
             queue: Some("q".into()),
             weight: 3,
         },
         InterestChange::Unsubscribe {
+            account: "TEAM".into(),
             subject: "b".into(),
             queue: None,
         },
@@ -135,12 +152,13 @@ fn malformed_or_truncated_compact_prefix_is_an_error() {
 
 #[test]
 fn hot_path_encoder_with_an_id_matches_prost() {
-    for (how, subject, id) in [
-        (MsgSubject::Define(300), SUBJECT, 300),
-        (MsgSubject::Interned(7), &b""[..], 7),
+    for (how, subject, account, id) in [
+        (MsgSubject::Define(300), SUBJECT, &b"TEAM"[..], 300),
+        (MsgSubject::Interned(7), &b""[..], &b""[..], 7),
     ] {
         let proto = pb::Frame {
             kind: Some(pb::frame::Kind::Msg(pb::Msg {
+                account: Bytes::copy_from_slice(account),
                 subject: Bytes::copy_from_slice(subject),
                 payload: Bytes::from_static(PAYLOAD),
                 subject_id: Some(id),
@@ -150,8 +168,55 @@ fn hot_path_encoder_with_an_id_matches_prost() {
         let mut expected = BytesMut::new();
         expected.put_u32(u32::try_from(proto.encoded_len()).expect("small"));
         proto.encode(&mut expected).expect("encodes");
-        assert_eq!(msg_frame(Framing::Fixed, how, SUBJECT), expected);
+        assert_eq!(msg_in(b"TEAM", Framing::Fixed, how, SUBJECT), expected);
     }
+}
+
+#[test]
+fn an_id_stands_for_its_account_and_subject() {
+    let mut interner = SubjectInterner::new(16);
+    let mut stream = BytesMut::new();
+    for account in [&b"TEAM"[..], b"TEAM", b"$G", b"$G", b"TEAM", b"$G"] {
+        let how = interner.resolve(account, SUBJECT);
+        stream.extend_from_slice(&msg_in(account, Framing::Compact, how, SUBJECT));
+        interner.commit(account, SUBJECT, how);
+    }
+    let frames = decode_all(&mut compact_codec(16), &stream).expect("decodes");
+    let accounts: Vec<Bytes> = frames
+        .into_iter()
+        .map(|frame| match frame {
+            RouteFrame::Msg(msg) => {
+                assert_eq!(msg.subject, Bytes::from_static(SUBJECT));
+                msg.account
+            }
+            other => panic!("not a message: {other:?}"),
+        })
+        .collect();
+    let expected: Vec<Bytes> = ["TEAM", "TEAM", "$G", "$G", "TEAM", "$G"]
+        .iter()
+        .map(|name| Bytes::copy_from_slice(name.as_bytes()))
+        .collect();
+    assert_eq!(accounts, expected);
+}
+
+#[test]
+fn an_interned_use_that_also_names_an_account_is_invalid() {
+    let mut stream = msg_in(b"$G", Framing::Compact, MsgSubject::Define(1), SUBJECT);
+    // A hand-made use of id 1 that carries an account as well.
+    let proto = pb::Frame {
+        kind: Some(pb::frame::Kind::Msg(pb::Msg {
+            account: Bytes::from_static(b"TEAM"),
+            payload: Bytes::from_static(PAYLOAD),
+            subject_id: Some(1),
+            ..pb::Msg::default()
+        })),
+    };
+    prost::encoding::encode_varint(proto.encoded_len() as u64, &mut stream);
+    proto.encode(&mut stream).expect("encodes");
+    assert!(matches!(
+        decode_all(&mut compact_codec(16), &stream),
+        Err(RouteError::Invalid(_))
+    ));
 }
 
 #[test]

@@ -15,6 +15,7 @@ use super::error::RouteError;
 use super::frame::{Hello, InterestChange, Member, RouteFrame, RouteMsg};
 use super::generated as pb;
 use super::intern::SubjectTable;
+use crate::account::{self, GLOBAL_ACCOUNT};
 use crate::subject;
 
 /// Decodes one frame body (without its length prefix). Slicing `body` is how
@@ -34,11 +35,17 @@ fn resolve_interned(msg: &mut pb::Msg, subjects: &mut SubjectTable) -> Result<()
         return Ok(());
     };
     if msg.subject.is_empty() {
-        let (_account, subject) = subjects.get(id).map_err(RouteError::Invalid)?;
+        if !msg.account.is_empty() {
+            return Err(RouteError::Invalid(
+                "message names an interned subject id and an account",
+            ));
+        }
+        let (account, subject) = subjects.get(id).map_err(RouteError::Invalid)?;
+        msg.account = account;
         msg.subject = subject;
     } else {
         subjects
-            .define(id, b"", &msg.subject)
+            .define(id, &msg.account, &msg.subject)
             .map_err(RouteError::Invalid)?;
     }
     Ok(())
@@ -168,6 +175,7 @@ fn interest_to_proto(change: &InterestChange) -> pb::InterestChange {
     use pb::interest_change::Kind;
     let kind = match change {
         InterestChange::Subscribe {
+            account,
             subject,
             queue,
             weight,
@@ -175,10 +183,16 @@ fn interest_to_proto(change: &InterestChange) -> pb::InterestChange {
             subject: subject.clone(),
             queue: queue.clone(),
             weight: *weight,
+            account: account_to_wire(account),
         }),
-        InterestChange::Unsubscribe { subject, queue } => Kind::Unsubscribe(pb::Unsubscribe {
+        InterestChange::Unsubscribe {
+            account,
+            subject,
+            queue,
+        } => Kind::Unsubscribe(pb::Unsubscribe {
             subject: subject.clone(),
             queue: queue.clone(),
+            account: account_to_wire(account),
         }),
     };
     pb::InterestChange { kind: Some(kind) }
@@ -194,6 +208,7 @@ fn interest_from_proto(change: pb::InterestChange) -> Result<InterestChange, Rou
                 return Err(RouteError::Invalid("subscribe with a weight of 0"));
             }
             Ok(InterestChange::Subscribe {
+                account: account_from_wire(subscribe.account)?,
                 subject: subscribe.subject,
                 queue: subscribe.queue,
                 weight: subscribe.weight,
@@ -202,11 +217,33 @@ fn interest_from_proto(change: pb::InterestChange) -> Result<InterestChange, Rou
         Some(Kind::Unsubscribe(unsubscribe)) => {
             check_interest(&unsubscribe.subject, unsubscribe.queue.as_deref())?;
             Ok(InterestChange::Unsubscribe {
+                account: account_from_wire(unsubscribe.account)?,
                 subject: unsubscribe.subject,
                 queue: unsubscribe.queue,
             })
         }
     }
+}
+
+/// The wire form of an account name: empty for `$G`.
+fn account_to_wire(name: &str) -> String {
+    if name == GLOBAL_ACCOUNT {
+        String::new()
+    } else {
+        name.to_owned()
+    }
+}
+
+/// An account name off the wire: empty is `$G`; anything else must be a
+/// valid name.
+fn account_from_wire(name: String) -> Result<String, RouteError> {
+    if name.is_empty() {
+        return Ok(GLOBAL_ACCOUNT.to_owned());
+    }
+    if !account::is_valid_account_name(&name) {
+        return Err(RouteError::Invalid("invalid account name"));
+    }
+    Ok(name)
 }
 
 /// Interest subjects are subscription subjects: wildcards allowed, and the
@@ -224,6 +261,11 @@ fn check_interest(subject: &str, queue: Option<&str>) -> Result<(), RouteError> 
 
 fn msg_to_proto(msg: &RouteMsg) -> pb::Msg {
     pb::Msg {
+        account: if msg.account == GLOBAL_ACCOUNT.as_bytes() {
+            Bytes::new()
+        } else {
+            msg.account.clone()
+        },
         subject: msg.subject.clone(),
         reply: msg.reply.clone(),
         queues: msg.queues.clone(),
@@ -262,7 +304,15 @@ fn msg_from_proto(msg: pb::Msg) -> Result<RouteMsg, RouteError> {
             "message header longer than its payload",
         ));
     }
+    let account = if msg.account.is_empty() {
+        Bytes::from_static(GLOBAL_ACCOUNT.as_bytes())
+    } else if std::str::from_utf8(&msg.account).is_ok_and(account::is_valid_account_name) {
+        msg.account
+    } else {
+        return Err(RouteError::Invalid("message with an invalid account name"));
+    };
     Ok(RouteMsg {
+        account,
         subject: msg.subject,
         reply: msg.reply,
         queues: msg.queues,
@@ -289,11 +339,13 @@ mod tests {
 
     fn msg() -> pb::Msg {
         pb::Msg {
+            account: Bytes::new(),
             subject: Bytes::from_static(b"orders.new"),
             reply: Some(Bytes::from_static(b"_INBOX.1")),
             queues: vec!["workers".to_owned()],
             header_len: Some(2),
             payload: Bytes::from_static(b"\r\nhi"),
+            subject_id: None,
         }
     }
 
@@ -323,6 +375,7 @@ mod tests {
             subject: subject.to_owned(),
             queue: queue.map(str::to_owned),
             weight,
+            account: String::new(),
         })))
     }
 
@@ -457,7 +510,10 @@ mod tests {
     #[test]
     fn undecodable_body_is_a_decode_error() {
         // Field 1 (hello), length-delimited, declaring 5 bytes but giving 1.
-        let result = decode_frame(Bytes::from_static(&[0x0a, 0x05, 0x00]));
+        let result = decode_frame(
+            Bytes::from_static(&[0x0a, 0x05, 0x00]),
+            &mut SubjectTable::default(),
+        );
         assert!(matches!(result, Err(RouteError::Decode(_))), "{result:?}");
     }
 }

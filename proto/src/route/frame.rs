@@ -7,7 +7,11 @@ use bytes::Bytes;
 /// Magic number opening every `Hello`: "STLG".
 pub const ROUTE_MAGIC: u32 = 0x5354_4C47;
 /// Route protocol version; a peer speaking another is refused.
-pub const ROUTE_PROTOCOL_VERSION: u32 = 1;
+/// Version 2: interest and messages carry their account.
+pub const ROUTE_PROTOCOL_VERSION: u32 = 2;
+/// Why a peer with another protocol version is refused.
+pub const UNSUPPORTED_VERSION: &str =
+    "unsupported route protocol version (this node speaks version 2: accounts on routes)";
 /// Largest route frame, in bytes (a 1 MiB payload plus subjects and headers
 /// fits many times over; nats-server's max_payload ceiling is 64 MiB).
 pub const MAX_ROUTE_FRAME: usize = 68 * 1024 * 1024;
@@ -73,7 +77,7 @@ impl Hello {
             return Err("wrong magic number: not a Starling route");
         }
         if self.version != ROUTE_PROTOCOL_VERSION {
-            return Err("unsupported route protocol version");
+            return Err(UNSUPPORTED_VERSION);
         }
         Ok(())
     }
@@ -100,6 +104,8 @@ pub enum InterestChange {
     /// First local subscription on `subject` (plain), or a new member count
     /// for a queue group (`weight` = local members of the group).
     Subscribe {
+        /// The account the interest is in (`$G` by default).
+        account: String,
         /// Subject, possibly with wildcards.
         subject: String,
         /// Queue group.
@@ -109,6 +115,8 @@ pub enum InterestChange {
     },
     /// The last local subscription on `subject` (and queue) went away.
     Unsubscribe {
+        /// The account the interest is in.
+        account: String,
         /// Subject.
         subject: String,
         /// Queue group.
@@ -119,6 +127,8 @@ pub enum InterestChange {
 /// A message forwarded over a route (one hop; never forwarded again).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteMsg {
+    /// The account it was published in (`$G` by default).
+    pub account: Bytes,
     /// Publish subject.
     pub subject: Bytes,
     /// Reply subject.

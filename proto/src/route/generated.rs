@@ -152,6 +152,9 @@ pub struct Subscribe {
     /// Local member count of the queue group; 1 for plain interest. Never 0.
     #[prost(uint32, tag = "3")]
     pub weight: u32,
+    /// The account the interest belongs to; empty = the global account "$G".
+    #[prost(string, tag = "4")]
+    pub account: ::prost::alloc::string::String,
 }
 /// The last local subscription on a subject (and queue group) went away.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -162,6 +165,9 @@ pub struct Unsubscribe {
     /// Queue group; absent for plain interest.
     #[prost(string, optional, tag = "2")]
     pub queue: ::core::option::Option<::prost::alloc::string::String>,
+    /// The account the interest belongs to; empty = the global account "$G".
+    #[prost(string, tag = "3")]
+    pub account: ::prost::alloc::string::String,
 }
 /// A message forwarded over a route (one hop; never forwarded again).
 /// The field numbers and types are relied on by `encode_msg_frame`.
@@ -182,6 +188,10 @@ pub struct Msg {
     /// Headers (if any) then payload.
     #[prost(bytes = "bytes", tag = "5")]
     pub payload: ::prost::bytes::Bytes,
+    /// The account the message was published in; empty = the global account
+    /// "$G" (so the default account costs no bytes).
+    #[prost(bytes = "bytes", tag = "6")]
+    pub account: ::prost::bytes::Bytes,
     /// Subject interning, when the receiver announced a subject_table: with a
     /// subject, the receiver stores it (and the message's account) under this
     /// id, replacing what the id stood for; without one, the message's

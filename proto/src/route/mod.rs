@@ -31,7 +31,7 @@ mod generated;
 
 pub use codec::{
     encode_frame, encode_frame_as, encode_interest_frame, encode_msg_frame, msg_frame_len, Framing,
-    RouteCodec,
+    MsgParts, RouteCodec,
 };
 pub use intern::{MsgSubject, SubjectInterner, DEFAULT_SUBJECT_TABLE, MAX_SUBJECT_TABLE};
 pub use error::RouteError;

@@ -102,14 +102,19 @@ async fn run(options: Options) -> Result<()> {
                 }),
                 "snapshot" => figures::snapshot(spec, logs, options.subs, options.rounds)
                     .await
-                    .map(|mut t| {
+                    .map(|rounds| {
+                        let mut t: Vec<Duration> = rounds.iter().map(|r| r.elapsed).collect();
+                        let mut receiver: Vec<Duration> = rounds.iter().map(|r| r.receiver_cpu).collect();
+                        let mut sender: Vec<Duration> = rounds.iter().map(|r| r.sender_cpu).collect();
                         format!(
-                            "{} subscriptions, route comes up, peer has the full count ({} rounds): p50 {} min {} max {}",
+                            "{} subscriptions, route comes up, peer has the full count ({} rounds): p50 {} min {} max {}; CPU p50 receiver {} sender {}",
                             options.subs,
                             t.len(),
                             ms(percentile(&mut t, 50.0)),
                             ms(percentile(&mut t, 0.0)),
                             ms(percentile(&mut t, 100.0)),
+                            ms(percentile(&mut receiver, 50.0)),
+                            ms(percentile(&mut sender, 50.0)),
                         )
                     }),
                 "wire" => figures::wire_bytes(spec, logs, options.messages)

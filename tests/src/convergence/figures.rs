@@ -81,7 +81,22 @@ pub async fn interest(spec: &ServerSpec, log_dir: &Path, samples: usize) -> Resu
 
 /// Figure 2: node B holds `subs` subscriptions; the route to node A comes
 /// up; time from the route connection's accept until A counts them all.
-pub async fn snapshot(spec: &ServerSpec, log_dir: &Path, subs: usize, rounds: usize) -> Result<Vec<Duration>> {
+/// One round of the snapshot figure.
+#[derive(Debug, Clone, Copy)]
+pub struct SnapshotRound {
+    /// From the route connection's accept until A counted every subscription.
+    pub elapsed: Duration,
+    /// CPU time node A (the receiver) used meanwhile.
+    pub receiver_cpu: Duration,
+    /// CPU time node B (the sender) used meanwhile.
+    pub sender_cpu: Duration,
+}
+
+/// Interval of the `/subsz` polls while waiting for the count (each poll
+/// costs the node a little CPU, so not too often).
+const COUNT_POLL: Duration = Duration::from_millis(5);
+
+pub async fn snapshot(spec: &ServerSpec, log_dir: &Path, subs: usize, rounds: usize) -> Result<Vec<SnapshotRound>> {
     let mesh = Mesh::start(spec, 2, Some(false), log_dir, "snapshot").await?;
     let result = async {
         let mut client = Client::connect(mesh.nodes[1].ports.client_addr()).await?;
@@ -102,19 +117,24 @@ pub async fn snapshot(spec: &ServerSpec, log_dir: &Path, subs: usize, rounds: us
         let base = a.subscriptions().await?;
         let mut times = Vec::with_capacity(rounds);
         for _ in 0..rounds {
+            let cpu_before = (a.cpu_time().unwrap_or_default(), b.cpu_time().unwrap_or_default());
             mesh.heal();
             let deadline = Instant::now() + MESH_TIMEOUT;
             while a.subscriptions().await? < base + subs as u64 {
                 if Instant::now() >= deadline {
                     bail!("node A never counted {subs} subscriptions");
                 }
-                sleep(Duration::from_millis(1)).await;
+                sleep(COUNT_POLL).await;
             }
             let done = Instant::now();
             let Some(accepted) = mesh.first_accept() else {
                 bail!("no route connection was accepted");
             };
-            times.push(done - accepted);
+            times.push(SnapshotRound {
+                elapsed: done - accepted,
+                receiver_cpu: a.cpu_time().unwrap_or_default().saturating_sub(cpu_before.0),
+                sender_cpu: b.cpu_time().unwrap_or_default().saturating_sub(cpu_before.1),
+            });
             mesh.partition().await?;
             let deadline = Instant::now() + MESH_TIMEOUT;
             let mut left = a.subscriptions().await?;

@@ -14,6 +14,10 @@ use tokio::time::{sleep, timeout, Instant};
 
 use super::client::Client;
 
+/// Clock ticks per second of `/proc/PID/stat` times (Linux's USER_HZ, 100
+/// on every mainstream architecture; asking sysconf would need unsafe).
+const USER_HZ: f64 = 100.0;
+
 /// Longest a node may take to accept clients after spawn.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -135,6 +139,18 @@ impl Node {
     pub async fn stop(mut self) {
         let _ = self.child.start_kill();
         let _ = timeout(Duration::from_secs(5), self.child.wait()).await;
+    }
+
+    /// CPU time the process has used so far (user + system, all threads),
+    /// from `/proc/PID/stat`; None once it exited.
+    pub fn cpu_time(&self) -> Option<Duration> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()?)).ok()?;
+        // Fields after the parenthesised command name; utime and stime are
+        // the 14th and 15th fields of the line, in clock ticks.
+        let rest = &stat[stat.rfind(')')? + 2..];
+        let fields: Vec<&str> = rest.split(' ').collect();
+        let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        Some(Duration::from_secs_f64(ticks as f64 / USER_HZ))
     }
 
     /// `num_subscriptions` from `/subsz` (local and routed interest).
