@@ -176,7 +176,11 @@ impl Peer {
     /// changes, waking the writer after each so it starts sending at once.
     /// Refused only as [`Peer::send_interest`] is, checked once up front, so
     /// a snapshot of any size goes out whole to a queue that keeps up.
-    pub fn send_interest_snapshot(&self, changes: &[InterestChange], chunk: usize) -> Result<(), SlowRoute> {
+    pub fn send_interest_snapshot(
+        &self,
+        changes: &[InterestChange],
+        chunk: usize,
+    ) -> Result<(), SlowRoute> {
         if changes.is_empty() || self.is_closed() {
             return Ok(());
         }
@@ -191,7 +195,7 @@ impl Peer {
         Ok(())
     }
 
-        /// Wake the writer task after a batch of [`Peer::send_msg`].
+    /// Wake the writer task after a batch of [`Peer::send_msg`].
     pub fn wake(&self) {
         self.outbound.wake();
     }

@@ -221,7 +221,7 @@ async fn a_subject_sent_repeatedly_is_interned_and_every_message_arrives_whole()
     let to_b = a.peer("node-b").unwrap();
     // One subject in two accounts: an id stands for an (account, subject).
     let account_of = |index: usize| -> &'static [u8] {
-        if index % 2 == 0 {
+        if index.is_multiple_of(2) {
             b"$G"
         } else {
             b"TEAM"

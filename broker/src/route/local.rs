@@ -99,7 +99,11 @@ impl LocalInterest {
             .collect();
         // In frames of SNAPSHOT_CHUNK changes: the writer sends the first
         // while the rest is encoded, and the peer applies each as it comes.
-        if !snapshot.is_empty() && peer.send_interest_snapshot(&snapshot, SNAPSHOT_CHUNK).is_err() {
+        if !snapshot.is_empty()
+            && peer
+                .send_interest_snapshot(&snapshot, SNAPSHOT_CHUNK)
+                .is_err()
+        {
             tracing::warn!(peer = %peer.node_name, "route too slow for the interest snapshot");
         }
         inner.peers.retain(|p| p.rid != peer.rid);

@@ -3,10 +3,10 @@
 //! tests, and the hot-path message encoder is checked against prost's.
 
 use super::*;
-use crate::route::intern::MsgSubject;
 use crate::route::frame::{
     Hello, InterestChange, Member, RouteMsg, ROUTE_MAGIC, ROUTE_PROTOCOL_VERSION,
 };
+use crate::route::intern::MsgSubject;
 use bytes::{Buf, Bytes};
 use proptest::prelude::*;
 

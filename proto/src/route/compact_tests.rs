@@ -7,9 +7,9 @@ use tokio_util::codec::{Decoder, Encoder};
 
 use super::*;
 use crate::route::frame::{InterestChange, RouteMsg};
-use crate::route::MsgParts;
 use crate::route::generated as pb;
 use crate::route::intern::{MsgSubject, SubjectInterner};
+use crate::route::MsgParts;
 
 const SUBJECT: &[u8] = b"conv.wire.bytes";
 const PAYLOAD: &[u8] = b"0123456789abcdef";
@@ -67,10 +67,22 @@ fn expected_msg() -> RouteFrame {
 
 #[test]
 fn wire_size_of_a_16_byte_message_on_a_15_character_subject() {
-    assert_eq!(msg_frame(Framing::Fixed, MsgSubject::Plain, SUBJECT).len(), 41);
-    assert_eq!(msg_frame(Framing::Compact, MsgSubject::Plain, SUBJECT).len(), 38);
-    assert_eq!(msg_frame(Framing::Compact, MsgSubject::Define(3), SUBJECT).len(), 40);
-    assert_eq!(msg_frame(Framing::Compact, MsgSubject::Interned(3), SUBJECT).len(), 23);
+    assert_eq!(
+        msg_frame(Framing::Fixed, MsgSubject::Plain, SUBJECT).len(),
+        41
+    );
+    assert_eq!(
+        msg_frame(Framing::Compact, MsgSubject::Plain, SUBJECT).len(),
+        38
+    );
+    assert_eq!(
+        msg_frame(Framing::Compact, MsgSubject::Define(3), SUBJECT).len(),
+        40
+    );
+    assert_eq!(
+        msg_frame(Framing::Compact, MsgSubject::Interned(3), SUBJECT).len(),
+        23
+    );
 }
 
 #[test]
@@ -92,7 +104,11 @@ fn interest_frame_encoder_matches_the_generic_encoder() {
         let mut direct = BytesMut::new();
         encode_interest_frame(&mut direct, &changes, framing);
         let mut generic = BytesMut::new();
-        encode_frame_as(&mut generic, &RouteFrame::Interest(changes.clone()), framing);
+        encode_frame_as(
+            &mut generic,
+            &RouteFrame::Interest(changes.clone()),
+            framing,
+        );
         assert_eq!(direct, generic);
     }
 }
@@ -143,7 +159,10 @@ fn compact_prefix_over_the_maximum_is_too_large_before_the_body() {
 fn malformed_or_truncated_compact_prefix_is_an_error() {
     let mut codec = compact_codec(0);
     let mut buf = BytesMut::from(&[0xff, 0xff, 0xff, 0xff, 0xff, 0x01][..]);
-    assert!(matches!(codec.decode(&mut buf), Err(RouteError::Invalid(_))));
+    assert!(matches!(
+        codec.decode(&mut buf),
+        Err(RouteError::Invalid(_))
+    ));
     let mut codec = compact_codec(0);
     let mut buf = BytesMut::from(&[0x85][..]);
     assert!(matches!(codec.decode(&mut buf), Ok(None)));

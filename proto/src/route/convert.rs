@@ -20,7 +20,10 @@ use crate::subject;
 
 /// Decodes one frame body (without its length prefix). Slicing `body` is how
 /// subject, reply and payload come out: they share its allocation.
-pub(crate) fn decode_frame(body: Bytes, subjects: &mut SubjectTable) -> Result<RouteFrame, RouteError> {
+pub(crate) fn decode_frame(
+    body: Bytes,
+    subjects: &mut SubjectTable,
+) -> Result<RouteFrame, RouteError> {
     let mut frame = pb::Frame::decode(body)?;
     if let Some(pb::frame::Kind::Msg(msg)) = &mut frame.kind {
         resolve_interned(msg, subjects)?;

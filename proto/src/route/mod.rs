@@ -33,6 +33,6 @@ pub use codec::{
     encode_frame, encode_frame_as, encode_interest_frame, encode_msg_frame, msg_frame_len, Framing,
     MsgParts, RouteCodec,
 };
-pub use intern::{MsgSubject, SubjectInterner, DEFAULT_SUBJECT_TABLE, MAX_SUBJECT_TABLE};
 pub use error::RouteError;
 pub use frame::*;
+pub use intern::{MsgSubject, SubjectInterner, DEFAULT_SUBJECT_TABLE, MAX_SUBJECT_TABLE};

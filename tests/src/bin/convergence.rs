@@ -50,7 +50,8 @@ fn parse() -> Result<Options> {
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or_else(|| anyhow!("{flag} needs a value"));
         let count = |text: String| -> Result<usize> {
-            text.parse().with_context(|| format!("{flag} wants a number"))
+            text.parse()
+                .with_context(|| format!("{flag} wants a number"))
         };
         match flag.as_str() {
             "--server" => {
@@ -81,7 +82,9 @@ fn parse() -> Result<Options> {
 }
 
 fn ms(duration: Option<Duration>) -> String {
-    duration.map_or("-".into(), |d| format!("{:.3} ms", d.as_secs_f64() * 1000.0))
+    duration.map_or("-".into(), |d| {
+        format!("{:.3} ms", d.as_secs_f64() * 1000.0)
+    })
 }
 
 async fn run(options: Options) -> Result<()> {
@@ -162,7 +165,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("starling-convergence: {error}");

@@ -23,10 +23,16 @@ const WIRE_BATCH: usize = 1_000;
 
 /// Time from `SUB subject` written on `sub` until a message that `publisher`
 /// keeps publishing (publish, PING, PONG, again) arrives on it.
-async fn probe(sub: &mut Client, publisher: &mut Client, subject: &str, sid: u64) -> Result<Duration> {
+async fn probe(
+    sub: &mut Client,
+    publisher: &mut Client,
+    subject: &str,
+    sid: u64,
+) -> Result<Duration> {
     let stop = AtomicBool::new(false);
     let started = Instant::now();
-    sub.send(format!("SUB {subject} {sid}\r\n").as_bytes()).await?;
+    sub.send(format!("SUB {subject} {sid}\r\n").as_bytes())
+        .await?;
     let publish = format!("PUB {subject} 2\r\nhi\r\n");
     let publishing = async {
         while !stop.load(Ordering::SeqCst) {
@@ -96,7 +102,12 @@ pub struct SnapshotRound {
 /// costs the node a little CPU, so not too often).
 const COUNT_POLL: Duration = Duration::from_millis(5);
 
-pub async fn snapshot(spec: &ServerSpec, log_dir: &Path, subs: usize, rounds: usize) -> Result<Vec<SnapshotRound>> {
+pub async fn snapshot(
+    spec: &ServerSpec,
+    log_dir: &Path,
+    subs: usize,
+    rounds: usize,
+) -> Result<Vec<SnapshotRound>> {
     let mesh = Mesh::start(spec, 2, Some(false), log_dir, "snapshot").await?;
     let result = async {
         let mut client = Client::connect(mesh.nodes[1].ports.client_addr()).await?;
@@ -117,7 +128,10 @@ pub async fn snapshot(spec: &ServerSpec, log_dir: &Path, subs: usize, rounds: us
         let base = a.subscriptions().await?;
         let mut times = Vec::with_capacity(rounds);
         for _ in 0..rounds {
-            let cpu_before = (a.cpu_time().unwrap_or_default(), b.cpu_time().unwrap_or_default());
+            let cpu_before = (
+                a.cpu_time().unwrap_or_default(),
+                b.cpu_time().unwrap_or_default(),
+            );
             mesh.heal();
             let deadline = Instant::now() + MESH_TIMEOUT;
             while a.subscriptions().await? < base + subs as u64 {
@@ -132,15 +146,24 @@ pub async fn snapshot(spec: &ServerSpec, log_dir: &Path, subs: usize, rounds: us
             };
             times.push(SnapshotRound {
                 elapsed: done - accepted,
-                receiver_cpu: a.cpu_time().unwrap_or_default().saturating_sub(cpu_before.0),
-                sender_cpu: b.cpu_time().unwrap_or_default().saturating_sub(cpu_before.1),
+                receiver_cpu: a
+                    .cpu_time()
+                    .unwrap_or_default()
+                    .saturating_sub(cpu_before.0),
+                sender_cpu: b
+                    .cpu_time()
+                    .unwrap_or_default()
+                    .saturating_sub(cpu_before.1),
             });
             mesh.partition().await?;
             let deadline = Instant::now() + MESH_TIMEOUT;
             let mut left = a.subscriptions().await?;
             while left > base {
                 if Instant::now() >= deadline {
-                    bail!("node A kept {} of B's subscriptions after the partition", left - base);
+                    bail!(
+                        "node A kept {} of B's subscriptions after the partition",
+                        left - base
+                    );
                 }
                 left = a.subscriptions().await?;
                 sleep(Duration::from_millis(5)).await;
@@ -162,7 +185,8 @@ pub async fn wire_bytes(spec: &ServerSpec, log_dir: &Path, messages: usize) -> R
         mesh.wait_formed().await?;
         let mut sub = Client::connect(mesh.nodes[0].ports.client_addr()).await?;
         let mut publisher = Client::connect(mesh.nodes[1].ports.client_addr()).await?;
-        sub.flush(format!("SUB {WIRE_SUBJECT} 1\r\n").as_bytes()).await?;
+        sub.flush(format!("SUB {WIRE_SUBJECT} 1\r\n").as_bytes())
+            .await?;
         // Publish until the interest has crossed (and any per-route state,
         // such as an interned subject, is set up), then drain.
         let one = [
@@ -176,11 +200,8 @@ pub async fn wire_bytes(spec: &ServerSpec, log_dir: &Path, messages: usize) -> R
             publisher.flush(&one).await?;
             sub.send(b"PING\r\n").await?;
             let mut got = 0;
-            loop {
-                match sub.next().await? {
-                    Event::Msg(_) => got += 1,
-                    Event::Pong => break,
-                }
+            while let Event::Msg(_) = sub.next().await? {
+                got += 1;
             }
             if got > 0 {
                 break;

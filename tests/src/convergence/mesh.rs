@@ -47,7 +47,11 @@ impl Mesh {
         let mut nodes = Vec::new();
         for (index, port) in ports.iter().enumerate() {
             let args = NodeArgs {
-                routes: if index == 0 { vec![] } else { vec![route_of(0)] },
+                routes: if index == 0 {
+                    vec![]
+                } else {
+                    vec![route_of(0)]
+                },
                 advertise: proxies.get(index).map(|proxy| proxy.addr),
             };
             let log = log_dir.join(format!("{}-{label}-node{index}.log", spec.name));

@@ -34,9 +34,18 @@ mod tests {
     #[test]
     fn percentile_is_nearest_rank() {
         let mut samples: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
-        assert_eq!(percentile(&mut samples, 50.0), Some(Duration::from_millis(50)));
-        assert_eq!(percentile(&mut samples, 99.0), Some(Duration::from_millis(99)));
-        assert_eq!(percentile(&mut samples, 100.0), Some(Duration::from_millis(100)));
+        assert_eq!(
+            percentile(&mut samples, 50.0),
+            Some(Duration::from_millis(50))
+        );
+        assert_eq!(
+            percentile(&mut samples, 99.0),
+            Some(Duration::from_millis(99))
+        );
+        assert_eq!(
+            percentile(&mut samples, 100.0),
+            Some(Duration::from_millis(100))
+        );
         assert_eq!(percentile(&mut [], 50.0), None);
     }
 }
