@@ -1,12 +1,13 @@
 # Starling developer entry points. `make run` starts one node on the default
-# ports (clients 4222, monitoring 8222); `make test` runs every test.
+# ports (clients 4222, monitoring 8222); `make test` runs every test;
+# `make fuzz` runs the fuzz targets (not part of `make test`).
 
 CARGO ?= cargo
 RUN_ARGS ?= -m 8222
 
 .PHONY: run build release test test-unit fmt fmt-check lint bench ci \
 	install-test-deps test-deploy test-compose test-compose-if-docker \
-	docker-image prometheus-image compose-up compose-down
+	docker-image prometheus-image compose-up compose-down fuzz fuzz-install
 
 run:
 	$(CARGO) run --release -p starling -- $(RUN_ARGS)
@@ -45,6 +46,35 @@ bench:
 	$(CARGO) bench -p starling
 
 ci: fmt-check lint test
+
+# --- Fuzzing (fuzz/README.md) ---------------------------------------------
+
+# Each target of fuzz/ runs FUZZ_SECONDS, one after another (one libFuzzer
+# worker: the machine's cores are shared). New inputs go to fuzz/corpus/
+# (not checked in), the checked-in seeds are read from fuzz/seeds/, a crash
+# lands in fuzz/artifacts/ and stops the run.
+#
+# How it runs on a stable toolchain (this machine has only stable):
+# cargo-fuzz's coverage flags (-Cpasses=sancov-module, -Cllvm-args=...)
+# are accepted by stable rustc; a sanitizer (-Zsanitizer=address) is
+# nightly-only, and RUSTC_BOOTSTRAP=1 makes stable rustc accept it, so
+# FUZZ_BUILD_FLAGS=--sanitizer=address works too. The default is no
+# sanitizer: the crates forbid unsafe code, so what there is to find is
+# panics, overflows (debug assertions are on), hangs and runaway memory,
+# and without ASan the targets run several times faster.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= client_parser connect_json route_codec route_frame config_parser
+FUZZ_BUILD_FLAGS ?= --sanitizer none --debug-assertions
+FUZZ_RUN_FLAGS ?= -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+fuzz: fuzz-install
+	cd fuzz && for target in $(FUZZ_TARGETS); do \
+		mkdir -p corpus/$$target && \
+		RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $(FUZZ_BUILD_FLAGS) $$target corpus/$$target seeds/$$target -- \
+			-max_total_time=$(FUZZ_SECONDS) $(FUZZ_RUN_FLAGS) || exit 1; \
+	done
+
+fuzz-install:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
 
 # --- Operations: test tools, image, compose (deploy/README.md) -------------
 

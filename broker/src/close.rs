@@ -31,6 +31,8 @@ pub enum CloseReason {
     BadClientProtocolVersion,
     /// max_connections was reached.
     MaxConnectionsExceeded,
+    /// The account's `max_connections` was reached.
+    MaxAccountConnectionsExceeded,
     /// A payload over max_payload.
     MaxPayloadExceeded,
     /// A control line over max_control_line.
@@ -58,6 +60,7 @@ impl CloseReason {
             CloseReason::ProtocolViolation => "Protocol Violation",
             CloseReason::BadClientProtocolVersion => "Bad Client Protocol Version",
             CloseReason::MaxConnectionsExceeded => "Maximum Connections Exceeded",
+            CloseReason::MaxAccountConnectionsExceeded => "Maximum Account Connections Exceeded",
             CloseReason::MaxPayloadExceeded => "Maximum Message Payload Exceeded",
             CloseReason::MaxControlLineExceeded => "Maximum Control Line Exceeded",
             CloseReason::NoRespondersRequiresHeaders => "No Responders Requires Headers",

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use starling_cluster::Peer;
 
+use crate::account::{ServiceImport, ServiceResponse, StreamImport};
 use crate::client::Subscription;
 
 /// A peer node's interest in a subject (and queue group): the peer wants
@@ -52,6 +53,13 @@ pub enum Interest {
     Local(Arc<Subscription>),
     /// A peer's interest.
     Remote(Arc<RemoteInterest>),
+    /// A stream import, in the exporter's sublist (imports and responses
+    /// are followed by the router, see `router::imports`).
+    StreamImport(Arc<StreamImport>),
+    /// A service import, in the importer's sublist.
+    ServiceImport(Arc<ServiceImport>),
+    /// A pending response of a service import, in the exporter's sublist.
+    ServiceResponse(Arc<ServiceResponse>),
 }
 
 impl PartialEq for Interest {
@@ -59,6 +67,9 @@ impl PartialEq for Interest {
         match (self, other) {
             (Interest::Local(a), Interest::Local(b)) => Arc::ptr_eq(a, b),
             (Interest::Remote(a), Interest::Remote(b)) => Arc::ptr_eq(a, b),
+            (Interest::StreamImport(a), Interest::StreamImport(b)) => Arc::ptr_eq(a, b),
+            (Interest::ServiceImport(a), Interest::ServiceImport(b)) => Arc::ptr_eq(a, b),
+            (Interest::ServiceResponse(a), Interest::ServiceResponse(b)) => Arc::ptr_eq(a, b),
             _ => false,
         }
     }

@@ -14,7 +14,8 @@
 //!   and structured logs.
 //! - [`monitor`]: /healthz, /varz, /connz, /subsz and /metrics.
 //! - [`close`], [`stats`]: close reasons and counters.
-//! - [`tls`]: rustls configurations for clients and routes.
+//! - [`tls`]: rustls configurations for clients and routes; [`tls_pin`]:
+//!   `pinned_certs`.
 //!
 //! Design note: each connection has a reader task and a writer task. The
 //! reader parses a whole read buffer, matches each PUB in the sublist and
@@ -35,6 +36,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod account;
 pub mod auth;
 pub mod client;
 pub mod close;
@@ -45,8 +47,10 @@ pub mod logging;
 pub mod monitor;
 pub mod options;
 pub mod route;
+pub mod router;
 pub mod server;
 pub mod signals;
 pub mod stats;
 pub mod sublist;
 pub mod tls;
+pub mod tls_pin;

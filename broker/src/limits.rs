@@ -38,3 +38,13 @@ pub const LAME_DUCK_DURATION: Duration = Duration::from_secs(120);
 pub const LAME_DUCK_DURATION_MIN: Duration = Duration::from_secs(30);
 /// Lame duck: wait before the first client is closed.
 pub const LAME_DUCK_GRACE_PERIOD: Duration = Duration::from_secs(10);
+/// Interest barrier: longest a client's PONG after a SUB waits for every
+/// peer to acknowledge the interest (`cluster { interest_barrier_timeout }`).
+/// Acks take one route round trip (well under a millisecond on a LAN); a
+/// peer that takes longer is stalled or partitioned, and the flush must not
+/// hang on it.
+pub const INTEREST_BARRIER_TIMEOUT: Duration = Duration::from_millis(100);
+/// Readiness: a clustered node with no reachable seed reports ready after
+/// this long (`cluster { readiness_grace_period }`), so a lone first node
+/// starts; several seed redials (backoff cap 1 s) fit in it.
+pub const READINESS_GRACE_PERIOD: Duration = Duration::from_secs(3);

@@ -24,7 +24,11 @@ pub fn init(options: &Options) -> std::io::Result<()> {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
-        .with_ansi(ansi);
+        .with_ansi(ansi)
+        // A failed log write (stderr's reader gone) is reported with
+        // `eprintln!`, which panics on that same broken stderr and would kill
+        // whichever task logged, e.g. the signal handler. Drop the line instead.
+        .log_internal_errors(false);
     let result = match (&options.log_file, json, options.logtime) {
         (Some(path), _, logtime) => {
             let file = OpenOptions::new().create(true).append(true).open(path)?;

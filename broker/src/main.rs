@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use starling::config::{self, Command};
 use starling::options::Options;
-use starling::server::Server;
+use starling::server::{ports_file, Server};
 use starling::{logging, signals};
 
 /// Longest wait for leftover blocking tasks once the server has stopped.
@@ -73,10 +73,12 @@ fn run(options: Options) -> ExitCode {
     }
     let code = runtime.block_on(async move {
         let pid_file = options.pid_file.clone();
+        let ports_file_dir = options.ports_file_dir.clone();
         let server = match Server::bind(options).await {
             Ok(server) => server,
             Err(error) => {
-                tracing::error!(%error, "cannot bind listeners");
+                // The error names the listener and its address.
+                tracing::error!("{error}");
                 return ExitCode::from(1);
             }
         };
@@ -86,11 +88,22 @@ fn run(options: Options) -> ExitCode {
                 return ExitCode::from(1);
             }
         }
-        announce(&server);
+        // nats-server logs a ports file it cannot write and runs on.
+        let ports_file = ports_file_dir.and_then(|dir| match ports_file::write(&dir, &server) {
+            Ok(path) => Some(path),
+            Err(error) => {
+                let path = ports_file::path_in(&dir);
+                tracing::error!(%error, path = %path.display(), "cannot write ports file");
+                None
+            }
+        });
         let handle = server.handle();
+        // Handlers first: a signal right after "Server is ready" must be
+        // handled, not fatal.
         tokio::spawn(signals::handle(handle.clone()));
+        announce(&server);
         server.run().await;
-        if let Some(path) = &pid_file {
+        for path in pid_file.iter().chain(ports_file.iter()) {
             let _ = std::fs::remove_file(path);
         }
         drop(handle);
@@ -116,6 +129,20 @@ fn announce(server: &Server) {
     }
     if let Some(addr) = server.route_addr() {
         tracing::info!("Listening for route connections on {addr}");
+    }
+    let options = state.options();
+    if let Some(cluster) = options.cluster.as_ref().filter(|cluster| !cluster.listen) {
+        // nats-server dials no routes without a cluster port, silently.
+        tracing::info!(
+            cluster = cluster.name.as_deref().unwrap_or(""),
+            "cluster block has no port: no route listener"
+        );
+        if !cluster.routes.is_empty() {
+            tracing::warn!(
+                routes = cluster.routes.len(),
+                "cluster routes are not dialed without a cluster port (set cluster.port or listen)"
+            );
+        }
     }
     if let Ok(addr) = server.client_addr() {
         tracing::info!("Listening for client connections on {addr}");

@@ -54,12 +54,27 @@ pub struct Options {
     pub log_file: Option<PathBuf>,
     /// `-P` / `pid_file`.
     pub pid_file: Option<PathBuf>,
+    /// `--ports_file_dir` / `ports_file_dir`: write `<executable>_<pid>.ports`
+    /// (the listeners' URLs as JSON) there, as nats-server does.
+    pub ports_file_dir: Option<PathBuf>,
+    /// `no_header_support`: INFO says `headers: false`, a CONNECT asking
+    /// for headers is treated as not asking, HPUB closes the connection.
+    pub no_header_support: bool,
+    /// `disable_sublist_cache`: match every publish against the trie.
+    pub disable_sublist_cache: bool,
+    /// `no_auth_user`: a client that presents no credentials is logged in
+    /// as this user of `authorization { users }`.
+    pub no_auth_user: Option<String>,
     /// Client authentication and permissions.
     pub authorization: Authorization,
     /// Client TLS (`tls { ... }`, `--tls*`); None = plain TCP only.
     pub tls: Option<TlsOptions>,
     /// The route listener and seeds; None = not clustered.
     pub cluster: Option<ClusterOptions>,
+    /// `accounts { NAME: { users, limits } }`: accounts besides `$G`.
+    pub accounts: Vec<AccountOptions>,
+    /// Top-level `mappings`: subject mappings of `$G`.
+    pub mappings: Vec<crate::account::MappingRule>,
     /// The config file these options came from, for reload.
     pub config_file: Option<PathBuf>,
 }
@@ -88,9 +103,15 @@ impl Default for Options {
             logtime: true,
             log_file: None,
             pid_file: None,
+            ports_file_dir: None,
+            no_header_support: false,
+            disable_sublist_cache: false,
+            no_auth_user: None,
             authorization: Authorization::default(),
             tls: None,
             cluster: None,
+            accounts: Vec::new(),
+            mappings: Vec::new(),
             config_file: None,
         }
     }
@@ -146,6 +167,66 @@ pub struct User {
     pub nkey: Option<String>,
     /// `permissions`; None falls back to `default_permissions`.
     pub permissions: Option<Permissions>,
+    /// The account the user belongs to (set for users of an `accounts`
+    /// entry); None = the global account `$G`.
+    pub account: Option<String>,
+}
+
+/// One entry of `accounts { NAME: { ... } }`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AccountOptions {
+    /// The account name.
+    pub name: String,
+    /// Its users; each has `account` set to `name`.
+    pub users: Vec<User>,
+    /// `default_permissions` of the account's users that name none.
+    pub default_permissions: Option<Permissions>,
+    /// `limits { max_connections, max_subscriptions, max_payload, max_leafnodes }`.
+    pub limits: crate::account::AccountLimits,
+    /// `exports: [ {stream: ...} | {service: ...} ]`.
+    pub exports: Vec<ExportOptions>,
+    /// `imports: [ {stream: {account, subject}} | {service: {account, subject}} ]`.
+    pub imports: Vec<ImportOptions>,
+    /// `mappings { "src": "dest" }`.
+    pub mappings: Vec<crate::account::MappingRule>,
+}
+
+/// Whether an export or import is of a stream or a service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportKind {
+    /// Messages flow from the exporter to the importer.
+    Stream,
+    /// Requests flow to the exporter, responses back.
+    Service,
+}
+
+/// One entry of an account's `exports`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportOptions {
+    /// Stream or service.
+    pub kind: ImportKind,
+    /// Exported subject, wildcards allowed.
+    pub subject: String,
+    /// `accounts: [..]`: who may import it; None = public.
+    pub accounts: Option<Vec<String>>,
+    /// `response_type` of a service export (singleton when absent).
+    pub response: crate::account::ResponseType,
+}
+
+/// One entry of an account's `imports`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportOptions {
+    /// Stream or service.
+    pub kind: ImportKind,
+    /// The exporting account.
+    pub account: String,
+    /// The subject imported (in the exporter's subject space).
+    pub subject: String,
+    /// Stream `prefix`: the importer sees `prefix.subject`.
+    pub prefix: Option<String>,
+    /// `to`: the subject in the importer's space (stream: where messages
+    /// appear; service: where the importer sends requests).
+    pub to: Option<String>,
 }
 
 /// `permissions { publish, subscribe, allow_responses }`.
@@ -196,6 +277,10 @@ pub struct ClusterOptions {
     pub host: String,
     /// Route listener port (0 = ephemeral).
     pub port: u16,
+    /// False for a `cluster` block with no `port` or `listen` (nats-server's
+    /// cluster port 0): no route listener, no routes dialed; only the name
+    /// is announced to clients.
+    pub listen: bool,
     /// Seed route URLs (`routes`, `--routes`), e.g. `nats://user:pass@host:6222`.
     pub routes: Vec<String>,
     /// Route URL advertised to peers (`advertise`, `cluster_advertise`).
@@ -217,6 +302,12 @@ pub struct ClusterOptions {
     /// Route TLS (`cluster { tls { ... } }`): both sides present a
     /// certificate and verify the peer's against `ca_file`.
     pub tls: Option<TlsOptions>,
+    /// Longest a client's PONG after a SUB waits for the peers to
+    /// acknowledge the interest (`interest_barrier_timeout`; 0 = no barrier).
+    pub interest_barrier_timeout: Duration,
+    /// Longest a node waits for its seeds before `/healthz` reports ready
+    /// anyway (`readiness_grace_period`).
+    pub readiness_grace_period: Duration,
 }
 
 impl Default for ClusterOptions {
@@ -225,6 +316,7 @@ impl Default for ClusterOptions {
             name: None,
             host: limits::DEFAULT_HOST.to_string(),
             port: limits::DEFAULT_ROUTE_PORT,
+            listen: true,
             routes: Vec::new(),
             advertise: None,
             no_advertise: false,
@@ -235,6 +327,8 @@ impl Default for ClusterOptions {
             ping_interval: Duration::from_secs(1),
             ping_max: 3,
             tls: None,
+            interest_barrier_timeout: limits::INTEREST_BARRIER_TIMEOUT,
+            readiness_grace_period: limits::READINESS_GRACE_PERIOD,
         }
     }
 }
@@ -257,6 +351,9 @@ pub struct TlsOptions {
     /// Handshake before INFO (clients' `tls_first`); INFO then goes
     /// encrypted. Clients only.
     pub handshake_first: HandshakeFirst,
+    /// `pinned_certs`: lowercase hex SHA-256 digests of the peer
+    /// certificates (DER) accepted; empty = any certificate that verifies.
+    pub pinned_certs: Vec<String>,
 }
 
 /// `tls { handshake_first: ... }` (nats-server 2.10.4+).
@@ -281,6 +378,7 @@ impl Default for TlsOptions {
             verify: false,
             timeout: limits::TLS_TIMEOUT,
             handshake_first: HandshakeFirst::Off,
+            pinned_certs: Vec::new(),
         }
     }
 }

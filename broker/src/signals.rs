@@ -11,14 +11,27 @@ use tokio::signal::unix::{signal, SignalKind as TokioSignal};
 use crate::config::{self, SignalKind};
 use crate::server::ServerHandle;
 
-/// React to signals until the server stops.
-pub async fn handle(server: ServerHandle) {
+/// Install the signal handlers now (so a signal sent as soon as the server
+/// says it is ready is not fatal) and return the loop that reacts to them
+/// until the server stops. Call inside the runtime.
+pub fn handle(server: ServerHandle) -> impl std::future::Future<Output = ()> {
     let streams = (
         signal(TokioSignal::interrupt()),
         signal(TokioSignal::terminate()),
         signal(TokioSignal::hangup()),
         signal(TokioSignal::user_defined2()),
     );
+    async move { react(server, streams).await }
+}
+
+type SignalStreams = (
+    std::io::Result<tokio::signal::unix::Signal>,
+    std::io::Result<tokio::signal::unix::Signal>,
+    std::io::Result<tokio::signal::unix::Signal>,
+    std::io::Result<tokio::signal::unix::Signal>,
+);
+
+async fn react(server: ServerHandle, streams: SignalStreams) {
     let (Ok(mut interrupt), Ok(mut terminate), Ok(mut hangup), Ok(mut lame_duck)) = streams else {
         tracing::error!("cannot install signal handlers");
         return;

@@ -190,6 +190,8 @@ pub struct ClientTls {
     pub timeout: Duration,
     /// Handshake before INFO.
     pub handshake_first: HandshakeFirst,
+    /// `pinned_certs`: accepted client certificates (SPKI SHA-256, hex).
+    pub pinned: crate::tls_pin::PinnedCerts,
 }
 
 impl fmt::Debug for ClientTls {
@@ -211,6 +213,7 @@ impl ClientTls {
             verify: options.verify,
             timeout: options.timeout,
             handshake_first: options.handshake_first,
+            pinned: crate::tls_pin::PinnedCerts::new(&options.pinned_certs),
         })
     }
 }

@@ -1,6 +1,9 @@
 //! What a node needs to join a cluster.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::resolve::Resolver;
 
 /// Cluster settings, resolved by the broker from its options.
 #[derive(Debug, Clone)]
@@ -32,4 +35,9 @@ pub struct ClusterConfig {
     pub handshake_timeout: Duration,
     /// Bytes queued for one peer before the route is closed as slow.
     pub max_pending: usize,
+    /// How long a node with remote seeds and no route waits for one before
+    /// it reports ready anyway (see [`crate::Cluster::readiness`]).
+    pub readiness_grace: Duration,
+    /// Resolves seed host names (every address of a name is dialed).
+    pub resolver: Arc<dyn Resolver>,
 }

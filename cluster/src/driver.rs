@@ -10,6 +10,7 @@
 //! hears nothing more from a peer once it was told the peer is down.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use starling_proto::route::{Member, RouteFrame};
@@ -47,6 +48,12 @@ pub(crate) enum Event {
     Members { rid: u64, members: Vec<Member> },
     /// A route task ended (after `Registered`, kept or not).
     RouteClosed { rid: u64 },
+    /// A name seed resolved to these addresses (ours left out; empty when
+    /// resolution failed).
+    Resolved {
+        name: usize,
+        addresses: Vec<SocketAddr>,
+    },
 }
 
 /// Runs the machine until shutdown and every route task has ended.
@@ -92,6 +99,9 @@ impl Driver {
                 self.machine.poll(Instant::now());
             }
             self.execute();
+            // After execute: a route the machine kept is in the peer table
+            // before the progress says its seed was tried.
+            *lock(&self.shared.readiness.progress) = self.machine.progress();
         }
         // Route tasks that ended last may have left events behind.
         while let Ok(event) = events.try_recv() {
@@ -121,6 +131,7 @@ impl Driver {
             }
             Event::DialEnded { dial, outcome } => self.machine.dial_finished(dial, outcome, now),
             Event::Members { rid, members } => self.machine.members_received(rid, members, now),
+            Event::Resolved { name, addresses } => self.machine.resolved(name, addresses, now),
             Event::RouteClosed { rid } => {
                 self.waiting.remove(&rid);
                 self.machine.route_closed(rid, now);
@@ -171,6 +182,12 @@ impl Driver {
                     peer.send_frame(&frame);
                 }
             }
+            Action::Resolve { name, url } => {
+                if !self.stopping {
+                    let shared = Arc::clone(&self.shared);
+                    self.shared.routes.spawn(resolve_name(shared, name, url));
+                }
+            }
             Action::MembersChanged => {
                 *lock(&self.shared.client_urls) = self.machine.client_urls().to_vec();
                 self.shared.handler.members_changed();
@@ -202,6 +219,8 @@ impl Driver {
             "route established"
         );
         self.shared.handler.peer_up(&peer);
+        // peer_up queued the interest snapshot; mark its end.
+        peer.send_snapshot_end();
         if registration.reply.send(Verdict::Keep).is_err() {
             // The route task is gone; its RouteClosed event follows and
             // calls the route down.
@@ -219,7 +238,10 @@ async fn dial_route(shared: Arc<Shared>, dial: DialId, url: RouteUrl, target: Di
     let connected = tokio::select! {
         biased;
         _ = shared.shutdown.cancelled() => return,
-        connected = timeout(DIAL_TIMEOUT, shared.transport.dial(&url.host_port)) => {
+        connected = timeout(DIAL_TIMEOUT, match &url.tls_name {
+            Some(name) => shared.transport.dial_named(&url.host_port, name),
+            None => shared.transport.dial(&url.host_port),
+        }) => {
             // A timeout is a failed dial like any other.
             connected.unwrap_or_else(|_| Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "dial timed out")))
         }
@@ -241,6 +263,50 @@ async fn dial_route(shared: Arc<Shared>, dial: DialId, url: RouteUrl, target: Di
                 .await;
         }
     }
+}
+
+/// Resolve a name seed and report its addresses, this node's own left out
+/// (a route to ourselves would only be dialed to be dropped).
+async fn resolve_name(shared: Arc<Shared>, name: usize, url: RouteUrl) {
+    let addresses = match crate::resolve::named_host(&url.host_port) {
+        Some((host, port)) => {
+            // Dropped whole at shutdown: a cancelled lookup just ends.
+            let resolved = tokio::select! {
+                biased;
+                _ = shared.shutdown.cancelled() => return,
+                resolved = timeout(DIAL_TIMEOUT, shared.resolver.resolve(host, port)) => resolved,
+            };
+            match resolved {
+                Ok(Ok(addresses)) => addresses,
+                Ok(Err(error)) => {
+                    tracing::debug!(node = %shared.settings.node_id, %url, %error, "route name did not resolve");
+                    Vec::new()
+                }
+                Err(_) => {
+                    tracing::debug!(node = %shared.settings.node_id, %url, "route name resolution timed out");
+                    Vec::new()
+                }
+            }
+        }
+        None => Vec::new(),
+    };
+    let own = own_route_addr(&shared);
+    let addresses: Vec<SocketAddr> = addresses
+        .into_iter()
+        .filter(|addr| *addr != shared.listen_addr && Some(*addr) != own)
+        .collect();
+    tracing::debug!(node = %shared.settings.node_id, %url, ?addresses, "route name resolved");
+    let _ = shared
+        .events
+        .send(Event::Resolved { name, addresses })
+        .await;
+}
+
+/// The socket address in our advertised route URL, when it is an IP one.
+fn own_route_addr(shared: &Shared) -> Option<SocketAddr> {
+    RouteUrl::parse(&shared.settings.route_url)
+        .ok()
+        .and_then(|url| url.host_port.parse().ok())
 }
 
 /// The peer table guards a plain map, whole after any panic.

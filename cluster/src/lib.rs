@@ -9,6 +9,10 @@
 //! - [`peer`]: [`Peer`], one established route (send, wake, close, stats).
 //! - [`close`]: [`CloseReason`], every reason a route closes.
 //! - [`url`]: [`RouteUrl`], seed URLs with credentials.
+//! - [`resolve`]: [`Resolver`], how seed host names become addresses (a
+//!   name may stand for several nodes).
+//! - [`readiness`]: [`NotReady`], when the node knows the cluster's
+//!   interest (behind `/healthz`).
 //! - [`transport`]: the [`Transport`]/[`RouteListener`] traits and TCP.
 //! - [`memory`]: an in-memory transport with partitions, for tests.
 //! - `membership`: the synchronous membership state machine (seeds, gossip,
@@ -17,6 +21,8 @@
 //!   (Members content, client URLs); `backoff`: jittered reconnect delays.
 //! - `driver`: the async loop that runs the machine and calls the handler.
 //! - `route`, `handshake`, `writer`: one route connection's tasks.
+//! - `sync`: interest acknowledgements (InterestSync/InterestAck) behind
+//!   the broker's interest barrier and readiness.
 //! - `hello`: handshake rules (names, credentials); [`outbound`]: the
 //!   outbound byte queue of a route (and, in the broker, of a client); `shared`: state shared by the tasks; `limits`.
 //!
@@ -55,8 +61,11 @@ pub mod memory;
 pub mod node;
 pub mod outbound;
 pub mod peer;
+pub mod readiness;
+pub mod resolve;
 mod route;
 mod shared;
+mod sync;
 pub mod transport;
 pub mod url;
 mod writer;
@@ -66,6 +75,8 @@ pub use config::ClusterConfig;
 pub use handler::ClusterHandler;
 pub use node::Cluster;
 pub use peer::{Peer, PeerStats, SlowRoute};
+pub use readiness::NotReady;
+pub use resolve::{HostsFileResolver, Resolver, StaticResolver, SystemResolver};
 pub use transport::{
     BoxedStream, RouteListener, RouteStream, TcpRouteListener, TcpTransport, Transport,
 };

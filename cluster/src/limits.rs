@@ -78,3 +78,9 @@ pub const DEFAULT_ROUTE_PORT: u16 = 6222;
 /// interval would make the ping timer panic, a zero timeout refuse every
 /// route.
 pub const MIN_TIMER: Duration = Duration::from_millis(10);
+
+/// Readiness never waits longer than this after start (or the configured
+/// grace period, if longer), whatever is still missing, so a stuck dial or
+/// snapshot cannot keep a node out of service; well inside a Kubernetes
+/// startup probe's budget (the StatefulSet gives 60 s).
+pub const READINESS_WAIT_CAP: Duration = Duration::from_secs(30);

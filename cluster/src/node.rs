@@ -21,8 +21,10 @@ use crate::limits::{
     ACCEPT_ERROR_BACKOFF, BACKOFF_BASE, BACKOFF_CAP, DEFAULT_CONNECT_RETRIES, DUPLICATE_DEFER_MAX,
     EVENT_CHANNEL_CAPACITY, MAX_INBOUND_ROUTES, MEMBERS_REFRESH_INTERVAL, MIN_TIMER,
 };
-use crate::membership::{self, Membership};
+use crate::membership::{self, Membership, Progress};
 use crate::peer::Peer;
+use crate::readiness::{NotReady, Readiness};
+use crate::resolve::named_host;
 use crate::route::run_route;
 use crate::shared::{lock, Settings, Shared};
 use crate::transport::{RouteListener, TcpRouteListener, TcpTransport, Transport};
@@ -98,7 +100,7 @@ impl Cluster {
             handshake_timeout: config.handshake_timeout.max(MIN_TIMER),
             max_pending: config.max_pending,
         };
-        let seeds = config
+        let (names, seeds): (Vec<RouteUrl>, Vec<RouteUrl>) = config
             .seeds
             .iter()
             .filter_map(|seed| match RouteUrl::parse(seed) {
@@ -110,7 +112,9 @@ impl Cluster {
                     None
                 }
             })
-            .collect();
+            // A host name may stand for several nodes: resolved, then each
+            // address dialed (membership/names.rs).
+            .partition(|url| named_host(&url.host_port).is_some());
         let machine_settings = membership::Settings {
             connect_retries: match config.connect_retries {
                 0 => DEFAULT_CONNECT_RETRIES,
@@ -132,6 +136,7 @@ impl Cluster {
             listen_addr,
             handler,
             transport,
+            resolver: Arc::clone(&config.resolver),
             name: Mutex::new(name),
             lame_duck: AtomicBool::new(false),
             lame_duck_signal: Notify::new(),
@@ -140,14 +145,17 @@ impl Cluster {
             routes: TaskTracker::new(),
             shutdown,
             inbound_permits: Arc::new(Semaphore::new(MAX_INBOUND_ROUTES)),
+            readiness: Readiness::new(Progress::default(), config.readiness_grace),
         });
         let machine = Membership::new(
             shared.local_member(),
             seeds,
+            names,
             machine_settings,
             rng,
             Instant::now(),
         );
+        *lock(&shared.readiness.progress) = machine.progress();
         tracing::info!(
             node = %shared.settings.node_id,
             listen = %listen_addr,
@@ -194,6 +202,15 @@ impl Cluster {
     /// minus members in lame duck (this node's own too once it is).
     pub fn client_urls(&self) -> Vec<String> {
         lock(&self.shared.client_urls).clone()
+    }
+
+    /// Whether this node is ready for clients as far as the cluster goes:
+    /// its seeds were tried and its peers' interest snapshots are in (see
+    /// `crate::readiness` for the rules). Latches once ready.
+    pub fn readiness(&self) -> Result<(), NotReady> {
+        let peers = self.peers();
+        let waiting = peers.iter().filter(|p| !p.snapshot_received()).count();
+        self.shared.readiness.check(peers.len(), waiting)
     }
 
     /// Enter lame duck mode: peers drop our client URLs (and call their

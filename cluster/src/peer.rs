@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::close::CloseReason;
 use crate::hello::negotiated_framing;
 use crate::outbound::Outbound;
+use crate::sync::InterestSyncState;
 
 /// The route's outbound queue is past `max_pending`: the route is being
 /// closed as slow (and will be redialed).
@@ -84,6 +85,8 @@ pub struct Peer {
     pings_out: AtomicU32,
     /// Wall-clock milliseconds of the last frame received (monitoring).
     last_activity_ms: AtomicU64,
+    /// Interest frames counted and acknowledged (see `crate::sync`).
+    pub(crate) sync: InterestSyncState,
 }
 
 /// What a route task knows when it creates the [`Peer`].
@@ -121,6 +124,7 @@ impl Peer {
             ping_sent: Mutex::new(None),
             pings_out: AtomicU32::new(0),
             last_activity_ms: AtomicU64::new(unix_millis(now)),
+            sync: InterestSyncState::new(hello.interest_ack),
         }
     }
 
@@ -167,8 +171,11 @@ impl Peer {
             self.close_with(CloseReason::SlowRoute);
             return Err(SlowRoute);
         }
-        self.outbound
-            .push_control(|buf| encode_interest_frame(buf, changes, self.framing));
+        self.outbound.push_control(|buf| {
+            encode_interest_frame(buf, changes, self.framing);
+            // Counted with the bytes, under the queue's lock (crate::sync).
+            self.sync.queued.fetch_add(1, Ordering::AcqRel);
+        });
         Ok(())
     }
 
@@ -189,8 +196,11 @@ impl Peer {
             return Err(SlowRoute);
         }
         for part in changes.chunks(chunk.max(1)) {
-            self.outbound
-                .push_control(|buf| encode_interest_frame(buf, part, self.framing));
+            self.outbound.push_control(|buf| {
+                encode_interest_frame(buf, part, self.framing);
+                // Every chunk is one Interest frame for the sync count.
+                self.sync.queued.fetch_add(1, Ordering::AcqRel);
+            });
         }
         Ok(())
     }

@@ -190,6 +190,9 @@ async fn read_loop(
     );
     pings.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut messages = Vec::new();
+    // The InterestSync read last in this buffer: answered once the buffer's
+    // interest and messages are handed over.
+    let mut sync: Option<(u64, bool)> = None;
     loop {
         loop {
             let frame = match codec.decode(&mut buf) {
@@ -222,6 +225,11 @@ async fn read_loop(
                         return (CloseReason::ServerShutdown, String::new());
                     }
                 }
+                RouteFrame::InterestSync { seq, snapshot_end } => {
+                    let snapshot_end = snapshot_end || sync.is_some_and(|(_, end)| end);
+                    sync = Some((seq, snapshot_end));
+                }
+                RouteFrame::InterestAck(seq) => peer.interest_ack_received(seq),
                 RouteFrame::Ping => peer.send_frame(&RouteFrame::Pong),
                 RouteFrame::Pong => peer.pong(Instant::now()),
                 RouteFrame::Close(reason) => {
@@ -238,6 +246,13 @@ async fn read_loop(
             }
         }
         deliver(shared, peer, &mut messages);
+        if let Some((seq, snapshot_end)) = sync.take() {
+            // Every Interest frame before the sync has been applied.
+            if snapshot_end {
+                peer.mark_snapshot_received();
+            }
+            peer.send_frame(&RouteFrame::InterestAck(seq));
+        }
         if buf.capacity() - buf.len() < MIN_READ_SPACE {
             buf.reserve(READ_BUFFER_SIZE);
         }

@@ -19,6 +19,8 @@ use crate::driver::Event;
 use crate::handler::ClusterHandler;
 use crate::hello::{agree_names, ClusterName, NameAgreement};
 use crate::peer::Peer;
+use crate::readiness::Readiness;
+use crate::resolve::Resolver;
 use crate::transport::Transport;
 
 /// Route ids are unique in the process (several clusters may run in one
@@ -51,6 +53,8 @@ pub(crate) struct Shared {
     pub listen_addr: SocketAddr,
     pub handler: Arc<dyn ClusterHandler>,
     pub transport: Arc<dyn Transport>,
+    /// Resolves name seeds for the driver.
+    pub resolver: Arc<dyn Resolver>,
     /// The cluster name in force: read for every Hello, changed when a
     /// dynamic name is adopted. Held only for the check-and-adopt step.
     pub name: Mutex<ClusterName>,
@@ -74,6 +78,9 @@ pub(crate) struct Shared {
     pub shutdown: CancellationToken,
     /// Caps concurrent inbound route connections (one permit each).
     pub inbound_permits: Arc<Semaphore>,
+    /// Readiness: the membership's progress (written by the driver) and the
+    /// latch.
+    pub readiness: Readiness,
 }
 
 impl Shared {
@@ -92,6 +99,7 @@ impl Shared {
             user,
             password,
             lame_duck: self.lame_duck.load(Ordering::Relaxed),
+            interest_ack: true,
             compact_framing: true,
             subject_table: DEFAULT_SUBJECT_TABLE,
         }

@@ -29,6 +29,18 @@ pub trait Transport: Send + Sync + 'static {
         &'a self,
         host_port: &'a str,
     ) -> BoxFuture<'a, io::Result<(BoxedStream, SocketAddr)>>;
+
+    /// Connect to `host_port`, an address resolved from the name `name`
+    /// (DNS discovery): a TLS transport verifies the peer against `name`.
+    /// The default ignores the name.
+    fn dial_named<'a>(
+        &'a self,
+        host_port: &'a str,
+        name: &'a str,
+    ) -> BoxFuture<'a, io::Result<(BoxedStream, SocketAddr)>> {
+        let _ = name;
+        self.dial(host_port)
+    }
 }
 
 /// Accepts routes.

@@ -14,6 +14,9 @@ pub struct RouteUrl {
     pub user: Option<String>,
     /// Route password from the URL's userinfo.
     pub password: Option<String>,
+    /// For an address resolved from a name seed: that name, which the
+    /// peer's TLS certificate must carry (the dial goes to the address).
+    pub tls_name: Option<String>,
 }
 
 /// Why a route URL was rejected.
@@ -74,6 +77,7 @@ impl RouteUrl {
             host_port: format!("{host}:{port}"),
             user,
             password,
+            tls_name: None,
         })
     }
 

@@ -136,6 +136,7 @@ fn hello(node_id: &str) -> Hello {
         user: None,
         password: None,
         lame_duck: false,
+        interest_ack: false,
         compact_framing: false,
         subject_table: 0,
     }
@@ -407,4 +408,85 @@ async fn route_confirmed_by_the_deciding_peer_replaces_a_stale_one_after_calling
         "{:?}",
         a.recorder.violations()
     );
+}
+
+#[tokio::test]
+async fn interest_sync_is_answered_after_the_interest_and_acks_release_waiters() {
+    let a = tcp_node(config("sync-a", vec![])).await;
+    let mut fake = FakePeer::connect(a.addr()).await;
+    let ours = Hello {
+        interest_ack: true,
+        ..hello("zzz-sync")
+    };
+    fake.send(RouteFrame::Hello(ours.clone())).await;
+    let RouteFrame::Hello(theirs) = fake.recv().await else {
+        panic!("expected Hello first");
+    };
+    assert!(theirs.interest_ack, "the node announces the capability");
+    assert!(matches!(fake.recv().await, RouteFrame::Members(_)));
+    // The recorder queues no snapshot: the end marker follows at once.
+    assert_eq!(
+        fake.recv().await,
+        RouteFrame::InterestSync {
+            seq: 0,
+            snapshot_end: true
+        }
+    );
+    wait_for(LIMIT, "peer_up", || a.recorder.live_nodes() == ["zzz-sync"]).await;
+    let peer = a.peer("zzz-sync").expect("peer");
+    assert!(peer.acknowledges_interest());
+    assert!(!peer.snapshot_received(), "the fake sent no snapshot yet");
+
+    // Our interest, then a sync: the ack comes after the interest applied.
+    let change = InterestChange::Subscribe {
+        account: "$G".into(),
+        subject: "sync.x".into(),
+        queue: None,
+        weight: 1,
+    };
+    fake.send(RouteFrame::Interest(vec![change.clone()])).await;
+    fake.send(RouteFrame::InterestSync {
+        seq: 1,
+        snapshot_end: true,
+    })
+    .await;
+    assert_eq!(fake.recv().await, RouteFrame::InterestAck(1));
+    assert_eq!(
+        a.recorder.interest.lock().unwrap().as_slice(),
+        [("zzz-sync".to_string(), change.clone())]
+    );
+    assert!(peer.snapshot_received());
+
+    // The node's side: nothing queued, nothing to wait for.
+    assert_eq!(peer.request_interest_ack(), None);
+    peer.send_interest(std::slice::from_ref(&change)).unwrap();
+    assert_eq!(peer.request_interest_ack(), Some(1));
+    assert_eq!(peer.request_interest_ack(), Some(1), "no second sync");
+    assert_eq!(fake.recv().await, RouteFrame::Interest(vec![change]));
+    assert_eq!(
+        fake.recv().await,
+        RouteFrame::InterestSync {
+            seq: 1,
+            snapshot_end: false
+        }
+    );
+    let waiter = {
+        let peer = peer.clone();
+        tokio::spawn(async move { peer.interest_acked(1).await })
+    };
+    fake.send(RouteFrame::Ping).await;
+    loop {
+        // The node's own pings may come in between; nothing else may.
+        match fake.recv().await {
+            RouteFrame::Pong => break,
+            RouteFrame::Ping => fake.send(RouteFrame::Pong).await,
+            other => panic!("unexpected frame {other:?}"),
+        }
+    }
+    assert!(!waiter.is_finished());
+    fake.send(RouteFrame::InterestAck(1)).await;
+    within(LIMIT, "the ack releases the waiter", waiter)
+        .await
+        .unwrap();
+    assert_eq!(peer.request_interest_ack(), None);
 }

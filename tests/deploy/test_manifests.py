@@ -79,15 +79,14 @@ class KubernetesManifests(unittest.TestCase):
         self.assertEqual(volume["configMap"]["name"], configmap["metadata"]["name"])
         self.assertEqual(self.container["args"], ["--config", "/etc/starling/starling.conf"])
 
-    def test_routes_name_every_pod_through_the_headless_service(self):
+    def test_one_route_url_names_the_headless_service(self):
         headless = next(s for s in self.objects["Service"] if s["spec"].get("clusterIP") == "None")
         self.assertTrue(headless["spec"]["publishNotReadyAddresses"])
         self.assertEqual(self.statefulset["spec"]["serviceName"], headless["metadata"]["name"])
-        name = self.statefulset["metadata"]["name"]
-        replicas = self.statefulset["spec"]["replicas"]
-        self.assertEqual(replicas, 3)
-        expected = [f"nats://{name}-{i}.{headless['metadata']['name']}:6222" for i in range(replicas)]
-        self.assertEqual(config_routes(), expected)
+        self.assertEqual(self.statefulset["spec"]["replicas"], 3)
+        # One URL, the headless Service's name: every pod behind it is
+        # dialed, whatever the replica count.
+        self.assertEqual(config_routes(), [f"nats://{headless['metadata']['name']}:6222"])
 
     def test_probes_use_healthz_on_the_monitoring_port(self):
         ports = {p["name"]: p["containerPort"] for p in self.container["ports"]}
@@ -96,6 +95,16 @@ class KubernetesManifests(unittest.TestCase):
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
             get = self.container[probe]["httpGet"]
             self.assertEqual((get["path"], get["port"]), ("/healthz", "monitor"), probe)
+
+    def test_probe_timing_fits_the_readiness_rules(self):
+        # /healthz is 503 until the routes are up and the peers' interest is
+        # in (at most 30 s, READINESS_WAIT_CAP): the startup probe must allow
+        # longer, and the readiness probe must notice a ready pod quickly.
+        startup = self.container["startupProbe"]
+        self.assertGreater(startup["periodSeconds"] * startup["failureThreshold"], 30)
+        readiness = self.container["readinessProbe"]
+        self.assertLessEqual(readiness["periodSeconds"], 2)
+        self.assertLessEqual(readiness["timeoutSeconds"], readiness["periodSeconds"])
 
     def test_prestop_enters_lame_duck_through_the_pid_file(self):
         pid_file = config_value("pid_file")
@@ -137,15 +146,14 @@ class ComposeDeployment(unittest.TestCase):
         self.compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
         self.services = self.compose["services"]
 
-    def test_nodes_run_the_kubernetes_config_with_pod_names_as_aliases(self):
-        pods = [re.match(r"nats://([^:]+):", route).group(1) for route in config_routes()]
-        aliases = []
+    def test_nodes_run_the_kubernetes_config_and_share_the_route_name_as_alias(self):
+        names = [re.match(r"nats://([^:]+):", route).group(1) for route in config_routes()]
+        self.assertEqual(len(names), 1)
         for name in ("n1", "n2", "n3"):
             node = self.services[name]
             self.assertIn("./config/starling.conf:/etc/starling/starling.conf:ro", node["volumes"])
             self.assertEqual(node["environment"]["SERVER_NAME"], name)
-            aliases += node["networks"]["starling"]["aliases"]
-        self.assertEqual(aliases, pods)
+            self.assertEqual(node["networks"]["starling"]["aliases"], names)
 
     def test_prometheus_scrapes_every_node(self):
         scrape = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())

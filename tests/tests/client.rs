@@ -202,6 +202,7 @@ async fn permissions_violations_keep_the_connection() {
             password: "pw".into(),
             permissions: Some(permissions),
             nkey: None,
+            account: None,
         }],
         ..Authorization::default()
     }))

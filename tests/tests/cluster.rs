@@ -383,7 +383,14 @@ async fn new_subscription_becomes_visible_on_other_nodes_quickly() {
     // Poll the index on A and B directly (no HTTP, 1 ms steps) for precision.
     for server in [&a, &b] {
         let state = server.handle.state().clone();
-        while state.sublist.match_subject("visible.soon").plain.is_empty() {
+        while state
+            .accounts
+            .global()
+            .sublist
+            .match_subject("visible.soon")
+            .plain
+            .is_empty()
+        {
             assert!(started.elapsed() < DEADLINE, "interest never arrived");
             tokio::time::sleep(Duration::from_millis(1)).await;
         }

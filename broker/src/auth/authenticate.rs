@@ -96,6 +96,8 @@ pub struct ClientIdentity {
     /// What this client may do; None = everything allowed. Shared by every
     /// connection of the same user.
     pub permissions: Option<Arc<PermissionChecker>>,
+    /// The account the user belongs to; None = the global account `$G`.
+    pub account: Option<Arc<str>>,
 }
 
 /// Why a client was refused. Every variant goes on the wire as
@@ -142,6 +144,14 @@ fn non_empty(value: Option<&str>) -> Option<&str> {
 struct UserEntry {
     secret: Secret,
     permissions: Option<Arc<PermissionChecker>>,
+    account: Option<Arc<str>>,
+}
+
+/// An NKey user's permissions and account.
+#[derive(Clone)]
+struct NkeyEntry {
+    permissions: Option<Arc<PermissionChecker>>,
+    account: Option<Arc<str>>,
 }
 
 /// The configured single user (`authorization { user, password }`, `--user`).
@@ -159,13 +169,15 @@ pub struct Authenticator {
     users: HashMap<String, UserEntry>,
     /// NKey users (`users: [{nkey: U...}]`) by public key, with their
     /// permissions.
-    nkeys: HashMap<String, Option<Arc<PermissionChecker>>>,
+    nkeys: HashMap<String, NkeyEntry>,
     /// `token` / `--auth`.
     token: Option<Secret>,
     /// `user` + `password` / `--user` + `--pass`.
     single_user: Option<SingleUser>,
     /// Some secret is a bcrypt hash, so `authenticate` may be slow.
     uses_bcrypt: bool,
+    /// `no_auth_user`: the `users` entry a client without credentials gets.
+    no_auth_user: Option<String>,
 }
 
 impl fmt::Debug for Authenticator {
@@ -189,28 +201,47 @@ impl Authenticator {
     /// clients get no permissions at all, as in nats-server (whose config
     /// parser only copies the default onto `users` entries).
     pub fn new(config: &Authorization) -> Self {
+        Authenticator::with_account_users(config, &[])
+    }
+
+    /// The authenticator of `options`: `authorization` plus the users of
+    /// every configured account.
+    pub fn from_options(options: &crate::options::Options) -> Self {
+        let account_users: Vec<crate::options::User> = options
+            .accounts
+            .iter()
+            .flat_map(|account| account.users.iter().cloned())
+            .collect();
+        Authenticator::with_account_users(&options.authorization, &account_users)
+    }
+
+    /// `config` plus `account_users` (users of `accounts` entries, whose
+    /// `account` is set and whose defaults are already applied).
+    fn with_account_users(config: &Authorization, account_users: &[crate::options::User]) -> Self {
         let default_permissions = config.default_permissions.as_ref().and_then(checker_for);
         let permissions_of = |user: &crate::options::User| match &user.permissions {
             Some(permissions) => checker_for(permissions),
+            None if user.account.is_some() => None,
             None => default_permissions.clone(),
         };
-        let nkeys = config
-            .users
-            .iter()
-            .filter_map(|user| Some((user.nkey.clone()?, permissions_of(user))))
+        let all_users = || config.users.iter().chain(account_users);
+        let account_of = |user: &crate::options::User| user.account.as_deref().map(Arc::from);
+        let nkeys = all_users()
+            .filter_map(|user| {
+                let entry = NkeyEntry {
+                    permissions: permissions_of(user),
+                    account: account_of(user),
+                };
+                Some((user.nkey.clone()?, entry))
+            })
             .collect::<HashMap<_, _>>();
-        let users = config
-            .users
-            .iter()
+        let users = all_users()
             .filter(|user| user.nkey.is_none())
             .map(|user| {
-                let permissions = match &user.permissions {
-                    Some(permissions) => checker_for(permissions),
-                    None => default_permissions.clone(),
-                };
                 let entry = UserEntry {
                     secret: Secret::new(&user.password),
-                    permissions,
+                    permissions: permissions_of(user),
+                    account: account_of(user),
                 };
                 (user.username.clone(), entry)
             })
@@ -232,7 +263,24 @@ impl Authenticator {
             token,
             single_user,
             uses_bcrypt,
+            no_auth_user: None,
         }
+    }
+
+    /// Log clients that present no credentials in as `name` (nats-server's
+    /// `no_auth_user`; the config check makes sure it is in `users`).
+    pub fn with_no_auth_user(mut self, name: Option<&str>) -> Self {
+        self.no_auth_user = name
+            .filter(|name| self.users.contains_key(*name))
+            .map(str::to_string);
+        self
+    }
+
+    /// What client INFO says in `auth_required`: false when a client without
+    /// credentials is let in as the `no_auth_user`, as nats-server says.
+    /// CONNECT must still come first (see `required`).
+    pub fn announces_auth_required(&self) -> bool {
+        self.required() && self.no_auth_user.is_none()
     }
 
     /// True when clients must authenticate (nats-server
@@ -267,13 +315,17 @@ impl Authenticator {
         }
         let user = non_empty(creds.user);
         let pass = non_empty(creds.pass).unwrap_or("");
+        if let Some(identity) = self.no_auth_identity(creds) {
+            return Ok(identity);
+        }
 
         if let Some(nkey) = non_empty(creds.nkey).filter(|_| !self.nkeys.is_empty()) {
-            let permissions = self.nkeys.get(nkey).ok_or(AuthError::UnknownNkey)?;
+            let entry = self.nkeys.get(nkey).ok_or(AuthError::UnknownNkey)?;
             verify_signature(nkey, creds.nonce, creds.sig).map_err(AuthError::BadSignature)?;
             return Ok(ClientIdentity {
                 user: Some(nkey.to_string()),
-                permissions: permissions.clone(),
+                permissions: entry.permissions.clone(),
+                account: entry.account.clone(),
             });
         }
 
@@ -289,6 +341,7 @@ impl Authenticator {
                 return Ok(ClientIdentity {
                     user: Some(name.to_string()),
                     permissions: entry.permissions.clone(),
+                    account: entry.account.clone(),
                 });
             }
         }
@@ -313,11 +366,31 @@ impl Authenticator {
             return Ok(ClientIdentity {
                 user: Some(name.to_string()),
                 permissions: None,
+                account: None,
             });
         }
 
         // Only a users list is configured and the client named no user.
         Err(AuthError::MissingCredentials)
+    }
+}
+
+impl Authenticator {
+    /// The `no_auth_user`'s identity when `creds` carry no user, password,
+    /// token or NKey (nats-server: any of them and the client is checked
+    /// as usual, so wrong credentials never fall back to this user).
+    fn no_auth_identity(&self, creds: &Credentials) -> Option<ClientIdentity> {
+        let name = self.no_auth_user.as_deref()?;
+        let presented = [creds.user, creds.pass, creds.auth_token, creds.nkey];
+        if presented.iter().any(|given| non_empty(*given).is_some()) {
+            return None;
+        }
+        let entry = self.users.get(name)?;
+        Some(ClientIdentity {
+            user: Some(name.to_string()),
+            permissions: entry.permissions.clone(),
+            account: entry.account.clone(),
+        })
     }
 }
 
@@ -338,6 +411,7 @@ mod tests {
             password: password.to_string(),
             permissions,
             nkey: None,
+            account: None,
         }
     }
 

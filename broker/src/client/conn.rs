@@ -10,7 +10,7 @@
 //! same).
 //!
 //! The reader parses every complete op in a read buffer before reading again
-//! and wakes each destination once per buffer (see [`super::deliver::Batch`]).
+//! and wakes each destination once per buffer (see [`crate::router::Batch`]).
 //! The writer is a separate task (see [`super::writer`]).
 
 use std::net::SocketAddr;
@@ -27,13 +27,15 @@ use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::{Instant, Sleep};
 
-use super::batch::Batch;
+use super::barrier::InterestBarrier;
 use super::handle::ClientHandle;
 use super::{tls, writer};
+use crate::account::Account;
 use crate::auth::nkey::generate_nonce;
 use crate::auth::PermissionChecker;
 use crate::close::CloseReason;
 use crate::options::Options;
+use crate::router::Batch;
 use crate::server::ServerState;
 
 /// First read buffer size; it doubles while reads fill it.
@@ -49,6 +51,9 @@ pub(super) struct Connection {
     pub(super) server: Arc<ServerState>,
     pub(super) handle: Arc<ClientHandle>,
     pub(super) options: Arc<Options>,
+    /// The account this connection publishes and subscribes in: `$G` until
+    /// CONNECT names another. Held here so a publish costs no lookup.
+    pub(super) account: Arc<Account>,
     pub(super) parser: ClientParser,
     /// CONNECT options (nats-server defaults until CONNECT arrives).
     pub(super) connect: ConnectInfo,
@@ -66,6 +71,11 @@ pub(super) struct Connection {
     pub(super) permissions: Option<Arc<PermissionChecker>>,
     /// Destinations to wake and counts to publish after this read buffer.
     pub(super) batch: Batch,
+    /// A SUB since the last PING: that PING may have to wait for the peers.
+    pub(super) interest_changed: bool,
+    /// A PING waiting for peers' interest acknowledgements; the read loop
+    /// waits it out before processing further ops (see `super::barrier`).
+    pub(super) pending_barrier: Option<InterestBarrier>,
     /// Server PINGs not yet answered.
     pings_outstanding: u32,
     /// When the last unanswered PING went out, for the RTT.
@@ -95,7 +105,12 @@ pub async fn serve(
     let authenticator = server.authenticator();
     let auth_required = authenticator.required();
     let nonce = authenticator.uses_nonce().then(generate_nonce);
-    let info = server.client_info_with_nonce(cid, peer, auth_required, nonce.as_deref());
+    let info = server.client_info_with_nonce(
+        cid,
+        peer,
+        authenticator.announces_auth_required(),
+        nonce.as_deref(),
+    );
     let mut info_line = BytesMut::new();
     encode::encode_info(&mut info_line, &info);
 
@@ -104,6 +119,7 @@ pub async fn serve(
         handle: handle.clone(),
         parser: ClientParser::new(options.max_control_line, options.max_payload),
         options,
+        account: server.accounts.global().clone(),
         connect: ConnectInfo::default(),
         connected: false,
         auth_required,
@@ -111,6 +127,8 @@ pub async fn serve(
         pending_connect: None,
         permissions: None,
         batch: Batch::default(),
+        interest_changed: false,
+        pending_barrier: None,
         pings_outstanding: 0,
         ping_sent_at: None,
         active_since_ping: false,
@@ -209,6 +227,10 @@ impl Connection {
                     // A CONNECT checked against bcrypt hashes stops the
                     // buffer's processing; the rest follows once it passed.
                     while outcome.is_ok() {
+                        if let Some(barrier) = self.pending_barrier.take() {
+                            outcome = self.pass_barrier(barrier, &mut buffer).await;
+                            continue;
+                        }
                         let Some(connect) = self.pending_connect.take() else {
                             break;
                         };
@@ -239,8 +261,10 @@ impl Connection {
         }
     }
 
-    /// Parse and act on every complete op in the buffer, then consume them.
-    fn process(&mut self, buffer: &mut BytesMut) -> Result<(), CloseReason> {
+    /// Parse and act on every complete op in the buffer, then consume them
+    /// (up to a CONNECT checked on a blocking thread, or a PING waiting at
+    /// the interest barrier).
+    pub(super) fn process(&mut self, buffer: &mut BytesMut) -> Result<(), CloseReason> {
         let mut consumed = 0;
         let outcome = loop {
             match self.parser.parse(&buffer[consumed..]) {
@@ -249,7 +273,7 @@ impl Connection {
                     if let Err(reason) = self.handle_op(op) {
                         break Err(reason);
                     }
-                    if self.pending_connect.is_some() {
+                    if self.pending_connect.is_some() || self.pending_barrier.is_some() {
                         break Ok(());
                     }
                 }

@@ -10,6 +10,7 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 
+use crate::account::Account;
 use crate::auth::{OwnedCredentials, PermissionChecker, ResponseTracker};
 use crate::close::CloseReason;
 use crate::options::ResponsePermission;
@@ -25,6 +26,8 @@ pub struct Subscription {
     /// The owning connection (cleared from the index when it closes, which
     /// breaks the handle -> subscription -> handle cycle).
     pub client: Arc<ClientHandle>,
+    /// The account whose sublist holds it.
+    pub account: Arc<Account>,
     /// Subject, possibly with wildcards.
     pub subject: Arc<str>,
     /// Queue group.
@@ -57,6 +60,8 @@ pub struct ClientDescription {
     pub version: String,
     /// The authenticated user, if any.
     pub user: Option<String>,
+    /// The account, when not the global one.
+    pub account: Option<String>,
 }
 
 /// Shared state of one client connection.
@@ -93,11 +98,17 @@ pub struct ClientHandle {
     pub credentials: Mutex<Option<OwnedCredentials>>,
     /// The client takes asynchronous INFO (CONNECT with protocol 1).
     pub async_info: AtomicBool,
+    /// The client takes HMSG (CONNECT `headers`, allowed by the server);
+    /// otherwise messages reach it with their headers stripped.
+    pub headers: AtomicBool,
     /// Set once a slow-consumer close was logged, so it is logged once.
     slow_consumer_logged: AtomicBool,
     /// Reply subjects this client may answer (`allow_responses`); set once
     /// after CONNECT, recorded into by whoever delivers it a request.
     responses: OnceLock<Mutex<ResponseTracker>>,
+    /// The account of the accepted CONNECT, counted in its connections;
+    /// None until then (monitoring shows `$G`).
+    account: Mutex<Option<Arc<Account>>>,
 }
 
 impl ClientHandle {
@@ -123,8 +134,10 @@ impl ClientHandle {
             flush_mark: AtomicU64::new(0),
             credentials: Mutex::new(None),
             async_info: AtomicBool::new(false),
+            headers: AtomicBool::new(false),
             slow_consumer_logged: AtomicBool::new(false),
             responses: OnceLock::new(),
+            account: Mutex::new(None),
         }
     }
 
@@ -185,6 +198,24 @@ impl ClientHandle {
         self.responses
             .get()
             .is_some_and(|tracker| lock(tracker).allow(subject, tokio::time::Instant::now()))
+    }
+
+    /// The account of the accepted CONNECT (already counted in it).
+    pub fn set_account(&self, account: Arc<Account>) {
+        *lock(&self.account) = Some(account);
+    }
+
+    /// The account of the accepted CONNECT, if any.
+    pub fn account(&self) -> Option<Arc<Account>> {
+        lock(&self.account).clone()
+    }
+
+    /// The account's name for monitoring (`$G` before CONNECT).
+    pub fn account_name(&self) -> String {
+        lock(&self.account).as_ref().map_or_else(
+            || starling_proto::account::GLOBAL_ACCOUNT.to_owned(),
+            |account| account.name.to_string(),
+        )
     }
 
     /// Record inbound activity now.

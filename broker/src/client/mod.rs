@@ -2,15 +2,14 @@
 //!
 //! - [`conn`]: the reader task (read, parse, act) and keep-alive.
 //! - [`ops`]: what each op does.
-//! - [`deliver`]: publish to delivery (the hot path).
-//! - [`batch`]: per-read-buffer wake-ups, forwards and counters.
+//! - `barrier`: the interest barrier (a PING after a SUB waits for peers'
+//!   acknowledgements).
 //! - [`writer`]: the writer task.
 //! - [`handle`]: the shared side of a connection, and subscriptions.
 //! - `tls`: the TLS upgrade (INFO first or handshake first, timeout).
 
-pub mod batch;
+mod barrier;
 pub mod conn;
-pub mod deliver;
 pub mod handle;
 mod ops;
 mod tls;

@@ -5,14 +5,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use starling_proto::client::{encode, ClientOp, ConnectInfo};
+use starling_proto::client::{ClientOp, ConnectInfo};
 use starling_proto::subject;
 
 use super::conn::Connection;
-use super::deliver::{self, Message};
 use super::handle::Subscription;
 use crate::auth::{AuthError, ClientIdentity, Credentials, OwnedCredentials};
 use crate::close::CloseReason;
+use crate::router::{self, Message, Origin};
 
 impl Connection {
     /// Act on one op. `Err` closes the connection (after any queued `-ERR`).
@@ -52,7 +52,7 @@ impl Connection {
                 Ok(())
             }
             ClientOp::Ping => {
-                self.handle.outbound.push_control_bytes(encode::PONG);
+                self.handle_ping();
                 Ok(())
             }
             ClientOp::Pong => {
@@ -69,7 +69,7 @@ impl Connection {
     }
 
     fn handle_connect(&mut self, json: &[u8]) -> Result<(), CloseReason> {
-        let connect = match ConnectInfo::parse(json) {
+        let mut connect = match ConnectInfo::parse(json) {
             Ok(connect) => connect,
             Err(error) => {
                 // nats-server logs this and closes without an -ERR.
@@ -81,6 +81,9 @@ impl Connection {
             self.send_err("invalid client protocol");
             return Err(CloseReason::BadClientProtocolVersion);
         }
+        // nats-server: with `no_header_support` a client asking for headers
+        // is treated as not asking (so HPUB closes it, no_responders fails).
+        connect.headers &= !self.options.no_header_support;
         if connect.no_responders && !connect.headers {
             self.send_err("no responders requires headers support");
             return Err(CloseReason::NoRespondersRequiresHeaders);
@@ -90,8 +93,7 @@ impl Connection {
         ));
         let authenticator = self.server.authenticator();
         if !authenticator.required() {
-            self.finish_connect(Box::new(connect), ClientIdentity::default());
-            return Ok(());
+            return self.finish_connect(Box::new(connect), ClientIdentity::default());
         }
         if authenticator.uses_bcrypt() {
             // bcrypt costs tens of milliseconds of CPU: the read loop runs
@@ -132,10 +134,7 @@ impl Connection {
         result: Result<ClientIdentity, AuthError>,
     ) -> Result<(), CloseReason> {
         match result {
-            Ok(identity) => {
-                self.finish_connect(connect, identity);
-                Ok(())
-            }
+            Ok(identity) => self.finish_connect(connect, identity),
             Err(error) => {
                 self.server.auth_failures.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(cid = self.handle.cid, peer = %self.handle.peer, %error, "authorization violation");
@@ -145,8 +144,32 @@ impl Connection {
         }
     }
 
-    /// The CONNECT is accepted: record who the client is and what it may do.
-    fn finish_connect(&mut self, connect: Box<ConnectInfo>, identity: ClientIdentity) {
+    /// The CONNECT is accepted: record who the client is, its account and
+    /// what it may do. Err when the account is full.
+    fn finish_connect(
+        &mut self,
+        connect: Box<ConnectInfo>,
+        identity: ClientIdentity,
+    ) -> Result<(), CloseReason> {
+        let account = match identity.account.as_deref() {
+            None => self.server.accounts.global().clone(),
+            // An account named in the config always exists.
+            Some(name) => self
+                .server
+                .accounts
+                .get_or_create(name)
+                .unwrap_or_else(|| self.server.accounts.global().clone()),
+        };
+        if account.add_connection().is_err() {
+            self.send_err("maximum account active connections exceeded");
+            return Err(CloseReason::MaxAccountConnectionsExceeded);
+        }
+        self.handle.set_account(account.clone());
+        if let Some(max_payload) = account.limits.max_payload {
+            self.parser
+                .set_max_payload(max_payload.min(self.options.max_payload));
+        }
+        self.account = account;
         self.permissions = identity.permissions;
         {
             let mut description = super::handle::lock(&self.handle.description);
@@ -154,6 +177,8 @@ impl Connection {
             description.lang = connect.lang.clone().unwrap_or_default();
             description.version = connect.version.clone().unwrap_or_default();
             description.user = identity.user;
+            description.account =
+                (!self.account.is_global()).then(|| self.account.name.to_string());
         }
         if let Some(permission) = self.permissions.as_ref().and_then(|p| p.allow_responses()) {
             self.handle.enable_response_tracking(permission.clone());
@@ -161,9 +186,13 @@ impl Connection {
         self.handle
             .async_info
             .store(connect.protocol >= 1, Ordering::Relaxed);
+        self.handle
+            .headers
+            .store(connect.headers, Ordering::Relaxed);
         self.connect = *connect;
         self.connected = true;
         self.send_ok_if_verbose();
+        Ok(())
     }
 
     fn handle_pub(
@@ -195,22 +224,33 @@ impl Connection {
                 return Ok(());
             }
         }
+        // Mappings apply after the permission check, before matching.
+        let mapped = if self.account.mappings.is_empty() {
+            None
+        } else {
+            self.account.mappings.map(subject)
+        };
+        let subject = mapped.as_deref().unwrap_or(subject);
         let message = Message {
             subject,
             reply,
             header_len,
             payload,
         };
-        let delivered = deliver::deliver_from_client(
+        let origin = Origin::Client {
+            publisher: &self.handle,
+            echo: self.connect.echo,
+        };
+        let delivered = router::route(
             &self.server,
-            &self.handle,
-            self.connect.echo,
+            &self.account,
+            origin,
             &message,
             &mut self.batch,
         );
         if delivered == 0 && self.connect.no_responders {
             if let Some(reply) = reply {
-                deliver::send_no_responders(&self.handle, reply, &mut self.batch);
+                router::send_no_responders(&self.handle, reply, &mut self.batch);
             }
         }
         Ok(())
@@ -243,7 +283,12 @@ impl Connection {
                 deny = Some(permissions.clone());
             }
         }
-        let max_subscriptions = self.options.max_subscriptions;
+        // The stricter of the server's and the account's limit (0 = none).
+        let max_subscriptions = match self.account.limits.max_subscriptions {
+            Some(account_max) if self.options.max_subscriptions == 0 => account_max.max(1),
+            Some(account_max) => account_max.min(self.options.max_subscriptions),
+            None => self.options.max_subscriptions,
+        };
         {
             let mut subscriptions = self.handle.subscriptions();
             if subscriptions.contains_key(sid) {
@@ -259,6 +304,7 @@ impl Connection {
             }
             let subscription = Arc::new(Subscription {
                 client: self.handle.clone(),
+                account: self.account.clone(),
                 subject: Arc::from(subject),
                 queue: queue.map(Arc::from),
                 sid: Bytes::copy_from_slice(sid),
@@ -271,6 +317,8 @@ impl Connection {
             // UNSUB racing with a close cannot leave it behind.
             self.server.add_subscription(subscription);
         }
+        // The next PING waits for the peers' acknowledgement (barrier.rs).
+        self.interest_changed = true;
         self.send_ok_if_verbose();
     }
 

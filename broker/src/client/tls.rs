@@ -106,7 +106,19 @@ pub(super) async fn upgrade(
         }
     }
     match timeout_at(deadline, tls.acceptor.accept(stream)).await {
-        Ok(Ok(stream)) => Ok((stream, info_first)),
+        Ok(Ok(stream)) => {
+            let leaf = stream
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|c| c.first());
+            if tls.pinned.rejects(leaf) {
+                // nats-server's words, at its level (error).
+                tracing::error!(cid = client.cid, peer = %client.peer, "TLS handshake error: certificate not pinned");
+                return Err(CloseReason::TlsHandshakeFailure);
+            }
+            Ok((stream, info_first))
+        }
         Ok(Err(error)) => {
             log_handshake_error(client, &error);
             Err(CloseReason::TlsHandshakeFailure)

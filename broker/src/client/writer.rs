@@ -10,9 +10,9 @@ use std::time::Duration;
 use bytes::BytesMut;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
-use super::deliver::slow_consumer;
 use super::handle::ClientHandle;
 use crate::close::CloseReason;
+use crate::router::slow_consumer;
 use crate::server::ServerState;
 
 /// How long a closing connection may take to flush its last bytes (an

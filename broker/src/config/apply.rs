@@ -10,11 +10,13 @@
 
 use std::path::PathBuf;
 
+use super::accounts::{apply_accounts, check_users};
 use super::auth::apply_authorization;
 use super::cluster::parse_cluster;
 use super::duration::format_go_duration;
 use super::error::ConfigError;
 use super::field::{non_empty, Field};
+use super::no_auth_user::check_no_auth_user;
 use super::tls::{parse_tls, TlsBlock};
 use super::value::{Map, ValueKind};
 use crate::limits;
@@ -22,9 +24,6 @@ use crate::options::Options;
 
 /// Top-level keys of nats-server that Starling rejects as unsupported.
 const UNSUPPORTED_TOP_LEVEL: &[&str] = &[
-    "accounts",
-    "mappings",
-    "maps",
     "gateway",
     "leaf",
     "leafnodes",
@@ -50,7 +49,6 @@ const UNSUPPORTED_TOP_LEVEL: &[&str] = &[
     "system",
     "trusted",
     "trusted_keys",
-    "no_auth_user",
     "allow_non_tls",
     "ocsp",
     "ocsp_cache",
@@ -60,7 +58,6 @@ const UNSUPPORTED_TOP_LEVEL: &[&str] = &[
     "remote_syslog",
     "log_size_limit",
     "logfile_size_limit",
-    "ports_file_dir",
     "prof_port",
     "max_sub_tokens",
     "max_subscription_tokens",
@@ -71,14 +68,22 @@ const UNSUPPORTED_TOP_LEVEL: &[&str] = &[
 pub(crate) fn apply(map: &Map, options: &mut Options) -> Result<(), ConfigError> {
     let mut payload_key = None;
     let mut pending_key = None;
+    let mut accounts_key = None;
+    let mut no_auth_user_key = None;
     for entry in map.entries() {
         let field = Field::new("", entry);
         match field.lower_key().as_str() {
             "max_payload" => payload_key = Some(field.clone()),
             "max_pending" => pending_key = Some(field.clone()),
+            "accounts" => accounts_key = Some(field.clone()),
+            "no_auth_user" => no_auth_user_key = Some(field.clone()),
             _ => {}
         }
         apply_top_level(&field, options)?;
+    }
+    check_users(accounts_key.as_ref(), options)?;
+    if let Some(field) = no_auth_user_key {
+        check_no_auth_user(&field, options)?;
     }
     if options.max_payload > options.max_pending {
         if let Some(field) = payload_key.or(pending_key) {
@@ -122,6 +127,12 @@ fn apply_top_level(field: &Field<'_>, options: &mut Options) -> Result<(), Confi
         "logtime" => options.logtime = field.boolean()?,
         "logfile" | "log_file" => options.log_file = non_empty(field.string()?).map(PathBuf::from),
         "pidfile" | "pid_file" => options.pid_file = non_empty(field.string()?).map(PathBuf::from),
+        "ports_file_dir" => options.ports_file_dir = non_empty(field.string()?).map(PathBuf::from),
+        "no_auth_user" => options.no_auth_user = non_empty(field.string()?),
+        "no_header_support" => options.no_header_support = field.boolean()?,
+        "disable_sublist_cache" | "no_sublist_cache" => {
+            options.disable_sublist_cache = field.boolean()?
+        }
         "max_control_line" => {
             options.max_control_line = field.size_within_i32(limits::MAX_CONTROL_LINE)?
         }
@@ -158,13 +169,13 @@ fn apply_top_level(field: &Field<'_>, options: &mut Options) -> Result<(), Confi
         }
         "authorization" => apply_authorization(field, &mut options.authorization)?,
         "cluster" => options.cluster = Some(parse_cluster(field)?),
+        "accounts" => apply_accounts(field, options)?,
+        "mappings" | "maps" => options.mappings = super::mappings::parse_mappings(field)?,
         "tls" => options.tls = Some(parse_tls(field, TlsBlock::Client)?),
-        // Accepted without effect: trace formatting, log frequency, tuning.
+        // Accepted without effect (docs/CONFIG-OPTIONS.md says why): traces
+        // never print payloads; every failed route dial is logged at debug.
         "max_traced_msg_len" | "connect_error_reports" | "reconnect_error_reports" => {
             field.integer()?;
-        }
-        "disable_sublist_cache" | "no_sublist_cache" => {
-            field.boolean()?;
         }
         // Starling never creates a system account, so this is always true.
         "no_system_account" | "no_system" | "no_sys_acc" => {
@@ -183,7 +194,7 @@ fn apply_top_level(field: &Field<'_>, options: &mut Options) -> Result<(), Confi
                 return Err(field.unsupported());
             }
         }
-        "syslog" | "no_header_support" => {
+        "syslog" => {
             if field.value().as_bool() != Some(false) {
                 return Err(field.unsupported());
             }
@@ -401,12 +412,7 @@ mod tests {
             jetstream.to_string(),
             "jetstream is not supported by starling"
         );
-        for enabled in [
-            "jetstream: true",
-            "jetstream: enabled",
-            "syslog: true",
-            "no_header_support: true",
-        ] {
+        for enabled in ["jetstream: true", "jetstream: enabled", "syslog: true"] {
             assert!(
                 matches!(options(enabled), Err(ConfigError::Unsupported { .. })),
                 "{enabled}"
@@ -417,7 +423,7 @@ mod tests {
     #[test]
     fn harmless_keys_are_accepted_without_effect() {
         let parsed = options_ok(
-            "jetstream: false\njetstream: disabled\nsyslog: false\nno_header_support: false\nmax_traced_msg_len: 100\nconnect_error_reports: 10\nreconnect_error_reports: 5\ndisable_sublist_cache: true\nno_sublist_cache: false\nno_system_account: true",
+            "jetstream: false\njetstream: disabled\nsyslog: false\nno_header_support: false\nmax_traced_msg_len: 100\nconnect_error_reports: 10\nreconnect_error_reports: 5\nno_sublist_cache: false\nno_system_account: true",
         );
         assert_eq!(parsed, Options::default());
         assert_eq!(

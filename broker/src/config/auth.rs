@@ -62,7 +62,7 @@ pub(super) fn apply_authorization(
     Ok(())
 }
 
-fn parse_users(field: &Field<'_>) -> Result<Vec<User>, ConfigError> {
+pub(super) fn parse_users(field: &Field<'_>) -> Result<Vec<User>, ConfigError> {
     let mut users = Vec::new();
     let mut seen = HashSet::new();
     for item in field.array()? {
@@ -129,6 +129,7 @@ fn parse_users(field: &Field<'_>) -> Result<Vec<User>, ConfigError> {
             password: password.unwrap_or_default(),
             nkey: None,
             permissions,
+            account: None,
         });
     }
     Ok(users)

@@ -183,6 +183,7 @@ fn apply_flags(flags: &[Occurrence], options: &mut Options) -> Result<(), Config
                 }
             }
             Flag::PidFile => options.pid_file = text().map(PathBuf::from),
+            Flag::PortsFileDir => options.ports_file_dir = text().map(PathBuf::from),
             Flag::LogFile => options.log_file = text().map(PathBuf::from),
             Flag::Logtime => options.logtime = on,
             Flag::Debug => options.debug = on,
@@ -222,6 +223,17 @@ fn apply_flags(flags: &[Occurrence], options: &mut Options) -> Result<(), Config
         apply_cluster_listen(listen, options)?;
     }
     let routes = routes.map(|occurrence| (occurrence, occurrence.text().trim()));
+    let named = cluster_flags
+        .iter()
+        .any(|occurrence| matches!(occurrence.flag, Flag::ClusterName));
+    if options.cluster.is_none() && named {
+        // nats-server: `--cluster_name` alone names the cluster (announced
+        // to clients) without a route listener.
+        options.cluster = Some(ClusterOptions {
+            listen: false,
+            ..ClusterOptions::default()
+        });
+    }
     let Some(cluster) = options.cluster.as_mut() else {
         if routes.is_some_and(|(_, list)| !list.is_empty()) {
             return Err(ConfigError::BadFlag(
@@ -254,6 +266,11 @@ fn apply_flags(flags: &[Occurrence], options: &mut Options) -> Result<(), Config
         }
     }
     if let Some((occurrence, list)) = routes {
+        if !cluster.listen && !list.is_empty() {
+            return Err(ConfigError::BadFlag(
+                "solicited routes require cluster capabilities, e.g. --cluster".into(),
+            ));
+        }
         cluster.routes = list
             .split(',')
             .map(str::trim)
@@ -330,6 +347,7 @@ fn apply_cluster_listen(occurrence: &Occurrence, options: &mut Options) -> Resul
     let cluster = options.cluster.get_or_insert_with(ClusterOptions::default);
     cluster.host = non_empty(parts.host).unwrap_or_else(|| limits::DEFAULT_HOST.into());
     cluster.port = parts.port.map_or(limits::DEFAULT_ROUTE_PORT, Port::to_bind);
+    cluster.listen = true;
     match parts.user {
         Some(user) => {
             let password = parts
@@ -683,14 +701,34 @@ mod tests {
     }
 
     #[test]
+    fn cluster_name_alone_names_without_listening() {
+        let cluster = run(&["--cluster_name", "solo"]).cluster.expect("cluster");
+        assert_eq!(cluster.name.as_deref(), Some("solo"));
+        assert!(!cluster.listen);
+        let dir = TempDir::new();
+        let path = dir.write("named.conf", "cluster { name: filed }\n");
+        let path = path.to_string_lossy();
+        let cluster = run(&["-c", &path, "--cluster", "nats://127.0.0.1:7100"])
+            .cluster
+            .expect("cluster");
+        assert_eq!(cluster.name.as_deref(), Some("filed"));
+        assert!(cluster.listen);
+        assert_eq!(cluster.port, 7100);
+    }
+
+    #[test]
     fn cluster_flag_errors() {
         assert_eq!(
             bad_flag(&["--routes", "nats://a:6222"]),
             "solicited routes require cluster capabilities, e.g. --cluster"
         );
         assert_eq!(
-            bad_flag(&["--cluster_name", "x"]),
-            "--cluster_name requires cluster capabilities, e.g. --cluster"
+            bad_flag(&["--cluster_advertise", "x:1"]),
+            "--cluster_advertise requires cluster capabilities, e.g. --cluster"
+        );
+        assert_eq!(
+            bad_flag(&["--cluster_name", "x", "--routes", "nats://a:6222"]),
+            "solicited routes require cluster capabilities, e.g. --cluster"
         );
         assert!(bad_flag(&["--cluster", "nats://u@h:1"]).contains("expected cluster password"));
         assert!(bad_flag(&["--cluster", "nats://h:port"]).contains("--cluster"));

@@ -1,10 +1,11 @@
 //! The `cluster { ... }` block, as nats-server's `parseCluster` (2.9) plus the
 //! 2.10 route `ping_interval` and `ping_max`.
 //!
-//! A block without `port` or `listen` listens on the default route port
-//! (nats-server would leave clustering off); `port: -1` picks a random port.
+//! A block without `port` or `listen`, or with port 0, opens no route
+//! listener and dials no routes, as nats-server (cluster port 0); its name
+//! is still announced to clients. `port: -1` picks a random port.
 
-use super::address::check_route_url;
+use super::address::{check_route_url, Port};
 use super::error::ConfigError;
 use super::field::{non_empty, Field};
 use super::tls::{parse_tls, TlsBlock};
@@ -24,6 +25,7 @@ const UNSUPPORTED_CLUSTER_KEYS: &[&str] = &[
 pub(super) fn parse_cluster(field: &Field<'_>) -> Result<ClusterOptions, ConfigError> {
     let defaults = ClusterOptions::default();
     let mut cluster = ClusterOptions::default();
+    let mut port = Port::Number(0);
     for entry in field.map()?.entries() {
         let sub = field.child(entry);
         match sub.lower_key().as_str() {
@@ -35,11 +37,11 @@ pub(super) fn parse_cluster(field: &Field<'_>) -> Result<ClusterOptions, ConfigE
                 cluster.name = non_empty(name);
             }
             "listen" => {
-                let (host, port) = sub.listen()?;
+                let (host, listen_port) = sub.listen()?;
                 cluster.host = host.unwrap_or_else(|| limits::DEFAULT_HOST.to_string());
-                cluster.port = port.to_bind();
+                port = listen_port;
             }
-            "port" => cluster.port = sub.port()?.to_bind(),
+            "port" => port = sub.port()?,
             "host" | "net" => cluster.host = sub.host()?,
             "authorization" => apply_route_authorization(&sub, &mut cluster)?,
             "routes" => {
@@ -63,10 +65,23 @@ pub(super) fn parse_cluster(field: &Field<'_>) -> Result<ClusterOptions, ConfigE
             "ping_interval" => cluster.ping_interval = sub.duration_or(defaults.ping_interval)?,
             "ping_max" => cluster.ping_max = sub.count_or(defaults.ping_max)?,
             "tls" => cluster.tls = Some(parse_tls(&sub, TlsBlock::Route)?),
+            // Starling's own (not nats-server's): 0 turns the barrier off.
+            "interest_barrier_timeout" => {
+                cluster.interest_barrier_timeout = sub.duration_or(std::time::Duration::ZERO)?
+            }
+            "readiness_grace_period" => {
+                cluster.readiness_grace_period = sub.duration_or(defaults.readiness_grace_period)?
+            }
             other if UNSUPPORTED_CLUSTER_KEYS.contains(&other) => return Err(sub.unsupported()),
             _ => sub.unknown()?,
         }
     }
+    cluster.listen = port != Port::Number(0);
+    cluster.port = if cluster.listen {
+        port.to_bind()
+    } else {
+        defaults.port
+    };
     Ok(cluster)
 }
 
@@ -131,13 +146,45 @@ mod tests {
     }
 
     #[test]
+    fn barrier_timeout_and_readiness_grace_parse_with_defaults() {
+        let parsed = cluster(
+            "cluster { interest_barrier_timeout: \"250ms\", readiness_grace_period: \"1s\" }",
+        );
+        assert_eq!(parsed.interest_barrier_timeout, Duration::from_millis(250));
+        assert_eq!(parsed.readiness_grace_period, Duration::from_secs(1));
+        let off = cluster("cluster { interest_barrier_timeout: 0 }");
+        assert_eq!(off.interest_barrier_timeout, Duration::ZERO);
+        let bare = cluster("cluster { name: x }");
+        assert_eq!(bare.interest_barrier_timeout, Duration::from_millis(100));
+        assert_eq!(bare.readiness_grace_period, Duration::from_secs(3));
+        assert!(matches!(
+            options("cluster { interest_barrier_timeout: \"soon\" }"),
+            Err(ConfigError::InvalidValue { .. })
+        ));
+    }
+
+    #[test]
     fn host_port_aliases_and_defaults() {
         let parsed = cluster("cluster { net: 10.0.0.5, port: -1, cluster_advertise: x:1 }");
         assert_eq!((parsed.host.as_str(), parsed.port), ("10.0.0.5", 0));
         assert_eq!(parsed.advertise.as_deref(), Some("x:1"));
-        let bare = cluster("cluster { name: only }");
-        assert_eq!((bare.host.as_str(), bare.port), ("0.0.0.0", 6222));
+        assert!(parsed.listen);
         assert_eq!(options_ok("port: 1").cluster, None);
+    }
+
+    #[test]
+    fn a_block_without_a_port_opens_no_listener() {
+        for text in [
+            "cluster { name: only }",
+            "cluster { name: only, port: 0 }",
+            "cluster { name: only, listen: \"127.0.0.1:0\", routes: [nats://a:1] }",
+        ] {
+            let parsed = cluster(text);
+            assert!(!parsed.listen, "{text}");
+            assert_eq!(parsed.name.as_deref(), Some("only"), "{text}");
+        }
+        assert!(cluster("cluster { port: -1 }").listen);
+        assert!(cluster("cluster { listen: 127.0.0.1:7000 }").listen);
     }
 
     #[test]

@@ -64,7 +64,14 @@ pub(crate) fn parse_go_duration(text: &str) -> Result<i128, String> {
                 ))
             }
         };
-        total += integer * unit_nanos + fraction * unit_nanos / scale;
+        // An integer of up to 39 digits parses, so its product with the
+        // unit can overflow even i128 (found by fuzzing): Go calls any
+        // overflow an invalid duration. The fraction has at most 18 digits.
+        total = integer
+            .checked_mul(unit_nanos)
+            .and_then(|nanos| nanos.checked_add(fraction * unit_nanos / scale))
+            .and_then(|nanos| total.checked_add(nanos))
+            .ok_or_else(invalid)?;
         if total > i128::from(i64::MAX) {
             return Err(invalid());
         }
@@ -155,6 +162,19 @@ mod tests {
         for text in ["", "-", "s", ".s", "abc", "1.5.5s", "99999999999h"] {
             assert!(parse_go_duration(text).is_err(), "{text}");
         }
+    }
+
+    #[test]
+    fn integer_overflowing_i128_times_unit_is_invalid_not_a_panic() {
+        // From the config_parser fuzz target: 34 digits times 1e9 overflows
+        // i128 (a panic with overflow checks, a wrapped value without).
+        let text = "3099999999999999999999999999999999s";
+        assert_eq!(
+            parse_go_duration(text),
+            Err(format!("time: invalid duration \"{text}\""))
+        );
+        let largest = "39999999999999999999999999999999999999h";
+        assert!(parse_go_duration(largest).is_err());
     }
 
     #[test]

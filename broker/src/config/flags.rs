@@ -30,6 +30,8 @@ pub(super) enum Flag {
     NoAdvertise,
     ConnectRetries,
     ClientAdvertise,
+    /// `--ports_file_dir DIR`.
+    PortsFileDir,
     /// `--tls`: serve clients over TLS.
     Tls,
     /// `--tlsverify`: TLS, and require verified client certificates.
@@ -112,7 +114,7 @@ pub(super) const FLAGS: &[(&str, Flag, bool)] = &[
     ("syslog", Flag::Unsupported, false),
     ("r", Flag::Unsupported, true),
     ("remote_syslog", Flag::Unsupported, true),
-    ("ports_file_dir", Flag::Unsupported, true),
+    ("ports_file_dir", Flag::PortsFileDir, true),
     ("log_size_limit", Flag::Unsupported, true),
 ];
 

@@ -36,6 +36,17 @@ pub fn parse_str(text: &str, base_dir: &Path) -> Result<Options, ConfigError> {
     parse_str_with_env(text, base_dir, &|name| std::env::var(name).ok())
 }
 
+/// [`parse_str`] with an empty environment: a `$NAME` the text does not
+/// define is unresolved. The entry point of the config fuzz target
+/// (`fuzz/`), which must not depend on the process environment.
+///
+/// # Errors
+/// As [`parse_str`].
+#[doc(hidden)]
+pub fn parse_str_without_env(text: &str, base_dir: &Path) -> Result<Options, ConfigError> {
+    parse_str_with_env(text, base_dir, &|_| None)
+}
+
 /// [`parse_str`] with the environment injected.
 pub(crate) fn parse_str_with_env(
     text: &str,
@@ -81,6 +92,14 @@ mod tests {
             parse_str("# only a comment\n", Path::new(".")).ok(),
             Some(Options::default())
         );
+    }
+
+    #[test]
+    fn duration_overflowing_i128_is_a_config_error() {
+        // The line of the config_parser fuzz target's crash.
+        let text = "lame_duck_duration: 3099999999999999999999999999999999s\n";
+        let error = parse_str_without_env(text, Path::new(".")).expect_err("refused");
+        assert!(error.to_string().contains("lame_duck_duration"), "{error}");
     }
 
     #[test]

@@ -6,9 +6,9 @@
 //!   `conf/lex.go` and `conf/parse.go`) parsed into a tree of values that
 //!   remember their lines; `resolve` handles `include`, `$VARIABLE` and
 //!   the environment lookup.
-//! - `apply`, `auth`, `cluster`, `tls`, `field`: the tree applied onto `Options`,
+//! - `apply`, `auth`, `accounts` (with `imports`), `cluster`, `tls`, `field`: the tree applied onto `Options`,
 //!   key by key (nats-server's `opts.go`), with typed errors naming key and
-//!   line.
+//!   line; `no_auth_user` checks that option against the whole file.
 //! - `address`, `duration`: `host:port`, route URLs, Go durations.
 //! - `flags`, `cli`, `usage`: Go `flag`-style scanning of nats-server's
 //!   flags, turned into a [`Command`]; flags override the file whatever
@@ -20,8 +20,9 @@
 //! a referenced variable from an unknown key, as nats-server does).
 //! Unsupported nats-server features (JetStream, leaf nodes, gateways,
 //! accounts, HTTPS monitoring) are a [`ConfigError::Unsupported`], never
-//! ignored.
+//! ignored; `docs/CONFIG-OPTIONS.md` lists every option and its status.
 
+mod accounts;
 mod address;
 mod apply;
 mod auth;
@@ -31,7 +32,12 @@ mod duration;
 mod error;
 mod field;
 mod flags;
+mod imports;
 mod load;
+mod mappings;
+mod no_auth_user;
+#[cfg(test)]
+mod options_tests;
 mod resolve;
 mod scanner;
 mod syntax;
@@ -43,4 +49,7 @@ mod value;
 
 pub use cli::{parse_command_line, Command, SignalKind};
 pub use error::ConfigError;
+pub(crate) use imports::find_export;
+#[doc(hidden)]
+pub use load::parse_str_without_env;
 pub use load::{load_file, parse_str};

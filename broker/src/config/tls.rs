@@ -2,7 +2,8 @@
 //! `parseTLS`, and the `--tls*` flags' checks (`overrideTLS`).
 //!
 //! Only what Starling implements is accepted: `cert_file`, `key_file`,
-//! `ca_file`, `verify`, `timeout` and (clients only) `handshake_first`.
+//! `ca_file`, `verify`, `timeout` and (clients only) `handshake_first` and
+//! `pinned_certs`.
 //! The other nats-server TLS keys are a clear "not supported" error.
 
 use std::path::PathBuf;
@@ -21,7 +22,6 @@ const UNSUPPORTED_TLS_KEYS: &[&str] = &[
     "insecure",
     "cipher_suites",
     "curve_preferences",
-    "pinned_certs",
     "connection_rate_limit",
     "min_version",
     "certs",
@@ -58,7 +58,10 @@ pub(super) fn parse_tls(field: &Field<'_>, block: TlsBlock) -> Result<TlsOptions
             "handshake_first" | "first" | "immediate" if block == TlsBlock::Client => {
                 tls.handshake_first = handshake_first(&sub)?
             }
-            "handshake_first" | "first" | "immediate" => return Err(sub.unsupported()),
+            "pinned_certs" if block == TlsBlock::Client => tls.pinned_certs = pinned_certs(&sub)?,
+            "handshake_first" | "first" | "immediate" | "pinned_certs" => {
+                return Err(sub.unsupported())
+            }
             other if UNSUPPORTED_TLS_KEYS.contains(&other) => return Err(sub.unsupported()),
             _ => sub.unknown()?,
         }
@@ -79,6 +82,25 @@ pub(super) fn parse_tls(field: &Field<'_>, block: TlsBlock) -> Result<TlsOptions
         return Err(field.invalid("'verify' requires a 'ca_file' to check client certificates"));
     }
     Ok(tls)
+}
+
+/// A list of hex SHA-256 digests, lowercased; nats-server's check and text.
+fn pinned_certs(field: &Field<'_>) -> Result<Vec<String>, ConfigError> {
+    field
+        .array()?
+        .iter()
+        .map(|item| {
+            let digest = item.as_str().map(str::to_ascii_lowercase).unwrap_or_default();
+            if digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+                Ok(digest)
+            } else {
+                Err(field.invalid_at(
+                    item.line,
+                    format!("error parsing tls config, 'pinned_certs' key {digest} does not look like hex-encoded sha256"),
+                ))
+            }
+        })
+        .collect()
 }
 
 /// `true`/`false`, `"auto"` (the default delay) or a duration.
@@ -185,6 +207,31 @@ mod tests {
             options(
                 "cluster { tls { cert_file: c, key_file: k, ca_file: a, handshake_first: true } }"
             ),
+            Err(ConfigError::Unsupported { .. })
+        ));
+    }
+
+    #[test]
+    fn pinned_certs_are_hex_sha256_digests() {
+        let digest = "AB".repeat(32);
+        let tls = options_ok(&format!(
+            "tls {{ cert_file: c, key_file: k, pinned_certs: [\"{digest}\"] }}"
+        ))
+        .tls
+        .expect("tls");
+        assert_eq!(tls.pinned_certs, vec!["ab".repeat(32)]);
+        match options("tls {\n cert_file: c, key_file: k\n pinned_certs: [\"abc\"]\n}") {
+            Err(error @ ConfigError::InvalidValue { line: 3, .. }) => {
+                assert!(error
+                    .to_string()
+                    .contains("does not look like hex-encoded sha256"))
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(matches!(
+            options(&format!(
+                "cluster {{ tls {{ cert_file: c, key_file: k, ca_file: a, pinned_certs: [\"{digest}\"] }} }}"
+            )),
             Err(ConfigError::Unsupported { .. })
         ));
     }

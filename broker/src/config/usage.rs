@@ -21,6 +21,7 @@ Server Options:
     -sl,--signal <signal>[=<pid>]    Send signal to starling process (ldm, stop, quit, term, reopen, reload)
                                      <pid> can be either a PID (e.g. 1) or the path to a PID file
         --client_advertise <string>  Client URL to advertise to other servers
+        --ports_file_dir <dir>       Creates a ports file in the specified directory (<executable_name>_<pid>.ports).
 
 Logging Options:
     -l, --log <file>                 File to redirect log output
@@ -59,7 +60,8 @@ Common Options:
 
 Flags take one or two dashes and a value as `-p 4222` or `--port=4222`.
 Flags override the configuration file. Not supported: JetStream (-js, -sd),
-HTTPS monitoring (-ms), syslog (-s, -r), --profile, --ports_file_dir.
+HTTPS monitoring (-ms), syslog (-s, -r), --profile, --log_size_limit.
+See docs/CONFIG-OPTIONS.md for every config file option.
 ";
 
 #[cfg(test)]
@@ -77,6 +79,7 @@ mod tests {
             "--http_port",
             "-DV",
             "--tlsverify",
+            "--ports_file_dir",
         ] {
             assert!(text.contains(flag), "{flag}");
         }

@@ -218,6 +218,9 @@ pub struct ConnInfo {
     version: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     authorized_user: Option<String>,
+    /// The account when it is not `$G` (with `auth`, as nats-server).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    account: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     subscriptions_list: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -305,11 +308,8 @@ fn connz(monitor: &Monitor, query: &ConnzQuery<'_>) -> Connz {
     if matches!(query.state, ConnState::Closed | ConnState::Any) {
         rows.extend(server.closed_clients().into_iter().map(Row::closed));
     }
-    if query
-        .account
-        .is_some_and(|account| account != GLOBAL_ACCOUNT)
-    {
-        rows.clear();
+    if let Some(account) = query.account {
+        rows.retain(|row| row.description.account.as_deref().unwrap_or(GLOBAL_ACCOUNT) == account);
     }
     if let Some(user) = query.user {
         rows.retain(|row| row.description.user.as_deref() == Some(user));
@@ -404,6 +404,7 @@ fn conn_info(row: Row, now: SystemTime, query: &ConnzQuery<'_>) -> ConnInfo {
         authorized_user: description
             .user
             .filter(|user| query.auth && !user.is_empty()),
+        account: description.account.filter(|_| query.auth),
         subscriptions_list,
         subscriptions_list_detail,
     }

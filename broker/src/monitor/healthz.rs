@@ -1,9 +1,14 @@
 //! `/healthz`: is the server ready for clients (nats-server `HealthStatus`).
 //!
-//! `{"status":"ok"}` with 200 while the client listener accepts. Once the
-//! server stops accepting (lame duck or shutdown) it answers 503 with
-//! `{"status":"error","error":...}`, as nats-server 2.9 does when
-//! `readyForConnections` fails, so a load balancer stops sending clients.
+//! `{"status":"ok"}` with 200 while the client listener accepts and, when
+//! clustered, the node knows the cluster's interest: it has tried its seed
+//! routes and has every peer's interest snapshot (a node with no reachable
+//! seed after the grace period; see `starling_cluster::readiness`), so a
+//! Kubernetes rollout does not send clients to a node that would drop their
+//! first messages (nats-server issue 439). Before that, and once the server
+//! stops accepting (lame duck or shutdown), it answers 503 with
+//! `{"status":"error","error":...}` naming the reason, as nats-server 2.9
+//! does when `readyForConnections` fails.
 //! Starling has no JetStream: `js-enabled-only`, `js-server-only` and
 //! `js-enabled` are checked to be booleans and change nothing, as on a
 //! nats-server without JetStream.
@@ -24,7 +29,7 @@ use crate::client::handle::lock;
 struct HealthStatus {
     status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<&'static str>,
+    error: Option<String>,
 }
 
 /// `GET /healthz`.
@@ -39,17 +44,34 @@ pub async fn handle(State(monitor): State<Arc<Monitor>>, Query(params): Query<Pa
     let accepting = lock(&server.client_addr).is_some()
         && !server.stop_accepting.is_cancelled()
         && !server.shutdown.is_cancelled();
-    if accepting {
-        let ok = HealthStatus {
-            status: "ok",
-            error: None,
-        };
-        compact_json_response(StatusCode::OK, &params, &ok)
+    let verdict = if !accepting {
+        Err("server is not accepting client connections".to_string())
     } else {
-        let error = HealthStatus {
-            status: "error",
-            error: Some("server is not accepting client connections"),
-        };
-        compact_json_response(StatusCode::SERVICE_UNAVAILABLE, &params, &error)
+        cluster_readiness(server)
+    };
+    match verdict {
+        Ok(()) => {
+            let ok = HealthStatus {
+                status: "ok",
+                error: None,
+            };
+            compact_json_response(StatusCode::OK, &params, &ok)
+        }
+        Err(reason) => {
+            let error = HealthStatus {
+                status: "error",
+                error: Some(reason),
+            };
+            compact_json_response(StatusCode::SERVICE_UNAVAILABLE, &params, &error)
+        }
+    }
+}
+
+/// The cluster's readiness; always ready when not clustered.
+fn cluster_readiness(server: &crate::server::ServerState) -> Result<(), String> {
+    match server.cluster.get() {
+        Some(cluster) => cluster.readiness().map_err(|reason| reason.to_string()),
+        None if server.options().cluster.is_some() => Err("cluster not started yet".to_string()),
+        None => Ok(()),
     }
 }

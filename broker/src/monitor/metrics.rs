@@ -232,7 +232,7 @@ impl Reading {
             slow_consumers: server.slow_consumers.load(Ordering::Relaxed),
             auth_failures: server.auth_failures.load(Ordering::Relaxed),
             connections: server.client_count(),
-            subscriptions: server.sublist.count().saturating_sub(remote_interest),
+            subscriptions: server.local_subscription_count(),
             local_interest: server.local_interest.len(),
             remote_interest,
             lame_duck: server.lame_duck.load(Ordering::Relaxed),

@@ -78,7 +78,7 @@ impl From<SublistStats> for StatsJson {
 pub struct SubDetail {
     /// Present in `/subsz`; nats-server leaves it out under `/connz`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub account: Option<&'static str>,
+    pub account: Option<String>,
     /// Subject, possibly with wildcards.
     pub subject: String,
     /// Queue group, if any.
@@ -104,7 +104,7 @@ impl SubDetail {
     pub fn of(subscription: &Subscription, with_account: bool) -> Self {
         use std::sync::atomic::Ordering;
         SubDetail {
-            account: with_account.then_some(GLOBAL_ACCOUNT),
+            account: with_account.then(|| subscription.account.name.to_string()),
             subject: subscription.subject.to_string(),
             qgroup: subscription.queue.as_ref().map(|queue| queue.to_string()),
             sid: String::from_utf8_lossy(&subscription.sid).into_owned(),
@@ -119,7 +119,7 @@ impl SubDetail {
     /// A peer's interest as a detail line (no sid or client).
     pub fn remote(subject: &str, queue: Option<&str>) -> Self {
         SubDetail {
-            account: Some(GLOBAL_ACCOUNT),
+            account: Some(GLOBAL_ACCOUNT.to_owned()),
             subject: subject.to_string(),
             qgroup: queue.map(str::to_string),
             sid: String::new(),
@@ -167,14 +167,17 @@ pub fn subsz(monitor: &Monitor, params: &Params) -> Result<Subsz, BadRequest> {
             )));
         }
     }
-    let account_matches = params.get("acc").unwrap_or(GLOBAL_ACCOUNT) == GLOBAL_ACCOUNT;
     let server = &monitor.server;
+    // `acc` names one account; without it, every account (as nats-server).
+    let accounts = match params.get("acc") {
+        Some(name) => server.accounts.get(name).into_iter().collect(),
+        None => server.accounts.all(),
+    };
     let mut subscriptions_list = Vec::new();
-    if list && account_matches {
-        let mut details: Vec<SubDetail> = server
-            .sublist
-            .all()
-            .into_iter()
+    if list {
+        let mut details: Vec<SubDetail> = accounts
+            .iter()
+            .flat_map(|account| account.sublist.all())
             .filter(|(subject, _, _)| match test {
                 Some(test) => starling_proto::subject::matches(subject, test),
                 None => true,
@@ -183,18 +186,17 @@ pub fn subsz(monitor: &Monitor, params: &Params) -> Result<Subsz, BadRequest> {
                 crate::interest::Interest::Local(subscription) => {
                     Some(SubDetail::of(&subscription, true))
                 }
-                crate::interest::Interest::Remote(_) => None,
+                _ => None,
             })
             .collect();
         details.sort_by(by_cid_then_sid);
         let range = page(offset, limit, details.len());
         subscriptions_list = details.drain(range).collect();
     }
-    let stats = if account_matches {
-        server.sublist.stats()
-    } else {
-        SublistStats::default()
-    };
+    let stats = accounts
+        .iter()
+        .map(|account| account.sublist.stats())
+        .fold(SublistStats::default(), SublistStats::combined);
     Ok(Subsz {
         server_id: server.server_id.clone(),
         now: rfc3339(SystemTime::now()),

@@ -210,7 +210,7 @@ pub fn varz(monitor: &Monitor) -> Varz {
         in_bytes: traffic.in_bytes,
         out_bytes: traffic.out_bytes,
         slow_consumers: server.slow_consumers.load(Ordering::Relaxed),
-        subscriptions: server.sublist.count() - server.remote_interest.total(),
+        subscriptions: server.local_subscription_count(),
         http_req_stats: monitor.request_counts(),
         config_load_time: rfc3339(*lock(&server.config_load_time)),
         starling_version: STARLING_VERSION,
@@ -221,6 +221,13 @@ pub fn varz(monitor: &Monitor) -> Varz {
 /// generated), the listener (the bound port when it was ephemeral) and the
 /// seed routes as `host:port`, as nats-server reports them.
 fn cluster_varz(cluster: &ClusterOptions, server: &ServerState) -> ClusterVarz {
+    if !cluster.listen {
+        // nats-server shows only the name of a portless cluster block.
+        return ClusterVarz {
+            name: cluster.name.clone(),
+            ..ClusterVarz::default()
+        };
+    }
     let running = server.cluster.get();
     ClusterVarz {
         name: running.map(|c| c.name()).or_else(|| cluster.name.clone()),

@@ -6,8 +6,8 @@ use std::sync::{Arc, Weak};
 use starling_cluster::{ClusterHandler, Peer};
 use starling_proto::route::{InterestChange, RouteMsg};
 
-use crate::client::batch::Batch;
-use crate::client::deliver;
+use crate::account::Account;
+use crate::router::{self, Batch, Message, Origin};
 use crate::server::ServerState;
 
 /// Connects the cluster to the server state. Holds a weak reference: the
@@ -42,12 +42,14 @@ impl ClusterHandler for ClusterGlue {
         };
         tracing::info!(peer = %peer.node_name, addr = %peer.remote_addr, "route connection closed");
         server.local_interest.remove_peer(peer);
-        server.remote_interest.remove_peer(&server.sublist, peer);
+        server.remote_interest.remove_peer(peer);
     }
 
     fn interest(&self, peer: &Arc<Peer>, changes: Vec<InterestChange>) {
         if let Some(server) = self.server.upgrade() {
-            server.remote_interest.apply(&server.sublist, peer, changes);
+            server
+                .remote_interest
+                .apply(&server.accounts, peer, changes);
         }
     }
 
@@ -57,10 +59,33 @@ impl ClusterHandler for ClusterGlue {
             return;
         };
         let mut batch = Batch::default();
+        // Runs of messages in one account look the account up once.
+        let mut account: Option<Arc<Account>> = None;
         for message in messages.drain(..) {
             batch.traffic.in_msgs += 1;
             batch.traffic.in_bytes += message.payload.len() as u64;
-            deliver::deliver_from_route(&server, &message, &mut batch);
+            if account
+                .as_ref()
+                .is_none_or(|a| a.name.as_bytes() != message.account)
+            {
+                account = std::str::from_utf8(&message.account)
+                    .ok()
+                    .and_then(|name| server.accounts.get_or_create(name));
+            }
+            let (Some(account), Ok(subject)) = (&account, std::str::from_utf8(&message.subject))
+            else {
+                continue;
+            };
+            let routed = Message {
+                subject,
+                reply: message.reply.as_deref(),
+                header_len: message.header_len.map(|len| len as usize),
+                payload: &message.payload,
+            };
+            let origin = Origin::Route {
+                queues: &message.queues,
+            };
+            router::route(&server, account, origin, &routed, &mut batch);
         }
         batch.finish(&server, None);
     }

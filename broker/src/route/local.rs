@@ -11,12 +11,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use starling_cluster::Peer;
-use starling_proto::account::GLOBAL_ACCOUNT;
 use starling_proto::route::InterestChange;
 
 use crate::client::handle::lock;
 
-type Key = (Arc<str>, Option<Arc<str>>);
+/// Account, subject, queue group.
+type Key = (Arc<str>, Arc<str>, Option<Arc<str>>);
 
 /// Interest changes per frame of a snapshot for a new peer.
 const SNAPSHOT_CHUNK: usize = 4096;
@@ -36,17 +36,17 @@ pub struct LocalInterest {
 
 impl LocalInterest {
     /// A local subscription was added.
-    pub fn added(&self, subject: &Arc<str>, queue: Option<&Arc<str>>) {
+    pub fn added(&self, account: &Arc<str>, subject: &Arc<str>, queue: Option<&Arc<str>>) {
         let mut inner = lock(&self.inner);
         let count = inner
             .counts
-            .entry((subject.clone(), queue.cloned()))
+            .entry((account.clone(), subject.clone(), queue.cloned()))
             .or_insert(0);
         *count += 1;
         let count = *count;
         if queue.is_some() || count == 1 {
             let change = InterestChange::Subscribe {
-                account: GLOBAL_ACCOUNT.to_owned(),
+                account: account.to_string(),
                 subject: subject.to_string(),
                 queue: queue.map(|q| q.to_string()),
                 weight: count,
@@ -56,9 +56,9 @@ impl LocalInterest {
     }
 
     /// A local subscription was removed.
-    pub fn removed(&self, subject: &Arc<str>, queue: Option<&Arc<str>>) {
+    pub fn removed(&self, account: &Arc<str>, subject: &Arc<str>, queue: Option<&Arc<str>>) {
         let mut inner = lock(&self.inner);
-        let key = (subject.clone(), queue.cloned());
+        let key = (account.clone(), subject.clone(), queue.cloned());
         let Some(count) = inner.counts.get_mut(&key) else {
             return;
         };
@@ -67,13 +67,13 @@ impl LocalInterest {
         let change = if count == 0 {
             inner.counts.remove(&key);
             Some(InterestChange::Unsubscribe {
-                account: GLOBAL_ACCOUNT.to_owned(),
+                account: account.to_string(),
                 subject: subject.to_string(),
                 queue: queue.map(|q| q.to_string()),
             })
         } else {
             queue.map(|q| InterestChange::Subscribe {
-                account: GLOBAL_ACCOUNT.to_owned(),
+                account: account.to_string(),
                 subject: subject.to_string(),
                 queue: Some(q.to_string()),
                 weight: count,
@@ -90,12 +90,14 @@ impl LocalInterest {
         let snapshot: Vec<InterestChange> = inner
             .counts
             .iter()
-            .map(|((subject, queue), count)| InterestChange::Subscribe {
-                account: GLOBAL_ACCOUNT.to_owned(),
-                subject: subject.to_string(),
-                queue: queue.as_ref().map(|q| q.to_string()),
-                weight: *count,
-            })
+            .map(
+                |((account, subject, queue), count)| InterestChange::Subscribe {
+                    account: account.to_string(),
+                    subject: subject.to_string(),
+                    queue: queue.as_ref().map(|q| q.to_string()),
+                    weight: *count,
+                },
+            )
             .collect();
         // In frames of SNAPSHOT_CHUNK changes: the writer sends the first
         // while the rest is encoded, and the peer applies each as it comes.

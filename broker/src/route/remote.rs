@@ -9,72 +9,95 @@ use starling_cluster::Peer;
 use starling_proto::route::InterestChange;
 use starling_proto::subject;
 
+use crate::account::{Account, Accounts};
 use crate::client::handle::lock;
 use crate::interest::{Interest, RemoteInterest};
-use crate::sublist::Sublist;
 
-type Key = (Arc<str>, Option<Arc<str>>);
+/// Account, subject, queue group.
+type Key = (Arc<str>, Arc<str>, Option<Arc<str>>);
+
+/// One announced interest and the account whose sublist holds it.
+#[derive(Debug)]
+struct Entry {
+    account: Arc<Account>,
+    remote: Arc<RemoteInterest>,
+}
+
+impl Entry {
+    fn unindex(&self) {
+        self.account.sublist.remove(
+            &self.remote.subject,
+            self.remote.queue.as_deref(),
+            &Interest::Remote(self.remote.clone()),
+        );
+    }
+}
 
 /// Every peer's interest, by route id.
 #[derive(Debug, Default)]
 pub struct RemoteInterestTable {
-    /// Per route id, its entries. Lock order: this, then the sublist.
-    peers: Mutex<HashMap<u64, HashMap<Key, Arc<RemoteInterest>>>>,
+    /// Per route id, its entries. Lock order: this, then the accounts
+    /// registry, then a sublist.
+    peers: Mutex<HashMap<u64, HashMap<Key, Entry>>>,
 }
 
 impl RemoteInterestTable {
-    /// Apply `changes` announced by `peer`.
-    pub fn apply(
-        &self,
-        sublist: &Sublist<Interest>,
-        peer: &Arc<Peer>,
-        changes: Vec<InterestChange>,
-    ) {
+    /// Apply `changes` announced by `peer`, each in its account's sublist
+    /// (an account this node does not know yet is created).
+    pub fn apply(&self, accounts: &Accounts, peer: &Arc<Peer>, changes: Vec<InterestChange>) {
         let mut peers = lock(&self.peers);
         let Some(entries) = peers.get_mut(&peer.rid) else {
             // Interest from a peer that is already down: ignore.
             return;
         };
-        // New entries go into the sublist in one batch (one write lock for
-        // a whole snapshot frame), flushed before any removal so the order
-        // of changes is kept.
-        let mut added: Vec<Arc<RemoteInterest>> = Vec::new();
+        // New entries go into their sublists in batches (one write lock
+        // per account for a whole snapshot frame), flushed before any
+        // removal so the order of changes is kept.
+        let mut added = Added::default();
         for change in changes {
             match change {
                 InterestChange::Subscribe {
+                    account,
                     subject,
                     queue,
                     weight,
-                    ..
                 } => {
                     if !valid(&subject, queue.as_deref()) {
                         tracing::warn!(peer = %peer.node_name, %subject, "ignoring invalid interest from peer");
                         continue;
                     }
-                    let key: Key = (Arc::from(subject), queue.map(Arc::from));
+                    let key: Key = (Arc::from(account), Arc::from(subject), queue.map(Arc::from));
                     if let Some(existing) = entries.get(&key) {
-                        existing.set_weight(weight.max(1));
+                        existing.remote.set_weight(weight.max(1));
                         continue;
                     }
+                    let Some(account) = accounts.get_or_create(&key.0) else {
+                        tracing::warn!(peer = %peer.node_name, account = %key.0, "ignoring interest in an invalid account");
+                        continue;
+                    };
                     let remote = Arc::new(RemoteInterest::new(
                         peer.clone(),
-                        key.0.clone(),
                         key.1.clone(),
+                        key.2.clone(),
                         weight.max(1),
                     ));
-                    entries.insert(key, remote.clone());
-                    added.push(remote);
+                    added.push(&account, &remote);
+                    entries.insert(key, Entry { account, remote });
                 }
-                InterestChange::Unsubscribe { subject, queue, .. } => {
-                    insert_all(sublist, &mut added);
-                    let key: Key = (Arc::from(subject), queue.map(Arc::from));
-                    if let Some(remote) = entries.remove(&key) {
-                        sublist.remove(&key.0, key.1.as_deref(), &Interest::Remote(remote));
+                InterestChange::Unsubscribe {
+                    account,
+                    subject,
+                    queue,
+                } => {
+                    added.insert_all();
+                    let key: Key = (Arc::from(account), Arc::from(subject), queue.map(Arc::from));
+                    if let Some(entry) = entries.remove(&key) {
+                        entry.unindex();
                     }
                 }
             }
         }
-        insert_all(sublist, &mut added);
+        added.insert_all();
     }
 
     /// Start tracking `peer` (before its snapshot can arrive).
@@ -83,11 +106,21 @@ impl RemoteInterestTable {
     }
 
     /// Drop everything `peer` announced.
-    pub fn remove_peer(&self, sublist: &Sublist<Interest>, peer: &Peer) {
+    pub fn remove_peer(&self, peer: &Peer) {
         let entries = lock(&self.peers).remove(&peer.rid);
-        for (key, remote) in entries.into_iter().flatten() {
-            sublist.remove(&key.0, key.1.as_deref(), &Interest::Remote(remote));
+        for entry in entries.into_iter().flat_map(HashMap::into_values) {
+            entry.unindex();
         }
+    }
+
+    /// Entries announced by the route `rid` in `account` (all accounts when
+    /// None), for per-account subscription counts.
+    pub fn count_in(&self, account: &str) -> usize {
+        lock(&self.peers)
+            .values()
+            .flat_map(HashMap::keys)
+            .filter(|key| &*key.0 == account)
+            .count()
     }
 
     /// Entries announced by the route `rid`.
@@ -102,7 +135,7 @@ impl RemoteInterestTable {
             .map(|entries| {
                 entries
                     .keys()
-                    .map(|(s, q)| (s.to_string(), q.as_ref().map(|q| q.to_string())))
+                    .map(|(_, s, q)| (s.to_string(), q.as_ref().map(|q| q.to_string())))
                     .collect()
             })
             .unwrap_or_default()
@@ -114,21 +147,42 @@ impl RemoteInterestTable {
     }
 }
 
-/// Put `added` into the sublist in one batch, and empty it.
-fn insert_all(sublist: &Sublist<Interest>, added: &mut Vec<Arc<RemoteInterest>>) {
-    if added.is_empty() {
-        return;
-    }
-    let batch: Vec<Arc<RemoteInterest>> = std::mem::take(added);
-    sublist.insert_batch(batch.iter().map(|remote| {
-        (
-            &*remote.subject,
-            remote.queue.as_deref(),
-            Interest::Remote(remote.clone()),
-        )
-    }));
-}
-
 fn valid(subject_text: &str, queue: Option<&str>) -> bool {
     subject::is_valid_subject(subject_text) && queue.is_none_or(subject::is_valid_queue_name)
+}
+
+/// New remote interest not yet in a sublist, grouped by account.
+#[derive(Default)]
+struct Added {
+    /// Few accounts per frame, so a list searched by pointer.
+    by_account: Vec<(Arc<Account>, Vec<Arc<RemoteInterest>>)>,
+}
+
+impl Added {
+    fn push(&mut self, account: &Arc<Account>, remote: &Arc<RemoteInterest>) {
+        match self
+            .by_account
+            .iter_mut()
+            .find(|(known, _)| Arc::ptr_eq(known, account))
+        {
+            Some((_, remotes)) => remotes.push(remote.clone()),
+            None => self
+                .by_account
+                .push((account.clone(), vec![remote.clone()])),
+        }
+    }
+
+    /// Put everything into the accounts' sublists, one batch per account,
+    /// and empty the list.
+    fn insert_all(&mut self) {
+        for (account, remotes) in self.by_account.drain(..) {
+            account.sublist.insert_batch(remotes.iter().map(|remote| {
+                (
+                    &*remote.subject,
+                    remote.queue.as_deref(),
+                    Interest::Remote(remote.clone()),
+                )
+            }));
+        }
+    }
 }

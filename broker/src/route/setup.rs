@@ -1,9 +1,10 @@
 //! Cluster configuration from the node's options.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
-use starling_cluster::ClusterConfig;
+use starling_cluster::{ClusterConfig, HostsFileResolver, Resolver, SystemResolver};
 
 use crate::options::{ClusterOptions, Options};
 
@@ -12,6 +13,12 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Routes get more room than clients before they count as slow: a route
 /// carries many clients' traffic.
 const ROUTE_MAX_PENDING_FACTOR: usize = 4;
+
+/// Test-only: a hosts file (`/etc/hosts` syntax) consulted before the
+/// system resolver for seed route names, so tests can put one name in front
+/// of several loopback addresses without touching the machine's
+/// `/etc/hosts`. Not a supported production setting.
+const TEST_HOSTS_FILE_VAR: &str = "STARLING_TEST_HOSTS_FILE";
 
 /// The cluster settings for a node with server id `node_id`.
 pub fn cluster_config(
@@ -35,6 +42,19 @@ pub fn cluster_config(
         ping_max: cluster.ping_max,
         handshake_timeout: cluster.auth_timeout.max(HANDSHAKE_TIMEOUT),
         max_pending: options.max_pending.saturating_mul(ROUTE_MAX_PENDING_FACTOR),
+        readiness_grace: cluster.readiness_grace_period,
+        resolver: resolver(),
+    }
+}
+
+/// The system resolver, or (tests only) a hosts file in front of it.
+fn resolver() -> Arc<dyn Resolver> {
+    match std::env::var_os(TEST_HOSTS_FILE_VAR) {
+        Some(path) => {
+            tracing::warn!(path = %std::path::Path::new(&path).display(), "resolving route names through a test hosts file ({TEST_HOSTS_FILE_VAR})");
+            Arc::new(HostsFileResolver::new(path.into()))
+        }
+        None => Arc::new(SystemResolver),
     }
 }
 

@@ -157,8 +157,18 @@ impl Transport for TlsTransport {
         &'a self,
         host_port: &'a str,
     ) -> BoxFuture<'a, io::Result<(BoxedStream, SocketAddr)>> {
+        self.dial_named(host_port, host_of(host_port))
+    }
+
+    /// The peer's certificate must carry `name` (the route URL's host name,
+    /// when the address was resolved from it), not the dialed address.
+    fn dial_named<'a>(
+        &'a self,
+        host_port: &'a str,
+        name: &'a str,
+    ) -> BoxFuture<'a, io::Result<(BoxedStream, SocketAddr)>> {
         Box::pin(async move {
-            let name = server_name(host_port)?;
+            let name = server_name(name)?;
             let stream = TcpStream::connect(host_port).await?;
             stream.set_nodelay(true)?;
             let remote = stream.peer_addr()?;
@@ -173,12 +183,16 @@ impl Transport for TlsTransport {
     }
 }
 
-/// The host of `host:port` (`[v6]:port` too) as a TLS server name.
-fn server_name(host_port: &str) -> io::Result<ServerName<'static>> {
-    let host = match host_port.rsplit_once(':') {
+/// The host of `host:port` (`[v6]:port` too).
+fn host_of(host_port: &str) -> &str {
+    match host_port.rsplit_once(':') {
         Some((host, _port)) => host,
         None => host_port,
-    };
+    }
+}
+
+/// A host (a name, an IP, `[v6]`) as a TLS server name.
+fn server_name(host: &str) -> io::Result<ServerName<'static>> {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     ServerName::try_from(host.to_string())
         .map_err(|error| io::Error::new(io::ErrorKind::InvalidInput, error))

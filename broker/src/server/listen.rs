@@ -47,24 +47,31 @@ pub struct ServerHandle {
 }
 
 impl Server {
-    /// Bind the client and monitoring listeners for `options`.
+    /// Bind the client, monitoring and route listeners for `options`. An
+    /// error names the listener and its address, e.g. `cannot listen for
+    /// client connections on 127.0.0.1:4222: address already in use`.
     pub async fn bind(options: Options) -> io::Result<Server> {
-        let client_listener = TcpListener::bind((options.host.as_str(), options.port)).await?;
+        let client_listener =
+            bind_listener("client connections", &options.host, options.port).await?;
         let monitor_listener = match options.http_port {
             Some(port) => {
                 let host = options
                     .http_host
                     .clone()
                     .unwrap_or_else(|| options.host.clone());
-                Some(TcpListener::bind((host.as_str(), port)).await?)
+                Some(bind_listener("monitoring", &host, port).await?)
             }
             None => None,
         };
-        let route_listener = match &options.cluster {
-            Some(cluster) => Some(TcpListener::bind((cluster.host.as_str(), cluster.port)).await?),
+        // A cluster block without a port only names the cluster.
+        let routing = options.cluster.as_ref().filter(|cluster| cluster.listen);
+        let route_listener = match routing {
+            Some(cluster) => {
+                Some(bind_listener("route connections", &cluster.host, cluster.port).await?)
+            }
             None => None,
         };
-        let route_tls = match options.cluster.as_ref().and_then(|c| c.tls.as_ref()) {
+        let route_tls = match routing.and_then(|c| c.tls.as_ref()) {
             Some(tls) => Some(RouteTls::new(tls)?),
             None => None,
         };
@@ -172,6 +179,35 @@ impl ServerHandle {
     }
 }
 
+/// Bind `host:port`, or an error that says which listener and address
+/// failed, in the kind of the underlying error.
+async fn bind_listener(what: &str, host: &str, port: u16) -> io::Result<TcpListener> {
+    TcpListener::bind((host, port)).await.map_err(|error| {
+        let address = match host.contains(':') {
+            true => format!("[{host}]:{port}"),
+            false => format!("{host}:{port}"),
+        };
+        io::Error::new(
+            error.kind(),
+            format!(
+                "cannot listen for {what} on {address}: {}",
+                describe_bind_error(&error)
+            ),
+        )
+    })
+}
+
+/// The OS error in words, without Rust's `(os error N)` suffix for the
+/// common cases.
+fn describe_bind_error(error: &io::Error) -> String {
+    match error.kind() {
+        io::ErrorKind::AddrInUse => "address already in use".to_string(),
+        io::ErrorKind::AddrNotAvailable => "address not available on this host".to_string(),
+        io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        _ => error.to_string(),
+    }
+}
+
 fn start_cluster(state: &Arc<ServerState>, listener: TcpListener, tls: Option<RouteTls>) {
     let options = state.options();
     let Some(cluster_options) = &options.cluster else {
@@ -240,7 +276,7 @@ async fn accept_loop(state: &Arc<ServerState>, listener: TcpListener, tracker: &
 async fn reject_max_connections(state: Arc<ServerState>, mut stream: TcpStream, peer: SocketAddr) {
     tracing::warn!(%peer, "maximum connections exceeded, rejecting connection");
     let mut bytes = BytesMut::new();
-    let info = state.client_info(0, peer, state.authenticator().required());
+    let info = state.client_info(0, peer, state.authenticator().announces_auth_required());
     encode::encode_info(&mut bytes, &info);
     encode::encode_err(&mut bytes, "maximum connections exceeded");
     let _ = tokio::time::timeout(Duration::from_secs(1), async {

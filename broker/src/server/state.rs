@@ -11,6 +11,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::info::{generate_server_id, ClientInfo};
+use crate::account::Accounts;
 use crate::auth::Authenticator;
 use crate::client::handle::{lock, ClientDescription};
 use crate::client::{ClientHandle, ClientId, Subscription};
@@ -19,7 +20,6 @@ use crate::interest::Interest;
 use crate::options::Options;
 use crate::route::{LocalInterest, RemoteInterestTable};
 use crate::stats::{Traffic, TrafficSnapshot};
-use crate::sublist::Sublist;
 use crate::tls::{ClientTls, TlsError};
 use starling_cluster::Cluster;
 
@@ -58,8 +58,9 @@ pub struct ServerState {
     /// Client TLS built from `options.tls` (certificates loaded); None =
     /// plain TCP. Set at bind, replaced on reload when the files load.
     client_tls: RwLock<Option<Arc<ClientTls>>>,
-    /// Every local subscription and every peer's interest.
-    pub sublist: Sublist<Interest>,
+    /// Every account; each holds its local subscriptions and peers'
+    /// interest in it.
+    pub accounts: Accounts,
     /// Local interest as announced to peers.
     pub local_interest: LocalInterest,
     /// Peers' interest, per route.
@@ -110,13 +111,15 @@ impl ServerState {
     /// State for a server about to start with `options`.
     pub fn new(options: Options) -> Self {
         let permits = options.max_connections;
-        let authenticator = Authenticator::new(&options.authorization);
+        let authenticator = Authenticator::from_options(&options)
+            .with_no_auth_user(options.no_auth_user.as_deref());
+        let accounts = Accounts::new(&options);
         ServerState {
             server_id: generate_server_id(),
             options: RwLock::new(Arc::new(options)),
             authenticator: RwLock::new(Arc::new(authenticator)),
             client_tls: RwLock::new(None),
-            sublist: Sublist::new(true),
+            accounts,
             local_interest: LocalInterest::default(),
             remote_interest: RemoteInterestTable::default(),
             cluster: OnceLock::new(),
@@ -177,7 +180,9 @@ impl ServerState {
         if let Err(error) = self.load_client_tls(&options) {
             tracing::error!(%error, "reload: keeping the previous TLS certificates");
         }
-        let authenticator = Authenticator::new(&options.authorization);
+        let authenticator = Authenticator::from_options(&options)
+            .with_no_auth_user(options.no_auth_user.as_deref());
+        self.accounts.add_configured(&options);
         *self
             .authenticator
             .write()
@@ -217,7 +222,10 @@ impl ServerState {
         let options = self.options();
         let port = lock(&self.client_addr).map_or(options.port, |addr| addr.port());
         let cluster = self.cluster.get();
-        let cluster_name = cluster.map(|c| c.name());
+        // A cluster block without a port still names the cluster.
+        let cluster_name = cluster
+            .map(|c| c.name())
+            .or_else(|| options.cluster.as_ref().and_then(|c| c.name.clone()));
         let advertise = !options.cluster.as_ref().is_some_and(|c| c.no_advertise);
         let lame_duck = self.lame_duck.load(Ordering::Relaxed);
         let connect_urls = match cluster {
@@ -239,7 +247,7 @@ impl ServerState {
             go: super::info::GO_FIELD,
             host: &options.host,
             port,
-            headers: true,
+            headers: !options.no_header_support,
             max_payload: options.max_payload,
             client_id: cid,
             client_ip: peer.ip().to_string(),
@@ -269,6 +277,9 @@ impl ServerState {
             self.unindex(subscription);
         }
         lock(&self.clients).remove(&client.cid);
+        if let Some(account) = client.account() {
+            account.remove_connection();
+        }
         let reason = client.close_reason().unwrap_or(CloseReason::ClientClosed);
         tracing::debug!(cid = client.cid, peer = %client.peer, %reason, "client connection closed");
         let closed = ClosedClient {
@@ -343,13 +354,28 @@ impl ServerState {
         }
     }
 
+    /// Local client subscriptions in every account (peers' interest not
+    /// counted).
+    pub fn local_subscription_count(&self) -> usize {
+        let indexed: usize = self
+            .accounts
+            .all()
+            .iter()
+            .map(|account| account.sublist.count())
+            .sum();
+        indexed.saturating_sub(self.remote_interest.total())
+    }
+
     /// Put a new subscription in the index and announce it.
     pub fn add_subscription(&self, subscription: Arc<Subscription>) {
         let subject = subscription.subject.clone();
         let queue = subscription.queue.clone();
-        self.sublist
+        let account = subscription.account.clone();
+        account
+            .sublist
             .insert(&subject, queue.as_deref(), Interest::Local(subscription));
-        self.local_interest.added(&subject, queue.as_ref());
+        self.local_interest
+            .added(&account.name, &subject, queue.as_ref());
     }
 
     /// Take a subscription out of the index and its connection's map.
@@ -369,21 +395,24 @@ impl ServerState {
 
     /// Remove from the index; announce only if it was still there.
     fn unindex(&self, subscription: &Arc<Subscription>) {
-        let removed = self.sublist.remove(
+        let removed = subscription.account.sublist.remove(
             &subscription.subject,
             subscription.queue.as_deref(),
             &Interest::Local(subscription.clone()),
         );
         if removed {
-            self.local_interest
-                .removed(&subscription.subject, subscription.queue.as_ref());
+            self.local_interest.removed(
+                &subscription.account.name,
+                &subscription.subject,
+                subscription.queue.as_ref(),
+            );
         }
     }
 
     /// Send a fresh INFO (new connect_urls, lame duck) to every client that
     /// takes asynchronous INFO (protocol 1), or to every client at all.
     pub fn send_info_to_clients(&self, only_async: bool) {
-        let auth_required = self.authenticator().required();
+        let auth_required = self.authenticator().announces_auth_required();
         for client in self.clients() {
             if only_async && !client.async_info.load(Ordering::Relaxed) {
                 continue;

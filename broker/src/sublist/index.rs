@@ -100,6 +100,29 @@ pub struct SublistStats {
     pub avg_fanout: f64,
 }
 
+impl SublistStats {
+    /// The figures of two indexes together (for `/subsz` over accounts):
+    /// counts add, rates are weighted by what they are rates of.
+    pub fn combined(self, other: SublistStats) -> SublistStats {
+        let num_matches = self.num_matches + other.num_matches;
+        let num_cache = self.num_cache + other.num_cache;
+        let hits = self.cache_hit_rate * self.num_matches as f64
+            + other.cache_hit_rate * other.num_matches as f64;
+        let fanout =
+            self.avg_fanout * self.num_cache as f64 + other.avg_fanout * other.num_cache as f64;
+        SublistStats {
+            num_subscriptions: self.num_subscriptions + other.num_subscriptions,
+            num_cache,
+            num_inserts: self.num_inserts + other.num_inserts,
+            num_removes: self.num_removes + other.num_removes,
+            num_matches,
+            cache_hit_rate: ratio(hits, num_matches as f64),
+            max_fanout: self.max_fanout.max(other.max_fanout),
+            avg_fanout: ratio(fanout, num_cache as f64),
+        }
+    }
+}
+
 /// A poisoned lock is recovered: every critical section drops cache entries
 /// before it changes the trie, so a panic inside one (only `T::clone` or
 /// `T::eq` could) leaves at worst a missing cache entry or an empty trie

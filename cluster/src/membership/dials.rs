@@ -29,6 +29,12 @@ impl Membership {
     }
 
     pub(super) fn schedule_seed(&mut self, index: usize, now: Instant) {
+        if let Some(name) = self.seeds[index].name {
+            // A resolved address: resolve its name again instead (names.rs).
+            self.seeds[index].next_dial = None;
+            self.schedule_name(name, now);
+            return;
+        }
         let seed = &mut self.seeds[index];
         let delay = self.settings.backoff.delay(seed.attempt, &mut self.rng);
         seed.attempt = seed.attempt.saturating_add(1);

@@ -84,6 +84,14 @@ pub(crate) enum Action {
     },
     /// The client URLs of the cluster changed.
     MembersChanged,
+    /// Resolve the host of name seed `name`; report with
+    /// `Membership::resolved`.
+    Resolve {
+        /// Index of the name seed.
+        name: usize,
+        /// Its URL (host name and port).
+        url: RouteUrl,
+    },
 }
 
 /// Tunables of the machine.

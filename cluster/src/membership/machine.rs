@@ -7,6 +7,7 @@ use starling_proto::route::Member;
 use tokio::time::Instant;
 
 use super::io::{Action, Authority, DialId, DialOutcome, DialTarget, Settings, Verdict};
+use super::names::NameSeed;
 use crate::close::CloseReason;
 use crate::url::RouteUrl;
 
@@ -18,10 +19,34 @@ pub(super) struct SeedState {
     pub(super) node_id: Option<String>,
     /// The URL reached this node: never dialed again.
     pub(super) is_self: bool,
+    /// A dial of it has ended at least once (readiness: an unreachable seed
+    /// is not waited for).
+    pub(super) tried: bool,
     /// Consecutive failures (backoff exponent).
     pub(super) attempt: u32,
     pub(super) next_dial: Option<Instant>,
     pub(super) dialing: Option<DialId>,
+    /// The name seed (index into `names`) this address was resolved from.
+    pub(super) name: Option<usize>,
+    /// The name no longer resolves to this address: not dialed again.
+    pub(super) retired: bool,
+}
+
+impl SeedState {
+    /// A seed due for a dial at `now`.
+    pub(super) fn new(url: RouteUrl, name: Option<usize>, now: Instant) -> Self {
+        SeedState {
+            url,
+            node_id: None,
+            is_self: false,
+            tried: false,
+            attempt: 0,
+            next_dial: Some(now),
+            dialing: None,
+            name,
+            retired: false,
+        }
+    }
 }
 
 /// Another node: its gossiped info, its live route, its redial state.
@@ -65,6 +90,8 @@ pub(crate) struct Membership {
     pub(super) settings: Settings,
     pub(super) rng: StdRng,
     pub(super) seeds: Vec<SeedState>,
+    /// Seeds named by a host name, resolved (and re-resolved) into `seeds`.
+    pub(super) names: Vec<NameSeed>,
     /// Other nodes, by id: live, being dialed, or waiting for a redial.
     pub(super) members: BTreeMap<String, MemberState>,
     pub(super) routes: HashMap<u64, LiveRoute>,
@@ -81,24 +108,23 @@ pub(crate) struct Membership {
 }
 
 impl Membership {
-    /// A node alone, with every seed due for a dial at `now`.
+    /// A node alone, with every seed due for a dial (and every name seed
+    /// for a resolution) at `now`.
     pub fn new(
         local: Member,
         seeds: Vec<RouteUrl>,
+        names: Vec<RouteUrl>,
         settings: Settings,
         rng: StdRng,
         now: Instant,
     ) -> Self {
         let seeds = seeds
             .into_iter()
-            .map(|url| SeedState {
-                url,
-                node_id: None,
-                is_self: false,
-                attempt: 0,
-                next_dial: Some(now),
-                dialing: None,
-            })
+            .map(|url| SeedState::new(url, None, now))
+            .collect();
+        let names = names
+            .into_iter()
+            .map(|url| NameSeed::new(url, now))
             .collect();
         let mut machine = Membership {
             local,
@@ -106,6 +132,7 @@ impl Membership {
             settings,
             rng,
             seeds,
+            names,
             members: BTreeMap::new(),
             routes: HashMap::new(),
             pending: BTreeMap::new(),
@@ -129,7 +156,7 @@ impl Membership {
         for index in 0..self.seeds.len() {
             let seed = &self.seeds[index];
             let due = seed.next_dial.is_some_and(|at| at <= now);
-            if !due || seed.dialing.is_some() || seed.is_self {
+            if !due || seed.dialing.is_some() || seed.is_self || seed.retired {
                 continue;
             }
             if self.seed_satisfied(index) {
@@ -150,6 +177,7 @@ impl Membership {
         for id in due {
             self.start_dial(DialTarget::Member(id));
         }
+        self.poll_names(now);
         self.settle_pending(now);
         if now >= self.next_refresh {
             self.next_refresh = now + self.settings.refresh;
@@ -175,6 +203,7 @@ impl Membership {
         seeds
             .chain(members)
             .chain(pending)
+            .chain(self.next_resolve())
             .fold(self.next_refresh, Instant::min)
     }
 
@@ -194,6 +223,7 @@ impl Membership {
             Some(DialTarget::Seed(index)) => {
                 let seed = &mut self.seeds[*index];
                 seed.dialing = None;
+                seed.tried = true;
                 seed.node_id = Some(info.node_id.clone());
             }
             Some(DialTarget::Member(id)) => {
@@ -242,6 +272,7 @@ impl Membership {
         match target {
             DialTarget::Seed(index) => {
                 self.seeds[index].dialing = None;
+                self.seeds[index].tried = true;
                 match outcome {
                     DialOutcome::Failed => self.schedule_seed(index, now),
                     DialOutcome::SelfRoute => {
@@ -301,7 +332,20 @@ impl Membership {
             .any(|s| !s.is_self && s.node_id.as_deref() == Some(route.node_id.as_str()));
         if backed_by_seed {
             // Seeds are redialed forever; the member comes back with the route.
+            let names: Vec<usize> = self
+                .seeds
+                .iter()
+                .filter(|s| s.node_id.as_deref() == Some(route.node_id.as_str()))
+                .filter_map(|s| s.name)
+                .collect();
+            for name in names {
+                // Resolve the name again before redialing (names.rs).
+                self.schedule_name(name, now);
+            }
             for seed in &mut self.seeds {
+                if seed.name.is_some() {
+                    continue;
+                }
                 if !seed.is_self && seed.node_id.as_deref() == Some(route.node_id.as_str()) {
                     seed.attempt = 0;
                     if seed.dialing.is_none() {
@@ -419,6 +463,7 @@ impl Membership {
                 seed.next_dial = None;
             }
         }
+        self.name_reached(&node_id);
         self.routes.insert(
             rid,
             LiveRoute {

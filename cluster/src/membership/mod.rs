@@ -4,12 +4,15 @@
 //! [`Membership::dial_finished`], [`Membership::route_closed`],
 //! [`Membership::members_received`], [`Membership::poll`]); [`Action`]s come
 //! out (dial this URL, answer that registration, gossip the members, tell
-//! the broker the client URLs changed). No I/O and no clock of its own, so
+//! the broker the client URLs changed), and a [`Progress`] view for
+//! readiness. No I/O and no clock of its own, so
 //! every rule is unit-tested under exact times; `crate::driver` runs it.
 //!
 //! Rules, following nats-server's route.go where it has one:
 //! - Seeds are redialed forever with jittered backoff; a seed that reached
-//!   this node itself is never dialed again.
+//!   this node itself is never dialed again. A seed named by a host name is
+//!   resolved, every address dialed, and resolved again before each redial
+//!   (`names`).
 //! - A gossiped member is dialed at once, then retried `connect_retries`
 //!   times, then forgotten. Only the side that dialed a lost route redials
 //!   it; the other side forgets the member (the dialer will come back).
@@ -25,9 +28,14 @@
 mod dials;
 mod io;
 mod machine;
+mod names;
+#[cfg(test)]
+mod names_tests;
+mod progress;
 #[cfg(test)]
 mod tests;
 mod view;
 
 pub(crate) use io::{Action, Authority, DialId, DialOutcome, DialTarget, Settings, Verdict};
 pub(crate) use machine::Membership;
+pub(crate) use progress::Progress;

@@ -38,6 +38,7 @@ fn machine(local: &str, seeds: &[&str], now: Instant) -> Membership {
     Membership::new(
         member(local),
         seeds,
+        Vec::new(),
         settings,
         StdRng::seed_from_u64(42),
         now,

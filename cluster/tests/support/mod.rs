@@ -144,6 +144,8 @@ pub fn config(id: &str, seeds: Vec<String>) -> ClusterConfig {
         ping_max: 2,
         handshake_timeout: Duration::from_millis(500),
         max_pending: 64 * 1024 * 1024,
+        readiness_grace: Duration::from_millis(500),
+        resolver: Arc::new(starling_cluster::SystemResolver),
     }
 }
 

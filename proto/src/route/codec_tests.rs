@@ -95,6 +95,7 @@ fn hello() -> Hello {
         user: Some("route".to_owned()),
         password: Some("s3cret".to_owned()),
         lame_duck: true,
+        interest_ack: true,
         compact_framing: true,
         subject_table: 4096,
     }
@@ -187,6 +188,22 @@ fn ping_pong_and_close_round_trip() {
     assert_round_trip(&[RouteFrame::Pong]);
     assert_round_trip(&[RouteFrame::Close("cluster name mismatch".to_owned())]);
     assert_round_trip(&[RouteFrame::Close(String::new())]);
+}
+
+#[test]
+fn interest_sync_and_ack_round_trip() {
+    assert_round_trip(&[
+        RouteFrame::InterestSync {
+            seq: 7,
+            snapshot_end: false,
+        },
+        RouteFrame::InterestSync {
+            seq: 0,
+            snapshot_end: true,
+        },
+        RouteFrame::InterestAck(u64::MAX),
+        RouteFrame::InterestAck(0),
+    ]);
 }
 
 #[test]
@@ -476,6 +493,7 @@ fn hello_strategy() -> impl Strategy<Value = Hello> {
                 client_urls,
                 user,
                 password,
+                interest_ack: lame_duck && !cluster_dynamic,
                 lame_duck,
                 compact_framing,
                 subject_table,
@@ -582,6 +600,9 @@ fn frame_strategy() -> impl Strategy<Value = RouteFrame> {
         Just(RouteFrame::Ping),
         Just(RouteFrame::Pong),
         text().prop_map(RouteFrame::Close),
+        (any::<u64>(), any::<bool>())
+            .prop_map(|(seq, snapshot_end)| RouteFrame::InterestSync { seq, snapshot_end }),
+        any::<u64>().prop_map(RouteFrame::InterestAck),
     ]
 }
 

@@ -125,7 +125,19 @@ fn compact_frames_round_trip_at_every_split() {
     let mut encoder = compact_codec(0);
     let mut encoded = BytesMut::new();
     let big = RouteFrame::Close("x".repeat(300));
-    for frame in [RouteFrame::Ping, big.clone(), expected_msg()] {
+    let sync = RouteFrame::InterestSync {
+        seq: u64::MAX,
+        snapshot_end: true,
+    };
+    let ack = RouteFrame::InterestAck(300);
+    let sent = [
+        RouteFrame::Ping,
+        big.clone(),
+        expected_msg(),
+        sync.clone(),
+        ack.clone(),
+    ];
+    for frame in sent.clone() {
         encoder.encode(frame, &mut encoded).expect("encodes");
     }
     for split in 0..=encoded.len() {
@@ -139,7 +151,7 @@ fn compact_frames_round_trip_at_every_split() {
         while let Some(frame) = codec.decode_eof(&mut buf).expect("decodes") {
             frames.push(frame);
         }
-        assert_eq!(frames, vec![RouteFrame::Ping, big.clone(), expected_msg()]);
+        assert_eq!(frames, sent);
     }
 }
 

@@ -71,6 +71,11 @@ pub(crate) fn frame_to_proto(frame: &RouteFrame) -> pb::Frame {
         RouteFrame::Close(reason) => Kind::Close(pb::Close {
             reason: reason.clone(),
         }),
+        RouteFrame::InterestSync { seq, snapshot_end } => Kind::InterestSync(pb::InterestSync {
+            seq: *seq,
+            snapshot_end: *snapshot_end,
+        }),
+        RouteFrame::InterestAck(seq) => Kind::InterestAck(pb::InterestAck { seq: *seq }),
     };
     pb::Frame { kind: Some(kind) }
 }
@@ -109,6 +114,11 @@ pub(crate) fn frame_from_proto(frame: pb::Frame) -> Result<RouteFrame, RouteErro
         Kind::Ping(pb::Ping {}) => RouteFrame::Ping,
         Kind::Pong(pb::Pong {}) => RouteFrame::Pong,
         Kind::Close(close) => RouteFrame::Close(close.reason),
+        Kind::InterestSync(sync) => RouteFrame::InterestSync {
+            seq: sync.seq,
+            snapshot_end: sync.snapshot_end,
+        },
+        Kind::InterestAck(ack) => RouteFrame::InterestAck(ack.seq),
     })
 }
 
@@ -125,6 +135,7 @@ fn hello_to_proto(hello: &Hello) -> pb::Hello {
         user: hello.user.clone(),
         password: hello.password.clone(),
         lame_duck: hello.lame_duck,
+        interest_ack: hello.interest_ack,
         compact_framing: hello.compact_framing,
         subject_table: hello.subject_table,
     }
@@ -146,6 +157,7 @@ fn hello_from_proto(hello: pb::Hello) -> Result<Hello, RouteError> {
         user: hello.user,
         password: hello.password,
         lame_duck: hello.lame_duck,
+        interest_ack: hello.interest_ack,
         compact_framing: hello.compact_framing,
         subject_table: hello.subject_table,
     })

@@ -33,6 +33,17 @@ pub enum RouteFrame {
     Pong,
     /// The sender is closing the route, and why.
     Close(String),
+    /// Asks for an [`RouteFrame::InterestAck`] once every Interest frame
+    /// before this one is applied (only to peers with `Hello::interest_ack`).
+    InterestSync {
+        /// Interest frames the sender queued on this route before this one.
+        seq: u64,
+        /// The Interest frames before this one complete the sender's
+        /// initial snapshot.
+        snapshot_end: bool,
+    },
+    /// Every Interest frame before the InterestSync with this seq is applied.
+    InterestAck(u64),
 }
 
 /// The handshake frame.
@@ -60,6 +71,9 @@ pub struct Hello {
     pub password: Option<String>,
     /// The sender is in lame duck mode.
     pub lame_duck: bool,
+    /// Capability: the sender answers `InterestSync` with `InterestAck` and
+    /// marks the end of its initial interest snapshot.
+    pub interest_ack: bool,
     /// The sender reads frames after the Hellos with a varint length prefix
     /// ([`Framing::Compact`](super::Framing)) when both Hellos say so.
     pub compact_framing: bool,

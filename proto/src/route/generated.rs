@@ -6,7 +6,7 @@
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct Frame {
     /// What the frame carries; a frame without it is invalid.
-    #[prost(oneof = "frame::Kind", tags = "1, 2, 3, 4, 5, 6, 7")]
+    #[prost(oneof = "frame::Kind", tags = "1, 2, 3, 4, 5, 6, 7, 8, 9")]
     pub kind: ::core::option::Option<frame::Kind>,
 }
 /// Nested message and enum types in `Frame`.
@@ -36,6 +36,13 @@ pub mod frame {
         /// The sender is closing the route, and why.
         #[prost(message, tag = "7")]
         Close(super::Close),
+        /// Asks the receiver to acknowledge every Interest frame before it
+        /// (sent only to peers whose Hello has interest_ack).
+        #[prost(message, tag = "8")]
+        InterestSync(super::InterestSync),
+        /// Answer to InterestSync: everything before it has been applied.
+        #[prost(message, tag = "9")]
+        InterestAck(super::InterestAck),
     }
 }
 /// The handshake frame, sent first by each side.
@@ -74,17 +81,23 @@ pub struct Hello {
     /// The sender is in lame duck mode.
     #[prost(bool, tag = "11")]
     pub lame_duck: bool,
-    /// Capabilities (field numbers from 20 up). An older peer leaves them
+    /// Capability: the sender answers InterestSync with InterestAck and ends
+    /// its initial interest snapshot with InterestSync { snapshot_end: true }.
+    /// (Numbered apart from the fields above so other capabilities can be
+    /// added next to those without colliding.)
+    #[prost(bool, tag = "20")]
+    pub interest_ack: bool,
+    /// More capabilities (after interest_ack above). An older peer leaves them
     /// unset, and a capability is used only when both Hellos announce it.
     ///
     /// The sender reads frames after the Hellos with a varint length prefix
     /// (1 byte for frames under 128 bytes) instead of the 4-byte one. Each
     /// side's Hello itself is always 4-byte prefixed.
-    #[prost(bool, tag = "20")]
+    #[prost(bool, tag = "21")]
     pub compact_framing: bool,
     /// The sender keeps an interned-subject table of this many entries for
     /// the Msg frames it receives (Msg.subject_id below); 0 = none.
-    #[prost(uint32, tag = "21")]
+    #[prost(uint32, tag = "22")]
     pub subject_table: u32,
 }
 /// A cluster member as gossiped.
@@ -199,6 +212,26 @@ pub struct Msg {
     /// subject_table size.
     #[prost(uint32, optional, tag = "15")]
     pub subject_id: ::core::option::Option<u32>,
+}
+/// Asks for an InterestAck once the receiver has applied every Interest
+/// frame sent before this one.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct InterestSync {
+    /// Number of Interest frames the sender had queued on this route before
+    /// this frame (counted from 1 per route); echoed in the InterestAck.
+    #[prost(uint64, tag = "1")]
+    pub seq: u64,
+    /// The Interest frames before this one hold the sender's whole initial
+    /// snapshot (the first InterestSync after the handshake).
+    #[prost(bool, tag = "2")]
+    pub snapshot_end: bool,
+}
+/// The receiver of an InterestSync has applied every Interest frame before it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct InterestAck {
+    /// The InterestSync's seq.
+    #[prost(uint64, tag = "1")]
+    pub seq: u64,
 }
 /// Liveness probe.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]

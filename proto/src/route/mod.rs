@@ -15,7 +15,8 @@
 //!
 //! Wire format: a length prefix (4 bytes big-endian, or a varint once both
 //! Hellos negotiated compact framing), then one protobuf `Frame`
-//! (a oneof of Hello, Members, Interest, Msg, Ping, Pong, Close) of at most
+//! (a oneof of Hello, Members, Interest, Msg, Ping, Pong, Close, InterestSync,
+//! InterestAck) of at most
 //! [`MAX_ROUTE_FRAME`] bytes. The handshake's magic number and version are
 //! carried in [`Hello`] and judged by the cluster ([`Hello::is_compatible`]).
 

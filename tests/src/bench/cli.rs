@@ -17,6 +17,8 @@ the median per server and the ratio candidate / baseline for each baseline.
 
 options:
   --server NAME=PATH   a server binary to benchmark (repeatable)
+  --config NAME=FILE   start server NAME with `-c FILE` as well (e.g. the same
+                       binary once with accounts configured: see accounts.conf)
   --candidate NAME     the server compared against all others (default: starling);
                        when no server has this name, no ratios are printed
   --rounds N           rounds of every scenario (default 5, or 1 with --quick)
@@ -73,6 +75,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command> {
     let mut connections = 10_000;
     let mut out_dir = PathBuf::from("bench-results");
     let mut list = false;
+    let mut configs: Vec<(String, PathBuf)> = Vec::new();
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
             Some((flag, value)) if flag.starts_with("--") => {
@@ -88,6 +91,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command> {
         };
         match flag.as_str() {
             "--server" => servers.push(parse_server(&value()?)?),
+            "--config" => configs.push(parse_config(&value()?)?),
             "--candidate" => candidate = value()?,
             "--rounds" => rounds = Some(parse_count(&value()?, "--rounds")?),
             "--scenarios" => {
@@ -108,6 +112,13 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command> {
             "--help" | "-h" => return Ok(Command::Help),
             other => bail!("unknown option {other}"),
         }
+    }
+    for (name, file) in configs {
+        let server = servers
+            .iter_mut()
+            .find(|server| server.name == name)
+            .ok_or_else(|| anyhow!("--config names server {name}, which no --server gives"))?;
+        server.config = Some(file);
     }
     if servers.is_empty() && !list {
         bail!("give at least one --server NAME=PATH");
@@ -143,7 +154,17 @@ fn parse_server(value: &str) -> Result<ServerSpec> {
     Ok(ServerSpec {
         name: name.to_string(),
         path: PathBuf::from(path),
+        config: None,
     })
+}
+
+fn parse_config(value: &str) -> Result<(String, PathBuf)> {
+    match value.split_once('=') {
+        Some((name, file)) if !name.is_empty() && !file.is_empty() => {
+            Ok((name.to_string(), PathBuf::from(file)))
+        }
+        _ => bail!("--config wants NAME=FILE, got {value}"),
+    }
 }
 
 fn parse_count(value: &str, flag: &str) -> Result<usize> {
@@ -186,6 +207,25 @@ mod tests {
             options.scenarios,
             Some(vec!["pub-16b".to_string(), "reqrep".to_string()])
         );
+    }
+
+    #[test]
+    fn config_attaches_to_the_named_server_only() {
+        let options = run(&[
+            "--server",
+            "a=/bin/s",
+            "--server",
+            "b=/bin/s",
+            "--config",
+            "b=/etc/b.conf",
+        ])
+        .expect("valid");
+        assert_eq!(options.servers[0].config, None);
+        assert_eq!(
+            options.servers[1].config,
+            Some(PathBuf::from("/etc/b.conf"))
+        );
+        assert!(run(&["--server", "a=/a", "--config", "c=/c.conf"]).is_err());
     }
 
     #[test]

@@ -25,6 +25,8 @@ pub struct ServerSpec {
     pub name: String,
     /// Path of the executable; it must accept nats-server's flags.
     pub path: PathBuf,
+    /// A config file passed with `-c` (flags still set the ports).
+    pub config: Option<PathBuf>,
 }
 
 /// How many processes a target runs, and how they are wired.
@@ -122,6 +124,9 @@ impl Target {
                 "-p".to_string(),
                 port.to_string(),
             ];
+            if let Some(config) = &self.spec.config {
+                args.extend(["-c".to_string(), config.display().to_string()]);
+            }
             if tls {
                 let files = &super::tls::material(&self.log_dir)?.files;
                 args.extend([

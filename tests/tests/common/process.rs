@@ -45,8 +45,14 @@ pub struct Process {
 impl Process {
     /// Start `starling ARGS` and wait for its listening banner.
     pub async fn start(args: &[&str]) -> Process {
+        Process::start_with_env(args, &[]).await
+    }
+
+    /// [`Process::start`] with extra environment variables for the child.
+    pub async fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Process {
         let mut child = Command::new(starling_binary())
             .args(args)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .kill_on_drop(true)

@@ -1,6 +1,6 @@
-//! Publish to delivery: match the subject once, append to each local
-//! destination's outbound queue, forward once to each interested peer, and
-//! remember whom to wake once the read buffer is done.
+//! Publish to delivery: match the subject once in the account's sublist,
+//! append to each local destination's outbound queue, forward once to each
+//! interested peer, and remember whom to wake once the read buffer is done.
 //!
 //! Queue groups: each message goes to one member of each matching group,
 //! chosen uniformly at random over all members in the cluster (a peer weighs
@@ -12,13 +12,13 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use rand::RngExt;
-use starling_proto::account::GLOBAL_ACCOUNT;
 use starling_proto::client::encode;
-use starling_proto::route::{MsgParts, RouteMsg};
+use starling_proto::route::MsgParts;
 use starling_proto::subject;
 
 use super::batch::Batch;
-use super::handle::{ClientHandle, Subscription};
+use crate::account::Account;
+use crate::client::handle::{ClientHandle, Subscription};
 use crate::close::CloseReason;
 use crate::interest::Interest;
 use crate::server::ServerState;
@@ -36,19 +36,65 @@ pub struct Message<'a> {
     pub payload: &'a [u8],
 }
 
-/// Deliver a message a local client published: to matching local
+/// Where a message comes from, which decides where it may go.
+#[derive(Debug, Clone, Copy)]
+pub enum Origin<'a> {
+    /// A local client; with `echo` off it does not receive its own message.
+    Client {
+        /// The publishing connection.
+        publisher: &'a ClientHandle,
+        /// CONNECT `echo`.
+        echo: bool,
+    },
+    /// A peer node: deliver locally only, and to a queue group only when
+    /// the sending node chose this node for it (`queues`).
+    Route {
+        /// The queue groups this node must serve.
+        queues: &'a [String],
+    },
+    /// The server itself (system account, JetStream): local subscribers
+    /// and interested peers.
+    Internal,
+}
+
+impl Origin<'_> {
+    /// Whether `sub` may receive the message at all.
+    fn wants(&self, sub: &Subscription) -> bool {
+        match self {
+            Origin::Client { publisher, echo } => *echo || sub.client.cid != publisher.cid,
+            Origin::Route { .. } | Origin::Internal => true,
+        }
+    }
+
+    /// Whether peers' interest counts (never for a message from a route).
+    pub(super) fn forwards(&self) -> bool {
+        !matches!(self, Origin::Route { .. })
+    }
+
+    /// Whether this node serves `group` for this message.
+    fn serves_group(&self, group: &str) -> bool {
+        match self {
+            Origin::Route { queues } => queues.iter().any(|q| q == group),
+            Origin::Client { .. } | Origin::Internal => true,
+        }
+    }
+}
+
+/// Route `message`, published in `account`, to its matching local
 /// subscriptions and, once each, to peers with matching interest. Returns
 /// how many destinations it reached (a peer counts as one).
-pub fn deliver_from_client(
+pub fn route(
     server: &ServerState,
-    publisher: &ClientHandle,
-    echo: bool,
+    account: &Account,
+    origin: Origin<'_>,
     message: &Message<'_>,
     batch: &mut Batch,
 ) -> usize {
-    let matches = server.sublist.match_subject(message.subject);
+    let matches = account.sublist.match_subject(message.subject);
+    let forwards = origin.forwards();
+    let wanted = |sub: &Subscription| origin.wants(sub);
     let mut delivered = 0;
-    let wanted = |sub: &Subscription| echo || sub.client.cid != publisher.cid;
+    let mut imports = false;
     for entry in &matches.plain {
         match entry {
             Interest::Local(sub) => {
@@ -56,11 +102,18 @@ pub fn deliver_from_client(
                     delivered += 1;
                 }
             }
-            Interest::Remote(remote) => batch.forward_to(&remote.peer, None),
+            Interest::Remote(remote) if forwards => batch.forward_to(&remote.peer, None),
+            Interest::Remote(_) => {}
+            Interest::StreamImport(_)
+            | Interest::ServiceImport(_)
+            | Interest::ServiceResponse(_) => imports = true,
         }
     }
     for group in &matches.queues {
-        match pick_member(&group.members, &wanted, true) {
+        if !origin.serves_group(&group.name) {
+            continue;
+        }
+        match pick_member(&group.members, &wanted, forwards) {
             Some(Interest::Remote(remote)) => batch.forward_to(&remote.peer, Some(&group.name)),
             Some(Interest::Local(first))
                 if deliver_to_local_member(
@@ -74,43 +127,14 @@ pub fn deliver_from_client(
             {
                 delivered += 1;
             }
-            Some(Interest::Local(_)) | None => {}
+            Some(_) | None => {}
         }
     }
-    delivered + send_forwards(message, batch)
-}
-
-/// Deliver a message that arrived over a route: local subscribers only.
-pub fn deliver_from_route(server: &ServerState, routed: &RouteMsg, batch: &mut Batch) -> usize {
-    let Ok(subject) = std::str::from_utf8(&routed.subject) else {
-        return 0;
-    };
-    let message = Message {
-        subject,
-        reply: routed.reply.as_deref(),
-        header_len: routed.header_len.map(|h| h as usize),
-        payload: &routed.payload,
-    };
-    let matches = server.sublist.match_subject(subject);
-    let mut delivered = 0;
-    for entry in &matches.plain {
-        if let Interest::Local(sub) = entry {
-            if deliver_to(server, sub, &message, batch) {
-                delivered += 1;
-            }
-        }
+    if forwards {
+        delivered += send_forwards(account, message, batch);
     }
-    let everyone = |_: &Subscription| true;
-    for group in &matches.queues {
-        if !routed.queues.iter().any(|q| **q == *group.name) {
-            continue;
-        }
-        // Local members only: the sending node already chose this node.
-        if let Some(Interest::Local(first)) = pick_member(&group.members, &everyone, false) {
-            if deliver_to_local_member(server, &group.members, first, &everyone, &message, batch) {
-                delivered += 1;
-            }
-        }
+    if imports {
+        delivered += super::imports::follow(server, origin, message, &matches.plain, batch);
     }
     delivered
 }
@@ -127,6 +151,9 @@ fn pick_member<'a>(
             Interest::Local(sub) => u64::from(wanted(sub) && !sub.client.is_closed()),
             Interest::Remote(remote) if include_remote => u64::from(remote.weight()),
             Interest::Remote(_) => 0,
+            Interest::StreamImport(_)
+            | Interest::ServiceImport(_)
+            | Interest::ServiceResponse(_) => 0,
         }
     };
     if let [only] = members {
@@ -164,12 +191,12 @@ fn deliver_to_local_member(
         Interest::Local(sub) => {
             !Arc::ptr_eq(sub, first) && wanted(sub) && deliver_to(server, sub, message, batch)
         }
-        Interest::Remote(_) => false,
+        _ => false,
     })
 }
 
 /// Send the current message once to each peer in the batch's forwards.
-fn send_forwards(message: &Message<'_>, batch: &mut Batch) -> usize {
+fn send_forwards(account: &Account, message: &Message<'_>, batch: &mut Batch) -> usize {
     if batch.forwards.is_empty() {
         return 0;
     }
@@ -179,7 +206,7 @@ fn send_forwards(message: &Message<'_>, batch: &mut Batch) -> usize {
     for forward in &forwards {
         let queues: Vec<&str> = forward.queues.iter().map(|q| &**q).collect();
         match forward.peer.send_msg(&MsgParts {
-            account: GLOBAL_ACCOUNT.as_bytes(),
+            account: account.name.as_bytes(),
             subject,
             reply: message.reply,
             queues: &queues,
@@ -226,20 +253,26 @@ fn deliver_to(
         return false;
     }
     let subject = message.subject.as_bytes();
+    // nats-server strips headers for a client that did not ask for them.
+    let header_len = message
+        .header_len
+        .filter(|_| client.headers.load(Ordering::Relaxed));
+    let payload = match (message.header_len, header_len) {
+        (Some(stripped), None) => message.payload.get(stripped..).unwrap_or_default(),
+        _ => message.payload,
+    };
     let len = encode::msg_len(subject, &sub.sid, message.reply, message.payload.len());
-    let pushed = client
-        .outbound
-        .push_with(len, |buf| match message.header_len {
-            None => encode::encode_msg(buf, subject, &sub.sid, message.reply, message.payload),
-            Some(header_len) => encode::encode_hmsg(
-                buf,
-                subject,
-                &sub.sid,
-                message.reply,
-                header_len,
-                message.payload,
-            ),
-        });
+    let pushed = client.outbound.push_with(len, |buf| match header_len {
+        None => encode::encode_msg(buf, subject, &sub.sid, message.reply, payload),
+        Some(header_len) => encode::encode_hmsg(
+            buf,
+            subject,
+            &sub.sid,
+            message.reply,
+            header_len,
+            message.payload,
+        ),
+    });
     if pushed.is_err() {
         slow_consumer(server, client, CloseReason::SlowConsumerPendingBytes);
         return false;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use starling_cluster::Peer;
 
-use super::handle::ClientHandle;
+use crate::client::handle::ClientHandle;
 use crate::server::ServerState;
 use crate::stats::LocalTraffic;
 
@@ -25,6 +25,8 @@ pub struct Batch {
     pub(super) forwards: Vec<Forward>,
     /// Counts for the server-wide totals.
     pub traffic: LocalTraffic,
+    /// How many imports deep the message being routed is (bounds chains).
+    pub(super) import_depth: u8,
 }
 
 /// One peer the current message is forwarded to.
@@ -42,6 +44,7 @@ impl Default for Batch {
             peers_to_wake: Vec::new(),
             forwards: Vec::new(),
             traffic: LocalTraffic::default(),
+            import_depth: 0,
         }
     }
 }

@@ -1,0 +1,156 @@
+//! One account: a subject space of its own.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use super::mappings::SubjectMappings;
+use super::responses::ResponseTable;
+use crate::interest::Interest;
+use crate::options::AccountOptions;
+use crate::sublist::Sublist;
+
+/// An account's limits (nats-server's `limits { max_connections,
+/// max_subscriptions, max_payload, max_leafnodes }`); None = unlimited.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AccountLimits {
+    /// Client connections to this server in the account.
+    pub max_connections: Option<usize>,
+    /// Subscriptions per connection in the account.
+    pub max_subscriptions: Option<usize>,
+    /// Largest message a client of the account may publish, in bytes.
+    pub max_payload: Option<usize>,
+    /// Leaf node connections (accepted; Starling has no leaf nodes).
+    pub max_leafnodes: Option<usize>,
+}
+
+/// A limit of the account refused something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitError {
+    /// `max_connections` reached.
+    MaxConnections,
+}
+
+/// One account.
+pub struct Account {
+    /// Its name (`$G`, `$SYS`, a configured name or an account public key).
+    pub name: Arc<str>,
+    /// Local subscriptions and peers' interest in this account's subjects.
+    pub sublist: Sublist<Interest>,
+    /// Its limits, fixed at creation.
+    pub limits: AccountLimits,
+    /// Pending responses to requests that came in through service imports.
+    pub responses: ResponseTable,
+    /// Subject mappings applied to a client's publish before matching.
+    pub mappings: SubjectMappings,
+    /// Client connections to this server now in the account, for
+    /// `max_connections` and monitoring.
+    connections: AtomicUsize,
+}
+
+impl std::fmt::Debug for Account {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Account")
+            .field("name", &self.name)
+            .field("limits", &self.limits)
+            .field("connections", &self.connection_count())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Account {
+    /// An account with no limits.
+    pub fn new(name: &str) -> Self {
+        Account::with_limits(name, AccountLimits::default())
+    }
+
+    /// An account with `limits`.
+    pub fn with_limits(name: &str, limits: AccountLimits) -> Self {
+        Account::with_cache(name, limits, true)
+    }
+
+    /// An account with `limits` whose sublist caches matches unless
+    /// `sublist_cache` is false (`disable_sublist_cache`).
+    pub fn with_cache(name: &str, limits: AccountLimits, sublist_cache: bool) -> Self {
+        Account {
+            name: Arc::from(name),
+            sublist: Sublist::new(sublist_cache),
+            limits,
+            responses: ResponseTable::default(),
+            mappings: SubjectMappings::default(),
+            connections: AtomicUsize::new(0),
+        }
+    }
+
+    /// The account a config entry describes.
+    pub fn from_options(options: &AccountOptions, sublist_cache: bool) -> Self {
+        let mut account = Account::with_cache(&options.name, options.limits, sublist_cache);
+        account.mappings = SubjectMappings::new(options.mappings.clone());
+        account
+    }
+
+    /// Count one more connection, unless `max_connections` is reached.
+    pub fn add_connection(&self) -> Result<(), LimitError> {
+        let max = self.limits.max_connections.unwrap_or(usize::MAX);
+        self.connections
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |current| {
+                (current < max).then_some(current + 1)
+            })
+            .map(|_| ())
+            .map_err(|_| LimitError::MaxConnections)
+    }
+
+    /// A connection counted by [`Account::add_connection`] closed.
+    pub fn remove_connection(&self) {
+        let _ = self
+            .connections
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |current| {
+                current.checked_sub(1)
+            });
+    }
+
+    /// Client connections now in the account.
+    pub fn connection_count(&self) -> usize {
+        self.connections.load(Ordering::Acquire)
+    }
+
+    /// True for the global account `$G`.
+    pub fn is_global(&self) -> bool {
+        &*self.name == starling_proto::account::GLOBAL_ACCOUNT
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_connections_refuses_the_one_over_and_frees_on_close() {
+        let account = Account::with_limits(
+            "A",
+            AccountLimits {
+                max_connections: Some(2),
+                ..AccountLimits::default()
+            },
+        );
+        assert_eq!(account.add_connection(), Ok(()));
+        assert_eq!(account.add_connection(), Ok(()));
+        assert_eq!(account.add_connection(), Err(LimitError::MaxConnections));
+        account.remove_connection();
+        assert_eq!(account.add_connection(), Ok(()));
+        assert_eq!(account.connection_count(), 2);
+    }
+
+    #[test]
+    fn unlimited_account_counts_without_refusing() {
+        let account = Account::new("B");
+        for _ in 0..100 {
+            assert_eq!(account.add_connection(), Ok(()));
+        }
+        account.remove_connection();
+        assert_eq!(account.connection_count(), 99);
+        // Never below zero.
+        let empty = Account::new("C");
+        empty.remove_connection();
+        assert_eq!(empty.connection_count(), 0);
+    }
+}

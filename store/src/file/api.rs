@@ -1,0 +1,266 @@
+//! `MessageStore` for `FileStore`: the stream operations on top of the
+//! write path, the index and the block files.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+
+use crate::config::StoreLimits;
+use crate::error::StoreError;
+use crate::limits::{self, stored_size};
+use crate::record::{self, Record};
+use crate::store::MessageStore;
+use crate::types::{FilteredState, StoredMsg, StreamState, SubjectState};
+
+use super::block::Loc;
+use super::FileStore;
+
+impl FileStore {
+    /// Read the record at `loc` (from the write buffer if not yet written).
+    fn read_record(&self, loc: Loc) -> Result<Vec<u8>, StoreError> {
+        let offset = u64::from(loc.offset);
+        let len = loc.len as usize;
+        if loc.block == self.tail && offset >= self.buffered_from {
+            let start = (offset - self.buffered_from) as usize;
+            return self
+                .write_buf
+                .get(start..start + len)
+                .map(<[u8]>::to_vec)
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!("buffered record at {offset} missing"))
+                });
+        }
+        let block = self
+            .blocks
+            .get(&loc.block)
+            .ok_or_else(|| StoreError::Corrupt(format!("block {} missing", loc.block)))?;
+        let mut bytes = vec![0u8; len];
+        block.file.read_at(offset, &mut bytes)?;
+        Ok(bytes)
+    }
+
+    fn message(&self, seq: u64) -> Result<StoredMsg, StoreError> {
+        let entry = self.index.get(seq).ok_or(StoreError::MsgNotFound)?;
+        let bytes = self.read_record(entry.loc)?;
+        match record::decode_record(&bytes) {
+            Ok((
+                Record::Message {
+                    seq: found,
+                    ts,
+                    ttl,
+                    subject,
+                    headers,
+                    payload,
+                },
+                _,
+                _,
+            )) if found == seq => Ok(StoredMsg {
+                seq,
+                subject: subject.to_string(),
+                headers: Bytes::copy_from_slice(headers),
+                payload: Bytes::copy_from_slice(payload),
+                timestamp: ts,
+                ttl_nanos: (ttl > 0).then_some(ttl),
+            }),
+            Ok(_) => Err(StoreError::Corrupt(format!(
+                "record at seq {seq} has another sequence"
+            ))),
+            Err(error) => {
+                tracing::error!(
+                    seq,
+                    block = entry.loc.block,
+                    ?error,
+                    "file store: stored record failed its checksum"
+                );
+                Err(StoreError::Corrupt(format!("seq {seq}: {error:?}")))
+            }
+        }
+    }
+
+    fn enforce(&mut self, subject: Option<&str>) -> Result<(), StoreError> {
+        while let Some(seq) =
+            limits::next_over_limit(&self.index, &self.config.store.limits, subject)
+        {
+            self.remove_one(seq)?;
+        }
+        Ok(())
+    }
+}
+
+impl MessageStore for FileStore {
+    fn store_msg(
+        &mut self,
+        subject: &str,
+        headers: &[u8],
+        payload: &[u8],
+        timestamp: i64,
+        ttl_nanos: Option<i64>,
+    ) -> Result<u64, StoreError> {
+        self.check_usable()?;
+        limits::check_admission(
+            &self.index,
+            &self.config.store.limits,
+            subject,
+            headers,
+            payload,
+        )?;
+        if subject.len() > usize::from(u16::MAX) || headers.len() > u32::MAX as usize {
+            return Err(StoreError::MaxMsgSize);
+        }
+        let record_len =
+            record::message_len(subject, headers, payload, ttl_nanos.unwrap_or(0).max(0));
+        if record_len > record::MAX_RECORD_LEN {
+            return Err(StoreError::MaxMsgSize);
+        }
+        let seq = self.index.last_seq() + 1;
+        let ttl = ttl_nanos.unwrap_or(0).max(0);
+        let loc = self.append_message(seq, subject, headers, payload, timestamp, ttl)?;
+        self.index.insert(
+            seq,
+            subject,
+            timestamp,
+            stored_size(subject, headers, payload),
+            ttl,
+            loc,
+        );
+        if let Some(block) = self.blocks.get_mut(&loc.block) {
+            block.live += 1;
+            block.live_bytes += u64::from(loc.len);
+        }
+        self.enforce(Some(subject))?;
+        Ok(seq)
+    }
+
+    fn load_msg(&self, seq: u64) -> Result<StoredMsg, StoreError> {
+        self.message(seq)
+    }
+
+    fn load_next_msg(&self, filter: &str, start_seq: u64) -> Result<StoredMsg, StoreError> {
+        let seq = self
+            .index
+            .next_matching(filter, start_seq)
+            .ok_or(StoreError::Eof)?;
+        self.message(seq)
+    }
+
+    fn load_last_msg(&self, filter: &str) -> Result<StoredMsg, StoreError> {
+        let seq = self
+            .index
+            .last_matching(filter)
+            .ok_or(StoreError::MsgNotFound)?;
+        self.message(seq)
+    }
+
+    fn remove_msg(&mut self, seq: u64) -> Result<bool, StoreError> {
+        self.check_usable()?;
+        self.remove_one(seq)
+    }
+
+    fn erase_msg(&mut self, seq: u64) -> Result<bool, StoreError> {
+        self.check_usable()?;
+        let Some(block) = self.index.get(seq).map(|entry| entry.loc.block) else {
+            return Ok(false);
+        };
+        self.remove_one(seq)?;
+        if block == self.tail {
+            self.new_block()?;
+        }
+        self.sync_all()?;
+        self.compact_block(block)?;
+        Ok(true)
+    }
+
+    fn purge(&mut self) -> Result<u64, StoreError> {
+        self.check_usable()?;
+        self.purge_all()
+    }
+
+    fn purge_ex(&mut self, filter: &str, up_to_seq: u64, keep: u64) -> Result<u64, StoreError> {
+        self.check_usable()?;
+        let seqs = limits::purge_selection(&self.index, filter, up_to_seq, keep);
+        if seqs.len() as u64 == self.index.len() && seqs.len() > 1 {
+            return self.purge_all();
+        }
+        let removed = self.remove_many(&seqs)?;
+        self.flush_and_sync()?;
+        Ok(removed)
+    }
+
+    fn compact(&mut self, seq: u64) -> Result<u64, StoreError> {
+        self.check_usable()?;
+        let seqs: Vec<u64> = self.index.msgs.range(..seq).map(|(seq, _)| *seq).collect();
+        let removed = self.remove_many(&seqs)?;
+        if self.index.len() == 0 && seq > self.index.last_seq() + 1 {
+            self.index.set_empty_floor(seq);
+            self.append_marker(seq - 1, self.index.last_ts())?;
+        }
+        self.flush_and_sync()?;
+        Ok(removed)
+    }
+
+    fn truncate(&mut self, seq: u64) -> Result<(), StoreError> {
+        self.check_usable()?;
+        if seq >= self.index.last_seq() {
+            return Ok(());
+        }
+        self.truncate_to(seq)
+    }
+
+    fn expire(&mut self, now: i64) -> Result<u64, StoreError> {
+        self.check_usable()?;
+        let seqs = self
+            .index
+            .expired(now, self.config.store.limits.max_age_nanos);
+        self.remove_many(&seqs)
+    }
+
+    fn next_expiry(&self) -> Option<i64> {
+        self.index
+            .next_expiry(self.config.store.limits.max_age_nanos)
+    }
+
+    fn update_limits(&mut self, limits: StoreLimits) -> Result<(), StoreError> {
+        self.check_usable()?;
+        self.config.store.limits = limits;
+        let excess = limits::per_subject_excess(&self.index, &self.config.store.limits);
+        self.remove_many(&excess)?;
+        self.enforce(None)
+    }
+
+    fn state(&self) -> StreamState {
+        self.index.state()
+    }
+
+    fn deleted(&self) -> Vec<u64> {
+        self.index.deleted()
+    }
+
+    fn filtered_state(&self, filter: &str, start_seq: u64) -> FilteredState {
+        self.index.filtered_state(filter, start_seq)
+    }
+
+    fn num_pending(&self, filter: &str, start_seq: u64, last_per_subject: bool) -> u64 {
+        self.index.num_pending(filter, start_seq, last_per_subject)
+    }
+
+    fn subjects_state(&self, filter: &str) -> BTreeMap<String, SubjectState> {
+        self.index.subjects_state(filter)
+    }
+
+    fn sync(&mut self) -> Result<u64, StoreError> {
+        self.flush_and_sync()
+    }
+
+    fn flush(&mut self) -> Result<(), StoreError> {
+        FileStore::flush(self)
+    }
+
+    fn begin_sync(&mut self) -> Result<crate::sync::PendingSync, StoreError> {
+        self.check_usable()?;
+        self.begin_sync_files()
+    }
+
+    fn finish_sync(&mut self, outcome: &Result<u64, StoreError>) {
+        self.finish_sync_files(outcome);
+    }
+}
