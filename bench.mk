@@ -10,3 +10,19 @@ BENCH_ARGS ?=
 .PHONY: bench-compare
 bench-compare:
 	bash tests/bench/bench-compare.sh $(BENCH_ARGS)
+
+# bench-convergence: the cluster convergence figures of issue 8 (interest
+# propagation, 100k-subscription snapshot, route bytes per message, heal after
+# a partition) for Starling and both nats-server releases, real processes on
+# loopback; see tests/src/convergence/. Override the server paths as needed:
+#   make bench-convergence CONVERGENCE_ARGS="--figures wire,partition"
+NATS_DEBIAN ?= $(firstword $(wildcard /usr/bin/nats-server /usr/sbin/nats-server))
+NATS_PYPI ?= $(firstword $(wildcard /work/natsvenv/bin/nats-server tests/bench/.venv/bin/nats-server))
+CONVERGENCE_ARGS ?=
+
+.PHONY: bench-convergence
+bench-convergence:
+	cargo build --release -p starling --bin starling -p starling-tests --bin starling-convergence
+	target/release/starling-convergence --server starling=target/release/starling \
+		$(if $(NATS_DEBIAN),--server nats-debian=$(NATS_DEBIAN)) \
+		$(if $(NATS_PYPI),--server nats-pypi=$(NATS_PYPI)) $(CONVERGENCE_ARGS)

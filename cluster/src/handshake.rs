@@ -12,12 +12,14 @@
 //! The caller bounds the whole exchange with `handshake_timeout`.
 
 use bytes::BytesMut;
-use starling_proto::route::{encode_frame, Hello, Member, RouteCodec, RouteFrame};
+use starling_proto::route::{
+    encode_frame_as, Framing, Hello, Member, RouteCodec, RouteFrame, DEFAULT_SUBJECT_TABLE,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio_util::codec::Decoder;
 
 use crate::close::CloseReason;
-use crate::hello::{check_credentials, check_protocol};
+use crate::hello::{check_credentials, check_protocol, negotiated_framing};
 use crate::limits::READ_BUFFER_SIZE;
 use crate::membership::{Authority, DialOutcome};
 use crate::shared::Shared;
@@ -31,6 +33,8 @@ pub(crate) struct Connection {
     pub writer: WriteHalf<BoxedStream>,
     pub buf: BytesMut,
     pub codec: RouteCodec,
+    /// The length prefix of the frames we write (compact once negotiated).
+    pub framing: Framing,
 }
 
 impl Connection {
@@ -41,6 +45,7 @@ impl Connection {
             writer,
             buf: BytesMut::with_capacity(READ_BUFFER_SIZE),
             codec: RouteCodec::new(),
+            framing: Framing::Fixed,
         }
     }
 
@@ -75,10 +80,17 @@ impl Connection {
         }
     }
 
+    /// Read the frames after the peer's Hello as the Hellos negotiated,
+    /// and accept interned subjects in our announced table.
+    fn read_negotiated(&mut self, peer: &Hello) {
+        self.codec.set_framing(negotiated_framing(peer));
+        self.codec.set_subject_table(DEFAULT_SUBJECT_TABLE);
+    }
+
     /// Write one frame now (before the writer task exists).
     pub async fn write_frame(&mut self, frame: &RouteFrame) -> std::io::Result<()> {
         let mut buf = BytesMut::new();
-        encode_frame(&mut buf, frame);
+        encode_frame_as(&mut buf, frame, self.framing);
         self.writer.write_all(&buf).await
     }
 }
@@ -175,6 +187,9 @@ pub(crate) async fn handshake(
             let ours = RouteFrame::Hello(shared.hello(url.user.clone(), url.password.clone()));
             send(conn, &ours).await?;
             let hello = expect_hello(conn.read_frame().await?)?;
+            // Both Hellos are out: what follows, both ways, is negotiated.
+            conn.read_negotiated(&hello);
+            conn.framing = negotiated_framing(&hello);
             refuse_on_error(
                 conn,
                 check_protocol(&hello).and_then(|()| shared.agree_name(&hello)),
@@ -184,12 +199,15 @@ pub(crate) async fn handshake(
         }
         Role::Acceptor => {
             let hello = expect_hello(conn.read_frame().await?)?;
+            // The dialer writes negotiated frames once it has our Hello.
+            conn.read_negotiated(&hello);
             let settings = &shared.settings;
             let checked = check_protocol(&hello)
                 .and_then(|()| check_credentials(&settings.user, &settings.password, &hello))
                 .and_then(|()| shared.agree_name(&hello));
             refuse_on_error(conn, checked).await?;
             send(conn, &RouteFrame::Hello(shared.hello(None, None))).await?;
+            conn.framing = negotiated_framing(&hello);
             hello
         }
     };

@@ -1,7 +1,7 @@
 //! Handshake rules, as pure functions: what a peer's Hello must satisfy and
 //! how a dynamic cluster name is adopted.
 
-use starling_proto::route::{Hello, ROUTE_MAGIC};
+use starling_proto::route::{Framing, Hello, ROUTE_MAGIC};
 
 use crate::close::CloseReason;
 
@@ -42,6 +42,16 @@ pub(crate) fn agree_names(
         Ok(NameAgreement::PeerAdoptsOurs)
     } else {
         Err(CloseReason::ClusterNameConflict)
+    }
+}
+
+/// The length prefix of every frame after the Hellos: compact when the
+/// peer's Hello announces it (ours always does).
+pub(crate) fn negotiated_framing(peer: &Hello) -> Framing {
+    if peer.compact_framing {
+        Framing::Compact
+    } else {
+        Framing::Fixed
     }
 }
 

@@ -6,12 +6,14 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use starling_proto::route::{
-    encode_frame, encode_msg_frame, msg_frame_len, Hello, InterestChange, MsgParts, RouteFrame,
+    encode_frame_as, encode_interest_frame, encode_msg_frame, msg_frame_len, Framing, Hello,
+    InterestChange, MsgParts, RouteFrame, SubjectInterner,
 };
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::close::CloseReason;
+use crate::hello::negotiated_framing;
 use crate::outbound::Outbound;
 use crate::sync::InterestSyncState;
 
@@ -62,6 +64,12 @@ pub struct Peer {
     pub flush_mark: AtomicU64,
     /// Encoded frames for the writer task.
     outbound: Outbound,
+    /// The length prefix of every frame queued here (negotiated).
+    framing: Framing,
+    /// Subjects with interned ids on this route. Held while a message is
+    /// resolved and appended, so definitions precede their uses in the
+    /// stream (lock order: this, then the outbound buffer).
+    interner: Mutex<SubjectInterner>,
     /// Cancelled when the route closes; both route tasks select on it. A
     /// child of the cluster's shutdown token.
     close: CancellationToken,
@@ -107,6 +115,8 @@ impl Peer {
             stats: PeerStats::default(),
             flush_mark: AtomicU64::new(0),
             outbound: Outbound::new(init.max_pending),
+            framing: negotiated_framing(hello),
+            interner: Mutex::new(SubjectInterner::new(hello.subject_table)),
             close: init.close,
             closed: AtomicBool::new(false),
             close_reason: Mutex::new(None),
@@ -127,10 +137,17 @@ impl Peer {
         if self.is_closed() {
             return Ok(());
         }
-        let len = msg_frame_len(msg);
+        let framing = self.framing;
+        let mut interner = lock(&self.interner);
+        let how = interner.resolve(msg.account, msg.subject);
+        let len = msg_frame_len(framing, how, msg);
         let pushed = self
             .outbound
-            .push_with(len, |buf| encode_msg_frame(buf, msg));
+            .push_with(len, |buf| encode_msg_frame(buf, framing, how, msg));
+        if pushed.is_ok() {
+            interner.commit(msg.account, msg.subject, how);
+        }
+        drop(interner);
         if pushed.is_err() {
             self.close_with(CloseReason::SlowRoute);
             return Err(SlowRoute);
@@ -154,18 +171,48 @@ impl Peer {
             self.close_with(CloseReason::SlowRoute);
             return Err(SlowRoute);
         }
-        let frame = RouteFrame::Interest(changes.to_vec());
         self.outbound.push_control(|buf| {
-            encode_frame(buf, &frame);
+            encode_interest_frame(buf, changes, self.framing);
             // Counted with the bytes, under the queue's lock (crate::sync).
             self.sync.queued.fetch_add(1, Ordering::AcqRel);
         });
         Ok(())
     }
 
+    /// Append a whole interest snapshot in frames of at most `chunk`
+    /// changes, waking the writer after each so it starts sending at once.
+    /// Refused only as [`Peer::send_interest`] is, checked once up front, so
+    /// a snapshot of any size goes out whole to a queue that keeps up.
+    pub fn send_interest_snapshot(
+        &self,
+        changes: &[InterestChange],
+        chunk: usize,
+    ) -> Result<(), SlowRoute> {
+        if changes.is_empty() || self.is_closed() {
+            return Ok(());
+        }
+        if self.outbound.pending_bytes() > self.outbound_cap() {
+            self.close_with(CloseReason::SlowRoute);
+            return Err(SlowRoute);
+        }
+        for part in changes.chunks(chunk.max(1)) {
+            self.outbound.push_control(|buf| {
+                encode_interest_frame(buf, part, self.framing);
+                // Every chunk is one Interest frame for the sync count.
+                self.sync.queued.fetch_add(1, Ordering::AcqRel);
+            });
+        }
+        Ok(())
+    }
+
     /// Wake the writer task after a batch of [`Peer::send_msg`].
     pub fn wake(&self) {
         self.outbound.wake();
+    }
+
+    /// Subjects that have an interned id on this route (monitoring, tests).
+    pub fn interned_subjects(&self) -> usize {
+        lock(&self.interner).len()
     }
 
     /// Bytes queued or being written.
@@ -226,7 +273,13 @@ impl Peer {
 
     /// Queue a control frame (never refused) and wake the writer.
     pub(crate) fn send_frame(&self, frame: &RouteFrame) {
-        self.outbound.push_control(|buf| encode_frame(buf, frame));
+        self.outbound
+            .push_control(|buf| encode_frame_as(buf, frame, self.framing));
+    }
+
+    /// The length prefix of this route's frames.
+    pub(crate) fn framing(&self) -> Framing {
+        self.framing
     }
 
     fn outbound_cap(&self) -> usize {

@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use starling_proto::route::{Hello, Member, ROUTE_MAGIC, ROUTE_PROTOCOL_VERSION};
+use starling_proto::route::{
+    Hello, Member, DEFAULT_SUBJECT_TABLE, ROUTE_MAGIC, ROUTE_PROTOCOL_VERSION,
+};
 use tokio::sync::{mpsc, Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -98,6 +100,8 @@ impl Shared {
             password,
             lame_duck: self.lame_duck.load(Ordering::Relaxed),
             interest_ack: true,
+            compact_framing: true,
+            subject_table: DEFAULT_SUBJECT_TABLE,
         }
     }
 

@@ -15,7 +15,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use starling_proto::route::{encode_frame, RouteFrame};
+use starling_proto::route::{encode_frame_as, RouteFrame};
 use tokio::sync::watch;
 
 use crate::peer::Peer;
@@ -77,7 +77,8 @@ impl Peer {
                 seq: target,
                 snapshot_end: false,
             };
-            encode_frame(buf, &frame);
+            // After the Hellos: the route's negotiated length prefix.
+            encode_frame_as(buf, &frame, self.framing());
         });
         sync.requested.fetch_max(target, Ordering::AcqRel);
         Some(target)
@@ -125,7 +126,7 @@ impl Peer {
                 seq: target,
                 snapshot_end: true,
             };
-            encode_frame(buf, &frame);
+            encode_frame_as(buf, &frame, self.framing());
         });
         sync.requested.fetch_max(target, Ordering::AcqRel);
     }

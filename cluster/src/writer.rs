@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use bytes::BytesMut;
-use starling_proto::route::{encode_frame, RouteFrame};
+use starling_proto::route::{encode_frame_as, RouteFrame};
 use tokio::io::{AsyncWriteExt, WriteHalf};
 use tokio::time::timeout;
 
@@ -60,7 +60,7 @@ pub(crate) async fn write_loop(peer: Arc<Peer>, mut writer: WriteHalf<BoxedStrea
     .iter()
     .any(|r| r.as_str() == reason);
     if !peer_gone {
-        encode_frame(&mut batch, &RouteFrame::Close(reason));
+        encode_frame_as(&mut batch, &RouteFrame::Close(reason), peer.framing());
     }
     let flush = async {
         writer.write_all(&batch).await?;

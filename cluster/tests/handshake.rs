@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use starling_proto::route::{
-    encode_frame, Hello, InterestChange, Member, MsgParts, RouteCodec, RouteFrame, ROUTE_MAGIC,
-    ROUTE_PROTOCOL_VERSION, UNSUPPORTED_VERSION,
+    encode_frame, encode_frame_as, Framing, Hello, InterestChange, Member, MsgParts, RouteCodec,
+    RouteFrame, ROUTE_MAGIC, ROUTE_PROTOCOL_VERSION, UNSUPPORTED_VERSION,
 };
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -137,6 +137,8 @@ fn hello(node_id: &str) -> Hello {
         password: None,
         lame_duck: false,
         interest_ack: false,
+        compact_framing: false,
+        subject_table: 0,
     }
 }
 
@@ -305,6 +307,30 @@ async fn fake_peer_with_a_larger_id_gets_hello_then_the_members_verdict_then_pin
 
     fake.send(close("bye")).await;
     wait_for(LIMIT, "peer_down", || a.recorder.live_nodes().is_empty()).await;
+}
+
+#[tokio::test]
+async fn a_peer_announcing_compact_framing_gets_varint_prefixed_frames_after_the_hellos() {
+    let a = tcp_node(config("fake-a", vec![])).await;
+    let mut fake = FakePeer::connect(a.addr()).await;
+    let ours = Hello {
+        compact_framing: true,
+        ..hello("zzz-fake")
+    };
+    fake.send(RouteFrame::Hello(ours.clone())).await;
+    let RouteFrame::Hello(theirs) = fake.recv().await else {
+        panic!("expected Hello first, 4-byte prefixed");
+    };
+    assert!(theirs.compact_framing);
+    assert!(theirs.subject_table > 0);
+    fake.codec.set_framing(Framing::Compact);
+    let members = vec![member_of(&theirs), member_of(&ours)];
+    assert_eq!(fake.recv().await, RouteFrame::Members(members));
+    let mut ping = BytesMut::new();
+    encode_frame_as(&mut ping, &RouteFrame::Ping, Framing::Compact);
+    assert_eq!(ping.len(), 3, "one-byte prefix");
+    fake.stream.write_all(&ping).await.unwrap();
+    assert_eq!(fake.recv().await, RouteFrame::Pong);
 }
 
 #[tokio::test]

@@ -213,6 +213,49 @@ async fn interest_and_messages_sent_through_a_peer_reach_the_other_node() {
 }
 
 #[tokio::test]
+async fn a_subject_sent_repeatedly_is_interned_and_every_message_arrives_whole() {
+    let a = tcp_node(config("node-a", vec![])).await;
+    let b = tcp_node(config("node-b", vec![seed(a.addr())])).await;
+    wait_for(FORM, "route", || is_full_mesh(&[&a, &b])).await;
+
+    let to_b = a.peer("node-b").unwrap();
+    // One subject in two accounts: an id stands for an (account, subject).
+    let account_of = |index: usize| -> &'static [u8] {
+        if index.is_multiple_of(2) {
+            b"$G"
+        } else {
+            b"TEAM"
+        }
+    };
+    for index in 0..6u8 {
+        to_b.send_msg(&MsgParts {
+            account: account_of(usize::from(index)),
+            subject: b"orders.eu",
+            reply: None,
+            queues: &[],
+            header_len: None,
+            payload: &[index],
+        })
+        .unwrap();
+    }
+    to_b.wake();
+    wait_for(FORM, "six messages", || {
+        b.recorder.messages.lock().unwrap().len() == 6
+    })
+    .await;
+    // Both pairs were seen twice or more: each has an id, and the messages
+    // that named only the id came out with the full subject and account.
+    assert_eq!(to_b.interned_subjects(), 2);
+    let messages = b.recorder.messages.lock().unwrap().clone();
+    for (index, (from, message)) in messages.iter().enumerate() {
+        assert_eq!(from, "node-a");
+        assert_eq!(message.account, Bytes::copy_from_slice(account_of(index)));
+        assert_eq!(message.subject, Bytes::from_static(b"orders.eu"));
+        assert_eq!(message.payload, Bytes::copy_from_slice(&[index as u8]));
+    }
+}
+
+#[tokio::test]
 async fn route_past_max_pending_closes_itself_as_slow_and_is_redialed() {
     let mut small = config("node-a", vec![]);
     small.max_pending = 1024;

@@ -60,7 +60,9 @@ async fn partitioned_node_is_detected_by_pings_and_rejoins_quickly_after_the_hea
     wait_for(LIMIT, "mesh back", || is_full_mesh(&refs)).await;
     let back = healed.elapsed();
     println!("mesh back {back:?} (virtual) after the heal");
-    assert!(back <= Duration::from_millis(1100), "{back:?}");
+    // Redials are capped at 150 ms, so the mesh is back well within 0.2 s
+    // of virtual time (the handshakes take none).
+    assert!(back <= Duration::from_millis(200), "{back:?}");
     assert!(
         a.recorder.ups.load(std::sync::atomic::Ordering::SeqCst) > ups,
         "a new peer_up (interest snapshot)"

@@ -4,7 +4,8 @@
 
 use bytes::BytesMut;
 use starling_proto::route::{
-    encode_frame, encode_msg_frame, msg_frame_len, RouteCodec, RouteFrame,
+    encode_frame, encode_msg_frame, msg_frame_len, Framing, MsgParts, MsgSubject, RouteCodec,
+    RouteFrame,
 };
 use tokio_util::codec::{Decoder, Encoder};
 
@@ -24,23 +25,18 @@ pub fn assert_round_trips(frame: &RouteFrame) {
     if let RouteFrame::Msg(msg) = frame {
         let queues: Vec<&str> = msg.queues.iter().map(String::as_str).collect();
         let header_len = msg.header_len.map(|len| len as usize);
+        let parts = MsgParts {
+            account: &msg.account,
+            subject: &msg.subject,
+            reply: msg.reply.as_deref(),
+            queues: &queues,
+            header_len,
+            payload: &msg.payload,
+        };
         let mut hot = BytesMut::new();
-        encode_msg_frame(
-            &mut hot,
-            &msg.subject,
-            msg.reply.as_deref(),
-            &queues,
-            header_len,
-            &msg.payload,
-        );
+        encode_msg_frame(&mut hot, Framing::Fixed, MsgSubject::Plain, &parts);
         assert_eq!(hot, encoded, "encode_msg_frame and encode_frame disagree");
-        let predicted = msg_frame_len(
-            &msg.subject,
-            msg.reply.as_deref(),
-            &queues,
-            header_len,
-            &msg.payload,
-        );
+        let predicted = msg_frame_len(Framing::Fixed, MsgSubject::Plain, &parts);
         assert_eq!(predicted, hot.len(), "msg_frame_len is wrong");
     }
 

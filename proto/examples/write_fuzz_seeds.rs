@@ -10,8 +10,8 @@ use std::path::Path;
 
 use bytes::{Bytes, BytesMut};
 use starling_proto::route::{
-    encode_frame, encode_msg_frame, Hello, InterestChange, Member, MsgParts, RouteFrame, RouteMsg,
-    ROUTE_MAGIC, ROUTE_PROTOCOL_VERSION,
+    encode_frame, encode_msg_frame, Framing, Hello, InterestChange, Member, MsgParts, MsgSubject,
+    RouteFrame, RouteMsg, ROUTE_MAGIC, ROUTE_PROTOCOL_VERSION,
 };
 
 /// Bytes of the length prefix, stripped for the body seeds.
@@ -43,6 +43,8 @@ fn main() -> std::io::Result<()> {
         let subject = format!("orders.{index}");
         encode_msg_frame(
             &mut messages,
+            Framing::Fixed,
+            MsgSubject::Plain,
             &MsgParts {
                 account: if index % 2 == 0 { b"$G" } else { b"TEAM-A" },
                 subject: subject.as_bytes(),
@@ -55,6 +57,8 @@ fn main() -> std::io::Result<()> {
     }
     encode_msg_frame(
         &mut messages,
+        Framing::Fixed,
+        MsgSubject::Plain,
         &MsgParts {
             account: b"$G",
             subject: b"svc.req",
@@ -85,6 +89,8 @@ fn sample_frames() -> Vec<(&'static str, RouteFrame)> {
         password: Some("pw".to_owned()),
         lame_duck: false,
         interest_ack: true,
+        compact_framing: true,
+        subject_table: 4096,
     };
     let member = Member {
         node_id: "NB2".to_owned(),
@@ -132,5 +138,13 @@ fn sample_frames() -> Vec<(&'static str, RouteFrame)> {
         ("ping", RouteFrame::Ping),
         ("pong", RouteFrame::Pong),
         ("close", RouteFrame::Close("shutting down".to_owned())),
+        (
+            "interest_sync",
+            RouteFrame::InterestSync {
+                seq: 3,
+                snapshot_end: true,
+            },
+        ),
+        ("interest_ack", RouteFrame::InterestAck(3)),
     ]
 }

@@ -67,6 +67,13 @@ fn tuning_and_log_frequency_keys_are_accepted() {
 
 #[test]
 fn planned_features_stay_refused_by_name() {
+    // `accounts` and `mappings` are implemented now (config/accounts.rs,
+    // config/mappings.rs, with their own tests); an empty block of either
+    // is accepted.
+    for key in ["accounts", "mappings"] {
+        let parsed = options(&format!("{key}: {{}}"));
+        assert!(parsed.is_ok(), "{key}: {parsed:?}");
+    }
     for key in [
         "leafnodes",
         "gateway",

@@ -18,6 +18,9 @@ use crate::client::handle::lock;
 /// Account, subject, queue group.
 type Key = (Arc<str>, Arc<str>, Option<Arc<str>>);
 
+/// Interest changes per frame of a snapshot for a new peer.
+const SNAPSHOT_CHUNK: usize = 4096;
+
 #[derive(Debug, Default)]
 struct Inner {
     counts: HashMap<Key, u32>,
@@ -96,7 +99,13 @@ impl LocalInterest {
                 },
             )
             .collect();
-        if !snapshot.is_empty() && peer.send_interest(&snapshot).is_err() {
+        // In frames of SNAPSHOT_CHUNK changes: the writer sends the first
+        // while the rest is encoded, and the peer applies each as it comes.
+        if !snapshot.is_empty()
+            && peer
+                .send_interest_snapshot(&snapshot, SNAPSHOT_CHUNK)
+                .is_err()
+        {
             tracing::warn!(peer = %peer.node_name, "route too slow for the interest snapshot");
         }
         inner.peers.retain(|p| p.rid != peer.rid);

@@ -50,6 +50,10 @@ impl RemoteInterestTable {
             // Interest from a peer that is already down: ignore.
             return;
         };
+        // New entries go into their sublists in batches (one write lock
+        // per account for a whole snapshot frame), flushed before any
+        // removal so the order of changes is kept.
+        let mut added = Added::default();
         for change in changes {
             match change {
                 InterestChange::Subscribe {
@@ -77,11 +81,7 @@ impl RemoteInterestTable {
                         key.2.clone(),
                         weight.max(1),
                     ));
-                    account.sublist.insert(
-                        &key.1,
-                        key.2.as_deref(),
-                        Interest::Remote(remote.clone()),
-                    );
+                    added.push(&account, &remote);
                     entries.insert(key, Entry { account, remote });
                 }
                 InterestChange::Unsubscribe {
@@ -89,6 +89,7 @@ impl RemoteInterestTable {
                     subject,
                     queue,
                 } => {
+                    added.insert_all();
                     let key: Key = (Arc::from(account), Arc::from(subject), queue.map(Arc::from));
                     if let Some(entry) = entries.remove(&key) {
                         entry.unindex();
@@ -96,6 +97,7 @@ impl RemoteInterestTable {
                 }
             }
         }
+        added.insert_all();
     }
 
     /// Start tracking `peer` (before its snapshot can arrive).
@@ -147,4 +149,40 @@ impl RemoteInterestTable {
 
 fn valid(subject_text: &str, queue: Option<&str>) -> bool {
     subject::is_valid_subject(subject_text) && queue.is_none_or(subject::is_valid_queue_name)
+}
+
+/// New remote interest not yet in a sublist, grouped by account.
+#[derive(Default)]
+struct Added {
+    /// Few accounts per frame, so a list searched by pointer.
+    by_account: Vec<(Arc<Account>, Vec<Arc<RemoteInterest>>)>,
+}
+
+impl Added {
+    fn push(&mut self, account: &Arc<Account>, remote: &Arc<RemoteInterest>) {
+        match self
+            .by_account
+            .iter_mut()
+            .find(|(known, _)| Arc::ptr_eq(known, account))
+        {
+            Some((_, remotes)) => remotes.push(remote.clone()),
+            None => self
+                .by_account
+                .push((account.clone(), vec![remote.clone()])),
+        }
+    }
+
+    /// Put everything into the accounts' sublists, one batch per account,
+    /// and empty the list.
+    fn insert_all(&mut self) {
+        for (account, remotes) in self.by_account.drain(..) {
+            account.sublist.insert_batch(remotes.iter().map(|remote| {
+                (
+                    &*remote.subject,
+                    remote.queue.as_deref(),
+                    Interest::Remote(remote.clone()),
+                )
+            }));
+        }
+    }
 }

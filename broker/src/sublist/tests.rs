@@ -508,3 +508,26 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn batch_insert_matches_like_single_inserts_and_drops_stale_cache_entries() {
+    let sublist = Sublist::with_shards(true, 3);
+    sublist.insert("orders.new", None, 1);
+    assert_match(&sublist, "orders.new", &expect(&[1], &[]));
+    sublist.insert_batch([
+        ("orders.*", None, 2),
+        ("orders.new", Some("workers"), 3),
+        ("orders.new", None, 1),
+        ("other", None, 4),
+    ]);
+    // The cached result for orders.new predates the batch: it must be gone.
+    assert_match(
+        &sublist,
+        "orders.new",
+        &expect(&[1, 2], &[("workers", &[3])]),
+    );
+    assert_match(&sublist, "other", &expect(&[4], &[]));
+    let stats = sublist.stats();
+    assert_eq!(stats.num_subscriptions, 4, "the duplicate is stored once");
+    assert_eq!(stats.num_inserts, 4);
+}

@@ -1,20 +1,37 @@
-//! Route framing: a 4-byte big-endian length prefix, then one protobuf
-//! `Frame` of at most the codec's maximum length.
+//! Route framing: a length prefix, then one protobuf `Frame` of at most the
+//! codec's maximum length. The prefix is 4 bytes big-endian
+//! ([`Framing::Fixed`], always used for the Hellos) or, once both Hellos
+//! announced `compact_framing`, a protobuf varint ([`Framing::Compact`]: one
+//! byte for frames under 128 bytes).
 //!
 //! Decoding is [`RouteCodec`] (tokio-util's `Decoder`). Encoding is a plain
 //! function, [`encode_frame`], plus a hand-written encoder for the one frame
 //! on the hot path, [`encode_msg_frame`], which writes a forwarded message
 //! straight from the publisher's slices without building a [`RouteMsg`](super::RouteMsg).
 
-use bytes::{BufMut, BytesMut};
+use bytes::{Buf, BufMut, BytesMut};
 use prost::encoding::{encode_key, encode_varint, encoded_len_varint, key_len, WireType};
 use prost::Message;
 use tokio_util::codec::{Decoder, Encoder, LengthDelimitedCodec};
 
-use super::convert::{decode_frame, frame_to_proto};
+use super::convert::{decode_frame, frame_to_proto, interest_frame_to_proto};
 use super::error::RouteError;
-use super::frame::{RouteFrame, MAX_ROUTE_FRAME};
+use super::frame::{InterestChange, RouteFrame, MAX_ROUTE_FRAME};
 use super::generated as pb;
+use super::intern::{MsgSubject, SubjectTable};
+
+/// How frames are length-prefixed on a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Framing {
+    /// A 4-byte big-endian length: the Hellos, and routes to older peers.
+    #[default]
+    Fixed,
+    /// A varint length (1 to 5 bytes), negotiated in the Hellos.
+    Compact,
+}
+
+/// Most bytes a varint length prefix of a `u32` takes.
+const MAX_VARINT_PREFIX: usize = 5;
 use crate::account;
 
 /// Bytes of the length prefix in front of every frame.
@@ -34,6 +51,8 @@ const MSG_QUEUES_TAG: u32 = 3;
 const MSG_HEADER_LEN_TAG: u32 = 4;
 /// `Msg.payload`.
 const MSG_PAYLOAD_TAG: u32 = 5;
+/// `Msg.subject_id`.
+const MSG_SUBJECT_ID_TAG: u32 = 15;
 /// `Msg.account`.
 const MSG_ACCOUNT_TAG: u32 = 6;
 
@@ -78,6 +97,10 @@ pub struct RouteCodec {
     /// the body: the buffer no longer starts with a prefix, and an end of
     /// stream now is a truncated frame.
     in_body: bool,
+    /// The prefix frames are read (and, as an `Encoder`, written) with.
+    mode: Framing,
+    /// Interned subjects the peer defined (empty unless we announced one).
+    subjects: SubjectTable,
 }
 
 impl RouteCodec {
@@ -98,7 +121,47 @@ impl RouteCodec {
             framing,
             max_frame,
             in_body: false,
+            mode: Framing::Fixed,
+            subjects: SubjectTable::default(),
         }
+    }
+
+    /// Read (and write) every later frame with `mode`. Call between frames:
+    /// the Hellos are always [`Framing::Fixed`].
+    pub fn set_framing(&mut self, mode: Framing) {
+        self.mode = mode;
+    }
+
+    /// The prefix this codec reads.
+    pub fn framing(&self) -> Framing {
+        self.mode
+    }
+
+    /// Accept interned subjects with ids below `capacity` (the size this
+    /// node announced in its Hello); 0 refuses every id.
+    pub fn set_subject_table(&mut self, capacity: u32) {
+        self.subjects = SubjectTable::new(capacity);
+    }
+
+    /// Decode one frame with a varint prefix; nothing is consumed until the
+    /// whole frame is in.
+    fn decode_compact(&mut self, src: &mut BytesMut) -> Result<Option<RouteFrame>, RouteError> {
+        let Some((len, prefix_len)) = read_varint_prefix(src)? else {
+            return Ok(None);
+        };
+        if len > self.max_frame {
+            return Err(RouteError::TooLarge {
+                len,
+                max: self.max_frame,
+            });
+        }
+        if src.len() < prefix_len + len {
+            src.reserve(prefix_len + len - src.len());
+            return Ok(None);
+        }
+        src.advance(prefix_len);
+        let body = src.split_to(len).freeze();
+        decode_frame(body, &mut self.subjects).map(Some)
     }
 
     /// The largest frame this codec accepts or produces, in bytes.
@@ -136,12 +199,15 @@ impl Decoder for RouteCodec {
     type Error = RouteError;
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<RouteFrame>, RouteError> {
+        if self.mode == Framing::Compact {
+            return self.decode_compact(src);
+        }
         self.check_prefix(src)?;
         let buffered = src.len();
         match self.framing.decode(src)? {
             Some(body) => {
                 self.in_body = false;
-                decode_frame(body.freeze()).map(Some)
+                decode_frame(body.freeze(), &mut self.subjects).map(Some)
             }
             None => {
                 // The framing codec consumes the prefix once it has all of
@@ -182,9 +248,26 @@ impl Encoder<RouteFrame> for RouteCodec {
                 max: self.max_frame,
             });
         }
-        put_proto(dst, &proto, len);
+        put_proto(dst, &proto, len, self.mode);
         Ok(())
     }
+}
+
+/// A varint length prefix at the start of `src`: `Some((length, prefix
+/// bytes))`, or `None` while it is incomplete.
+fn read_varint_prefix(src: &[u8]) -> Result<Option<(usize, usize)>, RouteError> {
+    let mut value: u64 = 0;
+    for (index, byte) in src.iter().take(MAX_VARINT_PREFIX).enumerate() {
+        value |= u64::from(byte & 0x7f) << (7 * index);
+        if byte & 0x80 == 0 {
+            let len = usize::try_from(value).unwrap_or(usize::MAX);
+            return Ok(Some((len, index + 1)));
+        }
+    }
+    if src.len() >= MAX_VARINT_PREFIX {
+        return Err(RouteError::Invalid("malformed varint length prefix"));
+    }
+    Ok(None)
 }
 
 /// Appends `frame` to `buf`: its length prefix, then its encoding.
@@ -193,15 +276,28 @@ impl Encoder<RouteFrame> for RouteCodec {
 /// (messages) are bounded by the broker's max_payload, far below
 /// [`MAX_ROUTE_FRAME`]. For messages, prefer [`encode_msg_frame`].
 pub fn encode_frame(buf: &mut BytesMut, frame: &RouteFrame) {
+    encode_frame_as(buf, frame, Framing::Fixed);
+}
+
+/// [`encode_frame`] with the given length prefix.
+pub fn encode_frame_as(buf: &mut BytesMut, frame: &RouteFrame, framing: Framing) {
     let proto = frame_to_proto(frame);
     let len = proto.encoded_len();
-    put_proto(buf, &proto, len);
+    put_proto(buf, &proto, len, framing);
+}
+
+/// Appends an Interest frame carrying `changes` (what [`encode_frame_as`]
+/// writes for `RouteFrame::Interest(changes.to_vec())`, without the copy).
+pub fn encode_interest_frame(buf: &mut BytesMut, changes: &[InterestChange], framing: Framing) {
+    let proto = interest_frame_to_proto(changes);
+    let len = proto.encoded_len();
+    put_proto(buf, &proto, len, framing);
 }
 
 /// Writes `proto`, whose encoded length is `len`, with its length prefix.
-fn put_proto(buf: &mut BytesMut, proto: &pb::Frame, len: usize) {
-    buf.reserve(LENGTH_PREFIX_LEN + len);
-    buf.put_u32(length_prefix(len));
+fn put_proto(buf: &mut BytesMut, proto: &pb::Frame, len: usize, framing: Framing) {
+    buf.reserve(MAX_VARINT_PREFIX + len);
+    put_prefix(buf, len, framing);
     // A `Frame` is nothing but its oneof, so the oneof's encoding is the
     // frame's. (`Message::encode` would do the same behind a capacity check
     // that cannot fail on a growable `BytesMut`.)
@@ -218,29 +314,44 @@ fn length_prefix(len: usize) -> u32 {
     u32::try_from(len).unwrap_or(u32::MAX)
 }
 
+fn put_prefix(buf: &mut BytesMut, len: usize, framing: Framing) {
+    match framing {
+        Framing::Fixed => buf.put_u32(length_prefix(len)),
+        Framing::Compact => encode_varint(u64::from(length_prefix(len)), buf),
+    }
+}
+
+fn prefix_len(len: usize, framing: Framing) -> usize {
+    match framing {
+        Framing::Fixed => LENGTH_PREFIX_LEN,
+        Framing::Compact => encoded_len_varint(u64::from(length_prefix(len))),
+    }
+}
+
 /// Appends a `Msg` frame (length prefix and encoding) built from borrowed
 /// parts: the hot path for every message forwarded over a route.
 ///
-/// Produces exactly the bytes [`encode_frame`] would for the equivalent
-/// [`RouteFrame::Msg`], without the intermediate allocations. `header_len`
-/// is `Some(length of the header block)` when `payload` starts with headers.
+/// Produces exactly the bytes [`encode_frame_as`] would for the equivalent
+/// [`RouteFrame::Msg`], without the intermediate allocations. `how` says
+/// whether the subject and account are written in full and whether an
+/// interned id goes with them (see [`SubjectInterner`](super::SubjectInterner)).
 /// Like [`encode_frame`], it does not check a maximum. Appends
 /// [`msg_frame_len`] bytes.
-pub fn encode_msg_frame(buf: &mut BytesMut, msg: &MsgParts<'_>) {
+pub fn encode_msg_frame(buf: &mut BytesMut, framing: Framing, how: MsgSubject, msg: &MsgParts<'_>) {
     let header_len = msg.header_len.map(header_len_field);
-    let account = account::to_wire(msg.account);
-    let body_len = msg_body_len(msg, account, header_len);
+    let (subject, account) = written_names(how, msg);
+    let body_len = msg_body_len(how, msg, subject, account, header_len);
     let frame_len = key_len(FRAME_MSG_TAG) + encoded_len_varint(body_len as u64) + body_len;
 
-    buf.reserve(LENGTH_PREFIX_LEN + frame_len);
-    buf.put_u32(length_prefix(frame_len));
+    buf.reserve(MAX_VARINT_PREFIX + frame_len);
+    put_prefix(buf, frame_len, framing);
     encode_key(FRAME_MSG_TAG, WireType::LengthDelimited, buf);
     encode_varint(body_len as u64, buf);
     // Field order and presence rules follow prost's: fields in tag order,
     // proto3 implicit fields omitted when empty, `optional` fields written
     // whenever they are set.
-    if !msg.subject.is_empty() {
-        put_bytes_field(buf, MSG_SUBJECT_TAG, msg.subject);
+    if !subject.is_empty() {
+        put_bytes_field(buf, MSG_SUBJECT_TAG, subject);
     }
     if let Some(reply) = msg.reply {
         put_bytes_field(buf, MSG_REPLY_TAG, reply);
@@ -258,15 +369,29 @@ pub fn encode_msg_frame(buf: &mut BytesMut, msg: &MsgParts<'_>) {
     if !account.is_empty() {
         put_bytes_field(buf, MSG_ACCOUNT_TAG, account);
     }
+    if let MsgSubject::Define(id) | MsgSubject::Interned(id) = how {
+        encode_key(MSG_SUBJECT_ID_TAG, WireType::Varint, buf);
+        encode_varint(u64::from(id), buf);
+    }
 }
 
 /// How many bytes [`encode_msg_frame`] appends for these parts, length
-/// prefix included (the length the codec checks against its maximum is 4
-/// less).
-pub fn msg_frame_len(msg: &MsgParts<'_>) -> usize {
+/// prefix included.
+pub fn msg_frame_len(framing: Framing, how: MsgSubject, msg: &MsgParts<'_>) -> usize {
     let header_len = msg.header_len.map(header_len_field);
-    let body_len = msg_body_len(msg, account::to_wire(msg.account), header_len);
-    LENGTH_PREFIX_LEN + key_len(FRAME_MSG_TAG) + encoded_len_varint(body_len as u64) + body_len
+    let (subject, account) = written_names(how, msg);
+    let body_len = msg_body_len(how, msg, subject, account, header_len);
+    let frame_len = key_len(FRAME_MSG_TAG) + encoded_len_varint(body_len as u64) + body_len;
+    prefix_len(frame_len, framing) + frame_len
+}
+
+/// The subject and (wire form of the) account a Msg carries: none when the
+/// interned id stands for them.
+fn written_names<'a>(how: MsgSubject, msg: &MsgParts<'a>) -> (&'a [u8], &'a [u8]) {
+    match how {
+        MsgSubject::Interned(_) => (&[], &[]),
+        MsgSubject::Plain | MsgSubject::Define(_) => (msg.subject, account::to_wire(msg.account)),
+    }
 }
 
 /// `Msg.header_len` is a uint32. A header block cannot reach 4 GiB under any
@@ -277,10 +402,16 @@ fn header_len_field(header_len: usize) -> u32 {
 }
 
 /// Encoded length of a `Msg` with these fields, without key and length.
-fn msg_body_len(msg: &MsgParts<'_>, account: &[u8], header_len: Option<u32>) -> usize {
+fn msg_body_len(
+    how: MsgSubject,
+    msg: &MsgParts<'_>,
+    subject: &[u8],
+    account: &[u8],
+    header_len: Option<u32>,
+) -> usize {
     let mut len = 0;
-    if !msg.subject.is_empty() {
-        len += bytes_field_len(MSG_SUBJECT_TAG, msg.subject.len());
+    if !subject.is_empty() {
+        len += bytes_field_len(MSG_SUBJECT_TAG, subject.len());
     }
     if let Some(reply) = msg.reply {
         len += bytes_field_len(MSG_REPLY_TAG, reply.len());
@@ -298,6 +429,9 @@ fn msg_body_len(msg: &MsgParts<'_>, account: &[u8], header_len: Option<u32>) -> 
     }
     if !account.is_empty() {
         len += bytes_field_len(MSG_ACCOUNT_TAG, account.len());
+    }
+    if let MsgSubject::Define(id) | MsgSubject::Interned(id) = how {
+        len += key_len(MSG_SUBJECT_ID_TAG) + encoded_len_varint(u64::from(id));
     }
     len
 }
@@ -317,3 +451,7 @@ fn put_bytes_field(buf: &mut BytesMut, tag: u32, value: &[u8]) {
 #[cfg(test)]
 #[path = "codec_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "compact_tests.rs"]
+mod compact_tests;

@@ -6,6 +6,7 @@ use super::*;
 use crate::route::frame::{
     Hello, InterestChange, Member, RouteMsg, ROUTE_MAGIC, ROUTE_PROTOCOL_VERSION,
 };
+use crate::route::intern::MsgSubject;
 use bytes::{Buf, Bytes};
 use proptest::prelude::*;
 
@@ -95,6 +96,8 @@ fn hello() -> Hello {
         password: Some("s3cret".to_owned()),
         lame_duck: true,
         interest_ack: true,
+        compact_framing: true,
+        subject_table: 4096,
     }
 }
 
@@ -385,6 +388,8 @@ fn hot_path_encoder_matches_generic_encoder() {
         let mut hot = BytesMut::new();
         encode_msg_frame(
             &mut hot,
+            Framing::Fixed,
+            MsgSubject::Plain,
             &MsgParts {
                 account,
                 subject: &msg.subject,
@@ -469,12 +474,14 @@ fn hello_strategy() -> impl Strategy<Value = Hello> {
             prop::option::of(text()),
             any::<bool>(),
         ),
+        (any::<bool>(), any::<u32>()),
     )
         .prop_map(
             |(
                 (magic, version, node_id, node_name, cluster_name),
                 (cluster_dynamic, route_url, client_urls),
                 (user, password, lame_duck),
+                (compact_framing, subject_table),
             )| Hello {
                 magic,
                 version,
@@ -488,6 +495,8 @@ fn hello_strategy() -> impl Strategy<Value = Hello> {
                 password,
                 interest_ack: lame_duck && !cluster_dynamic,
                 lame_duck,
+                compact_framing,
+                subject_table,
             },
         )
 }
@@ -653,10 +662,10 @@ proptest! {
             payload: &parts.payload,
         };
         let mut hot = BytesMut::from(&existing[..]);
-        encode_msg_frame(&mut hot, &borrowed);
+        encode_msg_frame(&mut hot, Framing::Fixed, MsgSubject::Plain, &borrowed);
         let appended = hot.split_off(existing.len());
         prop_assert_eq!(&hot[..], &existing[..]);
-        prop_assert_eq!(appended.len(), msg_frame_len(&borrowed));
+        prop_assert_eq!(appended.len(), msg_frame_len(Framing::Fixed, MsgSubject::Plain, &borrowed));
         let expected = RouteFrame::Msg(parts.to_route_msg());
         prop_assert_eq!(&appended, &encode_all(std::slice::from_ref(&expected)));
         let decoded = decode_chunks(&mut RouteCodec::new(), &[&appended]).expect("decodes");

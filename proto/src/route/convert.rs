@@ -14,13 +14,44 @@ use prost::Message;
 use super::error::RouteError;
 use super::frame::{Hello, InterestChange, Member, RouteFrame, RouteMsg};
 use super::generated as pb;
+use super::intern::SubjectTable;
 use crate::account::{self, GLOBAL_ACCOUNT};
 use crate::subject;
 
 /// Decodes one frame body (without its length prefix). Slicing `body` is how
 /// subject, reply and payload come out: they share its allocation.
-pub(crate) fn decode_frame(body: Bytes) -> Result<RouteFrame, RouteError> {
-    frame_from_proto(pb::Frame::decode(body)?)
+pub(crate) fn decode_frame(
+    body: Bytes,
+    subjects: &mut SubjectTable,
+) -> Result<RouteFrame, RouteError> {
+    let mut frame = pb::Frame::decode(body)?;
+    if let Some(pb::frame::Kind::Msg(msg)) = &mut frame.kind {
+        resolve_interned(msg, subjects)?;
+    }
+    frame_from_proto(frame)
+}
+
+/// Applies a Msg's `subject_id`: stores the definition it carries, or fills
+/// in the subject it stands for. Afterwards the Msg is validated like any.
+fn resolve_interned(msg: &mut pb::Msg, subjects: &mut SubjectTable) -> Result<(), RouteError> {
+    let Some(id) = msg.subject_id else {
+        return Ok(());
+    };
+    if msg.subject.is_empty() {
+        if !msg.account.is_empty() {
+            return Err(RouteError::Invalid(
+                "message names an interned subject id and an account",
+            ));
+        }
+        let (account, subject) = subjects.get(id).map_err(RouteError::Invalid)?;
+        msg.account = account;
+        msg.subject = subject;
+    } else {
+        subjects
+            .define(id, &msg.account, &msg.subject)
+            .map_err(RouteError::Invalid)?;
+    }
+    Ok(())
 }
 
 /// The protobuf form of a frame. Byte fields are shared, not copied.
@@ -47,6 +78,16 @@ pub(crate) fn frame_to_proto(frame: &RouteFrame) -> pb::Frame {
         RouteFrame::InterestAck(seq) => Kind::InterestAck(pb::InterestAck { seq: *seq }),
     };
     pb::Frame { kind: Some(kind) }
+}
+
+/// The protobuf form of an Interest frame carrying `changes`, without
+/// first copying them into a [`RouteFrame`].
+pub(crate) fn interest_frame_to_proto(changes: &[InterestChange]) -> pb::Frame {
+    pb::Frame {
+        kind: Some(pb::frame::Kind::Interest(pb::Interest {
+            changes: changes.iter().map(interest_to_proto).collect(),
+        })),
+    }
 }
 
 /// Validates a decoded frame into its domain form.
@@ -95,6 +136,8 @@ fn hello_to_proto(hello: &Hello) -> pb::Hello {
         password: hello.password.clone(),
         lame_duck: hello.lame_duck,
         interest_ack: hello.interest_ack,
+        compact_framing: hello.compact_framing,
+        subject_table: hello.subject_table,
     }
 }
 
@@ -115,6 +158,8 @@ fn hello_from_proto(hello: pb::Hello) -> Result<Hello, RouteError> {
         password: hello.password,
         lame_duck: hello.lame_duck,
         interest_ack: hello.interest_ack,
+        compact_framing: hello.compact_framing,
+        subject_table: hello.subject_table,
     })
 }
 
@@ -241,6 +286,7 @@ fn msg_to_proto(msg: &RouteMsg) -> pb::Msg {
         queues: msg.queues.clone(),
         header_len: msg.header_len,
         payload: msg.payload.clone(),
+        subject_id: None,
     }
 }
 
@@ -314,6 +360,7 @@ mod tests {
             queues: vec!["workers".to_owned()],
             header_len: Some(2),
             payload: Bytes::from_static(b"\r\nhi"),
+            subject_id: None,
         }
     }
 
@@ -478,7 +525,10 @@ mod tests {
     #[test]
     fn undecodable_body_is_a_decode_error() {
         // Field 1 (hello), length-delimited, declaring 5 bytes but giving 1.
-        let result = decode_frame(Bytes::from_static(&[0x0a, 0x05, 0x00]));
+        let result = decode_frame(
+            Bytes::from_static(&[0x0a, 0x05, 0x00]),
+            &mut SubjectTable::default(),
+        );
         assert!(matches!(result, Err(RouteError::Decode(_))), "{result:?}");
     }
 }

@@ -74,6 +74,12 @@ pub struct Hello {
     /// Capability: the sender answers `InterestSync` with `InterestAck` and
     /// marks the end of its initial interest snapshot.
     pub interest_ack: bool,
+    /// The sender reads frames after the Hellos with a varint length prefix
+    /// ([`Framing::Compact`](super::Framing)) when both Hellos say so.
+    pub compact_framing: bool,
+    /// Size of the sender's table of interned subjects for the messages it
+    /// receives; 0 = the peer must not intern.
+    pub subject_table: u32,
 }
 
 impl Hello {

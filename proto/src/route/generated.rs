@@ -87,6 +87,18 @@ pub struct Hello {
     /// added next to those without colliding.)
     #[prost(bool, tag = "20")]
     pub interest_ack: bool,
+    /// More capabilities (after interest_ack above). An older peer leaves them
+    /// unset, and a capability is used only when both Hellos announce it.
+    ///
+    /// The sender reads frames after the Hellos with a varint length prefix
+    /// (1 byte for frames under 128 bytes) instead of the 4-byte one. Each
+    /// side's Hello itself is always 4-byte prefixed.
+    #[prost(bool, tag = "21")]
+    pub compact_framing: bool,
+    /// The sender keeps an interned-subject table of this many entries for
+    /// the Msg frames it receives (Msg.subject_id below); 0 = none.
+    #[prost(uint32, tag = "22")]
+    pub subject_table: u32,
 }
 /// A cluster member as gossiped.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -193,6 +205,13 @@ pub struct Msg {
     /// "$G" (so the default account costs no bytes).
     #[prost(bytes = "bytes", tag = "6")]
     pub account: ::prost::bytes::Bytes,
+    /// Subject interning, when the receiver announced a subject_table: with a
+    /// subject, the receiver stores it (and the message's account) under this
+    /// id, replacing what the id stood for; without one, the message's
+    /// subject and account are the ones stored under it. Below the receiver's
+    /// subject_table size.
+    #[prost(uint32, optional, tag = "15")]
+    pub subject_id: ::core::option::Option<u32>,
 }
 /// Asks for an InterestAck once the receiver has applied every Interest
 /// frame sent before this one.
