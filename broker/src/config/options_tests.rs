@@ -74,12 +74,7 @@ fn planned_features_stay_refused_by_name() {
         let parsed = options(&format!("{key}: {{}}"));
         assert!(parsed.is_ok(), "{key}: {parsed:?}");
     }
-    for key in [
-        "leafnodes",
-        "gateway",
-        "websocket",
-        "mqtt",
-    ] {
+    for key in ["leafnodes", "gateway", "websocket", "mqtt"] {
         match options(&format!("{key}: {{}}")) {
             Err(ConfigError::Unsupported { name }) => assert_eq!(name, key),
             other => panic!("{key}: unexpected {other:?}"),
