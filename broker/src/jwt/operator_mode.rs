@@ -11,7 +11,7 @@ use super::claims::AccountClaims;
 use super::claims_requests::{ClaimsHandler, ClaimsOutcome, ClaimsRequest};
 use super::error::JwtError;
 use super::options::{OperatorOptions, ResolverOptions};
-use super::resolver::{AccountResolver, DirResolver, MemoryResolver};
+use super::resolver::{AccountResolver, DirResolver, DirResolverOptions, MemoryResolver};
 use super::validate::{
     account_of, authorize_user, decode_user, is_revoked, AuthorizedUser, ConnectProof,
     TrustedOperators,
@@ -23,6 +23,8 @@ use crate::client::{ClientHandle, ClientId};
 struct ConnectedUser {
     account: String,
     claims: super::claims::UserClaims,
+    /// The user's own `subs` limit (None = unlimited).
+    subs: Option<usize>,
     handle: Weak<ClientHandle>,
 }
 
@@ -52,6 +54,8 @@ impl JwtLogin {
 pub struct OperatorMode {
     trusted: TrustedOperators,
     resolver: Box<dyn AccountResolver>,
+    /// The full resolver's settings (None: `resolver: MEMORY`).
+    full_resolver: Option<DirResolverOptions>,
     system_account: Option<String>,
     users: Mutex<HashMap<ClientId, ConnectedUser>>,
 }
@@ -84,9 +88,14 @@ impl OperatorMode {
         let system_account = system_account
             .map(str::to_string)
             .or_else(|| trusted.system_account().map(str::to_string));
+        let full_resolver = match &options.resolver {
+            Some(ResolverOptions::Full(dir)) => Some(dir.clone()),
+            _ => None,
+        };
         Ok(OperatorMode {
             trusted,
             resolver,
+            full_resolver,
             system_account,
             users: Mutex::new(HashMap::new()),
         })
@@ -95,6 +104,30 @@ impl OperatorMode {
     /// The system account's public key, if any.
     pub fn system_account(&self) -> Option<&str> {
         self.system_account.as_deref()
+    }
+
+    /// The full resolver's settings; None with `resolver: MEMORY`.
+    pub fn full_resolver(&self) -> Option<&DirResolverOptions> {
+        self.full_resolver.as_ref()
+    }
+
+    /// Keeps an account JWT a peer answered a lookup with, once it checks
+    /// out against the operators at `now` and is the account asked for.
+    pub fn store_fetched(
+        &self,
+        account: &str,
+        token: &str,
+        now: i64,
+    ) -> Result<AccountClaims, JwtError> {
+        let claims = self.trusted.verify_account(token, now)?;
+        if claims.data.sub != account {
+            return Err(JwtError::Claims(
+                "subject does not match jwt content".into(),
+            ));
+        }
+        let data = &claims.data;
+        self.resolver.store(account, token, data.iat, &data.jti)?;
+        Ok(claims)
     }
 
     /// The account's claims from the resolver, checked against the
@@ -128,6 +161,7 @@ impl OperatorMode {
             ConnectedUser {
                 account: login.user.account.clone(),
                 claims: login.user.claims.clone(),
+                subs: usize::try_from(login.user.permission_limits.limits.nats.subs).ok(),
                 handle: Arc::downgrade(handle),
             },
         );
@@ -143,6 +177,12 @@ impl OperatorMode {
     pub fn account_of_client(&self, cid: ClientId) -> Option<String> {
         let users = self.users.lock().unwrap_or_else(|e| e.into_inner());
         users.get(&cid).map(|user| user.account.clone())
+    }
+
+    /// A connected JWT user's own `subs` limit (None = unlimited).
+    pub fn user_subscription_limit(&self, cid: ClientId) -> Option<usize> {
+        let users = self.users.lock().unwrap_or_else(|e| e.into_inner());
+        users.get(&cid).and_then(|user| user.subs)
     }
 
     /// Connections of `account` that `claims` (its new JWT) revokes.
@@ -174,12 +214,17 @@ impl OperatorMode {
         server: &serde_json::Value,
         now: i64,
     ) -> ClaimsOutcome {
+        self.claims_handler(server).handle(request, payload, now)
+    }
+
+    /// The claims request handler over this resolver; `server` is this
+    /// server's `ServerInfo` JSON for replies.
+    pub fn claims_handler<'a>(&'a self, server: &'a serde_json::Value) -> ClaimsHandler<'a> {
         ClaimsHandler {
             trusted: &self.trusted,
             resolver: self.resolver.as_ref(),
             system_account: self.system_account.as_deref(),
             server,
         }
-        .handle(request, payload, now)
     }
 }
