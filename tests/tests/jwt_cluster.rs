@@ -173,3 +173,76 @@ async fn a_pushed_account_reaches_every_node_and_a_revocation_closes_users_elsew
     .expect("lookup answered");
     assert_eq!(lookup.payload, setup.app.jwt.as_bytes());
 }
+
+#[tokio::test]
+async fn a_pushed_jwt_changes_the_limits_of_connections_already_open() {
+    let mut setup = Operator::new();
+    let node = setup.start_node("solo", None).await;
+    let admin = setup.user(&setup.system, |_| {});
+    let admin = connect_creds(&node, &setup.creds_file("admin.creds", &admin))
+        .await
+        .expect("system user connects");
+    let push = |jwt: String| {
+        let admin = admin.clone();
+        async move {
+            let reply = request_json(&admin, "$SYS.REQ.CLAIMS.UPDATE".into(), jwt).await;
+            assert_eq!(reply["data"]["message"], "jwt updated", "{reply}");
+        }
+    };
+    push(setup.app.jwt.clone()).await;
+    let user = setup.user(&setup.app, |_| {});
+    let mut oldest = raw_jwt_client(&node, &user).await;
+    assert_eq!(oldest.line().await, "PONG");
+    let mut subscriber = raw_jwt_client(&node, &user).await;
+    assert_eq!(subscriber.line().await, "PONG");
+    subscriber
+        .send("SUB a 1\r\nSUB b 2\r\nSUB c 3\r\nPING\r\n")
+        .await;
+    assert_eq!(subscriber.line().await, "PONG");
+    let mut publisher = raw_jwt_client(&node, &user).await;
+    assert_eq!(publisher.line().await, "PONG");
+
+    // At most 2 subscriptions and 8-byte payloads, from now on.
+    let operator_key = setup.operator.key.clone();
+    setup.app.reissue(&operator_key, |claims| {
+        claims.nats.limits.nats.subs = 2;
+        claims.nats.limits.nats.payload = 8;
+    });
+    push(setup.app.jwt.clone()).await;
+    let lines = subscriber.expect_closed().await;
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("-ERR 'Maximum Subscriptions Exceeded'"),
+        "{lines:?}"
+    );
+    publisher.send("PUB small 8\r\n01234567\r\nPING\r\n").await;
+    assert_eq!(publisher.line().await, "PONG");
+    publisher.send("PUB large 16\r\n0123456789abcdef\r\n").await;
+    let lines = publisher.expect_closed().await;
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("-ERR 'Maximum Payload Violation'"),
+        "{lines:?}"
+    );
+
+    // One connection at most: the oldest goes, the newest stays.
+    let mut newest = raw_jwt_client(&node, &user).await;
+    assert_eq!(newest.line().await, "PONG");
+    setup.app.reissue(&operator_key, |claims| {
+        claims.data.iat = unix_now() + 1;
+        claims.nats.limits.conn = 1;
+    });
+    push(setup.app.jwt.clone()).await;
+    let lines = oldest.expect_closed().await;
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("-ERR 'maximum account active connections exceeded'"),
+        "{lines:?}"
+    );
+    newest.expect_nothing().await;
+    let mut refused = raw_jwt_client(&node, &user).await;
+    assert_eq!(
+        refused.line().await,
+        "-ERR 'maximum account active connections exceeded'"
+    );
+}
