@@ -246,3 +246,33 @@ async fn a_pushed_jwt_changes_the_limits_of_connections_already_open() {
         "-ERR 'maximum account active connections exceeded'"
     );
 }
+
+#[tokio::test]
+async fn a_node_that_missed_a_push_catches_up_at_the_sync_interval() {
+    let setup = Operator::new();
+    let a = setup.start_node_syncing("a", None, "1s").await;
+    let admin = setup.user(&setup.system, |_| {});
+    let admin = connect_creds(&a, &setup.creds_file("admin.creds", &admin))
+        .await
+        .expect("system user connects");
+    let reply = request_json(
+        &admin,
+        "$SYS.REQ.CLAIMS.UPDATE".into(),
+        setup.app.jwt.clone(),
+    )
+    .await;
+    assert_eq!(reply["data"]["code"], 200, "{reply}");
+    // b was not there for the push, and nobody connects to it: the
+    // periodic pack exchange brings the account over.
+    let b = setup.start_node_syncing("b", Some(&a), "1s").await;
+    assert!(!setup.node_holds("b", &setup.app));
+    wait_for("b syncs the account from a", || {
+        setup.node_holds("b", &setup.app)
+    })
+    .await;
+    let user = setup.user(&setup.app, |_| {});
+    let on_b = connect_creds(&b, &setup.creds_file("user.creds", &user))
+        .await
+        .expect("synced account's user connects");
+    round_trip(&on_b, "jwt.sync").await;
+}

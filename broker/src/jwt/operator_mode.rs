@@ -11,7 +11,9 @@ use super::claims::AccountClaims;
 use super::claims_requests::{ClaimsHandler, ClaimsOutcome, ClaimsRequest};
 use super::error::JwtError;
 use super::options::{OperatorOptions, ResolverOptions};
-use super::resolver::{AccountResolver, DirResolver, DirResolverOptions, MemoryResolver};
+use super::resolver::{
+    AccountResolver, DirResolver, DirResolverOptions, MemoryResolver, StoreOutcome,
+};
 use super::validate::{
     account_of, authorize_user, decode_user, is_revoked, AuthorizedUser, ConnectProof,
     TrustedOperators,
@@ -111,14 +113,15 @@ impl OperatorMode {
         self.full_resolver.as_ref()
     }
 
-    /// Keeps an account JWT a peer answered a lookup with, once it checks
-    /// out against the operators at `now` and is the account asked for.
+    /// Keeps an account JWT a peer sent (a lookup's answer, a sync pack
+    /// entry), once it checks out against the operators at `now` and is
+    /// the account named. Some(claims) when the stored JWT changed.
     pub fn store_fetched(
         &self,
         account: &str,
         token: &str,
         now: i64,
-    ) -> Result<AccountClaims, JwtError> {
+    ) -> Result<Option<AccountClaims>, JwtError> {
         let claims = self.trusted.verify_account(token, now)?;
         if claims.data.sub != account {
             return Err(JwtError::Claims(
@@ -126,8 +129,38 @@ impl OperatorMode {
             ));
         }
         let data = &claims.data;
-        self.resolver.store(account, token, data.iat, &data.jti)?;
-        Ok(claims)
+        let outcome = self.resolver.store(account, token, data.iat, &data.jti)?;
+        Ok((outcome != StoreOutcome::Unchanged).then_some(claims))
+    }
+
+    /// The resolver's contents as `<pubkey>|<jwt>` entries, for a peer
+    /// whose store differs (nats-server `PackWalk`).
+    pub fn pack(&self) -> Vec<String> {
+        self.resolver
+            .list()
+            .into_iter()
+            .filter_map(|account| {
+                let token = self.resolver.fetch(&account).ok()?;
+                Some(format!("{account}|{token}"))
+            })
+            .collect()
+    }
+
+    /// A digest of the resolver's contents that does not depend on order
+    /// (as nats-server's store hash: the XOR of each JWT's SHA-256), so two
+    /// nodes compare stores in one message.
+    pub fn store_hash(&self) -> [u8; 32] {
+        let mut hash = [0u8; 32];
+        for account in self.resolver.list() {
+            let Ok(token) = self.resolver.fetch(&account) else {
+                continue;
+            };
+            let digest = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
+            for (byte, other) in hash.iter_mut().zip(digest.as_ref()) {
+                *byte ^= other;
+            }
+        }
+        hash
     }
 
     /// The account's claims from the resolver, checked against the

@@ -10,19 +10,23 @@
 //!   `$SYS.ACCOUNT.*.CLAIMS.UPDATE`, `$SYS.REQ.CLAIMS.UPDATE` (store in the
 //!   directory, then apply to the live account),
 //!   `$SYS.REQ.ACCOUNT.*.CLAIMS.LOOKUP` (the JWT, or an empty message),
-//!   `$SYS.REQ.CLAIMS.LIST`, `$SYS.REQ.CLAIMS.DELETE`; plus this node's
-//!   lookup inbox (see [`super::lookup`]).
+//!   `$SYS.REQ.CLAIMS.LIST`, `$SYS.REQ.CLAIMS.DELETE`,
+//!   `$SYS.REQ.CLAIMS.PACK` (the periodic sync, see [`super::sync`]); plus this node's inbox for lookup and pack answers
+//!   (see [`super::lookup`]).
 //! - memory resolver: the two per-account UPDATE subjects, for accounts
 //!   this node has loaded ("jwt update skipped" otherwise).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::mpsc;
+use tokio::time::MissedTickBehavior;
 
 use super::account_update::{apply_account_claims, apply_deleted_accounts};
 use super::lookup::AccountLookups;
 use super::service::{publish_bytes, server_info};
+use super::sync::{answer_pack, merge_pack_entry, pack_inbox, request_pack, PACK_SUBJECT};
 use crate::account::Account;
 use crate::interest::{InternalMessage, InternalSubscription};
 use crate::jwt::claims_requests::{
@@ -40,6 +44,8 @@ struct ClaimsService {
     operator: Arc<OperatorMode>,
     system: Arc<Account>,
     lookups: Option<Arc<AccountLookups>>,
+    /// Where pack answers to this node arrive (full resolver).
+    pack_inbox: String,
     seq: AtomicU64,
 }
 
@@ -63,6 +69,7 @@ pub async fn run(server: Arc<ServerState>) {
     let lookups = full.then(|| Arc::new(AccountLookups::new(&server.server_id)));
     if let Some(lookups) = &lookups {
         subjects.push(lookups.inbox_subject());
+        subjects.push(PACK_SUBJECT.to_string());
     }
     let mut subscriptions = Vec::with_capacity(subjects.len());
     for subject in &subjects {
@@ -79,13 +86,22 @@ pub async fn run(server: Arc<ServerState>) {
         let _ = server.account_lookups.set(lookups.clone());
     }
     tracing::debug!(account = %system.name, full, "claims service subscribed");
+    // nats-server's sync `interval`; without the full resolver, no sync.
+    let interval = operator
+        .full_resolver()
+        .map(|full| full.interval)
+        .filter(|interval| !interval.is_zero());
     let service = ClaimsService {
         server: server.clone(),
         operator,
         system: system.clone(),
         lookups,
+        pack_inbox: pack_inbox(&server.server_id),
         seq: AtomicU64::new(0),
     };
+    let mut sync = tokio::time::interval(interval.unwrap_or(Duration::from_secs(3600)));
+    sync.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    sync.tick().await;
     loop {
         tokio::select! {
             () = server.shutdown.cancelled() => break,
@@ -93,6 +109,9 @@ pub async fn run(server: Arc<ServerState>) {
                 Some(request) => service.handle(request),
                 None => break,
             },
+            _ = sync.tick(), if interval.is_some() => {
+                request_pack(&service.server, &service.system, &service.operator);
+            }
         }
     }
     for sub in &subscriptions {
@@ -106,6 +125,17 @@ impl ClaimsService {
             Some(len) => message.payload.get(len..).unwrap_or_default(),
             None => &message.payload[..],
         };
+        let now = crate::jwt::mint::unix_now();
+        if self.lookups.is_some() && message.subject == self.pack_inbox {
+            merge_pack_entry(&self.server, &self.operator, body, now);
+            return;
+        }
+        if message.subject == PACK_SUBJECT {
+            if let Some(reply) = message.reply.as_deref() {
+                answer_pack(&self.server, &self.system, &self.operator, reply, body);
+            }
+            return;
+        }
         if let Some(lookups) = &self.lookups {
             if lookups.is_reply(&message.subject) {
                 lookups.deliver(&message.subject, body);
@@ -117,7 +147,6 @@ impl ClaimsService {
         };
         let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
         let server = serde_json::to_value(server_info(&self.server, seq)).unwrap_or_default();
-        let now = crate::jwt::mint::unix_now();
         let reply = if self.operator.full_resolver().is_none() {
             self.update_loaded(&request, body, &server, now)
         } else {

@@ -9,7 +9,8 @@
 //! - [`claims`]: the resolver's `$SYS.REQ.CLAIMS.*` / `CLAIMS.UPDATE` /
 //!   `CLAIMS.LOOKUP` requests in operator mode (a task of its own);
 //!   [`account_update`]: a new account JWT applied to the live account;
-//!   [`lookup`]: asking the cluster for an account JWT this node lacks.
+//!   [`lookup`]: asking the cluster for an account JWT this node lacks;
+//!   [`sync`]: the periodic store sync between nodes.
 //! - [`events`]: connect/disconnect events handed from client tasks.
 //! - [`requests`]: building each endpoint's answer.
 //! - [`messages`]: the JSON shapes.
@@ -27,6 +28,7 @@ pub mod lookup;
 pub mod messages;
 pub mod requests;
 pub mod service;
+pub mod sync;
 
 pub use events::SystemEvent;
 pub use service::{run, ANNOUNCED_SUBSCRIPTIONS, STATSZ_INTERVAL};

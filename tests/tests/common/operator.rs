@@ -69,11 +69,21 @@ impl Operator {
     /// Starts node `name` with the full resolver (only the system account
     /// preloaded) in cluster `jwt`, routed to `seed` when given.
     pub async fn start_node(&self, name: &str, seed: Option<&Process>) -> Process {
+        self.start_node_syncing(name, seed, "2m").await
+    }
+
+    /// [`Operator::start_node`] with the resolver's sync `interval`.
+    pub async fn start_node_syncing(
+        &self,
+        name: &str,
+        seed: Option<&Process>,
+        interval: &str,
+    ) -> Process {
         let operator_file = self.dir.path().join("operator.jwt");
         std::fs::write(&operator_file, &self.operator.jwt).expect("write operator");
         let config = format!(
             "listen: 127.0.0.1:-1\noperator: \"{}\"\n\
-             resolver {{ type: full, dir: \"{}\", allow_delete: true, interval: \"2m\", timeout: \"2s\" }}\n\
+             resolver {{ type: full, dir: \"{}\", allow_delete: true, interval: \"{interval}\", timeout: \"2s\" }}\n\
              resolver_preload {{\n  {}: {}\n}}\n",
             operator_file.display(),
             self.jwt_dir(name).display(),
