@@ -1,9 +1,11 @@
 //! JWT operator mode against the real `starling` process: the memory
-//! resolver with preloaded accounts, the full resolver with an account
+//! resolver with preloaded accounts (and per-account updates of loaded
+//! ones), the full resolver with an account
 //! pushed at run time through `$SYS.REQ.CLAIMS.UPDATE`, revoked users
 //! (refused at CONNECT, closed when the revocation arrives), and a
 //! connection closed when its JWT expires. Every operator, account and
-//! user is minted with fresh NKeys (`starling::jwt::mint`).
+//! user is minted with fresh NKeys (`starling::jwt::mint`). The cluster
+//! side of the full resolver is in `jwt_cluster.rs`.
 
 mod common;
 

@@ -37,7 +37,7 @@ fn connections_of(server: &ServerState, account: &str) -> Vec<Arc<ClientHandle>>
         .filter(|client| !client.is_closed())
         .filter(|client| client.account().is_some_and(|held| &*held.name == account))
         .collect();
-    clients.sort_by(|a, b| b.start.cmp(&a.start));
+    clients.sort_by_key(|client| std::cmp::Reverse(client.start));
     clients
 }
 
