@@ -195,4 +195,20 @@ mod tests {
         empty.remove_connection();
         assert_eq!(empty.connection_count(), 0);
     }
+
+    #[test]
+    fn new_limits_apply_to_the_next_connection_and_bump_the_generation() {
+        let account = Account::new("D");
+        assert_eq!(account.add_connection(), Ok(()));
+        let before = account.limits_generation();
+        let one = AccountLimits {
+            max_connections: Some(1),
+            ..AccountLimits::default()
+        };
+        assert!(account.set_limits(one));
+        assert!(!account.set_limits(one), "the same limits change nothing");
+        assert_eq!(account.limits_generation(), before + 1);
+        assert_eq!(account.limits(), one);
+        assert_eq!(account.add_connection(), Err(LimitError::MaxConnections));
+    }
 }

@@ -261,3 +261,70 @@ impl OperatorMode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jwt::mint::{self, unix_now};
+
+    fn memory_mode(operator: &mint::Minted<super::super::OperatorClaims>) -> OperatorMode {
+        let options = OperatorOptions {
+            operators: vec![operator.jwt.clone()],
+            resolver: Some(ResolverOptions::Memory),
+            preload: Vec::new(),
+        };
+        OperatorMode::start(&options, None, unix_now()).expect("operator mode")
+    }
+
+    #[test]
+    fn fetched_jwts_are_checked_kept_once_and_packed() {
+        let operator = mint::operator("op", |_| {});
+        let mode = memory_mode(&operator);
+        let first = mint::account(&operator.key, "A", |_| {});
+        let second = mint::account(&operator.key, "B", |_| {});
+        let a = first.key.public_key();
+        let b = second.key.public_key();
+        let empty = mode.store_hash();
+
+        assert!(mode
+            .store_fetched(&a, &first.jwt, unix_now())
+            .expect("kept")
+            .is_some());
+        assert!(
+            mode.store_fetched(&a, &first.jwt, unix_now())
+                .expect("same")
+                .is_none(),
+            "the same JWT again changes nothing"
+        );
+        assert!(
+            mode.store_fetched(&b, &first.jwt, unix_now()).is_err(),
+            "wrong account"
+        );
+        let stranger = mint::operator("other", |_| {});
+        let forged = mint::account(&stranger.key, "C", |_| {});
+        assert!(mode
+            .store_fetched(&forged.key.public_key(), &forged.jwt, unix_now())
+            .is_err());
+
+        let one = mode.store_hash();
+        assert_ne!(one, empty);
+        mode.store_fetched(&b, &second.jwt, unix_now())
+            .expect("kept");
+        let mut pack = mode.pack();
+        pack.sort();
+        let mut expected = vec![format!("{a}|{}", first.jwt), format!("{b}|{}", second.jwt)];
+        expected.sort();
+        assert_eq!(pack, expected);
+
+        // The digest does not depend on the order the JWTs arrived in.
+        let other = memory_mode(&operator);
+        other
+            .store_fetched(&b, &second.jwt, unix_now())
+            .expect("kept");
+        assert_ne!(other.store_hash(), mode.store_hash());
+        other
+            .store_fetched(&a, &first.jwt, unix_now())
+            .expect("kept");
+        assert_eq!(other.store_hash(), mode.store_hash());
+    }
+}
