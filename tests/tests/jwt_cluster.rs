@@ -12,7 +12,9 @@ use common::operator::{
 };
 use common::DEADLINE;
 use futures::StreamExt;
+use starling::jwt::claims::{Claims, ClaimsData};
 use starling::jwt::mint::unix_now;
+use starling::jwt::token::encode;
 
 async fn request_json(
     client: &async_nats::Client,
@@ -172,6 +174,34 @@ async fn a_pushed_account_reaches_every_node_and_a_revocation_closes_users_elsew
     .expect("lookup answered in time")
     .expect("lookup answered");
     assert_eq!(lookup.payload, setup.app.jwt.as_bytes());
+
+    // An operator-signed DELETE removes the account on every node and
+    // closes its connections.
+    let request = Claims {
+        data: ClaimsData {
+            iss: setup.operator.key.public_key(),
+            sub: setup.operator.key.public_key(),
+            ..ClaimsData::default()
+        },
+        nats: serde_json::json!({ "accounts": [app_key] }),
+    };
+    let token = encode(&request, &setup.operator.key).expect("sign delete");
+    let reply = request_json(&admin_d, "$SYS.REQ.CLAIMS.DELETE".into(), token).await;
+    assert_eq!(reply["data"]["message"], "deleted 1 accounts", "{reply}");
+    for node in ["a", "b", "c", "d"] {
+        wait_for(&format!("node {node} deletes the account"), || {
+            !setup.node_holds(node, &setup.app)
+        })
+        .await;
+    }
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    while on_d.connection_state() == async_nats::connection::State::Connected {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "a deleted account's user is still connected"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test]
