@@ -39,6 +39,8 @@ pub enum CloseReason {
     MaxAccountConnectionsExceeded,
     /// A payload over max_payload.
     MaxPayloadExceeded,
+    /// More subscriptions than a new account JWT allows.
+    MaxSubscriptionsExceeded,
     /// A control line over max_control_line.
     MaxControlLineExceeded,
     /// no_responders without headers.
@@ -68,6 +70,7 @@ impl CloseReason {
             CloseReason::MaxConnectionsExceeded => "Maximum Connections Exceeded",
             CloseReason::MaxAccountConnectionsExceeded => "Maximum Account Connections Exceeded",
             CloseReason::MaxPayloadExceeded => "Maximum Message Payload Exceeded",
+            CloseReason::MaxSubscriptionsExceeded => "Maximum Subscriptions Exceeded",
             CloseReason::MaxControlLineExceeded => "Maximum Control Line Exceeded",
             CloseReason::NoRespondersRequiresHeaders => "No Responders Requires Headers",
             CloseReason::ServerShutdown => "Server Shutdown",

@@ -1,9 +1,11 @@
 //! JWT operator mode against the real `starling` process: the memory
-//! resolver with preloaded accounts, the full resolver with an account
+//! resolver with preloaded accounts (and per-account updates of loaded
+//! ones), the full resolver with an account
 //! pushed at run time through `$SYS.REQ.CLAIMS.UPDATE`, revoked users
 //! (refused at CONNECT, closed when the revocation arrives), and a
 //! connection closed when its JWT expires. Every operator, account and
-//! user is minted with fresh NKeys (`starling::jwt::mint`).
+//! user is minted with fresh NKeys (`starling::jwt::mint`). The cluster
+//! side of the full resolver is in `jwt_cluster.rs`.
 
 mod common;
 
@@ -317,4 +319,54 @@ async fn full_resolver_takes_an_account_pushed_at_run_time_and_revokes_live_user
         .await
         .expect("account loaded from the directory");
     round_trip(&client, "jwt.restart").await;
+}
+
+#[tokio::test]
+async fn memory_resolver_takes_updates_of_loaded_accounts_only() {
+    let mut setup = setup();
+    let process = setup
+        .start("resolver: MEMORY", &[&setup.system, &setup.app])
+        .await;
+    let admin = setup.user(&setup.system, |_| {});
+    let admin = connect_creds(&process, &setup.creds_file("sys.creds", &admin))
+        .await
+        .expect("system user connects");
+    let app_key = setup.app.key.public_key();
+    let update = format!("$SYS.REQ.ACCOUNT.{app_key}.CLAIMS.UPDATE");
+    let reply = admin
+        .request(update.clone(), setup.app.jwt.clone().into())
+        .await
+        .expect("reply");
+    let reply: serde_json::Value = serde_json::from_slice(&reply.payload).expect("JSON reply");
+    assert_eq!(reply["data"]["message"], "jwt update skipped", "{reply}");
+    // The full resolver's subjects have no responder here.
+    let full_only = admin
+        .request("$SYS.REQ.CLAIMS.UPDATE", setup.app.jwt.clone().into())
+        .await;
+    assert!(
+        matches!(&full_only, Err(e) if e.kind() == async_nats::RequestErrorKind::NoResponders),
+        "{full_only:?}"
+    );
+
+    // Once a user loaded the account, an update applies (a revocation).
+    let user = setup.user(&setup.app, |claims| claims.data.iat = unix_now() - 10);
+    let mut live = raw_jwt_client(&process, &user).await;
+    assert_eq!(live.line().await, "PONG");
+    let operator_key = setup.operator.key.clone();
+    let user_key = user.claims.data.sub.clone();
+    setup.app.reissue(&operator_key, |claims| {
+        claims.nats.revocations.insert(user_key, unix_now());
+    });
+    let reply = admin
+        .request(update, setup.app.jwt.clone().into())
+        .await
+        .expect("reply");
+    let reply: serde_json::Value = serde_json::from_slice(&reply.payload).expect("JSON reply");
+    assert_eq!(reply["data"]["message"], "jwt updated", "{reply}");
+    let lines = live.expect_closed().await;
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("-ERR 'User Authentication Revoked'"),
+        "{lines:?}"
+    );
 }

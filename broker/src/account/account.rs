@@ -1,7 +1,7 @@
 //! One account: a subject space of its own.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use super::mappings::SubjectMappings;
 use super::responses::ResponseTable;
@@ -37,8 +37,12 @@ pub struct Account {
     pub name: Arc<str>,
     /// Local subscriptions and peers' interest in this account's subjects.
     pub sublist: Sublist<Interest>,
-    /// Its limits, fixed at creation.
-    pub limits: AccountLimits,
+    /// Its limits: fixed for a config account; a JWT account's change
+    /// when a new account JWT is applied ([`Account::set_limits`]).
+    limits: RwLock<AccountLimits>,
+    /// Bumped on every limits change, so a connection re-applies them at
+    /// its next read buffer (one atomic load, not a lock, per buffer).
+    limits_generation: AtomicU64,
     /// Pending responses to requests that came in through service imports.
     pub responses: ResponseTable,
     /// Subject mappings applied to a client's publish before matching.
@@ -57,7 +61,7 @@ impl std::fmt::Debug for Account {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Account")
             .field("name", &self.name)
-            .field("limits", &self.limits)
+            .field("limits", &self.limits())
             .field("connections", &self.connection_count())
             .finish_non_exhaustive()
     }
@@ -80,7 +84,8 @@ impl Account {
         Account {
             name: Arc::from(name),
             sublist: Sublist::new(sublist_cache),
-            limits,
+            limits: RwLock::new(limits),
+            limits_generation: AtomicU64::new(0),
             responses: ResponseTable::default(),
             mappings: SubjectMappings::default(),
             connections: AtomicUsize::new(0),
@@ -96,9 +101,31 @@ impl Account {
         account
     }
 
+    /// The limits in force.
+    pub fn limits(&self) -> AccountLimits {
+        *self.limits.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Puts `limits` in force (a JWT account's new claims); true when they
+    /// changed. Connections pick them up at their next read buffer.
+    pub fn set_limits(&self, limits: AccountLimits) -> bool {
+        let mut held = self.limits.write().unwrap_or_else(|e| e.into_inner());
+        if *held == limits {
+            return false;
+        }
+        *held = limits;
+        self.limits_generation.fetch_add(1, Ordering::Release);
+        true
+    }
+
+    /// Changes of the limits so far (see [`Account::set_limits`]).
+    pub fn limits_generation(&self) -> u64 {
+        self.limits_generation.load(Ordering::Acquire)
+    }
+
     /// Count one more connection, unless `max_connections` is reached.
     pub fn add_connection(&self) -> Result<(), LimitError> {
-        let max = self.limits.max_connections.unwrap_or(usize::MAX);
+        let max = self.limits().max_connections.unwrap_or(usize::MAX);
         self.connections
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |current| {
                 (current < max).then_some(current + 1)
@@ -167,5 +194,21 @@ mod tests {
         let empty = Account::new("C");
         empty.remove_connection();
         assert_eq!(empty.connection_count(), 0);
+    }
+
+    #[test]
+    fn new_limits_apply_to_the_next_connection_and_bump_the_generation() {
+        let account = Account::new("D");
+        assert_eq!(account.add_connection(), Ok(()));
+        let before = account.limits_generation();
+        let one = AccountLimits {
+            max_connections: Some(1),
+            ..AccountLimits::default()
+        };
+        assert!(account.set_limits(one));
+        assert!(!account.set_limits(one), "the same limits change nothing");
+        assert_eq!(account.limits_generation(), before + 1);
+        assert_eq!(account.limits(), one);
+        assert_eq!(account.add_connection(), Err(LimitError::MaxConnections));
     }
 }

@@ -41,10 +41,10 @@ impl Accounts {
             let account = Arc::new(Account::from_options(configured, sublist_cache));
             by_name.insert(account.name.clone(), account);
         }
-        let system_name: Arc<str> = Arc::from(SYSTEM_ACCOUNT);
+        let system_name: Arc<str> = Arc::from(system_account_name(options).as_str());
         by_name
             .entry(system_name.clone())
-            .or_insert_with(|| Arc::new(unlimited(SYSTEM_ACCOUNT)));
+            .or_insert_with(|| Arc::new(unlimited(&system_name)));
         let accounts = Accounts {
             global,
             system_name,
@@ -156,6 +156,31 @@ impl Accounts {
     pub fn system_name(&self) -> &str {
         &self.system_name
     }
+}
+
+/// The system account: `system_account` when set, else in operator mode
+/// the operator's (its public key, so the system account's JWT users and
+/// the server's internal subscriptions share one subject space, as in
+/// nats-server), else `$SYS`.
+fn system_account_name(options: &Options) -> String {
+    if let Some(name) = options.system_account.as_deref() {
+        if is_valid_account_name(name) {
+            return name.to_string();
+        }
+    }
+    if options.operator.enabled() {
+        // Checked again (with the time) when operator mode starts.
+        let operator = crate::jwt::TrustedOperators::new(
+            &options.operator.operators,
+            crate::jwt::mint::unix_now(),
+        )
+        .ok()
+        .and_then(|trusted| trusted.system_account().map(str::to_string));
+        if let Some(name) = operator.filter(|name| is_valid_account_name(name)) {
+            return name;
+        }
+    }
+    SYSTEM_ACCOUNT.to_string()
 }
 
 #[cfg(test)]

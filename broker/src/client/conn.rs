@@ -82,6 +82,13 @@ pub(super) struct Connection {
     /// Set at CONNECT when the user JWT expires: the connection ends then
     /// with `User Authentication Expired`. Taken by the read loop.
     pub(super) auth_expires: Option<Instant>,
+    /// A JWT user's own limits; None for other clients.
+    pub(super) user_limits: Option<super::limits::UserLimits>,
+    /// The account's limits generation last applied (see `super::limits`).
+    pub(super) limits_generation: u64,
+    /// A JWT CONNECT whose account this node does not hold: the read loop
+    /// asks the cluster for it, then retries the CONNECT.
+    pub(super) pending_account_lookup: Option<(Box<ConnectInfo>, String)>,
     /// Server PINGs not yet answered.
     pings_outstanding: u32,
     /// When the last unanswered PING went out, for the RTT.
@@ -140,6 +147,9 @@ pub async fn serve(
         pending_barrier: None,
         max_subscriptions,
         auth_expires: None,
+        user_limits: None,
+        limits_generation: 0,
+        pending_account_lookup: None,
         pings_outstanding: 0,
         ping_sent_at: None,
         active_since_ping: false,
@@ -241,12 +251,20 @@ impl Connection {
                     read_size = next_read_size(read_size, read);
                     self.active_since_ping = true;
                     self.handle.touch();
+                    self.refresh_limits();
                     let mut outcome = self.process(&mut buffer);
                     // A CONNECT checked against bcrypt hashes stops the
                     // buffer's processing; the rest follows once it passed.
                     while outcome.is_ok() {
                         if let Some(barrier) = self.pending_barrier.take() {
                             outcome = self.pass_barrier(barrier, &mut buffer).await;
+                            continue;
+                        }
+                        if let Some((connect, account)) = self.pending_account_lookup.take() {
+                            outcome = match self.connect_after_lookup(connect, &account).await {
+                                Ok(()) => self.process(&mut buffer),
+                                Err(reason) => Err(reason),
+                            };
                             continue;
                         }
                         let Some(connect) = self.pending_connect.take() else {
@@ -300,7 +318,10 @@ impl Connection {
                     if let Err(reason) = self.handle_op(op) {
                         break Err(reason);
                     }
-                    if self.pending_connect.is_some() || self.pending_barrier.is_some() {
+                    if self.pending_connect.is_some()
+                        || self.pending_barrier.is_some()
+                        || self.pending_account_lookup.is_some()
+                    {
                         break Ok(());
                     }
                 }

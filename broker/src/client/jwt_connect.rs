@@ -9,20 +9,17 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use starling_proto::client::{encode, ConnectInfo};
+use starling_proto::client::ConnectInfo;
 use tokio::time::Instant;
 
 use super::conn::Connection;
-use super::handle::ClientHandle;
-use crate::account::AccountLimits;
+use super::limits::UserLimits;
 use crate::auth::{ClientIdentity, PermissionChecker};
 use crate::close::CloseReason;
-use crate::jwt::claims::NO_LIMIT;
-use crate::jwt::claims_requests::parse_claims_subject;
-use crate::jwt::operator_mode::{JwtLogin, OperatorMode};
+use crate::jwt::operator_mode::OperatorMode;
 use crate::jwt::validate::{ConnectProof, CONNECTION_TYPE_STANDARD};
 use crate::jwt::{permissions, JwtError};
-use crate::router::{self, Message, Origin};
+use crate::system::account_update::account_limits;
 
 /// Seconds since the epoch, and since midnight UTC.
 fn clock() -> (i64, u32) {
@@ -36,20 +33,46 @@ fn clock() -> (i64, u32) {
     )
 }
 
-/// The smaller of two JWT limits, -1 meaning none.
-fn min_limit(first: i64, second: i64) -> i64 {
-    match (first, second) {
-        (NO_LIMIT, other) | (other, NO_LIMIT) => other,
-        (first, second) => first.min(second),
-    }
-}
-
 impl Connection {
     /// Authenticates a CONNECT in operator mode and finishes it.
     pub(super) fn connect_with_jwt(
         &mut self,
         operator: &Arc<OperatorMode>,
         connect: Box<ConnectInfo>,
+    ) -> Result<(), CloseReason> {
+        self.connect_with_jwt_or_lookup(operator, connect, true)
+    }
+
+    /// A CONNECT whose account this node did not hold: asks the cluster for
+    /// it (nats-server's full resolver `Fetch`), keeps it if it checks out,
+    /// then authenticates again (without asking twice).
+    pub(super) async fn connect_after_lookup(
+        &mut self,
+        connect: Box<ConnectInfo>,
+        account: &str,
+    ) -> Result<(), CloseReason> {
+        let Some(operator) = self.server.operator_mode().cloned() else {
+            return Err(self.refuse(&JwtError::AccountNotFound(account.to_string())));
+        };
+        let timeout = operator.full_resolver().map(|full| full.timeout);
+        if let (Some(lookups), Some(timeout)) =
+            (self.server.account_lookups.get().cloned(), timeout)
+        {
+            if let Some(token) = lookups.lookup(&self.server, account, timeout).await {
+                match operator.store_fetched(account, &token, clock().0) {
+                    Ok(_) => tracing::info!(%account, "account JWT fetched from the cluster"),
+                    Err(error) => tracing::info!(%account, %error, "fetched account JWT refused"),
+                }
+            }
+        }
+        self.connect_with_jwt_or_lookup(&operator, connect, false)
+    }
+
+    fn connect_with_jwt_or_lookup(
+        &mut self,
+        operator: &Arc<OperatorMode>,
+        connect: Box<ConnectInfo>,
+        may_look_up: bool,
     ) -> Result<(), CloseReason> {
         let Some(user_jwt) = connect.jwt.as_deref().filter(|jwt| !jwt.is_empty()) else {
             return Err(self.refuse(&JwtError::Malformed("operator mode needs a user JWT")));
@@ -65,6 +88,13 @@ impl Connection {
         };
         let login = match operator.login(user_jwt, &proof, now) {
             Ok(login) => login,
+            Err(JwtError::AccountNotFound(account))
+                if may_look_up && self.server.account_lookups.get().is_some() =>
+            {
+                // The read loop asks the cluster, then retries.
+                self.pending_account_lookup = Some((connect, account));
+                return Ok(());
+            }
             Err(error) => return Err(self.refuse(&error)),
         };
         if let Some(expires_at) = login.expires_at() {
@@ -78,103 +108,29 @@ impl Connection {
         // The account is created from its claims the first time one of its
         // users connects (nats-server loads JWT accounts lazily too).
         let account_key = login.user.account.as_str();
-        if self
+        let limits = account_limits(&login.account);
+        let Some(account) = self
             .server
             .accounts
-            .get_or_create_with_limits(account_key, account_limits(&login.account))
-            .is_none()
-        {
+            .get_or_create_with_limits(account_key, limits)
+        else {
             return Err(self.refuse(&JwtError::BadSubject("a valid account name")));
-        }
+        };
+        // The resolver's JWT is the newest this node holds: its limits
+        // apply even when the account was created earlier (by a peer's
+        // interest, or from an older JWT).
+        account.set_limits(limits);
+        let user = &login.user.permission_limits.limits.nats;
+        self.user_limits = Some(UserLimits {
+            payload: usize::try_from(user.payload).ok(),
+            subs: usize::try_from(user.subs).ok(),
+        });
         let identity = ClientIdentity {
             user: Some(login.user.claims.data.sub.clone()),
             permissions: checker,
             account: Some(Arc::from(account_key)),
         };
-        self.finish_connect(connect, identity)?;
-        self.apply_jwt_limits(&login);
-        Ok(())
-    }
-
-    /// `subs` and `payload` of the user (or its scope) and the account,
-    /// the tighter of each, within the server's own limits.
-    fn apply_jwt_limits(&mut self, login: &JwtLogin) {
-        let user = &login.user.permission_limits.limits.nats;
-        let account = &login.account.nats.limits.nats;
-        let payload = min_limit(user.payload, account.payload);
-        if let Ok(payload) = usize::try_from(payload) {
-            self.parser
-                .set_max_payload(payload.min(self.options.max_payload));
-        }
-        let subs = min_limit(user.subs, account.subs);
-        // 0 in a JWT allows no subscription at all.
-        if let Ok(subs) = usize::try_from(subs) {
-            self.max_subscriptions = Some(self.max_subscriptions.map_or(subs, |max| max.min(subs)));
-        }
-    }
-
-    /// A publish to a `$SYS.REQ.CLAIMS.*` subject by a user of the system
-    /// account: answered here until the system account has internal
-    /// subscriptions (then this moves there). Returns false when the
-    /// subject is no claims request or the publisher may not make one.
-    pub(super) fn handle_claims_request(
-        &mut self,
-        operator: &Arc<OperatorMode>,
-        message: &Message<'_>,
-    ) -> bool {
-        let Some(request) = parse_claims_subject(message.subject) else {
-            return false;
-        };
-        let system = operator.system_account();
-        if system.is_none() || operator.account_of_client(self.handle.cid).as_deref() != system {
-            return false;
-        }
-        let body = &message.payload[message.header_len.unwrap_or(0).min(message.payload.len())..];
-        let server = serde_json::json!({
-            "name": self.server.server_name(),
-            "host": self.options.host,
-            "id": self.server.server_id,
-            "ver": env!("CARGO_PKG_VERSION"),
-            "seq": 0,
-            "jetstream": false,
-            "time": humantime_now(),
-        });
-        let outcome = operator.handle_claims_request(&request, body, &server, clock().0);
-        if let Some(reply) = message
-            .reply
-            .and_then(|reply| std::str::from_utf8(reply).ok())
-        {
-            let response = Message {
-                subject: reply,
-                reply: None,
-                header_len: None,
-                payload: &outcome.reply,
-            };
-            let origin = Origin::Client {
-                publisher: &self.handle,
-                echo: true,
-            };
-            let account = self.account.clone();
-            router::route(&self.server, &account, origin, &response, &mut self.batch);
-        }
-        if let Some(claims) = &outcome.changed {
-            tracing::info!(account = %claims.data.sub, "account JWT updated");
-            for client in operator.revoked_by(claims) {
-                close_with(
-                    &client,
-                    "User Authentication Revoked",
-                    CloseReason::Revocation,
-                );
-            }
-        }
-        for client in operator.connections_of(&outcome.deleted) {
-            close_with(
-                &client,
-                "Account Authentication Expired",
-                CloseReason::AuthenticationExpired,
-            );
-        }
-        true
+        self.finish_connect(connect, identity)
     }
 
     /// Refuses the CONNECT: `-ERR 'Authorization Violation'`, as
@@ -185,47 +141,4 @@ impl Connection {
         self.send_err("Authorization Violation");
         CloseReason::AuthenticationViolation
     }
-}
-
-/// An account's limits from its claims (-1 = none).
-fn account_limits(claims: &crate::jwt::AccountClaims) -> AccountLimits {
-    let limit = |value: i64| usize::try_from(value).ok();
-    let limits = &claims.nats.limits;
-    AccountLimits {
-        max_connections: limit(limits.conn),
-        max_subscriptions: limit(limits.nats.subs),
-        max_payload: limit(limits.nats.payload),
-        max_leafnodes: limit(limits.leaf),
-    }
-}
-
-/// Sends `-ERR '<text>'` to another connection and closes it.
-fn close_with(client: &ClientHandle, text: &str, reason: CloseReason) {
-    tracing::info!(cid = client.cid, peer = %client.peer, %reason, "closing JWT user");
-    let mut line = bytes::BytesMut::new();
-    encode::encode_err(&mut line, text);
-    client.outbound.push_control_bytes(&line);
-    client.close(reason);
-}
-
-/// RFC 3339 UTC time of now, as nats-server's `ServerInfo.time`.
-fn humantime_now() -> String {
-    let (now, of_day) = clock();
-    let days = now.div_euclid(86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        of_day / 3600,
-        of_day / 60 % 60,
-        of_day % 60
-    )
 }

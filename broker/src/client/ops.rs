@@ -168,11 +168,8 @@ impl Connection {
             return Err(CloseReason::MaxAccountConnectionsExceeded);
         }
         self.handle.set_account(account.clone());
-        if let Some(max_payload) = account.limits.max_payload {
-            self.parser
-                .set_max_payload(max_payload.min(self.options.max_payload));
-        }
         self.account = account;
+        self.apply_limits();
         self.permissions = identity.permissions;
         {
             let mut description = super::handle::lock(&self.handle.description);
@@ -242,13 +239,6 @@ impl Connection {
             header_len,
             payload,
         };
-        if subject.starts_with("$SYS.") {
-            if let Some(operator) = self.server.operator_mode().cloned() {
-                if self.handle_claims_request(&operator, &message) {
-                    return Ok(());
-                }
-            }
-        }
         let origin = Origin::Client {
             publisher: &self.handle,
             echo: self.connect.echo,
@@ -296,7 +286,7 @@ impl Connection {
             }
         }
         // The stricter of the server's and the account's limit (0 = none).
-        let account_or_server = match self.account.limits.max_subscriptions {
+        let account_or_server = match self.account.limits().max_subscriptions {
             Some(account_max) if self.options.max_subscriptions == 0 => account_max.max(1),
             Some(account_max) => account_max.min(self.options.max_subscriptions),
             None => self.options.max_subscriptions,

@@ -1,8 +1,8 @@
 //! The resolver's system-account requests as pure functions: request
 //! subject and payload in, reply payload (nats-server's JSON shapes, from
 //! `accounts.go` `respondToUpdate`, `handleListRequest`,
-//! `handleDeleteRequest`) and the store's change out. Wiring them to
-//! subscriptions in the system account is the server's job.
+//! `handleDeleteRequest`) and the store's change out. The server's claims
+//! service (`crate::system::claims`) subscribes them in the system account.
 //!
 //! - `$SYS.REQ.CLAIMS.UPDATE`, `$SYS.REQ.ACCOUNT.<id>.CLAIMS.UPDATE` (and
 //!   the old `$SYS.ACCOUNT.<id>.CLAIMS.UPDATE`): payload an account JWT.
@@ -24,22 +24,37 @@ use super::validate::{check_times, TrustedOperators};
 
 /// `$SYS.REQ.CLAIMS.UPDATE`.
 pub const CLAIMS_UPDATE_SUBJECT: &str = "$SYS.REQ.CLAIMS.UPDATE";
-/// `$SYS.REQ.CLAIMS.LOOKUP` (account id in the payload).
+/// `$SYS.REQ.CLAIMS.LOOKUP` (account id in the payload; Starling only,
+/// nats-server has the per-account subject alone).
 pub const CLAIMS_LOOKUP_SUBJECT: &str = "$SYS.REQ.CLAIMS.LOOKUP";
 /// `$SYS.REQ.CLAIMS.LIST`.
 pub const CLAIMS_LIST_SUBJECT: &str = "$SYS.REQ.CLAIMS.LIST";
 /// `$SYS.REQ.CLAIMS.DELETE`.
 pub const CLAIMS_DELETE_SUBJECT: &str = "$SYS.REQ.CLAIMS.DELETE";
-/// The subjects to subscribe in the system account (wildcards included).
-pub const CLAIMS_SUBSCRIPTIONS: &[&str] = &[
-    CLAIMS_UPDATE_SUBJECT,
+/// `$SYS.REQ.ACCOUNT.<id>.CLAIMS.LOOKUP`, with `{account}` for the id.
+pub const ACCOUNT_LOOKUP_SUBJECT: &str = "$SYS.REQ.ACCOUNT.{account}.CLAIMS.LOOKUP";
+/// What the full resolver subscribes in the system account (nats-server
+/// `DirAccResolver.Start`), on every node: each node stores an update
+/// and answers it, so a push on any node reaches all of them.
+pub const FULL_RESOLVER_SUBSCRIPTIONS: &[&str] = &[
     "$SYS.REQ.ACCOUNT.*.CLAIMS.UPDATE",
     "$SYS.ACCOUNT.*.CLAIMS.UPDATE",
-    CLAIMS_LOOKUP_SUBJECT,
+    CLAIMS_UPDATE_SUBJECT,
     "$SYS.REQ.ACCOUNT.*.CLAIMS.LOOKUP",
     CLAIMS_LIST_SUBJECT,
     CLAIMS_DELETE_SUBJECT,
 ];
+/// What nats-server subscribes with another resolver (`resolver: MEMORY`,
+/// `accountClaimUpdate`): updates of accounts already loaded.
+pub const MEMORY_RESOLVER_SUBSCRIPTIONS: &[&str] = &[
+    "$SYS.REQ.ACCOUNT.*.CLAIMS.UPDATE",
+    "$SYS.ACCOUNT.*.CLAIMS.UPDATE",
+];
+
+/// The lookup subject for `account`.
+pub fn account_lookup_subject(account: &str) -> String {
+    ACCOUNT_LOOKUP_SUBJECT.replace("{account}", account)
+}
 
 /// A claims request, from its subject.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,7 +148,7 @@ impl ClaimsHandler<'_> {
     }
 
     /// nats-server's `respondToUpdate`.
-    fn respond(&self, account: &str, message: &str, error: Option<&JwtError>) -> Vec<u8> {
+    pub fn respond(&self, account: &str, message: &str, error: Option<&JwtError>) -> Vec<u8> {
         let mut body = Map::new();
         if !account.is_empty() {
             body.insert("account".into(), json!(account));

@@ -11,7 +11,9 @@ use super::claims::AccountClaims;
 use super::claims_requests::{ClaimsHandler, ClaimsOutcome, ClaimsRequest};
 use super::error::JwtError;
 use super::options::{OperatorOptions, ResolverOptions};
-use super::resolver::{AccountResolver, DirResolver, MemoryResolver};
+use super::resolver::{
+    AccountResolver, DirResolver, DirResolverOptions, MemoryResolver, StoreOutcome,
+};
 use super::validate::{
     account_of, authorize_user, decode_user, is_revoked, AuthorizedUser, ConnectProof,
     TrustedOperators,
@@ -23,6 +25,8 @@ use crate::client::{ClientHandle, ClientId};
 struct ConnectedUser {
     account: String,
     claims: super::claims::UserClaims,
+    /// The user's own `subs` limit (None = unlimited).
+    subs: Option<usize>,
     handle: Weak<ClientHandle>,
 }
 
@@ -52,6 +56,8 @@ impl JwtLogin {
 pub struct OperatorMode {
     trusted: TrustedOperators,
     resolver: Box<dyn AccountResolver>,
+    /// The full resolver's settings (None: `resolver: MEMORY`).
+    full_resolver: Option<DirResolverOptions>,
     system_account: Option<String>,
     users: Mutex<HashMap<ClientId, ConnectedUser>>,
 }
@@ -84,9 +90,14 @@ impl OperatorMode {
         let system_account = system_account
             .map(str::to_string)
             .or_else(|| trusted.system_account().map(str::to_string));
+        let full_resolver = match &options.resolver {
+            Some(ResolverOptions::Full(dir)) => Some(dir.clone()),
+            _ => None,
+        };
         Ok(OperatorMode {
             trusted,
             resolver,
+            full_resolver,
             system_account,
             users: Mutex::new(HashMap::new()),
         })
@@ -95,6 +106,61 @@ impl OperatorMode {
     /// The system account's public key, if any.
     pub fn system_account(&self) -> Option<&str> {
         self.system_account.as_deref()
+    }
+
+    /// The full resolver's settings; None with `resolver: MEMORY`.
+    pub fn full_resolver(&self) -> Option<&DirResolverOptions> {
+        self.full_resolver.as_ref()
+    }
+
+    /// Keeps an account JWT a peer sent (a lookup's answer, a sync pack
+    /// entry), once it checks out against the operators at `now` and is
+    /// the account named. Some(claims) when the stored JWT changed.
+    pub fn store_fetched(
+        &self,
+        account: &str,
+        token: &str,
+        now: i64,
+    ) -> Result<Option<AccountClaims>, JwtError> {
+        let claims = self.trusted.verify_account(token, now)?;
+        if claims.data.sub != account {
+            return Err(JwtError::Claims(
+                "subject does not match jwt content".into(),
+            ));
+        }
+        let data = &claims.data;
+        let outcome = self.resolver.store(account, token, data.iat, &data.jti)?;
+        Ok((outcome != StoreOutcome::Unchanged).then_some(claims))
+    }
+
+    /// The resolver's contents as `<pubkey>|<jwt>` entries, for a peer
+    /// whose store differs (nats-server `PackWalk`).
+    pub fn pack(&self) -> Vec<String> {
+        self.resolver
+            .list()
+            .into_iter()
+            .filter_map(|account| {
+                let token = self.resolver.fetch(&account).ok()?;
+                Some(format!("{account}|{token}"))
+            })
+            .collect()
+    }
+
+    /// A digest of the resolver's contents that does not depend on order
+    /// (as nats-server's store hash: the XOR of each JWT's SHA-256), so two
+    /// nodes compare stores in one message.
+    pub fn store_hash(&self) -> [u8; 32] {
+        let mut hash = [0u8; 32];
+        for account in self.resolver.list() {
+            let Ok(token) = self.resolver.fetch(&account) else {
+                continue;
+            };
+            let digest = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
+            for (byte, other) in hash.iter_mut().zip(digest.as_ref()) {
+                *byte ^= other;
+            }
+        }
+        hash
     }
 
     /// The account's claims from the resolver, checked against the
@@ -128,6 +194,7 @@ impl OperatorMode {
             ConnectedUser {
                 account: login.user.account.clone(),
                 claims: login.user.claims.clone(),
+                subs: usize::try_from(login.user.permission_limits.limits.nats.subs).ok(),
                 handle: Arc::downgrade(handle),
             },
         );
@@ -143,6 +210,12 @@ impl OperatorMode {
     pub fn account_of_client(&self, cid: ClientId) -> Option<String> {
         let users = self.users.lock().unwrap_or_else(|e| e.into_inner());
         users.get(&cid).map(|user| user.account.clone())
+    }
+
+    /// A connected JWT user's own `subs` limit (None = unlimited).
+    pub fn user_subscription_limit(&self, cid: ClientId) -> Option<usize> {
+        let users = self.users.lock().unwrap_or_else(|e| e.into_inner());
+        users.get(&cid).and_then(|user| user.subs)
     }
 
     /// Connections of `account` that `claims` (its new JWT) revokes.
@@ -174,12 +247,84 @@ impl OperatorMode {
         server: &serde_json::Value,
         now: i64,
     ) -> ClaimsOutcome {
+        self.claims_handler(server).handle(request, payload, now)
+    }
+
+    /// The claims request handler over this resolver; `server` is this
+    /// server's `ServerInfo` JSON for replies.
+    pub fn claims_handler<'a>(&'a self, server: &'a serde_json::Value) -> ClaimsHandler<'a> {
         ClaimsHandler {
             trusted: &self.trusted,
             resolver: self.resolver.as_ref(),
             system_account: self.system_account.as_deref(),
             server,
         }
-        .handle(request, payload, now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jwt::mint::{self, unix_now};
+
+    fn memory_mode(operator: &mint::Minted<super::super::OperatorClaims>) -> OperatorMode {
+        let options = OperatorOptions {
+            operators: vec![operator.jwt.clone()],
+            resolver: Some(ResolverOptions::Memory),
+            preload: Vec::new(),
+        };
+        OperatorMode::start(&options, None, unix_now()).expect("operator mode")
+    }
+
+    #[test]
+    fn fetched_jwts_are_checked_kept_once_and_packed() {
+        let operator = mint::operator("op", |_| {});
+        let mode = memory_mode(&operator);
+        let first = mint::account(&operator.key, "A", |_| {});
+        let second = mint::account(&operator.key, "B", |_| {});
+        let a = first.key.public_key();
+        let b = second.key.public_key();
+        let empty = mode.store_hash();
+
+        assert!(mode
+            .store_fetched(&a, &first.jwt, unix_now())
+            .expect("kept")
+            .is_some());
+        assert!(
+            mode.store_fetched(&a, &first.jwt, unix_now())
+                .expect("same")
+                .is_none(),
+            "the same JWT again changes nothing"
+        );
+        assert!(
+            mode.store_fetched(&b, &first.jwt, unix_now()).is_err(),
+            "wrong account"
+        );
+        let stranger = mint::operator("other", |_| {});
+        let forged = mint::account(&stranger.key, "C", |_| {});
+        assert!(mode
+            .store_fetched(&forged.key.public_key(), &forged.jwt, unix_now())
+            .is_err());
+
+        let one = mode.store_hash();
+        assert_ne!(one, empty);
+        mode.store_fetched(&b, &second.jwt, unix_now())
+            .expect("kept");
+        let mut pack = mode.pack();
+        pack.sort();
+        let mut expected = vec![format!("{a}|{}", first.jwt), format!("{b}|{}", second.jwt)];
+        expected.sort();
+        assert_eq!(pack, expected);
+
+        // The digest does not depend on the order the JWTs arrived in.
+        let other = memory_mode(&operator);
+        other
+            .store_fetched(&b, &second.jwt, unix_now())
+            .expect("kept");
+        assert_ne!(other.store_hash(), mode.store_hash());
+        other
+            .store_fetched(&a, &first.jwt, unix_now())
+            .expect("kept");
+        assert_eq!(other.store_hash(), mode.store_hash());
     }
 }

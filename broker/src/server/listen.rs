@@ -135,6 +135,7 @@ impl Server {
             .and_then(|listener| listener.local_addr().ok())
             .map_or(0, |addr| addr.port());
         tracker.spawn(crate::system::run(state.clone(), http_port));
+        tracker.spawn(crate::system::claims::run(state.clone()));
         if let Some(listener) = monitor_listener {
             tracker.spawn(monitor::serve(state.clone(), listener));
         }

@@ -106,6 +106,9 @@ pub struct ServerState {
     /// The server's own subscriptions in the index (left out of the
     /// client subscription count).
     internal_subscriptions: std::sync::atomic::AtomicUsize,
+    /// Account lookups across the cluster, once the claims service runs
+    /// with the full resolver.
+    pub account_lookups: OnceLock<Arc<crate::system::lookup::AccountLookups>>,
 }
 
 impl std::fmt::Debug for ServerState {
@@ -150,6 +153,7 @@ impl ServerState {
             operator: OnceLock::new(),
             system_events: OnceLock::new(),
             internal_subscriptions: std::sync::atomic::AtomicUsize::new(0),
+            account_lookups: OnceLock::new(),
         }
     }
 

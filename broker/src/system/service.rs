@@ -104,19 +104,42 @@ pub async fn run(server: Arc<ServerState>, http_port: u16) {
     }
 }
 
+/// This server's `ServerInfo` (the `server` of every system message).
+pub(super) fn server_info(server: &ServerState, seq: u64) -> ServerInfo {
+    let options = server.options();
+    ServerInfo {
+        name: server.server_name(),
+        host: options.host.clone(),
+        id: server.server_id.clone(),
+        cluster: server.cluster.get().map(|c| c.name().to_string()),
+        ver: NATS_COMPATIBLE_VERSION,
+        seq,
+        jetstream: false,
+        time: rfc3339(SystemTime::now()),
+    }
+}
+
+/// Publishes `payload` on `subject` in `account` from the server itself.
+pub(super) fn publish_bytes(
+    server: &ServerState,
+    account: &Account,
+    subject: &str,
+    payload: &[u8],
+) {
+    let message = Message {
+        subject,
+        reply: None,
+        header_len: None,
+        payload,
+    };
+    let mut batch = Batch::default();
+    router::route(server, account, Origin::Internal, &message, &mut batch);
+    batch.finish(server, None);
+}
+
 impl Service {
     fn server_info(&self) -> ServerInfo {
-        let options = self.server.options();
-        ServerInfo {
-            name: self.server.server_name(),
-            host: options.host.clone(),
-            id: self.server.server_id.clone(),
-            cluster: self.server.cluster.get().map(|c| c.name().to_string()),
-            ver: NATS_COMPATIBLE_VERSION,
-            seq: self.seq.fetch_add(1, Ordering::Relaxed) + 1,
-            jetstream: false,
-            time: rfc3339(SystemTime::now()),
-        }
+        server_info(&self.server, self.seq.fetch_add(1, Ordering::Relaxed) + 1)
     }
 
     /// Publish `body` as JSON on `subject` in `account`.
@@ -128,21 +151,7 @@ impl Service {
                 return;
             }
         };
-        let message = Message {
-            subject,
-            reply: None,
-            header_len: None,
-            payload: &payload,
-        };
-        let mut batch = Batch::default();
-        router::route(
-            &self.server,
-            account,
-            Origin::Internal,
-            &message,
-            &mut batch,
-        );
-        batch.finish(&self.server, None);
+        publish_bytes(&self.server, account, subject, &payload);
     }
 
     fn admits(&self, body: &[u8]) -> bool {
