@@ -1,0 +1,42 @@
+//! The JetStream API's JSON (`$JS.API.*`), as nats-server writes and reads it.
+//!
+//! - [`error`]: [`ApiError`] and the error codes clients branch on.
+//! - [`response`]: the `{"type": ..., ...}` envelope of every reply.
+//! - [`stream_config`]: [`StreamConfig`], its defaults and checks.
+//! - [`stream`]: stream info/state, and the stream requests and responses.
+//! - [`account`]: `$JS.API.INFO`.
+
+pub mod account;
+pub mod error;
+pub mod response;
+pub mod stream;
+pub mod stream_config;
+
+pub use account::{AccountInfo, AccountLimits, ApiStats};
+pub use error::ApiError;
+pub use response::{encode_error, encode_response};
+pub use stream::{
+    MsgDeleteRequest, MsgGetRequest, PagedRequest, PurgeRequest, PurgeResponse, StoredMessage,
+    StreamInfo, StreamInfoRequest, StreamState,
+};
+pub use stream_config::{
+    Compression, ConsumerLimits, DiscardPolicy, RetentionPolicy, StorageType, StreamConfig,
+};
+
+/// The API subject prefix (no domain).
+pub const API_PREFIX: &str = "$JS.API";
+
+/// Most names a `*.NAMES` response holds (nats-server `JSApiNamesLimit`).
+pub const NAMES_LIMIT: usize = 1024;
+
+/// Most infos a `*.LIST` response holds (nats-server `JSApiListLimit`).
+pub const LIST_LIMIT: usize = 256;
+
+/// Parse a request body: empty (or only whitespace) means "no arguments"
+/// and gives the default, as nats-server accepts.
+pub fn parse_request<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|error| ApiError::invalid_json(&error.to_string()))
+}
