@@ -4,7 +4,7 @@
 //! - [`response`]: the `{"type": ..., ...}` envelope of every reply.
 //! - [`stream_config`]: [`StreamConfig`], its defaults and checks.
 //! - [`stream`]: stream info/state, and the stream requests and responses.
-//! - [`account`]: `$JS.API.INFO`.
+//! - [`account`]: the `$JS.API.INFO` response.
 
 pub mod account;
 pub mod error;
