@@ -33,10 +33,46 @@ pub const NAMES_LIMIT: usize = 1024;
 pub const LIST_LIMIT: usize = 256;
 
 /// Parse a request body: empty (or only whitespace) means "no arguments"
-/// and gives the default, as nats-server accepts.
+/// and gives the default, as nats-server accepts. A `null` anywhere in an
+/// object means "not set" (Go's decoder leaves the field at its zero
+/// value; clients send `"consumer_limits": null` and the like).
 pub fn parse_request<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    serde_json::from_slice(body).map_err(|error| ApiError::invalid_json(&error.to_string()))
+    let mut value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|error| ApiError::invalid_json(&error.to_string()))?;
+    if value.is_null() {
+        return Ok(T::default());
+    }
+    drop_nulls(&mut value);
+    serde_json::from_value(value).map_err(|error| ApiError::invalid_json(&error.to_string()))
+}
+
+/// Remove `null` members from every object in `value`.
+fn drop_nulls(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            map.retain(|_, member| !member.is_null());
+            map.values_mut().for_each(drop_nulls);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(drop_nulls),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_bodies_and_nulls_are_defaults() {
+        let config: StreamConfig = parse_request(b"").unwrap();
+        assert_eq!(config, StreamConfig::default());
+        let config: StreamConfig =
+            parse_request(br#"{"name":"S","consumer_limits":null,"retention":null}"#).unwrap();
+        assert_eq!(config.name, "S");
+        assert_eq!(parse_request::<StreamConfig>(b"null").unwrap(), StreamConfig::default());
+        assert_eq!(parse_request::<StreamConfig>(b"{").err().map(|e| e.err_code), Some(10025));
+    }
 }
