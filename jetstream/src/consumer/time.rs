@@ -216,7 +216,7 @@ mod tests {
         assert_eq!(format_rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(
             format_rfc3339(1_796_285_879_591_163_660),
-            "2026-12-03T09:37:59.59116366Z"
+            "2026-12-03T08:17:59.59116366Z"
         );
         assert_eq!(format_rfc3339(-1), "1969-12-31T23:59:59.999999999Z");
         assert_eq!(format_rfc3339(951_782_400_000_000_000), "2000-02-29T00:00:00Z");
@@ -232,7 +232,7 @@ mod tests {
             Some(0),
             "an offset is subtracted"
         );
-        assert_eq!(parse_rfc3339("0001-01-01T00:00:00Z"), Some(-62_135_596_800_000_000_000));
+        assert_eq!(parse_rfc3339("0001-01-01T00:00:00Z"), None, "outside i64 nanoseconds");
         assert_eq!(parse_rfc3339("1970-13-01T00:00:00Z"), None);
         assert_eq!(parse_rfc3339("1970-01-01T00:00:00"), None);
         assert_eq!(parse_rfc3339("garbage"), None);
