@@ -140,8 +140,7 @@ impl Consumer {
                 }
                 skip.next += 1;
             }
-            self.next_seq = self.next_seq.max(skip.resume);
-            self.skip = None;
+            self.finish_skip_list();
         }
         while let Some(seq) = self.filters.next_seq(store, self.next_seq) {
             match store.load_msg(seq) {
@@ -219,6 +218,22 @@ impl Consumer {
             self.set_deadline(seq, deadline);
         }
         self.last_delivery_at = Some(now);
+        if self
+            .skip
+            .as_ref()
+            .is_some_and(|skip| skip.next >= skip.entries.len())
+        {
+            self.finish_skip_list();
+        }
+    }
+
+    /// The skip list is done: continue at its `resume` and record the
+    /// messages passed over as delivered, as nats-server does.
+    fn finish_skip_list(&mut self) {
+        if let Some(skip) = self.skip.take() {
+            self.next_seq = self.next_seq.max(skip.resume);
+            self.state.record_skipped(skip.resume.saturating_sub(1));
+        }
     }
 }
 

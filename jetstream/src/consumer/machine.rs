@@ -84,15 +84,16 @@ impl Consumer {
         consumer
     }
 
-    /// A consumer resumed from a persisted state: deliveries continue after
-    /// `delivered`, and each pending message's ack wait runs from its
-    /// recorded timestamp.
+    /// A consumer resumed from a persisted state at `now`: deliveries
+    /// continue after `delivered`, and each pending message's ack wait runs
+    /// from its recorded timestamp (those already over are due at once).
     pub fn restore(
         stream_name: &str,
         name: &str,
         config: ConsumerConfig,
         created: i64,
         state: ConsumerState,
+        now: i64,
     ) -> Consumer {
         let filters = Filters::of(&config);
         let mut consumer = Consumer::empty(stream_name, name, config, filters, created);
@@ -109,6 +110,7 @@ impl Consumer {
         for (seq, deadline) in waits {
             consumer.set_deadline(seq, deadline);
         }
+        consumer.expire_deadlines(now);
         consumer
     }
 
@@ -302,6 +304,10 @@ impl Consumer {
                         .record_wait_start(stream_seq, deadline.saturating_sub(wait));
                     self.set_deadline(stream_seq, deadline);
                 } else {
+                    // Stored as "ack wait over now", so a restore finds it due.
+                    let wait = self.ack_wait_for(self.state.delivery_count(stream_seq));
+                    self.state
+                        .record_wait_start(stream_seq, now.saturating_sub(wait));
                     self.make_due(stream_seq);
                 }
                 true

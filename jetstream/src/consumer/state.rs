@@ -99,6 +99,16 @@ impl ConsumerState {
         self.recompute_ack_floor();
     }
 
+    /// Messages up to `stream_seq` were passed over without a delivery
+    /// (the end of a last-per-subject skip list, nats `updateSkipped`), so
+    /// a restart resumes after them.
+    pub fn record_skipped(&mut self, stream_seq: u64) {
+        if stream_seq > self.delivered.stream {
+            self.delivered.stream = stream_seq;
+            self.recompute_ack_floor();
+        }
+    }
+
     /// Move a pending message's ack wait start (`+WPI`, `-NAK` with delay).
     pub fn record_wait_start(&mut self, stream_seq: u64, timestamp: i64) {
         if let Some(pending) = self.pending.get_mut(&stream_seq) {

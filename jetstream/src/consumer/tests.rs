@@ -318,7 +318,7 @@ fn restore_resumes_deliveries_and_deadlines() {
     let Ok(state) = ConsumerState::decode(&encoded) else {
         panic!("state did not decode");
     };
-    let mut restored = Consumer::restore("S", "C", consumer.config().clone(), 0, state);
+    let mut restored = Consumer::restore("S", "C", consumer.config().clone(), 0, state, 0);
     let before = consumer.info(&store, 0);
     let after = restored.info(&store, 0);
     let sequences = |info: &crate::api::consumer::ConsumerInfo| {
