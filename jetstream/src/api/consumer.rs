@@ -328,7 +328,9 @@ impl ConsumerConfig {
 
     /// True when a durable name is set.
     pub fn is_durable(&self) -> bool {
-        self.durable_name.as_deref().is_some_and(|name| !name.is_empty())
+        self.durable_name
+            .as_deref()
+            .is_some_and(|name| !name.is_empty())
     }
 }
 
@@ -449,7 +451,11 @@ pub struct CreateConsumerRequest {
     #[serde(default, skip_serializing_if = "is_default_action")]
     pub action: ConsumerAction,
     /// Refuse instead of adjusting values (2.11).
-    #[serde(default, deserialize_with = "null_default", skip_serializing_if = "is_false")]
+    #[serde(
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "is_false"
+    )]
     pub pedantic: bool,
 }
 
@@ -526,11 +532,17 @@ impl CreateSubject {
     /// Check the request against the subject as nats-server does
     /// (`jsConsumerCreateRequest`) and return its config with the name
     /// from the subject applied.
-    pub fn resolve(&self, request: &CreateConsumerRequest) -> Result<ConsumerConfig, ConsumerError> {
+    pub fn resolve(
+        &self,
+        request: &CreateConsumerRequest,
+    ) -> Result<ConsumerConfig, ConsumerError> {
         if request.stream_name != self.stream() {
             return Err(ConsumerError::StreamMismatch);
         }
-        let mut config = request.config.clone().ok_or(ConsumerError::ConfigRequired)?;
+        let mut config = request
+            .config
+            .clone()
+            .ok_or(ConsumerError::ConfigRequired)?;
         let durable = config.durable_name.clone().filter(|name| !name.is_empty());
         match self {
             CreateSubject::LegacyEphemeral { .. } => {

@@ -74,11 +74,20 @@ fn info_has_the_fields_clients_read() {
         ts: 0,
     };
     let json = serde_json::to_value(&info).unwrap_or_default();
-    assert_eq!(json["delivered"], serde_json::json!({"consumer_seq":0,"stream_seq":0}));
+    assert_eq!(
+        json["delivered"],
+        serde_json::json!({"consumer_seq":0,"stream_seq":0})
+    );
     assert_eq!(json["ack_floor"]["last_active"], "1970-01-01T00:00:00Z");
     assert_eq!(json["created"], "1970-01-01T00:00:00Z");
     assert_eq!(json["cluster"], serde_json::json!({"leader":"n1"}));
-    for key in ["num_ack_pending", "num_redelivered", "num_waiting", "num_pending", "ts"] {
+    for key in [
+        "num_ack_pending",
+        "num_redelivered",
+        "num_waiting",
+        "num_pending",
+        "ts",
+    ] {
         assert!(json.get(key).is_some(), "{key}");
     }
     assert!(json.get("paused").is_none());
@@ -121,30 +130,54 @@ fn create_subject_forms() {
         Err(crate::consumer::ConsumerError::DurableNameNotInSubject)
     );
     assert_eq!(parse("$JS.API.CONSUMER.INFO.S.C"), Ok(None));
-    assert_eq!(parse("$JS.API.CONSUMER.CREATE..C"), Err(crate::consumer::ConsumerError::BadRequest));
+    assert_eq!(
+        parse("$JS.API.CONSUMER.CREATE..C"),
+        Err(crate::consumer::ConsumerError::BadRequest)
+    );
 }
 
 #[test]
 fn create_subject_and_body_must_agree() {
-    let request = |config: &str| parse_request(&format!(r#"{{"stream_name":"S","config":{config}}}"#));
+    let request =
+        |config: &str| parse_request(&format!(r#"{{"stream_name":"S","config":{config}}}"#));
     let code = |subject: &str, config: &str| -> Result<ConsumerConfig, u16> {
         let Ok(Some(parsed)) = CreateSubject::parse(subject) else {
             return Err(0);
         };
-        parsed.resolve(&request(config)).map_err(|error| error.err_code())
+        parsed
+            .resolve(&request(config))
+            .map_err(|error| error.err_code())
     };
-    assert_eq!(code("CONSUMER.CREATE.S.C", r#"{"durable_name":"X"}"#), Err(10017));
-    assert_eq!(code("CONSUMER.CREATE.S.C.a", r#"{"filter_subject":"b"}"#), Err(10131));
-    assert_eq!(code("CONSUMER.CREATE.S.C.a", r#"{"filter_subjects":["a"]}"#), Err(10137));
-    assert_eq!(code("CONSUMER.CREATE.S", r#"{"durable_name":"D"}"#), Err(10020));
+    assert_eq!(
+        code("CONSUMER.CREATE.S.C", r#"{"durable_name":"X"}"#),
+        Err(10017)
+    );
+    assert_eq!(
+        code("CONSUMER.CREATE.S.C.a", r#"{"filter_subject":"b"}"#),
+        Err(10131)
+    );
+    assert_eq!(
+        code("CONSUMER.CREATE.S.C.a", r#"{"filter_subjects":["a"]}"#),
+        Err(10137)
+    );
+    assert_eq!(
+        code("CONSUMER.CREATE.S", r#"{"durable_name":"D"}"#),
+        Err(10020)
+    );
     assert_eq!(code("CONSUMER.DURABLE.CREATE.S.D", r#"{}"#), Err(10018));
-    assert_eq!(code("CONSUMER.DURABLE.CREATE.S.D", r#"{"durable_name":"E"}"#), Err(10017));
+    assert_eq!(
+        code("CONSUMER.DURABLE.CREATE.S.D", r#"{"durable_name":"E"}"#),
+        Err(10017)
+    );
     assert_eq!(code("CONSUMER.CREATE.T.C", r#"{}"#), Err(10056));
     let missing = CreateSubject::parse("CONSUMER.CREATE.S.C")
         .ok()
         .flatten()
         .map(|subject| subject.resolve(&parse_request(r#"{"stream_name":"S"}"#)));
-    assert_eq!(missing, Some(Err(crate::consumer::ConsumerError::ConfigRequired)));
+    assert_eq!(
+        missing,
+        Some(Err(crate::consumer::ConsumerError::ConfigRequired))
+    );
     let named = code("CONSUMER.CREATE.S.C.a", r#"{"filter_subject":"a"}"#);
     assert_eq!(named.map(|config| config.name), Ok(Some("C".into())));
 }

@@ -195,13 +195,17 @@ mod tests {
 
     #[test]
     fn v1_subject_matches_the_one_measured_from_nats_server() {
-        assert_eq!(reply().subject(), "$JS.ACK.ORDERS.C1.1.1.1.1796285879591163660.0");
+        assert_eq!(
+            reply().subject(),
+            "$JS.ACK.ORDERS.C1.1.1.1.1796285879591163660.0"
+        );
         assert_eq!(AckReply::parse(&reply().subject()), Some(reply()));
     }
 
     #[test]
     fn v2_subject_with_domain_and_hash_parses() {
-        let parsed = AckReply::parse("$JS.ACK.hub.ACCHASH.ORDERS.C1.1.1.1.1796285879591163660.0.tok");
+        let parsed =
+            AckReply::parse("$JS.ACK.hub.ACCHASH.ORDERS.C1.1.1.1.1796285879591163660.0.tok");
         assert_eq!(parsed, Some(reply()));
     }
 
@@ -226,15 +230,30 @@ mod tests {
         assert_eq!(AckKind::parse(b"-NAK"), Some(AckKind::Nak { delay: 0 }));
         assert_eq!(
             AckKind::parse(b"-NAK {\"delay\": 2000000000}"),
-            Some(AckKind::Nak { delay: 2_000_000_000 })
+            Some(AckKind::Nak {
+                delay: 2_000_000_000
+            })
         );
-        assert_eq!(AckKind::parse(b"-NAK 1m30s"), Some(AckKind::Nak { delay: 90_000_000_000 }));
-        assert_eq!(AckKind::parse(b"-NAK {bad json"), Some(AckKind::Nak { delay: 0 }));
+        assert_eq!(
+            AckKind::parse(b"-NAK 1m30s"),
+            Some(AckKind::Nak {
+                delay: 90_000_000_000
+            })
+        );
+        assert_eq!(
+            AckKind::parse(b"-NAK {bad json"),
+            Some(AckKind::Nak { delay: 0 })
+        );
         assert_eq!(AckKind::parse(b"+WPI"), Some(AckKind::Progress));
-        assert_eq!(AckKind::parse(b"+TERM"), Some(AckKind::Term { reason: None }));
+        assert_eq!(
+            AckKind::parse(b"+TERM"),
+            Some(AckKind::Term { reason: None })
+        );
         assert_eq!(
             AckKind::parse(b"+TERM bad payload"),
-            Some(AckKind::Term { reason: Some("bad payload".into()) })
+            Some(AckKind::Term {
+                reason: Some("bad payload".into())
+            })
         );
         let Some(AckKind::Next(request)) = AckKind::parse(b"+NXT {\"batch\":5}") else {
             panic!("+NXT not parsed");

@@ -45,7 +45,9 @@ pub enum Retention {
 /// A zero limit means none.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StreamContext {
-    /// The stream's subjects (empty for a mirror or a sourcing stream: filters unchecked).
+    /// The stream's subjects (a deliver subject they capture is a cycle).
+    /// Filters outside them are accepted: measured, nats-server 2.15.1
+    /// creates such a consumer (10093 is no longer returned).
     pub subjects: Vec<String>,
     /// The stream's retention.
     pub retention: Retention,
@@ -96,7 +98,10 @@ pub fn apply_defaults(config: &mut ConsumerConfig, stream: &StreamContext) {
     }
     if config.max_ack_pending == 0 && config.ack_policy != AckPolicy::None {
         let mut limit = DEFAULT_MAX_ACK_PENDING;
-        for cap in [stream.server_max_ack_pending, stream.account_max_ack_pending] {
+        for cap in [
+            stream.server_max_ack_pending,
+            stream.account_max_ack_pending,
+        ] {
             if cap > 0 && cap < limit {
                 limit = cap;
             }
@@ -124,7 +129,10 @@ pub fn check_name(name: &str, what: &str) -> Result<(), ConsumerError> {
     if name.len() > MAX_NAME_LEN {
         return Err(ConsumerError::NameTooLong);
     }
-    if name.is_empty() || name.contains(['.', '*', '>', '\\', '/']) || name.contains(char::is_whitespace) {
+    if name.is_empty()
+        || name.contains(['.', '*', '>', '\\', '/'])
+        || name.contains(char::is_whitespace)
+    {
         return Err(ConsumerError::InvalidName(format!(
             "{what} can not contain '.', '*', '>', '\\', '/'"
         )));
@@ -138,7 +146,11 @@ pub fn validate(config: &ConsumerConfig, stream: &StreamContext) -> Result<(), C
     if let Some(name) = config.name.as_deref().filter(|name| !name.is_empty()) {
         check_name(name, "consumer name")?;
     }
-    if let Some(durable) = config.durable_name.as_deref().filter(|name| !name.is_empty()) {
+    if let Some(durable) = config
+        .durable_name
+        .as_deref()
+        .filter(|name| !name.is_empty())
+    {
         check_name(durable, "consumer durable name")?;
     }
     if config.num_replicas > 0 && config.num_replicas > stream.replicas {
@@ -163,7 +175,11 @@ pub fn validate(config: &ConsumerConfig, stream: &StreamContext) -> Result<(), C
     if backoffs > 0 && config.max_deliver != -1 && backoffs > config.max_deliver {
         return Err(MaxDeliverBackoff);
     }
-    if config.description.as_ref().is_some_and(|text| text.len() > MAX_DESCRIPTION_LEN) {
+    if config
+        .description
+        .as_ref()
+        .is_some_and(|text| text.len() > MAX_DESCRIPTION_LEN)
+    {
         return Err(DescriptionTooLong);
     }
     if config.is_pull() {
@@ -187,7 +203,7 @@ pub fn validate(config: &ConsumerConfig, stream: &StreamContext) -> Result<(), C
             stream.stream_inactive_threshold,
         )));
     }
-    validate_filters(config, stream)?;
+    validate_filters(config)?;
     validate_start(config)?;
     if !config.sample_freq.is_empty() {
         let digits = config.sample_freq.trim_end_matches('%');
@@ -221,7 +237,11 @@ fn validate_push(config: &ConsumerConfig, stream: &StreamContext) -> Result<(), 
     if !is_valid_subject(deliver) {
         return Err(InvalidDeliverSubject);
     }
-    if stream.subjects.iter().any(|subject| is_subset(deliver, subject)) {
+    if stream
+        .subjects
+        .iter()
+        .any(|subject| is_subset(deliver, subject))
+    {
         return Err(DeliverCycle);
     }
     if config.max_waiting != 0 {
@@ -268,7 +288,7 @@ fn validate_pull(config: &ConsumerConfig, stream: &StreamContext) -> Result<(), 
     Ok(())
 }
 
-fn validate_filters(config: &ConsumerConfig, stream: &StreamContext) -> Result<(), ConsumerError> {
+fn validate_filters(config: &ConsumerConfig) -> Result<(), ConsumerError> {
     use ConsumerError::*;
     if !config.filter_subject.is_empty() && !config.filter_subjects.is_empty() {
         return Err(DuplicateFilterSubjects);
@@ -288,13 +308,6 @@ fn validate_filters(config: &ConsumerConfig, stream: &StreamContext) -> Result<(
             if inner != outer && is_subset(subject, other) {
                 return Err(OverlappingSubjectFilters);
             }
-        }
-        let captured = stream
-            .subjects
-            .iter()
-            .any(|stream_subject| subjects_collide(subject, stream_subject));
-        if !stream.subjects.is_empty() && !captured {
-            return Err(FilterNotSubset);
         }
     }
     Ok(())
@@ -456,9 +469,11 @@ pub fn check_work_queue(
         if filters.is_empty() || other_filters.is_empty() {
             return Err(ConsumerError::WorkQueueMultipleUnfiltered);
         }
-        let overlap = filters
-            .iter()
-            .any(|mine| other_filters.iter().any(|theirs| subjects_collide(mine, theirs)));
+        let overlap = filters.iter().any(|mine| {
+            other_filters
+                .iter()
+                .any(|theirs| subjects_collide(mine, theirs))
+        });
         if overlap {
             return Err(ConsumerError::WorkQueueConsumerNotUnique);
         }

@@ -211,8 +211,13 @@ impl Consumer {
             self.next_seq = seq + 1;
         }
         let policy = self.config.ack_policy;
-        self.state
-            .record_delivery(delivery.consumer_seq, seq, delivery.delivery_count, now, policy);
+        self.state.record_delivery(
+            delivery.consumer_seq,
+            seq,
+            delivery.delivery_count,
+            now,
+            policy,
+        );
         if policy != AckPolicy::None {
             let deadline = now.saturating_add(self.ack_wait_for(delivery.delivery_count));
             self.set_deadline(seq, deadline);

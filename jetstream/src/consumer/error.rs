@@ -39,7 +39,8 @@ pub enum ConsumerError {
     OverlappingSubjectFilters,
     /// 10139: an empty string in `filter_subjects`.
     EmptyFilter,
-    /// 10093: a filter matches none of the stream's subjects.
+    /// 10093: a filter matches none of the stream's subjects (nats-server 2.15.1
+    /// no longer returns it for a consumer; kept for sources and mirrors).
     FilterNotSubset,
     /// 10102: name longer than 255.
     NameTooLong,

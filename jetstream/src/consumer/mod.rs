@@ -26,9 +26,8 @@ pub mod time;
 
 pub use ack::{AckKind, AckReply};
 pub use config::{
-    apply_defaults, check_name, check_update, check_work_queue, validate, Retention,
-    StreamContext, DEFAULT_ACK_WAIT, DEFAULT_INACTIVE_THRESHOLD, DEFAULT_MAX_ACK_PENDING,
-    DEFAULT_MAX_WAITING,
+    apply_defaults, check_name, check_update, check_work_queue, validate, Retention, StreamContext,
+    DEFAULT_ACK_WAIT, DEFAULT_INACTIVE_THRESHOLD, DEFAULT_MAX_ACK_PENDING, DEFAULT_MAX_WAITING,
 };
 pub use deliver::Delivery;
 pub use error::ConsumerError;
@@ -38,6 +37,6 @@ pub use serve::Outbound;
 pub use state::{ConsumerState, Pending, SequencePair, StateError};
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod model_tests;
+#[cfg(test)]
+mod tests;

@@ -63,7 +63,11 @@ struct Setup {
 }
 
 fn setup() -> impl Strategy<Value = Setup> {
-    let policy = prop_oneof![Just(AckPolicy::None), Just(AckPolicy::All), Just(AckPolicy::Explicit)];
+    let policy = prop_oneof![
+        Just(AckPolicy::None),
+        Just(AckPolicy::All),
+        Just(AckPolicy::Explicit)
+    ];
     let filters = prop_oneof![
         Just(vec![]),
         Just(vec!["a.*".to_string()]),
@@ -89,7 +93,17 @@ fn setup() -> impl Strategy<Value = Setup> {
         proptest::collection::vec(0..SUBJECTS.len(), 0..8),
     )
         .prop_map(
-            |(policy, filters, deliver, start_seq, max_deliver, max_ack_pending, ack_wait, backoff, initial)| Setup {
+            |(
+                policy,
+                filters,
+                deliver,
+                start_seq,
+                max_deliver,
+                max_ack_pending,
+                ack_wait,
+                backoff,
+                initial,
+            )| Setup {
                 policy,
                 filters,
                 deliver,
@@ -150,7 +164,10 @@ impl Model {
         };
         match &self.skip {
             Some((entries, resume)) => {
-                entries.iter().filter(|seq| self.present.contains_key(seq)).count() as u64
+                entries
+                    .iter()
+                    .filter(|seq| self.present.contains_key(seq))
+                    .count() as u64
                     + count_from(*resume)
             }
             None => count_from(self.next),
@@ -192,11 +209,16 @@ impl Model {
     }
 
     fn make_due(&mut self, seq: u64) {
-        let Some(pending) = self.pending.get_mut(&seq) else { return };
+        let Some(pending) = self.pending.get_mut(&seq) else {
+            return;
+        };
         if self.max_deliver > 0 && pending.deliveries >= self.max_deliver as u64 {
             let deliveries = pending.deliveries;
             self.pending.remove(&seq);
-            self.events.push(ConsumerEvent::MaxDeliveries { stream_seq: seq, deliveries });
+            self.events.push(ConsumerEvent::MaxDeliveries {
+                stream_seq: seq,
+                deliveries,
+            });
         } else {
             pending.deadline = None;
         }
@@ -239,7 +261,14 @@ impl Model {
         if self.policy != AckPolicy::None {
             let deadline = Some(self.now + self.wait(1));
             let consumer_seq = self.delivered_consumer;
-            self.pending.insert(seq, ModelPending { consumer_seq, deliveries: 1, deadline });
+            self.pending.insert(
+                seq,
+                ModelPending {
+                    consumer_seq,
+                    deliveries: 1,
+                    deadline,
+                },
+            );
         }
     }
 
@@ -269,19 +298,37 @@ fn check_same(consumer: &Consumer, model: &Model, store: &MemStore) -> Result<()
         (model.delivered_consumer, model.delivered_stream),
         "delivered"
     );
-    prop_assert_eq!((info.ack_floor.consumer_seq, info.ack_floor.stream_seq), model.floor(), "ack floor");
-    prop_assert_eq!(info.num_ack_pending, model.pending.len() as u64, "num_ack_pending");
+    prop_assert_eq!(
+        (info.ack_floor.consumer_seq, info.ack_floor.stream_seq),
+        model.floor(),
+        "ack floor"
+    );
+    prop_assert_eq!(
+        info.num_ack_pending,
+        model.pending.len() as u64,
+        "num_ack_pending"
+    );
     let redelivered = model.pending.values().filter(|p| p.deliveries > 1).count() as u64;
     prop_assert_eq!(info.num_redelivered, redelivered, "num_redelivered");
     prop_assert_eq!(info.num_pending, model.num_pending(), "num_pending");
     prop_assert_eq!(info.num_waiting, 0);
     for (seq, pending) in &model.pending {
-        prop_assert_eq!(consumer.state.delivery_count(*seq), pending.deliveries, "deliveries of {}", seq);
+        prop_assert_eq!(
+            consumer.state.delivery_count(*seq),
+            pending.deliveries,
+            "deliveries of {}",
+            seq
+        );
         let queued = consumer.redeliver_set.contains(seq);
         match pending.deadline {
             Some(deadline) => {
                 prop_assert!(!queued, "{} should be waiting", seq);
-                prop_assert_eq!(consumer.deadline_of.get(seq).copied(), Some(deadline), "deadline of {}", seq);
+                prop_assert_eq!(
+                    consumer.deadline_of.get(seq).copied(),
+                    Some(deadline),
+                    "deadline of {}",
+                    seq
+                );
             }
             None => prop_assert!(queued, "{} should be queued", seq),
         }
@@ -327,7 +374,9 @@ fn run_pull(
                 None
             };
             let Some(Outbound::Message { to, delivery }) = outputs.next() else {
-                return Err(TestCaseError::fail(format!("expected a delivery, got {out:?}")));
+                return Err(TestCaseError::fail(format!(
+                    "expected a delivery, got {out:?}"
+                )));
             };
             prop_assert_eq!(to.as_str(), "reply");
             let seq = delivery.message.seq;
@@ -411,7 +460,11 @@ fn run(setup: Setup, ops: Vec<Op>) -> Result<(), TestCaseError> {
         durable_name: Some("C".into()),
         ack_policy: setup.policy,
         deliver_policy: setup.deliver,
-        opt_start_seq: if setup.deliver == DeliverPolicy::ByStartSequence { setup.start_seq } else { 0 },
+        opt_start_seq: if setup.deliver == DeliverPolicy::ByStartSequence {
+            setup.start_seq
+        } else {
+            0
+        },
         max_deliver: setup.max_deliver,
         max_ack_pending: setup.max_ack_pending,
         ack_wait: setup.ack_wait,
@@ -423,7 +476,11 @@ fn run(setup: Setup, ops: Vec<Op>) -> Result<(), TestCaseError> {
     } else {
         config.filter_subjects = filters.clone();
     }
-    let stream = StreamContext { subjects: vec![">".into()], replicas: 1, ..StreamContext::default() };
+    let stream = StreamContext {
+        subjects: vec![">".into()],
+        replicas: 1,
+        ..StreamContext::default()
+    };
     apply_defaults(&mut config, &stream);
     if validate(&config, &stream).is_err() {
         // Colliding filters are refused as overlapping only when one is a
@@ -431,7 +488,11 @@ fn run(setup: Setup, ops: Vec<Op>) -> Result<(), TestCaseError> {
         return Ok(());
     }
     model.ack_wait = config.ack_wait;
-    model.max_ack_pending = if setup.policy == AckPolicy::None { 0 } else { config.max_ack_pending };
+    model.max_ack_pending = if setup.policy == AckPolicy::None {
+        0
+    } else {
+        config.max_ack_pending
+    };
     let last = model.present.keys().next_back().copied().unwrap_or(0);
     match setup.deliver {
         DeliverPolicy::All => model.next = 1,
@@ -480,7 +541,12 @@ fn run(setup: Setup, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 if model.policy != AckPolicy::None && seq <= model.delivered_stream {
                     let acked: Vec<u64> = match model.policy {
                         AckPolicy::All => model.pending.range(..=seq).map(|(s, _)| *s).collect(),
-                        _ => model.pending.contains_key(&seq).then_some(seq).into_iter().collect(),
+                        _ => model
+                            .pending
+                            .contains_key(&seq)
+                            .then_some(seq)
+                            .into_iter()
+                            .collect(),
                     };
                     expected = !acked.is_empty();
                     for seq in acked {
@@ -493,8 +559,12 @@ fn run(setup: Setup, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 let seq = model.pick(index);
                 let delay = delay_seconds * SECOND;
                 let applied = consumer.ack(seq, &AckKind::Nak { delay }, model.now);
-                let waiting = model.pending.get(&seq).is_some_and(|p| p.deadline.is_some());
-                let expected = model.policy != AckPolicy::None && seq <= model.delivered_stream && waiting;
+                let waiting = model
+                    .pending
+                    .get(&seq)
+                    .is_some_and(|p| p.deadline.is_some());
+                let expected =
+                    model.policy != AckPolicy::None && seq <= model.delivered_stream && waiting;
                 if expected {
                     if delay > 0 {
                         let now = model.now;
@@ -510,8 +580,12 @@ fn run(setup: Setup, ops: Vec<Op>) -> Result<(), TestCaseError> {
             Op::Progress(index) => {
                 let seq = model.pick(index);
                 let applied = consumer.ack(seq, &AckKind::Progress, model.now);
-                let waiting = model.pending.get(&seq).is_some_and(|p| p.deadline.is_some());
-                let expected = model.policy != AckPolicy::None && seq <= model.delivered_stream && waiting;
+                let waiting = model
+                    .pending
+                    .get(&seq)
+                    .is_some_and(|p| p.deadline.is_some());
+                let expected =
+                    model.policy != AckPolicy::None && seq <= model.delivered_stream && waiting;
                 if expected {
                     let deadline = model.now + model.wait(model.pending[&seq].deliveries);
                     if let Some(p) = model.pending.get_mut(&seq) {
@@ -524,7 +598,11 @@ fn run(setup: Setup, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 let seq = model.pick(index);
                 let applied = consumer.ack(seq, &AckKind::Term { reason: None }, model.now);
                 let expected = model.policy != AckPolicy::None && seq <= model.delivered_stream;
-                let removed = if expected { model.pending.remove(&seq) } else { None };
+                let removed = if expected {
+                    model.pending.remove(&seq)
+                } else {
+                    None
+                };
                 if let Some(p) = &removed {
                     model.events.push(ConsumerEvent::Terminated {
                         stream_seq: seq,

@@ -83,7 +83,11 @@ impl PullRequest {
             });
         }
         Ok(PullRequest {
-            batch: text.parse::<i64>().ok().filter(|batch| *batch > 0).unwrap_or(1),
+            batch: text
+                .parse::<i64>()
+                .ok()
+                .filter(|batch| *batch > 0)
+                .unwrap_or(1),
             ..PullRequest::default()
         })
     }
@@ -174,7 +178,10 @@ impl WaitQueue {
     }
 
     /// Remove and return every request for which `ends` is true.
-    pub fn drain_where(&mut self, mut ends: impl FnMut(&WaitingRequest) -> bool) -> Vec<WaitingRequest> {
+    pub fn drain_where(
+        &mut self,
+        mut ends: impl FnMut(&WaitingRequest) -> bool,
+    ) -> Vec<WaitingRequest> {
         let mut ended = Vec::new();
         let mut kept = VecDeque::with_capacity(self.requests.len());
         for request in self.requests.drain(..) {
@@ -318,7 +325,10 @@ mod tests {
             b"NATS/1.0 408 Request Timeout\r\nNats-Pending-Messages: 1\r\nNats-Pending-Bytes: 0\r\n\r\n"
         );
         assert_eq!(status::no_messages(), b"NATS/1.0 404 No Messages\r\n\r\n");
-        assert_eq!(status::exceeded_max_waiting(), b"NATS/1.0 409 Exceeded MaxWaiting\r\n\r\n");
+        assert_eq!(
+            status::exceeded_max_waiting(),
+            b"NATS/1.0 409 Exceeded MaxWaiting\r\n\r\n"
+        );
         assert_eq!(
             status::exceeded_max_expires(1_000_000_000),
             b"NATS/1.0 409 Exceeded MaxRequestExpires of 1s\r\n\r\n"

@@ -64,13 +64,22 @@ impl Consumer {
     ) -> Vec<Outbound> {
         let config = &self.config;
         if config.max_batch > 0 && request.batch > config.max_batch {
-            return vec![status_to(reply, status::exceeded_max_batch(config.max_batch))];
+            return vec![status_to(
+                reply,
+                status::exceeded_max_batch(config.max_batch),
+            )];
         }
         if config.max_expires > 0 && request.expires > config.max_expires {
-            return vec![status_to(reply, status::exceeded_max_expires(config.max_expires))];
+            return vec![status_to(
+                reply,
+                status::exceeded_max_expires(config.max_expires),
+            )];
         }
         if config.max_bytes > 0 && request.max_bytes > config.max_bytes {
-            return vec![status_to(reply, status::exceeded_max_bytes(config.max_bytes))];
+            return vec![status_to(
+                reply,
+                status::exceeded_max_bytes(config.max_bytes),
+            )];
         }
         let mut out = Vec::new();
         if self.waiting.is_full() {
@@ -172,7 +181,8 @@ impl Consumer {
             let headers = status::request_timeout(request.remaining, request.remaining_bytes);
             out.push(status_to(&request.reply, headers));
         }
-        let (last_consumer, last_stream) = (self.state.delivered.consumer, self.state.delivered.stream);
+        let (last_consumer, last_stream) =
+            (self.state.delivered.consumer, self.state.delivered.stream);
         for request in self.waiting.iter_mut() {
             if request.heartbeat <= 0 {
                 continue;
@@ -210,7 +220,10 @@ impl Consumer {
 
     /// The requester of `reply` is gone (no interest): drop its request.
     pub fn cancel_request(&mut self, reply: &str) -> bool {
-        !self.waiting.drain_where(|request| request.reply == reply).is_empty()
+        !self
+            .waiting
+            .drain_where(|request| request.reply == reply)
+            .is_empty()
     }
 
     /// The consumer is deleted: tell every waiting request.

@@ -130,7 +130,11 @@ impl ConsumerState {
     /// `ack_policy: all`: remove every pending message up to `stream_seq`;
     /// returns the removed sequences.
     pub fn record_ack_all(&mut self, stream_seq: u64) -> Vec<u64> {
-        let removed: Vec<u64> = self.pending.range(..=stream_seq).map(|(seq, _)| *seq).collect();
+        let removed: Vec<u64> = self
+            .pending
+            .range(..=stream_seq)
+            .map(|(seq, _)| *seq)
+            .collect();
         for seq in &removed {
             self.pending.remove(seq);
             self.redelivered.remove(seq);
@@ -220,15 +224,25 @@ impl ConsumerState {
         let count = take_varint(&mut rest)?;
         let mut seq = 0u64;
         for _ in 0..count {
-            seq = seq.checked_add(take_varint(&mut rest)?).ok_or(StateError::Malformed)?;
+            seq = seq
+                .checked_add(take_varint(&mut rest)?)
+                .ok_or(StateError::Malformed)?;
             let consumer_seq = take_varint(&mut rest)?;
             let timestamp = unzigzag(take_varint(&mut rest)?);
-            state.pending.insert(seq, Pending { consumer_seq, timestamp });
+            state.pending.insert(
+                seq,
+                Pending {
+                    consumer_seq,
+                    timestamp,
+                },
+            );
         }
         let count = take_varint(&mut rest)?;
         seq = 0;
         for _ in 0..count {
-            seq = seq.checked_add(take_varint(&mut rest)?).ok_or(StateError::Malformed)?;
+            seq = seq
+                .checked_add(take_varint(&mut rest)?)
+                .ok_or(StateError::Malformed)?;
             state.redelivered.insert(seq, take_varint(&mut rest)?);
         }
         if !rest.is_empty() {
@@ -316,12 +330,36 @@ mod tests {
     #[test]
     fn floor_follows_the_oldest_pending() {
         let mut state = sample();
-        assert_eq!(state.ack_floor, SequencePair { consumer: 0, stream: 4 });
-        assert_eq!(state.delivered, SequencePair { consumer: 4, stream: 9 });
+        assert_eq!(
+            state.ack_floor,
+            SequencePair {
+                consumer: 0,
+                stream: 4
+            }
+        );
+        assert_eq!(
+            state.delivered,
+            SequencePair {
+                consumer: 4,
+                stream: 9
+            }
+        );
         assert!(state.record_removal(7));
-        assert_eq!(state.ack_floor, SequencePair { consumer: 0, stream: 4 });
+        assert_eq!(
+            state.ack_floor,
+            SequencePair {
+                consumer: 0,
+                stream: 4
+            }
+        );
         assert!(state.record_removal(5));
-        assert_eq!(state.ack_floor, SequencePair { consumer: 2, stream: 8 });
+        assert_eq!(
+            state.ack_floor,
+            SequencePair {
+                consumer: 2,
+                stream: 8
+            }
+        );
         assert!(state.record_removal(9));
         assert_eq!(state.ack_floor, state.delivered);
         assert!(state.redelivered.is_empty());
@@ -340,7 +378,10 @@ mod tests {
     fn any_damage_is_detected() {
         let bytes = sample().encode();
         for cut in 0..bytes.len() {
-            assert!(ConsumerState::decode(&bytes[..cut]).is_err(), "cut at {cut}");
+            assert!(
+                ConsumerState::decode(&bytes[..cut]).is_err(),
+                "cut at {cut}"
+            );
         }
         for index in 0..bytes.len() {
             let mut damaged = bytes.clone();

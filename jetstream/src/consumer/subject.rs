@@ -6,9 +6,10 @@ pub fn is_valid_subject(subject: &str) -> bool {
         return false;
     }
     let tokens: Vec<&str> = subject.split('.').collect();
-    tokens.iter().enumerate().all(|(index, token)| {
-        !token.is_empty() && (*token != ">" || index == tokens.len() - 1)
-    })
+    tokens
+        .iter()
+        .enumerate()
+        .all(|(index, token)| !token.is_empty() && (*token != ">" || index == tokens.len() - 1))
 }
 
 /// True when the subject has a `*` or `>` token.

@@ -83,9 +83,7 @@ pub fn parse_rfc3339(text: &str) -> Option<i64> {
     };
     let days = days_from_civil(year, month, day);
     let seconds = days * SECONDS_PER_DAY + hour * 3600 + minute * 60 + second - offset_seconds;
-    seconds
-        .checked_mul(NANOS_PER_SECOND)?
-        .checked_add(fraction)
+    seconds.checked_mul(NANOS_PER_SECOND)?.checked_add(fraction)
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
@@ -184,10 +182,7 @@ pub mod rfc3339_option {
     use serde::{Deserialize, Deserializer, Serializer};
 
     /// Serialize as RFC 3339 (callers skip `None`).
-    pub fn serialize<S: Serializer>(
-        nanos: &Option<i64>,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(nanos: &Option<i64>, serializer: S) -> Result<S::Ok, S::Error> {
         match nanos {
             Some(nanos) => serializer.serialize_str(&super::format_rfc3339(*nanos)),
             None => serializer.serialize_none(),
@@ -200,9 +195,9 @@ pub mod rfc3339_option {
     ) -> Result<Option<i64>, D::Error> {
         match Option::<String>::deserialize(deserializer)? {
             None => Ok(None),
-            Some(text) => super::parse_rfc3339(&text).map(Some).ok_or_else(|| {
-                serde::de::Error::custom(format!("invalid RFC 3339 time {text:?}"))
-            }),
+            Some(text) => super::parse_rfc3339(&text)
+                .map(Some)
+                .ok_or_else(|| serde::de::Error::custom(format!("invalid RFC 3339 time {text:?}"))),
         }
     }
 }
@@ -219,7 +214,10 @@ mod tests {
             "2026-12-03T08:17:59.59116366Z"
         );
         assert_eq!(format_rfc3339(-1), "1969-12-31T23:59:59.999999999Z");
-        assert_eq!(format_rfc3339(951_782_400_000_000_000), "2000-02-29T00:00:00Z");
+        assert_eq!(
+            format_rfc3339(951_782_400_000_000_000),
+            "2000-02-29T00:00:00Z"
+        );
     }
 
     #[test]
@@ -232,7 +230,11 @@ mod tests {
             Some(0),
             "an offset is subtracted"
         );
-        assert_eq!(parse_rfc3339("0001-01-01T00:00:00Z"), None, "outside i64 nanoseconds");
+        assert_eq!(
+            parse_rfc3339("0001-01-01T00:00:00Z"),
+            None,
+            "outside i64 nanoseconds"
+        );
         assert_eq!(parse_rfc3339("1970-13-01T00:00:00Z"), None);
         assert_eq!(parse_rfc3339("1970-01-01T00:00:00"), None);
         assert_eq!(parse_rfc3339("garbage"), None);
