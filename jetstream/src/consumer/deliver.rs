@@ -142,18 +142,12 @@ impl Consumer {
             }
             self.finish_skip_list();
         }
-        while let Some(seq) = self.filters.next_seq(store, self.next_seq) {
-            match store.load_msg(seq) {
-                Ok(message) => {
-                    return Peek::Message(Box::new(Candidate {
-                        message,
-                        delivery_count: 1,
-                        source: Source::New,
-                    }))
-                }
-                // Removed between the index lookup and the load.
-                Err(_) => self.next_seq = seq + 1,
-            }
+        if let Some(message) = self.filters.next_message(store, self.next_seq) {
+            return Peek::Message(Box::new(Candidate {
+                message,
+                delivery_count: 1,
+                source: Source::New,
+            }));
         }
         Peek::Empty
     }
@@ -166,12 +160,11 @@ impl Consumer {
             delivery_count,
             source,
         } = candidate;
-        let pending = match (source, &self.skip) {
-            (Source::Redelivery, _) => self.num_pending(store),
-            (Source::SkipList, Some(skip)) => {
-                skip.present(store).saturating_sub(1) + self.filters.count_from(store, skip.resume)
-            }
-            _ => self.filters.count_from(store, message.seq + 1),
+        // The candidate is the first matching message at or after the
+        // cursor (or a present skip entry), so one fewer remains after it.
+        let pending = match source {
+            Source::Redelivery => self.num_pending(store),
+            Source::SkipList | Source::New => self.num_pending(store).saturating_sub(1),
         };
         let consumer_seq = self.state.delivered.consumer + 1;
         let ack_subject = AckReply {
@@ -208,6 +201,7 @@ impl Consumer {
         } else if let Some(skip) = &mut self.skip {
             skip.next += 1;
         } else {
+            self.pending_cache.advance(self.next_seq, seq + 1);
             self.next_seq = seq + 1;
         }
         let policy = self.config.ack_policy;

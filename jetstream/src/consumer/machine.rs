@@ -12,7 +12,7 @@ use starling_store::MessageStore;
 
 use crate::api::consumer::{AckPolicy, ConsumerConfig, ConsumerInfo, SequenceInfo};
 use crate::consumer::ack::AckKind;
-use crate::consumer::position::{start_position, Filters, SkipList};
+use crate::consumer::position::{start_position, Filters, PendingCache, SkipList};
 use crate::consumer::pull::WaitQueue;
 use crate::consumer::state::ConsumerState;
 
@@ -63,6 +63,8 @@ pub struct Consumer {
     pub(super) events: Vec<ConsumerEvent>,
     pub(super) last_delivery_at: Option<i64>,
     pub(super) last_ack_at: Option<i64>,
+    /// `num_pending` kept between calls (see `Filters::count_from_cached`).
+    pub(super) pending_cache: PendingCache,
 }
 
 impl Consumer {
@@ -139,6 +141,7 @@ impl Consumer {
             events: Vec::new(),
             last_delivery_at: None,
             last_ack_at: None,
+            pending_cache: PendingCache::default(),
         }
     }
 
@@ -175,8 +178,15 @@ impl Consumer {
     /// Messages matching the filters the consumer has yet to deliver.
     pub fn num_pending(&self, store: &impl MessageStore) -> u64 {
         match &self.skip {
-            Some(skip) => skip.present(store) + self.filters.count_from(store, skip.resume),
-            None => self.filters.count_from(store, self.next_seq),
+            Some(skip) => {
+                skip.present(store)
+                    + self
+                        .filters
+                        .count_from_cached(store, skip.resume, &self.pending_cache)
+            }
+            None => self
+                .filters
+                .count_from_cached(store, self.next_seq, &self.pending_cache),
         }
     }
 
@@ -220,6 +230,7 @@ impl Consumer {
         self.config = config;
         if filters_changed {
             self.filters = Filters::of(&self.config);
+            self.pending_cache = PendingCache::default();
         }
     }
 

@@ -3,7 +3,7 @@
 
 use std::cell::Cell;
 
-use starling_store::MessageStore;
+use starling_store::{MessageStore, StoredMsg};
 
 use crate::api::consumer::{ConsumerConfig, DeliverPolicy};
 use crate::consumer::subject::subjects_collide;
@@ -30,18 +30,16 @@ impl Filters {
         Filters { subjects, disjoint }
     }
 
-    /// The first matching sequence at or after `start`, if any.
-    pub fn next_seq(&self, store: &impl MessageStore, start: u64) -> Option<u64> {
+    /// The first matching message at or after `start`, if any (one index
+    /// lookup per filter, no counting).
+    pub fn next_message(&self, store: &impl MessageStore, start: u64) -> Option<StoredMsg> {
         if self.subjects.is_empty() {
-            let state = store.filtered_state("", start);
-            return (state.msgs > 0).then_some(state.first);
+            return store.load_next_msg("", start).ok();
         }
         self.subjects
             .iter()
-            .map(|filter| store.filtered_state(filter, start))
-            .filter(|state| state.msgs > 0)
-            .map(|state| state.first)
-            .min()
+            .filter_map(|filter| store.load_next_msg(filter, start).ok())
+            .min_by_key(|msg| msg.seq)
     }
 
     /// Matching messages at or after `start`.
@@ -59,10 +57,41 @@ impl Filters {
         // Colliding filters (e.g. `a.*` and `*.b`): count each message once.
         let mut count = 0;
         let mut seq = start;
-        while let Some(next) = self.next_seq(store, seq) {
+        while let Some(next) = self.next_message(store, seq) {
             count += 1;
-            seq = next + 1;
+            seq = next.seq + 1;
         }
+        count
+    }
+
+    /// `count_from(start)` through `cache`: the store's counts walk the
+    /// index, so a consumer keeps its count and only adds what was
+    /// appended since (`nats-server` keeps `o.npc` the same way). Any
+    /// removal shows as `msgs` short of the appended count and forces a
+    /// recount.
+    pub fn count_from_cached(
+        &self,
+        store: &impl MessageStore,
+        start: u64,
+        cache: &PendingCache,
+    ) -> u64 {
+        let state = store.state();
+        if let Some(cached) = cache.0.get() {
+            if cached.cursor == start && state.last_seq >= cached.last {
+                let appended = state.last_seq - cached.last;
+                if state.msgs == cached.msgs + appended {
+                    let count = if appended == 0 {
+                        cached.count
+                    } else {
+                        cached.count + self.count_from(store, (cached.last + 1).max(start))
+                    };
+                    cache.store(start, count, state.msgs, state.last_seq);
+                    return count;
+                }
+            }
+        }
+        let count = self.count_from(store, start);
+        cache.store(start, count, state.msgs, state.last_seq);
         count
     }
 
@@ -93,6 +122,45 @@ impl Filters {
         lasts.sort();
         lasts.dedup();
         lasts
+    }
+}
+
+/// A consumer's last `count_from`: cursor, count, and the store's
+/// `msgs`/`last_seq` when it was taken.
+#[derive(Debug, Clone, Copy)]
+struct CachedCount {
+    cursor: u64,
+    count: u64,
+    msgs: u64,
+    last: u64,
+}
+
+/// See [`Filters::count_from_cached`].
+#[derive(Debug, Default)]
+pub struct PendingCache(Cell<Option<CachedCount>>);
+
+impl PendingCache {
+    fn store(&self, cursor: u64, count: u64, msgs: u64, last: u64) {
+        self.0.set(Some(CachedCount {
+            cursor,
+            count,
+            msgs,
+            last,
+        }));
+    }
+
+    /// The cursor moved past one matching message (a first delivery)
+    /// with the store unchanged since the count was taken.
+    pub fn advance(&self, from: u64, to: u64) {
+        if let Some(mut cached) = self.0.get() {
+            if cached.cursor == from && cached.count > 0 {
+                cached.cursor = to;
+                cached.count -= 1;
+                self.0.set(Some(cached));
+                return;
+            }
+        }
+        self.0.set(None);
     }
 }
 
