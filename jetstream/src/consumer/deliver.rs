@@ -138,7 +138,7 @@ impl Consumer {
                         source: Source::SkipList,
                     }));
                 }
-                skip.next += 1;
+                skip.advance(false);
             }
             self.finish_skip_list();
         }
@@ -199,7 +199,7 @@ impl Consumer {
                 self.redeliver.pop_front();
             }
         } else if let Some(skip) = &mut self.skip {
-            skip.next += 1;
+            skip.advance(true);
         } else {
             self.pending_cache.advance(self.next_seq, seq + 1);
             self.next_seq = seq + 1;

@@ -3,7 +3,7 @@
 
 use std::cell::Cell;
 
-use starling_store::{MessageStore, StoredMsg};
+use starling_store::{subject_matches, MessageStore, StoredMsg};
 
 use crate::api::consumer::{ConsumerConfig, DeliverPolicy};
 use crate::consumer::subject::subjects_collide;
@@ -33,8 +33,20 @@ impl Filters {
     /// The first matching message at or after `start`, if any (one index
     /// lookup per filter, no counting).
     pub fn next_message(&self, store: &impl MessageStore, start: u64) -> Option<StoredMsg> {
+        let next = store.load_next_msg("", start).ok();
         if self.subjects.is_empty() {
-            return store.load_next_msg("", start).ok();
+            return next;
+        }
+        // Fast path: the very next message usually matches a wildcard
+        // filter, and a wildcard lookup in the index visits every subject.
+        if let Some(message) = next {
+            let matches = self
+                .subjects
+                .iter()
+                .any(|filter| subject_matches(filter, &message.subject));
+            if matches {
+                return Some(message);
+            }
         }
         self.subjects
             .iter()
@@ -187,6 +199,20 @@ impl SkipList {
             resume,
             present_cache: Cell::new(None),
         }
+    }
+
+    /// The entry at `next` was delivered (`was_present`) or found gone:
+    /// step past it, keeping the count when the store has not changed.
+    pub fn advance(&mut self, was_present: bool) {
+        let cached = self.present_cache.get();
+        self.next += 1;
+        let taken = u64::from(was_present);
+        self.present_cache.set(match cached {
+            Some((msgs, last, next, present)) if next + 1 == self.next && present >= taken => {
+                Some((msgs, last, self.next, present - taken))
+            }
+            _ => None,
+        });
     }
 
     /// Remaining entries still in the store. A removal changes `msgs`, an
