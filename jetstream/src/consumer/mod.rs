@@ -39,4 +39,6 @@ pub use state::{ConsumerState, Pending, SequencePair, StateError};
 #[cfg(test)]
 mod model_tests;
 #[cfg(test)]
+mod pull_model_tests;
+#[cfg(test)]
 mod tests;

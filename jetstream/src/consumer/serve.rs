@@ -81,10 +81,9 @@ impl Consumer {
                 status::exceeded_max_bytes(config.max_bytes),
             )];
         }
+        // Answer expired requests first, so they free their places.
         let mut out = Vec::new();
-        if self.waiting.is_full() {
-            self.expire_requests(now, &mut out);
-        }
+        self.expire_requests(now, &mut out);
         if request.no_wait && request.expires == 0 {
             self.expire_deadlines(now);
             let due = self.redeliver_set.len() as u64;
@@ -116,7 +115,7 @@ impl Consumer {
     }
 
     /// Deliver to waiting requests what there is; end `no_wait` requests
-    /// when nothing more is available.
+    /// with `404` when nothing more is available.
     pub fn fill(&mut self, store: &impl MessageStore, now: i64) -> Vec<Outbound> {
         let mut out = Vec::new();
         self.expire_requests(now, &mut out);
@@ -137,7 +136,12 @@ impl Consumer {
                 delivery: Box::new(delivery),
             });
         }
-        for ended in self.waiting.drain_where(|request| request.no_wait) {
+        // A `no_wait` request with `expires` that got nothing yet keeps
+        // waiting for its first message or its expiry (measured on 2.15.1).
+        let ended = self.waiting.drain_where(|request| {
+            request.no_wait && (request.delivered > 0 || request.expires_at.is_none())
+        });
+        for ended in ended {
             out.push(status_to(&ended.reply, status::no_messages()));
         }
         out

@@ -321,6 +321,14 @@ fn pull_status_messages() {
         statuses(&consumer.tick(&store, SECOND)),
         vec!["NATS/1.0 408 Request Timeout\r\nNats-Pending-Messages: 4\r\nNats-Pending-Bytes: 0\r\n\r\n"]
     );
+    let out =
+        consumer.add_pull_request(&store, "w", br#"{"no_wait":true,"expires":1000000000}"#, 0);
+    assert!(
+        out.is_empty(),
+        "no_wait with expires waits for a first message"
+    );
+    assert_eq!(consumer.num_waiting(), 1);
+    assert!(consumer.cancel_request("w"));
     consumer.add_pull_request(&store, "gone", b"1", 0);
     assert_eq!(
         statuses(&consumer.close()),
