@@ -141,7 +141,7 @@ impl Model {
         prop_assert_eq!(consumer.num_waiting(), self.alive.len(), "num_waiting");
         for (reply, request) in &self.alive {
             prop_assert!(
-                !request.expires_at.is_some_and(|at| at <= self.now),
+                request.expires_at.is_none_or(|at| at > self.now),
                 "{} expired but alive",
                 reply
             );
@@ -192,7 +192,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 let alive_after_expiry = model
                     .alive
                     .values()
-                    .filter(|r| !r.expires_at.is_some_and(|at| at <= model.now))
+                    .filter(|r| r.expires_at.is_none_or(|at| at > model.now))
                     .count() as i64;
                 let refused = out.iter().any(|item| {
                     matches!(item, Outbound::Status { to, headers }
