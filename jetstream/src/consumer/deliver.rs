@@ -212,7 +212,9 @@ impl Consumer {
             now,
             policy,
         );
-        if policy != AckPolicy::None {
+        if policy == AckPolicy::None {
+            self.acked.push(seq);
+        } else {
             let deadline = now.saturating_add(self.ack_wait_for(delivery.delivery_count));
             self.set_deadline(seq, deadline);
         }

@@ -65,6 +65,11 @@ pub struct Consumer {
     pub(super) last_ack_at: Option<i64>,
     /// `num_pending` kept between calls (see `Filters::count_from_cached`).
     pub(super) pending_cache: PendingCache,
+    /// Stream sequences acknowledged (or `+TERM`ed, or delivered under
+    /// `ack_policy: none`) since the last `take_acked`, for interest and
+    /// work queue retention.
+    pub(super) acked: Vec<u64>,
+    pub(super) last_request_at: Option<i64>,
 }
 
 impl Consumer {
@@ -142,6 +147,8 @@ impl Consumer {
             last_delivery_at: None,
             last_ack_at: None,
             pending_cache: PendingCache::default(),
+            acked: Vec::new(),
+            last_request_at: None,
         }
     }
 
@@ -163,6 +170,39 @@ impl Consumer {
     /// Advisories raised since the last call.
     pub fn take_events(&mut self) -> Vec<ConsumerEvent> {
         std::mem::take(&mut self.events)
+    }
+
+    /// Stream sequences this consumer is done with since the last call:
+    /// acked, terminated, or delivered without acks. An interest or work
+    /// queue stream removes a message once no consumer needs it.
+    pub fn take_acked(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.acked)
+    }
+
+    /// True while this consumer still needs stream message `stream_seq` on
+    /// `subject` (nats-server `needAck`): it matches the filters and is
+    /// either not yet delivered or delivered and awaiting its ack.
+    pub fn needs_ack(&self, stream_seq: u64, subject: &str) -> bool {
+        if !self.filters.matches(subject) || stream_seq <= self.state.ack_floor.stream {
+            return false;
+        }
+        if self.config.ack_policy == AckPolicy::None || stream_seq > self.state.delivered.stream {
+            return stream_seq > self.state.delivered.stream;
+        }
+        self.state.pending.contains_key(&stream_seq)
+    }
+
+    /// Last delivery, ack or pull request, for `inactive_threshold`.
+    pub fn last_activity(&self) -> i64 {
+        [
+            self.last_delivery_at,
+            self.last_ack_at,
+            self.last_request_at,
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(self.created)
     }
 
     /// Pull requests waiting.
@@ -299,9 +339,17 @@ impl Consumer {
                     for seq in &removed {
                         self.forget(*seq);
                     }
-                    !removed.is_empty()
+                    let applied = !removed.is_empty();
+                    self.acked.extend(removed);
+                    applied
                 }
-                _ => self.remove_pending(stream_seq),
+                _ => {
+                    let applied = self.remove_pending(stream_seq);
+                    if applied {
+                        self.acked.push(stream_seq);
+                    }
+                    applied
+                }
             },
             AckKind::Nak { delay } => {
                 if !self.is_waiting_for_ack(stream_seq) {
@@ -338,6 +386,7 @@ impl Consumer {
                 };
                 let deliveries = self.state.delivery_count(stream_seq);
                 self.remove_pending(stream_seq);
+                self.acked.push(stream_seq);
                 self.events.push(ConsumerEvent::Terminated {
                     stream_seq,
                     consumer_seq: pending.consumer_seq,

@@ -30,6 +30,15 @@ impl Filters {
         Filters { subjects, disjoint }
     }
 
+    /// True when `subject` passes the filters.
+    pub fn matches(&self, subject: &str) -> bool {
+        self.subjects.is_empty()
+            || self
+                .subjects
+                .iter()
+                .any(|filter| subject_matches(filter, subject))
+    }
+
     /// The first matching message at or after `start`, if any (one index
     /// lookup per filter, no counting).
     pub fn next_message(&self, store: &impl MessageStore, start: u64) -> Option<StoredMsg> {
@@ -40,11 +49,7 @@ impl Filters {
         // Fast path: the very next message usually matches a wildcard
         // filter, and a wildcard lookup in the index visits every subject.
         if let Some(message) = next {
-            let matches = self
-                .subjects
-                .iter()
-                .any(|filter| subject_matches(filter, &message.subject));
-            if matches {
+            if self.matches(&message.subject) {
                 return Some(message);
             }
         }

@@ -81,6 +81,7 @@ impl Consumer {
                 status::exceeded_max_bytes(config.max_bytes),
             )];
         }
+        self.last_request_at = Some(now);
         // Answer expired requests first, so they free their places.
         let mut out = Vec::new();
         self.expire_requests(now, &mut out);

@@ -527,3 +527,33 @@ fn config_errors_carry_nats_server_codes() {
     );
     assert_eq!(check(base()), Ok(()));
 }
+
+#[test]
+fn acked_sequences_and_needs_ack_for_retention() {
+    let store = store_with(&["a", "b", "a"]);
+    let mut config = explicit();
+    config.filter_subject = "a".into();
+    let mut consumer = consumer(&store, config);
+    assert!(consumer.needs_ack(1, "a") && !consumer.needs_ack(2, "b"));
+    consumer.add_pull_request(&store, "r", b"2", SECOND);
+    assert!(consumer.needs_ack(3, "a"), "delivered, not acked");
+    consumer.ack(3, &AckKind::Ack, 2 * SECOND);
+    consumer.ack(1, &AckKind::Term { reason: None }, 2 * SECOND);
+    assert_eq!(consumer.take_acked(), vec![3, 1]);
+    assert!(!consumer.needs_ack(1, "a") && !consumer.needs_ack(3, "a"));
+    assert!(consumer.needs_ack(4, "a"), "not stored yet, still wanted");
+    assert_eq!(consumer.last_activity(), 2 * SECOND);
+    let mut none = consumer_with_policy(&store, AckPolicy::None);
+    none.next_delivery(&store, 0);
+    assert_eq!(none.take_acked(), vec![1]);
+}
+
+fn consumer_with_policy(store: &MemStore, policy: AckPolicy) -> Consumer {
+    consumer(
+        store,
+        ConsumerConfig {
+            ack_policy: policy,
+            ..ConsumerConfig::default()
+        },
+    )
+}
