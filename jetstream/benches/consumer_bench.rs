@@ -29,7 +29,7 @@ fn drain(label: &str, store: &MemStore, mut consumer: Consumer) {
             .iter()
             .filter_map(|item| match item {
                 Outbound::Message { delivery, .. } => Some(delivery.message.seq),
-                Outbound::Status { .. } => None,
+                _ => None,
             })
             .collect();
         if seqs.is_empty() {

@@ -14,6 +14,7 @@ use crate::api::consumer::{AckPolicy, ConsumerConfig, ConsumerInfo, SequenceInfo
 use crate::consumer::ack::AckKind;
 use crate::consumer::position::{start_position, Filters, PendingCache, SkipList};
 use crate::consumer::pull::WaitQueue;
+use crate::consumer::push::PushState;
 use crate::consumer::state::ConsumerState;
 
 /// Something the caller should announce (`$JS.EVENT.ADVISORY.CONSUMER.…`).
@@ -70,6 +71,8 @@ pub struct Consumer {
     /// work queue retention.
     pub(super) acked: Vec<u64>,
     pub(super) last_request_at: Option<i64>,
+    /// Push consumers: interest, flow control, heartbeats.
+    pub(super) push: PushState,
 }
 
 impl Consumer {
@@ -149,6 +152,7 @@ impl Consumer {
             pending_cache: PendingCache::default(),
             acked: Vec::new(),
             last_request_at: None,
+            push: PushState::default(),
         }
     }
 
@@ -253,7 +257,7 @@ impl Consumer {
             num_waiting: self.waiting.len() as u64,
             num_pending: self.num_pending(store),
             cluster: None,
-            push_bound: false,
+            push_bound: !self.config.is_pull() && self.push.bound,
             paused,
             pause_remaining: match self.config.pause_until {
                 Some(until) if paused => until - now,

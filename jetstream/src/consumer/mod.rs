@@ -7,7 +7,8 @@
 //!   the store's index (filters, multiple filters, last per subject).
 //! - `machine` — [`Consumer`]: acks, redelivery deadlines, events;
 //!   `deliver` — choosing and recording deliveries; `serve` — pull
-//!   requests and their status messages.
+//!   requests and their status messages; `push` — push delivery, flow
+//!   control and idle heartbeats.
 //! - `ack` — the `$JS.ACK` reply subject and ack bodies; `pull` — pull
 //!   request bodies, the waiting queue, status lines; `subject`, `time` —
 //!   subject checks, RFC 3339 and Go durations.
@@ -19,6 +20,7 @@ mod error;
 mod machine;
 mod position;
 pub mod pull;
+mod push;
 mod serve;
 mod state;
 mod subject;
@@ -33,7 +35,8 @@ pub use deliver::Delivery;
 pub use error::ConsumerError;
 pub use machine::{Consumer, ConsumerEvent};
 pub use pull::{PullRequest, WaitQueue, WaitingRequest};
-pub use serve::Outbound;
+pub use push::FLOW_CONTROL_MAX_PENDING;
+pub use serve::{Outbound, FLOW_CONTROL_REQUEST};
 pub use state::{ConsumerState, Pending, SequencePair, StateError};
 
 #[cfg(test)]

@@ -132,6 +132,9 @@ impl Model {
                         )));
                     }
                 }
+                Outbound::FlowControl { .. } => {
+                    return Err(TestCaseError::fail("flow control on a pull consumer"));
+                }
             }
         }
         Ok(())

@@ -25,7 +25,19 @@ pub enum Outbound {
         /// The raw header block (`NATS/1.0 408 Request Timeout\r\n…`).
         headers: Vec<u8>,
     },
+    /// Push flow control: `NATS/1.0 100 FlowControl Request\r\n\r\n` to
+    /// `to` with reply `reply`; the client answers on `reply`, which goes
+    /// to [`Consumer::flow_control_reply`].
+    FlowControl {
+        /// The deliver subject.
+        to: String,
+        /// The `$JS.FC.<stream>.<consumer>.<n>` subject to answer on.
+        reply: String,
+    },
 }
+
+/// The header block of a flow control request.
+pub const FLOW_CONTROL_REQUEST: &[u8] = b"NATS/1.0 100 FlowControl Request\r\n\r\n";
 
 fn status_to(to: &str, headers: Vec<u8>) -> Outbound {
     Outbound::Status {
@@ -207,7 +219,13 @@ impl Consumer {
     }
 
     /// Time passes: ack waits end, requests expire, heartbeats fall due.
+    /// For a push consumer this returns only its heartbeat; deliveries come
+    /// from [`Consumer::push`].
     pub fn tick(&mut self, store: &impl MessageStore, now: i64) -> Vec<Outbound> {
+        if !self.config.is_pull() {
+            self.expire_deadlines(now);
+            return self.push_heartbeat(now).into_iter().collect();
+        }
         self.fill(store, now)
     }
 
@@ -220,7 +238,13 @@ impl Consumer {
             .flat_map(|request| [request.expires_at, request.next_heartbeat])
             .flatten();
         let pause = self.config.pause_until.filter(|until| *until > now);
-        deadline.into_iter().chain(requests).chain(pause).min()
+        let heartbeat = self.next_push_heartbeat();
+        deadline
+            .into_iter()
+            .chain(requests)
+            .chain(pause)
+            .chain(heartbeat)
+            .min()
     }
 
     /// The requester of `reply` is gone (no interest): drop its request.

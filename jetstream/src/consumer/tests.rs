@@ -41,7 +41,7 @@ fn deliveries(out: &[Outbound]) -> Vec<(u64, u64)> {
             Outbound::Message { delivery, .. } => {
                 Some((delivery.message.seq, delivery.delivery_count))
             }
-            Outbound::Status { .. } => None,
+            _ => None,
         })
         .collect()
 }
@@ -50,7 +50,7 @@ fn statuses(out: &[Outbound]) -> Vec<String> {
     out.iter()
         .filter_map(|item| match item {
             Outbound::Status { headers, .. } => Some(String::from_utf8_lossy(headers).into_owned()),
-            Outbound::Message { .. } => None,
+            _ => None,
         })
         .collect()
 }
