@@ -196,6 +196,27 @@ impl Consumer {
         self.state.pending.contains_key(&stream_seq)
     }
 
+    /// Messages left the stream (purge, compact, delete): forget pending
+    /// messages that are gone, and when the stream now starts past the
+    /// cursor, move delivered there (nats-server `consumer.purge`).
+    pub fn on_messages_removed(&mut self, store: &impl MessageStore) {
+        let first = store.state().first_seq;
+        if first > self.next_seq {
+            self.next_seq = first;
+            self.state.record_skipped(first - 1);
+        }
+        let gone: Vec<u64> = self
+            .state
+            .pending
+            .keys()
+            .copied()
+            .filter(|seq| store.load_msg(*seq).is_err())
+            .collect();
+        for seq in gone {
+            self.remove_pending(seq);
+        }
+    }
+
     /// Last delivery, ack or pull request, for `inactive_threshold`.
     pub fn last_activity(&self) -> i64 {
         [

@@ -24,6 +24,7 @@ const SUBJECTS: [&str; 5] = ["a.1", "a.2", "b.1", "b.2", "c.1"];
 enum Op {
     Publish(usize),
     Remove(usize),
+    Purge,
     Pull(i64),
     Ack(usize),
     Nak(usize, i64),
@@ -38,6 +39,7 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         4 => (0..SUBJECTS.len()).prop_map(Op::Publish),
         1 => any::<usize>().prop_map(Op::Remove),
+        1 => Just(Op::Purge),
         4 => (1i64..5).prop_map(Op::Pull),
         3 => any::<usize>().prop_map(Op::Ack),
         2 => (any::<usize>(), prop_oneof![Just(0i64), 1i64..4]).prop_map(|(i, d)| Op::Nak(i, d)),
@@ -531,6 +533,17 @@ fn run(setup: Setup, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 if let Some(seq) = removable.get(index % removable.len().max(1)) {
                     prop_assert!(store.remove_msg(*seq).unwrap_or(false));
                     model.present.remove(seq);
+                }
+            }
+            Op::Purge => {
+                prop_assert!(store.purge().is_ok());
+                consumer.on_messages_removed(&store);
+                model.present.clear();
+                model.pending.clear();
+                let first = store.state().first_seq;
+                if first > model.next {
+                    model.next = first;
+                    model.delivered_stream = model.delivered_stream.max(first - 1);
                 }
             }
             Op::Pull(batch) => run_pull(&mut consumer, &mut model, &store, batch)?,
