@@ -51,7 +51,7 @@ pub struct StreamContext {
     pub subjects: Vec<String>,
     /// The stream's retention.
     pub retention: Retention,
-    /// The stream's replicas.
+    /// The stream's replicas (0 is taken as 1).
     pub replicas: i64,
     /// The stream's `consumer_limits.max_ack_pending`.
     pub stream_max_ack_pending: i64,
@@ -153,7 +153,9 @@ pub fn validate(config: &ConsumerConfig, stream: &StreamContext) -> Result<(), C
     {
         check_name(durable, "consumer durable name")?;
     }
-    if config.num_replicas > 0 && config.num_replicas > stream.replicas {
+    // A stream always has at least one replica; 0 in the context means 1.
+    let stream_replicas = stream.replicas.max(1);
+    if config.num_replicas > 0 && config.num_replicas > stream_replicas {
         return Err(ReplicasExceedsStream);
     }
     if config.num_replicas < 0 {
@@ -161,7 +163,7 @@ pub fn validate(config: &ConsumerConfig, stream: &StreamContext) -> Result<(), C
     }
     if stream.retention != Retention::Limits
         && config.num_replicas != 0
-        && config.num_replicas != stream.replicas
+        && config.num_replicas != stream_replicas
     {
         return Err(ReplicasShouldMatchStream);
     }

@@ -557,3 +557,21 @@ fn consumer_with_policy(store: &MemStore, policy: AckPolicy) -> Consumer {
         },
     )
 }
+
+#[test]
+fn async_nats_ordered_consumer_config_is_accepted() {
+    // What async-nats 0.51's `OrderedConfig` sends (push/ordered), on an
+    // interest stream whose context gives no replica count.
+    let text = r#"{"deliver_subject":"_INBOX.x","deliver_policy":"all","ack_policy":"none",
+        "max_deliver":1,"replay_policy":"instant","flow_control":true,
+        "idle_heartbeat":5000000000,"inactive_threshold":30000000000,
+        "num_replicas":1,"mem_storage":true}"#;
+    let mut config: ConsumerConfig = serde_json::from_str(text).unwrap_or_default();
+    let stream = StreamContext {
+        retention: Retention::Interest,
+        ..StreamContext::default()
+    };
+    apply_defaults(&mut config, &stream);
+    assert_eq!(validate(&config, &stream), Ok(()));
+    assert_eq!(config.max_waiting, 0, "push consumers get no max_waiting");
+}
