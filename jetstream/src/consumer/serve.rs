@@ -140,7 +140,7 @@ impl Consumer {
                 Peek::Empty => break,
             };
             let delivery = self.prepare(store, *candidate);
-            let Some(to) = self.take_request_for(delivery.size(), &mut out) else {
+            let Some(to) = self.take_request_for(delivery.size(), now, &mut out) else {
                 return out;
             };
             self.commit(&delivery, now);
@@ -162,7 +162,7 @@ impl Consumer {
 
     /// Pick the request that gets a message of `size` bytes, ending those
     /// whose `max_bytes` it would exceed (`409 Message Size Exceeds MaxBytes`).
-    fn take_request_for(&mut self, size: i64, out: &mut Vec<Outbound>) -> Option<String> {
+    fn take_request_for(&mut self, size: i64, now: i64, out: &mut Vec<Outbound>) -> Option<String> {
         loop {
             let request = self.waiting.front_mut()?;
             if request.remaining_bytes > 0 {
@@ -181,7 +181,8 @@ impl Consumer {
                 }
             }
             if request.heartbeat > 0 {
-                request.next_heartbeat = None;
+                // A delivery is a sign of life: the next heartbeat waits.
+                request.next_heartbeat = Some(now.saturating_add(request.heartbeat));
             }
             let to = request.reply.clone();
             self.waiting.served_front();

@@ -575,3 +575,22 @@ fn async_nats_ordered_consumer_config_is_accepted() {
     assert_eq!(validate(&config, &stream), Ok(()));
     assert_eq!(config.max_waiting, 0, "push consumers get no max_waiting");
 }
+
+#[test]
+fn pull_heartbeats_when_idle_and_not_after_a_delivery() {
+    let mut store = store_with(&[]);
+    let mut consumer = consumer(&store, explicit());
+    let body = br#"{"batch":2,"expires":10000000000,"idle_heartbeat":2000000000}"#;
+    assert!(consumer.add_pull_request(&store, "r", body, 0).is_empty());
+    assert_eq!(
+        statuses(&consumer.tick(&store, 2 * SECOND)),
+        vec!["NATS/1.0 100 Idle Heartbeat\r\nNats-Last-Consumer: 0\r\nNats-Last-Stream: 0\r\n\r\n"]
+    );
+    assert!(store.store_msg("a", b"", b"x", 3 * SECOND, None).is_ok());
+    assert_eq!(deliveries(&consumer.fill(&store, 3 * SECOND)), vec![(1, 1)]);
+    assert!(
+        consumer.tick(&store, 4 * SECOND).is_empty(),
+        "delivered at 3 s"
+    );
+    assert_eq!(statuses(&consumer.tick(&store, 5 * SECOND)).len(), 1);
+}
