@@ -40,6 +40,8 @@ pub use serve::{Outbound, FLOW_CONTROL_REQUEST};
 pub use state::{ConsumerState, Pending, SequencePair, StateError};
 
 #[cfg(test)]
+mod garbage_tests;
+#[cfg(test)]
 mod model_tests;
 #[cfg(test)]
 mod pull_model_tests;
