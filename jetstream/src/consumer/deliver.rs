@@ -129,27 +129,53 @@ impl Consumer {
                 Peek::Empty
             };
         }
+        let mut first = None;
         if let Some(skip) = &mut self.skip {
             while let Some((seq, _)) = skip.entries.get(skip.next) {
                 if let Ok(message) = store.load_msg(*seq) {
-                    return Peek::Message(Box::new(Candidate {
-                        message,
-                        delivery_count: 1,
-                        source: Source::SkipList,
-                    }));
+                    first = Some((message, Source::SkipList));
+                    break;
                 }
                 skip.advance(false);
             }
-            self.finish_skip_list();
+            if first.is_none() {
+                self.finish_skip_list();
+            }
         }
-        if let Some(message) = self.filters.next_message(store, self.next_seq) {
-            return Peek::Message(Box::new(Candidate {
-                message,
-                delivery_count: 1,
-                source: Source::New,
-            }));
+        if first.is_none() {
+            first = self
+                .filters
+                .next_message(store, self.next_seq)
+                .map(|message| (message, Source::New));
         }
-        Peek::Empty
+        let Some((message, source)) = first else {
+            return Peek::Empty;
+        };
+        if self.held_by_replay(&message, now) {
+            return Peek::Stalled;
+        }
+        Peek::Message(Box::new(Candidate {
+            message,
+            delivery_count: 1,
+            source,
+        }))
+    }
+
+    /// `replay_policy: original`: true while `message` is not due yet.
+    fn held_by_replay(&mut self, message: &StoredMsg, now: i64) -> bool {
+        self.replay.due_at = None;
+        if message.seq > self.replay.end {
+            return false;
+        }
+        let Some((sent_at, stored_at)) = self.replay.anchor else {
+            return false;
+        };
+        let due = sent_at.saturating_add(message.timestamp.saturating_sub(stored_at));
+        if now < due {
+            self.replay.due_at = Some(due);
+            return true;
+        }
+        false
     }
 
     /// Build the delivery of a candidate: consumer sequence, pending after
@@ -219,6 +245,9 @@ impl Consumer {
             self.set_deadline(seq, deadline);
         }
         self.last_delivery_at = Some(now);
+        if delivery.delivery_count == 1 && seq <= self.replay.end && self.replay.anchor.is_none() {
+            self.replay.anchor = Some((now, delivery.message.timestamp));
+        }
         if self
             .skip
             .as_ref()

@@ -10,7 +10,7 @@ use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
 use starling_store::MessageStore;
 
-use crate::api::consumer::{AckPolicy, ConsumerConfig, ConsumerInfo, SequenceInfo};
+use crate::api::consumer::{AckPolicy, ConsumerConfig, ConsumerInfo, ReplayPolicy, SequenceInfo};
 use crate::consumer::ack::AckKind;
 use crate::consumer::position::{start_position, Filters, PendingCache, SkipList};
 use crate::consumer::pull::WaitQueue;
@@ -73,6 +73,21 @@ pub struct Consumer {
     pub(super) last_request_at: Option<i64>,
     /// Push consumers: interest, flow control, heartbeats.
     pub(super) push: PushState,
+    /// `replay_policy: original` pacing.
+    pub(super) replay: Replay,
+}
+
+/// `replay_policy: original`: messages stored before the consumer was
+/// created go out at the pace they were stored, measured from the first
+/// one; newer messages go out at once (nats-server `loopAndGatherMsgs`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Replay {
+    /// The stream's last sequence at creation; 0 = no pacing.
+    pub(super) end: u64,
+    /// `(when it was sent, its store time)` of the first paced message.
+    pub(super) anchor: Option<(i64, i64)>,
+    /// When the held-back message is due.
+    pub(super) due_at: Option<i64>,
 }
 
 impl Consumer {
@@ -91,12 +106,17 @@ impl Consumer {
         consumer.state = ConsumerState::starting_at(start);
         consumer.next_seq = start;
         consumer.skip = skip;
+        if consumer.config.replay_policy == ReplayPolicy::Original {
+            consumer.replay.end = store.state().last_seq;
+        }
         consumer
     }
 
     /// A consumer resumed from a persisted state at `now`: deliveries
     /// continue after `delivered`, and each pending message's ack wait runs
     /// from its recorded timestamp (those already over are due at once).
+    /// `replay_policy: original` pacing does not resume: the rest goes out
+    /// at once.
     pub fn restore(
         stream_name: &str,
         name: &str,
@@ -153,6 +173,7 @@ impl Consumer {
             acked: Vec::new(),
             last_request_at: None,
             push: PushState::default(),
+            replay: Replay::default(),
         }
     }
 

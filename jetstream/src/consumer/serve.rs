@@ -240,11 +240,13 @@ impl Consumer {
             .flatten();
         let pause = self.config.pause_until.filter(|until| *until > now);
         let heartbeat = self.next_push_heartbeat();
+        let replay = self.replay.due_at.filter(|at| *at > now);
         deadline
             .into_iter()
             .chain(requests)
             .chain(pause)
             .chain(heartbeat)
+            .chain(replay)
             .min()
     }
 

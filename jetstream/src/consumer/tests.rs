@@ -594,3 +594,40 @@ fn pull_heartbeats_when_idle_and_not_after_a_delivery() {
     );
     assert_eq!(statuses(&consumer.tick(&store, 5 * SECOND)).len(), 1);
 }
+
+#[test]
+fn replay_original_paces_stored_messages_then_goes_instant() {
+    // store_with stamps message n at n seconds.
+    let mut store = store_with(&["a", "a", "a"]);
+    let mut config = explicit();
+    config.replay_policy = crate::api::consumer::ReplayPolicy::Original;
+    let mut consumer = consumer(&store, config);
+    let at = 100 * SECOND;
+    assert_eq!(
+        consumer.next_delivery(&store, at).map(|d| d.message.seq),
+        Some(1)
+    );
+    assert!(consumer.next_delivery(&store, at).is_none(), "held for 1 s");
+    assert_eq!(consumer.next_wakeup(at), Some(at + SECOND));
+    assert_eq!(
+        consumer
+            .next_delivery(&store, at + SECOND)
+            .map(|d| d.message.seq),
+        Some(2)
+    );
+    assert!(consumer.next_delivery(&store, at + SECOND).is_none());
+    assert_eq!(
+        consumer
+            .next_delivery(&store, at + 2 * SECOND)
+            .map(|d| d.message.seq),
+        Some(3)
+    );
+    assert!(store.store_msg("a", b"", b"x", 500 * SECOND, None).is_ok());
+    assert_eq!(
+        consumer
+            .next_delivery(&store, at + 2 * SECOND)
+            .map(|d| d.message.seq),
+        Some(4),
+        "stored after creation: at once"
+    );
+}
