@@ -1,11 +1,15 @@
-//! Starling's JetStream: streams as state machines that apply an ordered
-//! sequence of operations over a [`starling_store::MessageStore`], and the
+//! Starling's JetStream: streams and consumers as state machines that apply
+//! an ordered sequence of operations over a [`starling_store::MessageStore`], and the
 //! JetStream API's request and response types (nats-server's JSON shapes).
 //!
 //! # Module map
 //! - `api` — the `$JS.API.*` JSON: errors ([`api::ApiError`], nats-server's
 //!   `err_code`s), stream config with nats-server's defaults and checks,
-//!   stream info/state, the stream requests and responses, account info.
+//!   stream info/state, the stream requests and responses, account info,
+//!   consumer config/info and the consumer create request and subjects.
+//! - `consumer` — the consumer state machine: start position, deliveries,
+//!   acknowledgements, redelivery, pull requests, persisted state (borrows
+//!   the stream's store; time is an argument).
 //! - `stream` — [`stream::Stream`]: publish (duplicate window, the
 //!   `Nats-Expected-*` headers, rollups) -> PubAck, purge, message delete,
 //!   config update, expiry. Pure: time is an argument, no I/O but the
@@ -21,6 +25,7 @@
 //! Raft log, so `apply` must stay deterministic given `(operation, now)`.
 
 pub mod api;
+pub mod consumer;
 pub mod stream;
 pub mod subject;
 pub mod time;

@@ -5,8 +5,10 @@
 //! - [`stream_config`]: [`StreamConfig`], its defaults and checks.
 //! - [`stream`]: stream info/state, and the stream requests and responses.
 //! - [`account`]: the `$JS.API.INFO` response.
+//! - [`consumer`]: consumer config, info, the create request and subject forms.
 
 pub mod account;
+pub mod consumer;
 pub mod error;
 pub mod response;
 pub mod stream;
