@@ -238,6 +238,7 @@ impl Connection {
             reply,
             header_len,
             payload,
+            deliver_as: None,
         };
         let origin = Origin::Client {
             publisher: &self.handle,

@@ -8,6 +8,11 @@ use starling_jetstream::api::{ApiError, StreamConfig};
 use starling_jetstream::stream::{Operation, Outcome, Stream};
 use tokio::sync::{mpsc, oneshot};
 
+use starling_jetstream::api::consumer::ConsumerInfo;
+use starling_jetstream::consumer::Outbound;
+
+use super::consumers::ConsumerSet;
+use super::publish::publish_with_headers;
 use crate::account::Account;
 use crate::client::handle::lock;
 use crate::interest::{InternalMessage, InternalSubscription};
@@ -21,6 +26,16 @@ pub(super) enum Control {
         operation: Operation,
         /// Where the outcome goes.
         done: oneshot::Sender<Outcome>,
+    },
+    /// The consumers changed (created, updated): run a consumer pass.
+    Wake,
+    /// A consumer's info, answered after the batch's consumer pass, so
+    /// acks that arrived before the request are counted.
+    ConsumerInfo {
+        /// The consumer.
+        name: String,
+        /// `None` if there is no such consumer.
+        done: oneshot::Sender<Option<ConsumerInfo>>,
     },
     /// Finish, sync and stop (stream delete).
     Stop {
@@ -44,6 +59,13 @@ pub(super) struct StreamHandle {
     captures: Mutex<Vec<Arc<InternalSubscription>>>,
     /// The stream directory, for a file stream.
     pub dir: Option<PathBuf>,
+    /// The stream's consumers (lock order: `stream` first).
+    pub consumers: Arc<Mutex<ConsumerSet>>,
+    /// Pull requests, acks and flow control replies for the consumers go
+    /// to the worker through here.
+    pub consumer_inbox: mpsc::Sender<InternalMessage>,
+    /// The `$JS.ACK.<stream>.>` and `$JS.FC.<stream>.>` subscriptions.
+    consumer_subscriptions: Mutex<Vec<Arc<InternalSubscription>>>,
 }
 
 impl StreamHandle {
@@ -53,6 +75,8 @@ impl StreamHandle {
         control: mpsc::Sender<Control>,
         capture: mpsc::Sender<InternalMessage>,
         dir: Option<PathBuf>,
+        consumers: Arc<Mutex<ConsumerSet>>,
+        consumer_inbox: mpsc::Sender<InternalMessage>,
     ) -> Self {
         let name = lock(&stream).name().to_string();
         StreamHandle {
@@ -62,6 +86,9 @@ impl StreamHandle {
             capture,
             captures: Mutex::new(Vec::new()),
             dir,
+            consumers,
+            consumer_inbox,
+            consumer_subscriptions: Mutex::new(Vec::new()),
         }
     }
 
@@ -86,10 +113,54 @@ impl StreamHandle {
             if captures.iter().any(|sub| *sub.subject == **subject) {
                 continue;
             }
-            let sub = Arc::new(InternalSubscription::new(subject, None, self.capture.clone()));
+            let sub = Arc::new(InternalSubscription::new(
+                subject,
+                None,
+                self.capture.clone(),
+            ));
             server.add_internal_subscription(account, sub.clone(), true);
             captures.push(sub);
         }
+    }
+
+    /// Receive the acks and flow control replies of the stream's consumers.
+    pub fn subscribe_consumer_subjects(&self, server: &ServerState, account: &Account) {
+        let mut subscriptions = lock(&self.consumer_subscriptions);
+        for prefix in ["$JS.ACK", "$JS.FC"] {
+            let subject = format!("{prefix}.{}.>", self.name);
+            let sub = Arc::new(InternalSubscription::new(
+                &subject,
+                None,
+                self.consumer_inbox.clone(),
+            ));
+            server.add_internal_subscription(account, sub.clone(), true);
+            subscriptions.push(sub);
+        }
+    }
+
+    /// Drop every consumer subscription (stream delete); waiting pull
+    /// requests are told `409 Consumer Deleted`.
+    pub fn release_consumers(&self, server: &ServerState, account: &Account) {
+        for sub in lock(&self.consumer_subscriptions).drain(..) {
+            server.remove_internal_subscription(account, &sub, true);
+        }
+        let entries = std::mem::take(&mut lock(&self.consumers).entries);
+        for (_, mut entry) in entries {
+            for sub in entry.subscriptions.drain(..) {
+                server.remove_internal_subscription(account, &sub, true);
+            }
+            for outbound in entry.consumer.close() {
+                if let Outbound::Status { to, headers } = outbound {
+                    publish_with_headers(server, account, &to, &headers, b"");
+                }
+            }
+        }
+    }
+
+    /// Ask the worker for a consumer pass (never waits: a full channel
+    /// means the worker is busy and makes a pass anyway).
+    pub fn wake(&self) {
+        let _ = self.control.try_send(Control::Wake);
     }
 
     /// Stop capturing anything.
@@ -106,6 +177,20 @@ impl StreamHandle {
             .blocking_send(Control::Apply { operation, done })
             .map_err(|_| gone())?;
         outcome.blocking_recv().map_err(|_| gone())
+    }
+
+    /// The info of consumer `name` from the worker (see
+    /// [`Control::ConsumerInfo`]). Blocking: only from a blocking thread.
+    pub fn consumer_info_blocking(&self, name: &str) -> Result<Option<ConsumerInfo>, ApiError> {
+        let gone = || ApiError::stream_general("stream is stopping");
+        let (done, info) = oneshot::channel();
+        self.control
+            .blocking_send(Control::ConsumerInfo {
+                name: name.to_string(),
+                done,
+            })
+            .map_err(|_| gone())?;
+        info.blocking_recv().map_err(|_| gone())
     }
 
     /// Stop the worker and wait until it has synced and ended. Blocking.

@@ -10,6 +10,10 @@
 //! - `worker`: the task per stream that applies publishes and API
 //!   operations in order, in batches, syncs once per batch, then answers.
 //! - `api`, `stream_api`, `direct_get`: the `$JS.API.*` endpoints.
+//! - `consumers`, `consumer_pass`: a stream's consumers, driven by its
+//!   worker after every batch (pull requests, acks, deliveries, timers,
+//!   retention); `consumer_api`: the `CONSUMER.*` endpoints;
+//!   `consumer_store`: consumer config and state on disk (`obs/`).
 //! - `meta`: a file stream's persisted config (`meta.json`).
 //! - `publish`: how the server publishes replies (router, internal origin).
 //!
@@ -32,6 +36,10 @@
 
 mod account;
 mod api;
+mod consumer_api;
+mod consumer_pass;
+mod consumer_store;
+mod consumers;
 mod direct_get;
 mod handle;
 mod meta;

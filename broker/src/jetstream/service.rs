@@ -15,6 +15,9 @@ use tokio::sync::mpsc;
 use tokio_util::task::TaskTracker;
 
 use super::account::AccountJetStream;
+use super::consumer_api::subscribe_restored;
+use super::consumer_store::restore_all;
+use super::consumers::{ConsumerEntry, ConsumerSet};
 use super::handle::StreamHandle;
 use super::meta::read_meta;
 use super::publish::now_nanos;
@@ -78,7 +81,13 @@ pub fn start(server: &Arc<ServerState>) -> io::Result<()> {
     }
     let root = options.jetstream.jetstream_dir();
     fs::create_dir_all(&root).map_err(|error| {
-        io::Error::new(error.kind(), format!("cannot create JetStream store directory {}: {error}", root.display()))
+        io::Error::new(
+            error.kind(),
+            format!(
+                "cannot create JetStream store directory {}: {error}",
+                root.display()
+            ),
+        )
     })?;
     let mut prefixes = vec![starling_jetstream::api::API_PREFIX.to_string()];
     if let Some(domain) = &options.jetstream.domain {
@@ -106,7 +115,11 @@ pub fn start(server: &Arc<ServerState>) -> io::Result<()> {
 }
 
 impl JetStream {
-    fn enable_account(self: &Arc<Self>, server: &Arc<ServerState>, account: Arc<Account>) -> io::Result<()> {
+    fn enable_account(
+        self: &Arc<Self>,
+        server: &Arc<ServerState>,
+        account: Arc<Account>,
+    ) -> io::Result<()> {
         let name = account.name.to_string();
         if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\']) {
             tracing::warn!(account = %name, "account name is not a directory name; no JetStream for it");
@@ -128,7 +141,11 @@ impl JetStream {
 
     /// Reopen every stream found under the account's directory. A stream
     /// whose meta cannot be read is skipped and logged, never fatal.
-    fn restore_streams(&self, server: &Arc<ServerState>, account: &Arc<AccountJetStream>) -> io::Result<()> {
+    fn restore_streams(
+        &self,
+        server: &Arc<ServerState>,
+        account: &Arc<AccountJetStream>,
+    ) -> io::Result<()> {
         let entries = match fs::read_dir(&account.dir) {
             Ok(entries) => entries,
             Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -171,17 +188,39 @@ impl JetStream {
         let stream = Arc::new(Mutex::new(stream));
         let (capture_sender, capture) = mpsc::channel(CAPTURE_CHANNEL_CAPACITY);
         let (control_sender, control) = mpsc::channel(CONTROL_CHANNEL_CAPACITY);
-        let handle = Arc::new(StreamHandle::new(stream.clone(), control_sender, capture_sender, dir));
+        let (inbox_sender, consumer_inbox) = mpsc::channel(CAPTURE_CHANNEL_CAPACITY);
+        let consumers = Arc::new(Mutex::new(ConsumerSet::default()));
+        if let Some(dir) = &dir {
+            let name = lock(&stream).name().to_string();
+            let mut set = lock(&consumers);
+            for (consumer, consumer_dir, written) in restore_all(dir, &name, now_nanos()) {
+                let mut entry = ConsumerEntry::new(consumer, Some(consumer_dir), now_nanos());
+                entry.written = written;
+                set.entries.insert(entry.consumer.name().to_string(), entry);
+            }
+        }
+        let handle = Arc::new(StreamHandle::new(
+            stream.clone(),
+            control_sender,
+            capture_sender,
+            dir,
+            consumers.clone(),
+            inbox_sender,
+        ));
         let worker = Worker {
             server: server.clone(),
             account: account.account.clone(),
             stream,
             capture,
             control,
+            consumers,
+            consumer_inbox,
             sync_interval: self.options.sync_interval,
             domain: self.options.domain.clone(),
         };
         self.tasks.spawn_on(worker::run(worker), &self.runtime);
+        handle.subscribe_consumer_subjects(server, &account.account);
+        subscribe_restored(server, &account.account, &self.prefixes, &handle);
         handle.capture_subjects(server, &account.account, &config.subjects);
         account.set_direct_get(server, &self.prefixes, &config.name, config.allow_direct);
         lock(&account.streams).insert(config.name.clone(), handle.clone());
@@ -196,7 +235,10 @@ impl JetStream {
     /// Wait (bounded) for every worker's final sync after shutdown began.
     pub async fn wait_stopped(&self) {
         self.tasks.close();
-        if tokio::time::timeout(SHUTDOWN_GRACE, self.tasks.wait()).await.is_err() {
+        if tokio::time::timeout(SHUTDOWN_GRACE, self.tasks.wait())
+            .await
+            .is_err()
+        {
             tracing::warn!("JetStream workers still syncing after {SHUTDOWN_GRACE:?}");
         }
     }
@@ -214,14 +256,17 @@ pub(super) fn open_store(
                 store: config.store_config(),
                 ..FileStoreConfig::default()
             };
-            let store = FileStore::open(dir, file_config)
-                .map_err(|error| ApiError::stream_create(&format!("could not open store: {error}")))?;
+            let store = FileStore::open(dir, file_config).map_err(|error| {
+                ApiError::stream_create(&format!("could not open store: {error}"))
+            })?;
             let report = store.recovery_report();
             if report.torn_tail.is_some() || !report.damaged.is_empty() {
                 tracing::warn!(stream = %config.name, ?report, "stream store recovered with damage");
             }
             Ok(Box::new(store))
         }
-        (StorageType::File, None) => Err(ApiError::stream_create("file stream without a directory")),
+        (StorageType::File, None) => {
+            Err(ApiError::stream_create("file stream without a directory"))
+        }
     }
 }

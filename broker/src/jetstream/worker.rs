@@ -8,12 +8,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use starling_jetstream::api::consumer::ConsumerInfo;
 use starling_jetstream::api::ApiError;
 use starling_jetstream::stream::{Operation, Outcome, PubAck, Publish, Stream};
 use starling_store::MAX_BATCH;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
+use super::consumer_pass::{self, PassContext};
+use super::consumers::ConsumerSet;
 use super::handle::Control;
 use super::publish::{now_nanos, publish};
 use crate::account::Account;
@@ -29,6 +32,15 @@ enum Job {
         done: oneshot::Sender<Outcome>,
     },
     Expire,
+    /// A pull request, ack or flow control reply for a consumer.
+    Consumer(InternalMessage),
+    /// Consumer timers are due, or consumers changed.
+    Wake,
+    /// A consumer's info, after the pass.
+    ConsumerInfo {
+        name: String,
+        done: oneshot::Sender<Option<ConsumerInfo>>,
+    },
     Stop(oneshot::Sender<()>),
 }
 
@@ -36,6 +48,8 @@ impl From<Control> for Job {
     fn from(control: Control) -> Self {
         match control {
             Control::Apply { operation, done } => Job::Apply { operation, done },
+            Control::Wake => Job::Wake,
+            Control::ConsumerInfo { name, done } => Job::ConsumerInfo { name, done },
             Control::Stop { done } => Job::Stop(done),
         }
     }
@@ -53,6 +67,10 @@ pub(super) struct Worker {
     pub capture: mpsc::Receiver<InternalMessage>,
     /// API operations.
     pub control: mpsc::Receiver<Control>,
+    /// The stream's consumers.
+    pub consumers: Arc<Mutex<ConsumerSet>>,
+    /// Messages for the consumers (pull requests, acks).
+    pub consumer_inbox: mpsc::Receiver<InternalMessage>,
     /// None: sync every batch before answering; Some: lazy sync.
     pub sync_interval: Option<Duration>,
     /// Named in PubAcks when configured.
@@ -65,8 +83,10 @@ pub(super) async fn run(mut worker: Worker) {
     let mut last_sync = Instant::now();
     let mut stop = None;
     // Lazy mode syncs on this tick even when no publish comes.
-    let mut sync_tick = tokio::time::interval(worker.sync_interval.unwrap_or(Duration::from_secs(3600)));
+    let mut sync_tick =
+        tokio::time::interval(worker.sync_interval.unwrap_or(Duration::from_secs(3600)));
     sync_tick.tick().await;
+    let mut consumer_wake: Option<i64> = None;
     loop {
         let expiry = lock(&worker.stream).next_expiry();
         let mut jobs = Vec::new();
@@ -77,7 +97,9 @@ pub(super) async fn run(mut worker: Worker) {
             () = worker.server.shutdown.cancelled() => break,
             Some(control) = worker.control.recv() => jobs.push(Job::from(control)),
             Some(message) = worker.capture.recv() => jobs.push(Job::Publish(message)),
+            Some(message) = worker.consumer_inbox.recv() => jobs.push(Job::Consumer(message)),
             () = sleep_until_expiry(expiry) => jobs.push(Job::Expire),
+            () = sleep_until_expiry(consumer_wake) => jobs.push(Job::Wake),
             _ = sync_tick.tick(), if worker.sync_interval.is_some() => tick = true,
             else => break,
         }
@@ -86,6 +108,8 @@ pub(super) async fn run(mut worker: Worker) {
                 jobs.push(Job::from(control));
             } else if let Ok(message) = worker.capture.try_recv() {
                 jobs.push(Job::Publish(message));
+            } else if let Ok(message) = worker.consumer_inbox.try_recv() {
+                jobs.push(Job::Consumer(message));
             } else {
                 break;
             }
@@ -101,14 +125,15 @@ pub(super) async fn run(mut worker: Worker) {
             server: worker.server.clone(),
             account: worker.account.clone(),
             stream: worker.stream.clone(),
+            consumers: worker.consumers.clone(),
             domain: worker.domain.clone(),
         };
         match tokio::task::spawn_blocking(move || batch.run(jobs, sync_now)).await {
-            Ok(Some(done)) => {
+            Ok(Ran::Stopped(done)) => {
                 stop = Some(done);
                 break;
             }
-            Ok(None) => {}
+            Ok(Ran::Done { wake }) => consumer_wake = wake,
             Err(error) => {
                 tracing::error!(%error, "stream batch task failed");
                 break;
@@ -141,19 +166,32 @@ struct Batch {
     server: Arc<ServerState>,
     account: Arc<Account>,
     stream: Arc<Mutex<Stream>>,
+    consumers: Arc<Mutex<ConsumerSet>>,
     domain: Option<String>,
+}
+
+/// How a batch ended.
+enum Ran {
+    /// The stream is stopping; told once the worker has ended.
+    Stopped(oneshot::Sender<()>),
+    /// Done; the next consumer pass is due then, if ever.
+    Done { wake: Option<i64> },
 }
 
 impl Batch {
     /// Apply `jobs` in order, sync (when `sync_now`, else hand to the OS),
-    /// then answer. Returns the stop request if the batch held one.
-    fn run(self, jobs: Vec<Job>, sync_now: bool) -> Option<oneshot::Sender<()>> {
+    /// then answer, then run a consumer pass.
+    fn run(self, jobs: Vec<Job>, sync_now: bool) -> Ran {
         let now = now_nanos();
+        let mut consumer_messages = Vec::new();
+        let mut info_requests = Vec::new();
+        let mut removed = false;
         let mut acks: Vec<(String, PubAck)> = Vec::new();
         let mut outcomes: Vec<(oneshot::Sender<Outcome>, Outcome)> = Vec::new();
         let mut stop = None;
         let mut guard = lock(&self.stream);
         let no_ack = guard.config().no_ack;
+        let first_seq = guard.store().state().first_seq;
         for job in jobs {
             match job {
                 Job::Publish(message) => {
@@ -167,10 +205,15 @@ impl Batch {
                     }
                 }
                 Job::Apply { operation, done } => {
+                    removed |= matches!(operation, Operation::Purge(_) | Operation::DeleteMsg(_));
                     let outcome = guard.apply(operation, now);
                     outcomes.push((done, outcome));
                 }
+                Job::Consumer(message) => consumer_messages.push(message),
+                Job::Wake => {}
+                Job::ConsumerInfo { name, done } => info_requests.push((name, done)),
                 Job::Expire => {
+                    removed = true;
                     if let Outcome::Failed(error) = guard.apply(Operation::Expire, now) {
                         tracing::warn!(stream = guard.name(), %error, "expiry failed");
                     }
@@ -182,6 +225,7 @@ impl Batch {
                 }
             }
         }
+        removed |= guard.store().state().first_seq != first_seq;
         let durable = if sync_now {
             match guard.store_mut().begin_sync() {
                 Ok(pending) => {
@@ -215,7 +259,29 @@ impl Batch {
             // The API caller may have gone; nothing to tell then.
             let _ = done.send(outcome);
         }
-        stop
+        if let Some(done) = stop {
+            return Ran::Stopped(done);
+        }
+        let pass = PassContext {
+            server: &self.server,
+            account: &self.account,
+            stream: &self.stream,
+            consumers: &self.consumers,
+        };
+        let wake = consumer_pass::run(&pass, &consumer_messages, removed);
+        if !info_requests.is_empty() {
+            let stream = lock(&self.stream);
+            let set = lock(&self.consumers);
+            let now = now_nanos();
+            for (name, done) in info_requests {
+                let info = set
+                    .entries
+                    .get(&name)
+                    .map(|entry| entry.consumer.info(stream.store(), now));
+                let _ = done.send(info);
+            }
+        }
+        Ran::Done { wake }
     }
 }
 

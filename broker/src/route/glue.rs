@@ -81,6 +81,7 @@ impl ClusterHandler for ClusterGlue {
                 reply: message.reply.as_deref(),
                 header_len: message.header_len.map(|len| len as usize),
                 payload: &message.payload,
+                deliver_as: None,
             };
             let origin = Origin::Route {
                 queues: &message.queues,

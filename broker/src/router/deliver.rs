@@ -34,6 +34,10 @@ pub struct Message<'a> {
     pub header_len: Option<usize>,
     /// Headers (if any) then payload.
     pub payload: &'a [u8],
+    /// The subject subscribers see instead of `subject`, which only
+    /// routes: a JetStream delivery goes to the deliver or inbox subject
+    /// but shows the stored message's subject (nats-server `pa.deliver`).
+    pub deliver_as: Option<&'a str>,
 }
 
 /// Where a message comes from, which decides where it may go.
@@ -291,7 +295,7 @@ fn deliver_to(
     if max > 0 && delivered > max {
         return false;
     }
-    let subject = message.subject.as_bytes();
+    let subject = message.deliver_as.unwrap_or(message.subject).as_bytes();
     // nats-server strips headers for a client that did not ask for them.
     let header_len = message
         .header_len

@@ -115,6 +115,7 @@ impl AccountLookups {
             reply: Some(reply.as_bytes()),
             header_len: None,
             payload: b"",
+            deliver_as: None,
         };
         let system = server.accounts.system();
         let mut batch = Batch::default();

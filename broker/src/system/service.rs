@@ -131,6 +131,7 @@ pub(super) fn publish_bytes(
         reply: None,
         header_len: None,
         payload,
+        deliver_as: None,
     };
     let mut batch = Batch::default();
     router::route(server, account, Origin::Internal, &message, &mut batch);

@@ -37,6 +37,7 @@ fn publish(
         reply: reply.map(str::as_bytes),
         header_len: None,
         payload,
+        deliver_as: None,
     };
     let mut batch = Batch::default();
     router::route(server, system, Origin::Internal, &message, &mut batch);

@@ -65,7 +65,11 @@ pub(super) enum Peek {
 impl Consumer {
     /// Record and return the next delivery, if any (push delivery, or a
     /// caller managing its own pull requests).
-    pub fn next_delivery(&mut self, store: &impl MessageStore, now: i64) -> Option<Delivery> {
+    pub fn next_delivery(
+        &mut self,
+        store: &(impl MessageStore + ?Sized),
+        now: i64,
+    ) -> Option<Delivery> {
         self.expire_deadlines(now);
         match self.peek(store, now) {
             Peek::Message(candidate) => {
@@ -94,7 +98,7 @@ impl Consumer {
 
     /// The next message to deliver, without recording it. Drops queue
     /// entries and pending messages the stream no longer holds.
-    pub(super) fn peek(&mut self, store: &impl MessageStore, now: i64) -> Peek {
+    pub(super) fn peek(&mut self, store: &(impl MessageStore + ?Sized), now: i64) -> Peek {
         if self.is_paused(now) {
             return Peek::Stalled;
         }
@@ -180,7 +184,11 @@ impl Consumer {
 
     /// Build the delivery of a candidate: consumer sequence, pending after
     /// it, ack subject, `headers_only` conversion.
-    pub(super) fn prepare(&self, store: &impl MessageStore, candidate: Candidate) -> Delivery {
+    pub(super) fn prepare(
+        &self,
+        store: &(impl MessageStore + ?Sized),
+        candidate: Candidate,
+    ) -> Delivery {
         let Candidate {
             mut message,
             delivery_count,

@@ -97,7 +97,7 @@ impl Consumer {
         stream_name: &str,
         name: &str,
         config: ConsumerConfig,
-        store: &impl MessageStore,
+        store: &(impl MessageStore + ?Sized),
         now: i64,
     ) -> Consumer {
         let filters = Filters::of(&config);
@@ -220,7 +220,7 @@ impl Consumer {
     /// Messages left the stream (purge, compact, delete): forget pending
     /// messages that are gone, and when the stream now starts past the
     /// cursor, move delivered there (nats-server `consumer.purge`).
-    pub fn on_messages_removed(&mut self, store: &impl MessageStore) {
+    pub fn on_messages_removed(&mut self, store: &(impl MessageStore + ?Sized)) {
         let first = store.state().first_seq;
         if first > self.next_seq {
             self.next_seq = first;
@@ -262,7 +262,7 @@ impl Consumer {
     }
 
     /// Messages matching the filters the consumer has yet to deliver.
-    pub fn num_pending(&self, store: &impl MessageStore) -> u64 {
+    pub fn num_pending(&self, store: &(impl MessageStore + ?Sized)) -> u64 {
         match &self.skip {
             Some(skip) => {
                 skip.present(store)
@@ -277,7 +277,7 @@ impl Consumer {
     }
 
     /// The `ConsumerInfo` report.
-    pub fn info(&self, store: &impl MessageStore, now: i64) -> ConsumerInfo {
+    pub fn info(&self, store: &(impl MessageStore + ?Sized), now: i64) -> ConsumerInfo {
         let paused = self.is_paused(now);
         ConsumerInfo {
             stream_name: self.stream_name.clone(),

@@ -41,7 +41,11 @@ impl Filters {
 
     /// The first matching message at or after `start`, if any (one index
     /// lookup per filter, no counting).
-    pub fn next_message(&self, store: &impl MessageStore, start: u64) -> Option<StoredMsg> {
+    pub fn next_message(
+        &self,
+        store: &(impl MessageStore + ?Sized),
+        start: u64,
+    ) -> Option<StoredMsg> {
         let next = store.load_next_msg("", start).ok();
         if self.subjects.is_empty() {
             return next;
@@ -60,7 +64,7 @@ impl Filters {
     }
 
     /// Matching messages at or after `start`.
-    pub fn count_from(&self, store: &impl MessageStore, start: u64) -> u64 {
+    pub fn count_from(&self, store: &(impl MessageStore + ?Sized), start: u64) -> u64 {
         if self.subjects.is_empty() {
             return store.num_pending("", start, false);
         }
@@ -88,7 +92,7 @@ impl Filters {
     /// recount.
     pub fn count_from_cached(
         &self,
-        store: &impl MessageStore,
+        store: &(impl MessageStore + ?Sized),
         start: u64,
         cache: &PendingCache,
     ) -> u64 {
@@ -113,7 +117,7 @@ impl Filters {
     }
 
     /// The newest matching sequence, if any.
-    fn last_seq(&self, store: &impl MessageStore) -> Option<u64> {
+    fn last_seq(&self, store: &(impl MessageStore + ?Sized)) -> Option<u64> {
         if self.subjects.is_empty() {
             return store.load_last_msg("").ok().map(|msg| msg.seq);
         }
@@ -124,7 +128,7 @@ impl Filters {
     }
 
     /// The last message of every matching subject, in sequence order.
-    fn last_per_subject(&self, store: &impl MessageStore) -> Vec<(u64, String)> {
+    fn last_per_subject(&self, store: &(impl MessageStore + ?Sized)) -> Vec<(u64, String)> {
         let filters: Vec<&str> = if self.subjects.is_empty() {
             vec![""]
         } else {
@@ -222,7 +226,7 @@ impl SkipList {
 
     /// Remaining entries still in the store. A removal changes `msgs`, an
     /// append changes `last_seq`, so the pair detects any change.
-    pub fn present(&self, store: &impl MessageStore) -> u64 {
+    pub fn present(&self, store: &(impl MessageStore + ?Sized)) -> u64 {
         let state = store.state();
         if let Some((msgs, last, next, present)) = self.present_cache.get() {
             if msgs == state.msgs && last == state.last_seq && next == self.next {
@@ -243,7 +247,7 @@ impl SkipList {
 pub fn start_position(
     config: &ConsumerConfig,
     filters: &Filters,
-    store: &impl MessageStore,
+    store: &(impl MessageStore + ?Sized),
 ) -> (u64, Option<SkipList>) {
     let state = store.state();
     let end = state.last_seq + 1;
@@ -267,7 +271,7 @@ pub fn start_position(
 
 /// The first message stored at or after `time`, by binary search over the
 /// sequence (store times do not go backwards).
-fn first_at_or_after(store: &impl MessageStore, time: i64) -> Option<u64> {
+fn first_at_or_after(store: &(impl MessageStore + ?Sized), time: i64) -> Option<u64> {
     let state = store.state();
     let (mut low, mut high) = (state.first_seq.max(1), state.last_seq + 1);
     while low < high {

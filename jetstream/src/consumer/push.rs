@@ -43,7 +43,12 @@ impl Consumer {
     /// Push consumers: up to `limit` deliveries (with flow control requests
     /// between them) to send now. Nothing while unbound, paused, over
     /// `max_ack_pending` or waiting for a flow control reply.
-    pub fn push(&mut self, store: &impl MessageStore, now: i64, limit: usize) -> Vec<Outbound> {
+    pub fn push(
+        &mut self,
+        store: &(impl MessageStore + ?Sized),
+        now: i64,
+        limit: usize,
+    ) -> Vec<Outbound> {
         let mut out = Vec::new();
         if self.config.is_pull() || !self.push.bound {
             return out;

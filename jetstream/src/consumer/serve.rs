@@ -51,7 +51,7 @@ impl Consumer {
     /// Returns refusals or the deliveries it got at once.
     pub fn add_pull_request(
         &mut self,
-        store: &impl MessageStore,
+        store: &(impl MessageStore + ?Sized),
         reply: &str,
         body: &[u8],
         now: i64,
@@ -69,7 +69,7 @@ impl Consumer {
     /// As [`Consumer::add_pull_request`] with a parsed request (`+NXT`).
     pub fn add_parsed_request(
         &mut self,
-        store: &impl MessageStore,
+        store: &(impl MessageStore + ?Sized),
         reply: &str,
         request: PullRequest,
         now: i64,
@@ -129,7 +129,7 @@ impl Consumer {
 
     /// Deliver to waiting requests what there is; end `no_wait` requests
     /// with `404` when nothing more is available.
-    pub fn fill(&mut self, store: &impl MessageStore, now: i64) -> Vec<Outbound> {
+    pub fn fill(&mut self, store: &(impl MessageStore + ?Sized), now: i64) -> Vec<Outbound> {
         let mut out = Vec::new();
         self.expire_requests(now, &mut out);
         self.expire_deadlines(now);
@@ -222,7 +222,7 @@ impl Consumer {
     /// Time passes: ack waits end, requests expire, heartbeats fall due.
     /// For a push consumer this returns only its heartbeat; deliveries come
     /// from [`Consumer::push`].
-    pub fn tick(&mut self, store: &impl MessageStore, now: i64) -> Vec<Outbound> {
+    pub fn tick(&mut self, store: &(impl MessageStore + ?Sized), now: i64) -> Vec<Outbound> {
         if !self.config.is_pull() {
             self.expire_deadlines(now);
             return self.push_heartbeat(now).into_iter().collect();

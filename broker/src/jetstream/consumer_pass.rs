@@ -1,0 +1,268 @@
+//! One consumer pass of a stream's worker, after each batch (and after
+//! the batch's sync, so consumers only ever deliver durable messages):
+//! apply the pull requests, acks and flow control replies that arrived,
+//! fill waiting pull requests, push to bound push consumers, let timers
+//! run (ack waits, request expiry, heartbeats), apply interest and work
+//! queue retention, remove inactive consumers, persist changed states,
+//! and finally publish everything with no lock held.
+
+use std::sync::Mutex;
+
+use starling_jetstream::api::RetentionPolicy;
+use starling_jetstream::consumer::{ConsumerEvent, Outbound};
+use starling_jetstream::stream::Stream;
+
+use super::consumer_store::write_state;
+use super::consumers::{ConsumerSet, Sends};
+use super::publish::{now_nanos, publish, publish_full, Outgoing};
+use crate::account::Account;
+use crate::client::handle::lock;
+use crate::interest::InternalMessage;
+use crate::server::ServerState;
+
+/// Push deliveries per consumer per pass; more wait for the next pass
+/// (which comes at once), so one consumer cannot hold the worker long.
+const PUSH_PER_PASS: usize = 1024;
+
+/// How often an unbound push consumer looks for interest again.
+const PUSH_INTEREST_POLL: i64 = 50_000_000;
+
+/// What a pass needs.
+pub(super) struct PassContext<'a> {
+    pub server: &'a ServerState,
+    pub account: &'a Account,
+    pub stream: &'a Mutex<Stream>,
+    pub consumers: &'a Mutex<ConsumerSet>,
+}
+
+/// Run one pass; `removed` says the batch purged or deleted messages.
+/// Returns when the next pass is due (ns since the epoch), if ever.
+pub(super) fn run(
+    context: &PassContext<'_>,
+    messages: &[InternalMessage],
+    removed: bool,
+) -> Option<i64> {
+    let now = now_nanos();
+    let mut sends = Sends::default();
+    let mut events = Vec::new();
+    let mut closed = Vec::new();
+    let mut wake: Option<i64> = None;
+    let mut earliest = |at: i64| wake = Some(wake.map_or(at, |w| w.min(at)));
+    {
+        let mut stream = lock(context.stream);
+        let mut set = lock(context.consumers);
+        let retention = stream.config().retention;
+        let store = stream.store();
+        for message in messages {
+            set.apply(store, message, now, &mut sends);
+        }
+        let mut acked = Vec::new();
+        for (name, entry) in &mut set.entries {
+            let consumer = &mut entry.consumer;
+            if removed {
+                consumer.on_messages_removed(store);
+            }
+            let active = if consumer.config().is_pull() {
+                sends.outbound.extend(consumer.fill(store, now));
+                consumer.num_waiting() > 0
+            } else {
+                let bound = has_interest(context.account, &consumer.config().deliver_subject);
+                consumer.set_push_bound(bound);
+                sends.outbound.extend(consumer.tick(store, now));
+                let pushed = consumer.push(store, now, PUSH_PER_PASS);
+                if pushed.len() >= PUSH_PER_PASS {
+                    earliest(now);
+                }
+                sends.outbound.extend(pushed);
+                if !bound {
+                    earliest(now + PUSH_INTEREST_POLL);
+                }
+                bound
+            };
+            for event in consumer.take_events() {
+                events.push((name.clone(), event));
+            }
+            acked.extend(consumer.take_acked());
+            entry.idle_since = if active {
+                None
+            } else {
+                entry.idle_since.or(Some(now))
+            };
+            let threshold = consumer.config().inactive_threshold;
+            if threshold > 0 {
+                if let Some(idle) = entry.idle_since {
+                    let deadline = idle.max(consumer.last_activity()).saturating_add(threshold);
+                    if deadline <= now {
+                        closed.push(name.clone());
+                    } else {
+                        earliest(deadline);
+                    }
+                }
+            }
+            if let Some(at) = consumer.next_wakeup(now) {
+                earliest(at);
+            }
+        }
+        for name in &closed {
+            if let Some(mut entry) = set.entries.remove(name) {
+                tracing::debug!(consumer = %name, "inactive consumer removed");
+                sends.outbound.extend(entry.consumer.close());
+                for sub in entry.subscriptions.drain(..) {
+                    context
+                        .server
+                        .remove_internal_subscription(context.account, &sub, true);
+                }
+                if let Some(dir) = &entry.dir {
+                    let _ = std::fs::remove_dir_all(dir);
+                }
+            }
+        }
+        if retention != RetentionPolicy::Limits && !acked.is_empty() {
+            remove_unneeded(&mut stream, &set, &acked);
+        }
+        for entry in set.entries.values_mut() {
+            if let Some(dir) = &entry.dir {
+                let encoded = entry.consumer.state().encode();
+                if encoded != entry.written {
+                    match write_state(dir, &encoded) {
+                        Ok(()) => entry.written = encoded,
+                        Err(error) => {
+                            tracing::warn!(dir = %dir.display(), %error, "consumer state not written")
+                        }
+                    }
+                }
+            }
+        }
+        let stream_name = stream.name().to_string();
+        drop(set);
+        drop(stream);
+        for (consumer, event) in events {
+            advise(context, &stream_name, &consumer, &event, now);
+        }
+    }
+    send(context, sends);
+    wake
+}
+
+/// Interest and work queue retention: a message every consumer is done
+/// with leaves the stream.
+fn remove_unneeded(stream: &mut Stream, set: &ConsumerSet, acked: &[u64]) {
+    let mut gone = Vec::new();
+    for seq in acked {
+        let Ok(message) = stream.store().load_msg(*seq) else {
+            continue;
+        };
+        let needed = set
+            .entries
+            .values()
+            .any(|entry| entry.consumer.needs_ack(*seq, &message.subject));
+        if !needed {
+            gone.push(*seq);
+        }
+    }
+    for seq in gone {
+        if let Err(error) = stream.store_mut().remove_msg(seq) {
+            tracing::warn!(seq, %error, "acknowledged message not removed");
+        }
+    }
+}
+
+/// True when something subscribes to a push consumer's deliver subject.
+fn has_interest(account: &Account, deliver_subject: &str) -> bool {
+    let matches = account.sublist.match_subject(deliver_subject);
+    !matches.plain.is_empty() || !matches.queues.is_empty()
+}
+
+/// Publish what the pass produced.
+fn send(context: &PassContext<'_>, sends: Sends) {
+    for outbound in sends.outbound {
+        match outbound {
+            Outbound::Message { to, delivery } => {
+                let message = &delivery.message;
+                let outgoing = Outgoing {
+                    subject: &to,
+                    reply: Some(&delivery.ack_subject),
+                    deliver_as: Some(&message.subject),
+                };
+                publish_full(
+                    context.server,
+                    context.account,
+                    &outgoing,
+                    &message.headers,
+                    &message.payload,
+                );
+            }
+            Outbound::Status { to, headers } => {
+                let outgoing = Outgoing {
+                    subject: &to,
+                    reply: None,
+                    deliver_as: None,
+                };
+                publish_full(context.server, context.account, &outgoing, &headers, b"");
+            }
+            Outbound::FlowControl { to, reply } => {
+                let outgoing = Outgoing {
+                    subject: &to,
+                    reply: Some(&reply),
+                    deliver_as: None,
+                };
+                let headers = starling_jetstream::consumer::FLOW_CONTROL_REQUEST;
+                publish_full(context.server, context.account, &outgoing, headers, b"");
+            }
+        }
+    }
+    for reply in sends.ack_replies {
+        publish(context.server, context.account, &reply, b"");
+    }
+}
+
+/// `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES|MSG_TERMINATED.<stream>.<consumer>`.
+fn advise(
+    context: &PassContext<'_>,
+    stream: &str,
+    consumer: &str,
+    event: &ConsumerEvent,
+    now: i64,
+) {
+    let timestamp = starling_jetstream::consumer::time::format_rfc3339(now);
+    let (kind, subject, body) = match event {
+        ConsumerEvent::MaxDeliveries {
+            stream_seq,
+            deliveries,
+        } => (
+            "io.nats.jetstream.advisory.v1.max_deliver",
+            "MAX_DELIVERIES",
+            serde_json::json!({"stream_seq": stream_seq, "deliveries": deliveries}),
+        ),
+        ConsumerEvent::Terminated {
+            stream_seq,
+            consumer_seq,
+            deliveries,
+            reason,
+        } => (
+            "io.nats.jetstream.advisory.v1.terminated",
+            "MSG_TERMINATED",
+            serde_json::json!({
+                "stream_seq": stream_seq,
+                "consumer_seq": consumer_seq,
+                "deliveries": deliveries,
+                "reason": reason.clone().unwrap_or_default(),
+            }),
+        ),
+    };
+    let mut advisory = serde_json::json!({
+        "type": kind,
+        "id": format!("{now:x}"),
+        "timestamp": timestamp,
+        "stream": stream,
+        "consumer": consumer,
+    });
+    if let (Some(target), Some(fields)) = (advisory.as_object_mut(), body.as_object()) {
+        for (key, value) in fields {
+            target.insert(key.clone(), value.clone());
+        }
+    }
+    let subject = format!("$JS.EVENT.ADVISORY.CONSUMER.{subject}.{stream}.{consumer}");
+    let payload = serde_json::to_vec(&advisory).unwrap_or_default();
+    publish(context.server, context.account, &subject, &payload);
+}

@@ -1,0 +1,391 @@
+//! JetStream consumers through async-nats's consumer API against a real
+//! `starling -js` process: durable and ephemeral pull consumers (create,
+//! info, names, list, delete), fetch and ack with exact counters, NAK
+//! and ack-wait redelivery, the `messages()` loop, `+NXT`, push
+//! consumers, and consumer state kept across a SIGKILL and restart.
+
+mod common;
+
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::{pull, push, AckPolicy, DeliverPolicy};
+use async_nats::jetstream::{self, stream, AckKind};
+use common::process::Process;
+use futures::{StreamExt, TryStreamExt};
+
+async fn start(store_dir: &str) -> Process {
+    Process::start(&["-a", "127.0.0.1", "-p", "-1", "-js", "-sd", store_dir]).await
+}
+
+async fn context(process: &Process) -> (async_nats::Client, jetstream::Context) {
+    let client = async_nats::connect(format!("nats://{}", process.addr))
+        .await
+        .expect("connect");
+    (client.clone(), jetstream::new(client))
+}
+
+async fn orders(js: &jetstream::Context, storage: stream::StorageType) -> stream::Stream {
+    js.create_stream(stream::Config {
+        name: "ORDERS".into(),
+        subjects: vec!["orders.>".into()],
+        storage,
+        ..Default::default()
+    })
+    .await
+    .expect("create stream")
+}
+
+async fn publish(js: &jetstream::Context, count: u32) {
+    for n in 0..count {
+        js.publish(format!("orders.{}", n % 3), n.to_string().into())
+            .await
+            .expect("publish")
+            .await
+            .expect("puback");
+    }
+}
+
+fn durable(name: &str) -> pull::Config {
+    pull::Config {
+        durable_name: Some(name.into()),
+        ack_policy: AckPolicy::Explicit,
+        ..Default::default()
+    }
+}
+
+const WAIT: Duration = Duration::from_secs(5);
+
+#[tokio::test]
+async fn durable_pull_consumer_create_info_names_list_delete() {
+    let dir = tempfile::tempdir().unwrap();
+    let process = start(dir.path().to_str().unwrap()).await;
+    let (_, js) = context(&process).await;
+    let mut stream = orders(&js, stream::StorageType::File).await;
+    publish(&js, 4).await;
+    let mut consumer = stream
+        .create_consumer(durable("worker"))
+        .await
+        .expect("create consumer");
+    let info = consumer.info().await.expect("info");
+    assert_eq!(info.name, "worker");
+    assert_eq!(info.stream_name, "ORDERS");
+    assert_eq!(info.config.ack_wait, Duration::from_secs(30));
+    assert_eq!(info.config.max_ack_pending, 1000);
+    assert_eq!((info.num_pending, info.num_ack_pending), (4, 0));
+    // The same config again is a success; a different one is an update.
+    stream
+        .create_consumer(durable("worker"))
+        .await
+        .expect("same config again");
+    let updated = pull::Config {
+        description: Some("updated".into()),
+        ..durable("worker")
+    };
+    let info = stream
+        .create_consumer(updated)
+        .await
+        .expect("update")
+        .cached_info()
+        .clone();
+    assert_eq!(info.config.description.as_deref(), Some("updated"));
+    stream
+        .create_consumer(durable("second"))
+        .await
+        .expect("second");
+    let mut names: Vec<String> = stream.consumer_names().try_collect().await.expect("names");
+    names.sort();
+    assert_eq!(names, vec!["second".to_string(), "worker".to_string()]);
+    let listed: Vec<_> = stream.consumers().try_collect().await.expect("list");
+    assert_eq!(listed.len(), 2);
+    assert_eq!(stream.info().await.unwrap().state.consumer_count, 2);
+    stream.delete_consumer("second").await.expect("delete");
+    let error = stream.consumer_info("second").await.expect_err("deleted");
+    assert!(error.to_string().contains("not found"), "{error}");
+    assert_eq!(stream.info().await.unwrap().state.consumer_count, 1);
+}
+
+#[tokio::test]
+async fn fetch_a_batch_and_ack_gives_exact_counters() {
+    let dir = tempfile::tempdir().unwrap();
+    let process = start(dir.path().to_str().unwrap()).await;
+    let (_, js) = context(&process).await;
+    let stream = orders(&js, stream::StorageType::File).await;
+    publish(&js, 10).await;
+    let mut consumer = stream.create_consumer(durable("worker")).await.unwrap();
+    let batch: Vec<_> = consumer
+        .fetch()
+        .max_messages(4)
+        .messages()
+        .await
+        .expect("fetch")
+        .try_collect()
+        .await
+        .expect("messages");
+    assert_eq!(batch.len(), 4);
+    let payloads: Vec<&[u8]> = batch.iter().map(|m| &m.payload[..]).collect();
+    assert_eq!(payloads, vec![b"0", b"1", b"2", b"3"]);
+    assert_eq!(batch[1].subject.as_str(), "orders.1");
+    let meta = batch[3].info().expect("ack metadata");
+    assert_eq!(
+        (
+            meta.stream_sequence,
+            meta.consumer_sequence,
+            meta.delivered,
+            meta.pending
+        ),
+        (4, 4, 1, 6)
+    );
+    let info = consumer.info().await.unwrap().clone();
+    assert_eq!((info.num_pending, info.num_ack_pending), (6, 4));
+    assert_eq!(info.delivered.stream_sequence, 4);
+    // Ack 1 and 2 (plain acks), then ask at once: the counters include them.
+    batch[0].ack().await.unwrap();
+    batch[1].ack().await.unwrap();
+    let info = consumer.info().await.unwrap().clone();
+    assert_eq!(info.num_ack_pending, 2);
+    assert_eq!(info.ack_floor.stream_sequence, 2);
+    assert_eq!(info.ack_floor.consumer_sequence, 2);
+    // A double ack is answered once applied; acking out of order keeps the floor.
+    batch[3].double_ack().await.expect("double ack");
+    let info = consumer.info().await.unwrap().clone();
+    assert_eq!(
+        (info.num_ack_pending, info.ack_floor.stream_sequence),
+        (1, 2)
+    );
+    batch[2].double_ack().await.expect("double ack");
+    let info = consumer.info().await.unwrap().clone();
+    assert_eq!(
+        (
+            info.num_ack_pending,
+            info.ack_floor.stream_sequence,
+            info.num_pending
+        ),
+        (0, 4, 6)
+    );
+}
+
+#[tokio::test]
+async fn nak_and_ack_wait_redeliver() {
+    let dir = tempfile::tempdir().unwrap();
+    let process = start(dir.path().to_str().unwrap()).await;
+    let (_, js) = context(&process).await;
+    let stream = orders(&js, stream::StorageType::Memory).await;
+    publish(&js, 2).await;
+    let consumer = stream
+        .create_consumer(pull::Config {
+            ack_wait: Duration::from_millis(500),
+            ..durable("worker")
+        })
+        .await
+        .unwrap();
+    let mut messages = consumer.messages().await.expect("messages");
+    let first = tokio::time::timeout(WAIT, messages.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(&first.payload[..], b"0");
+    let second = tokio::time::timeout(WAIT, messages.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(&second.payload[..], b"1");
+    let started = std::time::Instant::now();
+    first.ack_with(AckKind::Nak(None)).await.unwrap();
+    let again = tokio::time::timeout(WAIT, messages.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(&again.payload[..], b"0", "a NAK redelivers");
+    assert!(
+        started.elapsed() < Duration::from_millis(400),
+        "at once, not after the ack wait"
+    );
+    assert_eq!(again.info().unwrap().delivered, 2);
+    again.ack().await.unwrap();
+    // Message 1 is not acked: it comes back after the 500 ms ack wait.
+    let redelivered = tokio::time::timeout(WAIT, messages.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(&redelivered.payload[..], b"1");
+    let info = redelivered.info().unwrap();
+    assert_eq!(info.delivered, 2);
+    redelivered.double_ack().await.unwrap();
+    let mut consumer = consumer;
+    let info = consumer.info().await.unwrap().clone();
+    assert_eq!(
+        (
+            info.num_ack_pending,
+            info.num_redelivered,
+            info.ack_floor.stream_sequence
+        ),
+        (0, 0, 2)
+    );
+}
+
+#[tokio::test]
+async fn messages_loop_receives_messages_published_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let process = start(dir.path().to_str().unwrap()).await;
+    let (_, js) = context(&process).await;
+    let stream = orders(&js, stream::StorageType::File).await;
+    let consumer = stream.create_consumer(durable("worker")).await.unwrap();
+    let mut messages = consumer.messages().await.expect("messages");
+    let publisher = js.clone();
+    let publishing = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        publish(&publisher, 50).await;
+    });
+    for n in 0..50u32 {
+        let message = tokio::time::timeout(WAIT, messages.next())
+            .await
+            .expect("in time")
+            .unwrap()
+            .unwrap();
+        assert_eq!(message.payload, n.to_string());
+        message.ack().await.unwrap();
+    }
+    publishing.await.unwrap();
+}
+
+#[tokio::test]
+async fn ephemeral_consumer_gets_a_generated_name_and_delivers() {
+    let dir = tempfile::tempdir().unwrap();
+    let process = start(dir.path().to_str().unwrap()).await;
+    let (_, js) = context(&process).await;
+    let stream = orders(&js, stream::StorageType::Memory).await;
+    publish(&js, 3).await;
+    let mut consumer = stream
+        .create_consumer(pull::Config {
+            deliver_policy: DeliverPolicy::Last,
+            ..Default::default()
+        })
+        .await
+        .expect("ephemeral");
+    let info = consumer.info().await.unwrap().clone();
+    assert_eq!(info.name.len(), 8, "{}", info.name);
+    assert_eq!(info.config.inactive_threshold, Duration::from_secs(5));
+    assert_eq!(info.num_pending, 1);
+    let batch: Vec<_> = consumer
+        .fetch()
+        .max_messages(5)
+        .expires(Duration::from_millis(300))
+        .messages()
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(batch.len(), 1);
+    assert_eq!(&batch[0].payload[..], b"2");
+}
+
+#[tokio::test]
+async fn consumer_state_survives_sigkill_and_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let store_dir = dir.path().to_str().unwrap();
+    let process = start(store_dir).await;
+    let (_, js) = context(&process).await;
+    let stream = orders(&js, stream::StorageType::File).await;
+    publish(&js, 6).await;
+    let consumer = stream.create_consumer(durable("worker")).await.unwrap();
+    let batch: Vec<_> = consumer
+        .fetch()
+        .max_messages(3)
+        .messages()
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    for message in &batch {
+        message.double_ack().await.unwrap();
+    }
+    drop(process);
+    let process = start(store_dir).await;
+    let (_, js) = context(&process).await;
+    let stream = js.get_stream("ORDERS").await.unwrap();
+    let mut consumer: jetstream::consumer::PullConsumer = stream
+        .get_consumer("worker")
+        .await
+        .expect("consumer restored");
+    let info = consumer.info().await.unwrap().clone();
+    assert_eq!(
+        (
+            info.ack_floor.stream_sequence,
+            info.num_pending,
+            info.num_ack_pending
+        ),
+        (3, 3, 0)
+    );
+    let batch: Vec<_> = consumer
+        .fetch()
+        .max_messages(10)
+        .messages()
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    let payloads: Vec<&[u8]> = batch.iter().map(|m| &m.payload[..]).collect();
+    assert_eq!(payloads, vec![b"3", b"4", b"5"]);
+}
+
+#[tokio::test]
+async fn no_wait_fetch_on_an_empty_consumer_ends_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let process = start(dir.path().to_str().unwrap()).await;
+    let (_, js) = context(&process).await;
+    let stream = orders(&js, stream::StorageType::Memory).await;
+    let consumer = stream.create_consumer(durable("worker")).await.unwrap();
+    let started = std::time::Instant::now();
+    let batch: Vec<_> = consumer
+        .fetch()
+        .max_messages(5)
+        .messages()
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(batch.is_empty());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the 404 ended the batch"
+    );
+}
+
+#[tokio::test]
+async fn push_consumer_delivers_to_its_subject() {
+    let dir = tempfile::tempdir().unwrap();
+    let process = start(dir.path().to_str().unwrap()).await;
+    let (client, js) = context(&process).await;
+    let stream = orders(&js, stream::StorageType::Memory).await;
+    publish(&js, 3).await;
+    let inbox = client.new_inbox();
+    let consumer: jetstream::consumer::PushConsumer = stream
+        .create_consumer(push::Config {
+            durable_name: Some("pusher".into()),
+            deliver_subject: inbox,
+            ack_policy: AckPolicy::Explicit,
+            ..Default::default()
+        })
+        .await
+        .expect("push consumer");
+    let mut messages = consumer.messages().await.expect("subscribe");
+    publish(&js, 2).await;
+    for n in 0..5u32 {
+        let message = tokio::time::timeout(WAIT, messages.next())
+            .await
+            .expect("in time")
+            .unwrap()
+            .unwrap();
+        let expected = ["0", "1", "2", "0", "1"][n as usize];
+        assert_eq!(message.payload, expected);
+        message.ack().await.unwrap();
+    }
+}
