@@ -114,7 +114,7 @@ impl Service {
             cluster: self.server.cluster.get().map(|c| c.name().to_string()),
             ver: NATS_COMPATIBLE_VERSION,
             seq: self.seq.fetch_add(1, Ordering::Relaxed) + 1,
-            jetstream: false,
+            jetstream: self.server.jetstream.get().is_some(),
             time: rfc3339(SystemTime::now()),
         }
     }
