@@ -5,7 +5,7 @@
 
 mod common;
 
-use async_nats::jetstream::{self, context::Publish, stream};
+use async_nats::jetstream::{self, message::PublishMessage as Publish, stream};
 use common::process::{run_to_end, Process};
 use futures::TryStreamExt;
 
@@ -41,15 +41,23 @@ async fn create_stream_is_idempotent_and_a_different_config_is_10058() {
     let info = created.info().await.unwrap();
     assert_eq!(info.config.name, "ORDERS");
     assert_eq!(info.config.max_messages, -1);
-    assert_eq!(info.config.duplicate_window, std::time::Duration::from_secs(120));
+    assert_eq!(
+        info.config.duplicate_window,
+        std::time::Duration::from_secs(120)
+    );
     assert_eq!(info.state.messages, 0);
     assert_eq!(info.state.first_sequence, 1);
-    js.create_stream(orders()).await.expect("same config again succeeds");
+    js.create_stream(orders())
+        .await
+        .expect("same config again succeeds");
     let different = stream::Config {
         max_messages: 10,
         ..orders()
     };
-    let error = js.create_stream(different).await.expect_err("different config");
+    let error = js
+        .create_stream(different)
+        .await
+        .expect_err("different config");
     assert!(api_code(&error).contains("10058"), "{error}");
     let overlapping = stream::Config {
         name: "OTHER".into(),
@@ -66,12 +74,30 @@ async fn publish_gets_a_puback_with_its_sequence_and_duplicates_are_flagged() {
     let process = start(dir.path().to_str().unwrap()).await;
     let (_, js) = context(&process).await;
     js.create_stream(orders()).await.unwrap();
-    let ack = js.publish("orders.new", "one".into()).await.unwrap().await.unwrap();
-    assert_eq!((ack.stream.as_str(), ack.sequence, ack.duplicate), ("ORDERS", 1, false));
+    let ack = js
+        .publish("orders.new", "one".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    assert_eq!(
+        (ack.stream.as_str(), ack.sequence, ack.duplicate),
+        ("ORDERS", 1, false)
+    );
     let with_id = || Publish::build().payload("two".into()).message_id("m1");
-    let ack = js.send_publish("orders.new", with_id()).await.unwrap().await.unwrap();
+    let ack = js
+        .send_publish("orders.new", with_id())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
     assert_eq!((ack.sequence, ack.duplicate), (2, false));
-    let ack = js.send_publish("orders.new", with_id()).await.unwrap().await.unwrap();
+    let ack = js
+        .send_publish("orders.new", with_id())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
     assert_eq!((ack.sequence, ack.duplicate), (2, true));
     let mut stream = js.get_stream("ORDERS").await.unwrap();
     assert_eq!(stream.info().await.unwrap().state.messages, 2);
@@ -83,8 +109,14 @@ async fn expected_last_sequence_mismatch_is_error_10071() {
     let process = start(dir.path().to_str().unwrap()).await;
     let (_, js) = context(&process).await;
     js.create_stream(orders()).await.unwrap();
-    js.publish("orders.a", "1".into()).await.unwrap().await.unwrap();
-    let wrong = Publish::build().payload("x".into()).expected_last_sequence(7);
+    js.publish("orders.a", "1".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let wrong = Publish::build()
+        .payload("x".into())
+        .expected_last_sequence(7);
     let error = js
         .send_publish("orders.a", wrong)
         .await
@@ -95,8 +127,15 @@ async fn expected_last_sequence_mismatch_is_error_10071() {
         error.kind(),
         jetstream::context::PublishErrorKind::WrongLastSequence
     );
-    let right = Publish::build().payload("x".into()).expected_last_sequence(1);
-    let ack = js.send_publish("orders.a", right).await.unwrap().await.unwrap();
+    let right = Publish::build()
+        .payload("x".into())
+        .expected_last_sequence(1);
+    let ack = js
+        .send_publish("orders.a", right)
+        .await
+        .unwrap()
+        .await
+        .unwrap();
     assert_eq!(ack.sequence, 2);
     let subject_zero = Publish::build()
         .payload("x".into())
@@ -111,7 +150,12 @@ async fn expected_last_sequence_mismatch_is_error_10071() {
         error.kind(),
         jetstream::context::PublishErrorKind::WrongLastSequence
     );
-    let ack = js.send_publish("orders.b", subject_zero).await.unwrap().await.unwrap();
+    let ack = js
+        .send_publish("orders.b", subject_zero)
+        .await
+        .unwrap()
+        .await
+        .unwrap();
     assert_eq!(ack.sequence, 3);
 }
 
@@ -137,10 +181,19 @@ async fn info_counts_get_message_purge_and_delete() {
     let message = stream.get_raw_message(2).await.unwrap();
     assert_eq!(message.subject.as_str(), "orders.b");
     assert_eq!(&message.payload[..], b"orders.b");
-    let last = stream.get_last_raw_message_by_subject("orders.a").await.unwrap();
+    let last = stream
+        .get_last_raw_message_by_subject("orders.a")
+        .await
+        .unwrap();
     assert_eq!(last.sequence, 3);
-    let missing = stream.get_raw_message(99).await.expect_err("no such message");
-    assert!(missing.to_string().contains("no message found"), "{missing}");
+    let missing = stream
+        .get_raw_message(99)
+        .await
+        .expect_err("no such message");
+    assert!(
+        missing.to_string().contains("no message found"),
+        "{missing}"
+    );
 
     assert!(stream.delete_message(2).await.unwrap());
     assert!(stream.get_raw_message(2).await.is_err());
@@ -151,11 +204,21 @@ async fn info_counts_get_message_purge_and_delete() {
     let purged = stream.purge().await.unwrap();
     assert_eq!(purged.purged, 1);
     let info = stream.info().await.unwrap();
-    assert_eq!((info.state.messages, info.state.first_sequence, info.state.last_sequence), (0, 5, 4));
+    assert_eq!(
+        (
+            info.state.messages,
+            info.state.first_sequence,
+            info.state.last_sequence
+        ),
+        (0, 5, 4)
+    );
 
     assert!(js.delete_stream("ORDERS").await.unwrap().success);
     let error = js.get_stream("ORDERS").await.expect_err("deleted");
-    assert!(error.to_string().contains("10059") || error.to_string().contains("not found"), "{error}");
+    assert!(
+        error.to_string().contains("10059") || error.to_string().contains("not found"),
+        "{error}"
+    );
     assert!(!dir.path().join("jetstream/$G/streams/ORDERS").exists());
 }
 
@@ -197,7 +260,12 @@ async fn streams_and_acknowledged_messages_survive_sigkill_and_restart() {
     .unwrap();
     for n in 0..50u32 {
         let ack = js
-            .send_publish("orders.n", Publish::build().payload(n.to_string().into()).message_id(format!("id-{n}")))
+            .send_publish(
+                "orders.n",
+                Publish::build()
+                    .payload(n.to_string().into())
+                    .message_id(format!("id-{n}")),
+            )
             .await
             .unwrap()
             .await
@@ -212,16 +280,27 @@ async fn streams_and_acknowledged_messages_survive_sigkill_and_restart() {
     let info = stream.info().await.unwrap();
     assert_eq!(info.config.max_messages_per_subject, 5);
     assert_eq!((info.state.messages, info.state.last_sequence), (5, 50));
-    assert_eq!(&stream.get_raw_message(50).await.unwrap().payload[..], b"49");
+    assert_eq!(
+        &stream.get_raw_message(50).await.unwrap().payload[..],
+        b"49"
+    );
     // The duplicate window was rebuilt from the stored message ids.
     let ack = js
-        .send_publish("orders.n", Publish::build().payload("again".into()).message_id("id-49"))
+        .send_publish(
+            "orders.n",
+            Publish::build().payload("again".into()).message_id("id-49"),
+        )
         .await
         .unwrap()
         .await
         .unwrap();
     assert_eq!((ack.sequence, ack.duplicate), (50, true));
-    let ack = js.publish("orders.n", "next".into()).await.unwrap().await.unwrap();
+    let ack = js
+        .publish("orders.n", "next".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
     assert_eq!(ack.sequence, 51);
 }
 
@@ -237,7 +316,10 @@ async fn publish_to_a_subject_no_stream_captures_gets_no_responders() {
         .unwrap()
         .await
         .expect_err("no stream");
-    assert_eq!(error.kind(), jetstream::context::PublishErrorKind::StreamNotFound);
+    assert_eq!(
+        error.kind(),
+        jetstream::context::PublishErrorKind::StreamNotFound
+    );
 }
 
 #[tokio::test]
@@ -249,7 +331,11 @@ async fn account_info_has_the_fields_async_nats_needs_and_counts_requests() {
     assert_eq!(first.streams, 0);
     assert_eq!(first.requests.total, 0);
     js.create_stream(orders()).await.unwrap();
-    js.publish("orders.a", "12345".into()).await.unwrap().await.unwrap();
+    js.publish("orders.a", "12345".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
     let second = js.query_account().await.unwrap();
     assert_eq!(second.streams, 1);
     assert!(second.storage > 0);
@@ -267,10 +353,21 @@ async fn direct_get_answers_only_for_streams_that_allow_it() {
     })
     .await
     .unwrap();
-    js.publish("orders.a", "first".into()).await.unwrap().await.unwrap();
-    js.publish("orders.a", "second".into()).await.unwrap().await.unwrap();
+    js.publish("orders.a", "first".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    js.publish("orders.a", "second".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
     let stream = js.get_stream("ORDERS").await.unwrap();
-    let last = stream.direct_get_last_for_subject("orders.a").await.unwrap();
+    let last = stream
+        .direct_get_last_for_subject("orders.a")
+        .await
+        .unwrap();
     assert_eq!((&last.payload[..], last.sequence), (&b"second"[..], 2));
     let first = stream.direct_get(1).await.unwrap();
     assert_eq!(&first.payload[..], b"first");
@@ -281,10 +378,54 @@ async fn direct_get_answers_only_for_streams_that_allow_it() {
 async fn jetstream_with_a_cluster_is_refused_at_startup() {
     let dir = tempfile::tempdir().unwrap();
     let (code, _, stderr) = run_to_end(&[
-        "-a", "127.0.0.1", "-p", "-1", "-js", "-sd", dir.path().to_str().unwrap(),
-        "--cluster", "nats://127.0.0.1:-1",
+        "-a",
+        "127.0.0.1",
+        "-p",
+        "-1",
+        "-js",
+        "-sd",
+        dir.path().to_str().unwrap(),
+        "--cluster",
+        "nats://127.0.0.1:-1",
     ])
     .await;
     assert_ne!(code, 0);
-    assert!(stderr.contains("JetStream with a cluster is not supported yet"), "{stderr}");
+    assert!(
+        stderr.contains("JetStream with a cluster is not supported yet"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn with_accounts_only_those_enabling_jetstream_get_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("accounts.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "jetstream {{ store_dir: {:?} }}\naccounts {{\n  A: {{ jetstream: enabled, users: [{{user: 'a', password: 'a'}}] }}\n  B: {{ users: [{{user: 'b', password: 'b'}}] }}\n}}\n",
+            dir.path().to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let process =
+        Process::start(&["-a", "127.0.0.1", "-p", "-1", "-c", conf.to_str().unwrap()]).await;
+    let connect = |user: &'static str| {
+        let options = async_nats::ConnectOptions::new().user_and_password(user.into(), user.into());
+        let address = process.addr.to_string();
+        async move { options.connect(address).await.expect("connect") }
+    };
+    let a = jetstream::new(connect("a").await);
+    a.create_stream(orders()).await.expect("A has JetStream");
+    assert!(dir
+        .path()
+        .join("jetstream/A/streams/ORDERS/meta.json")
+        .exists());
+    let b = jetstream::new(connect("b").await);
+    let error = b.query_account().await.expect_err("B has no JetStream");
+    // async-nats reports the no-responders answer as "JetStream unavailable".
+    assert!(
+        error.to_string().contains("JetStream unavailable"),
+        "{error}"
+    );
 }

@@ -19,11 +19,19 @@ pub(super) fn apply_jetstream(field: &Field<'_>, options: &mut Options) -> Resul
             options.jetstream.enabled = match text.to_ascii_lowercase().as_str() {
                 "enabled" | "enable" | "true" | "yes" | "on" => true,
                 "disabled" | "disable" | "false" | "no" | "off" => false,
-                _ => return Err(field.invalid(format!("expected 'enabled' or 'disabled' for string value, got {text:?}"))),
+                _ => {
+                    return Err(field.invalid(format!(
+                        "expected 'enabled' or 'disabled' for string value, got {text:?}"
+                    )))
+                }
             }
         }
         ValueKind::Map(_) => apply_block(field, options)?,
-        _ => return Err(field.invalid("jetstream must be a boolean, 'enabled'/'disabled' or a block")),
+        _ => {
+            return Err(
+                field.invalid("jetstream must be a boolean, 'enabled'/'disabled' or a block")
+            )
+        }
     }
     Ok(())
 }
@@ -63,8 +71,12 @@ fn apply_block(field: &Field<'_>, options: &mut Options) -> Result<(), ConfigErr
             "strict" => jetstream.strict = sub.boolean()?,
             // Tuning knobs of nats-server's clustering and buffers, without
             // effect on a single node.
-            "max_outstanding_catchup" | "max_catchup" | "max_buffered_msgs"
-            | "max_buffered_size" | "request_queue_limit" | "unique_tag" => {}
+            "max_outstanding_catchup"
+            | "max_catchup"
+            | "max_buffered_msgs"
+            | "max_buffered_size"
+            | "request_queue_limit"
+            | "unique_tag" => {}
             "key" | "ek" | "cipher" | "prev_key" | "prev_ek" | "limits" | "extension_hint"
             | "tpm" | "max_ack_pending" | "max_ha_assets" => return Err(sub.unsupported()),
             _ => sub.unknown()?,
@@ -89,13 +101,26 @@ mod tests {
 
     #[test]
     fn enabled_forms() {
-        for text in ["jetstream: enabled", "jetstream: true", "jetstream {}", "jetstream: {max_mem: 1G}"] {
+        for text in [
+            "jetstream: enabled",
+            "jetstream: true",
+            "jetstream {}",
+            "jetstream: {max_mem: 1G}",
+        ] {
             assert!(options_ok(text).jetstream.enabled, "{text}");
         }
-        for text in ["jetstream: disabled", "jetstream: false", "jetstream { enabled: false }", ""] {
+        for text in [
+            "jetstream: disabled",
+            "jetstream: false",
+            "jetstream { enabled: false }",
+            "",
+        ] {
             assert!(!options_ok(text).jetstream.enabled, "{text}");
         }
-        assert!(matches!(options("jetstream: maybe"), Err(ConfigError::InvalidValue { .. })));
+        assert!(matches!(
+            options("jetstream: maybe"),
+            Err(ConfigError::InvalidValue { .. })
+        ));
     }
 
     #[test]

@@ -50,7 +50,11 @@ pub(super) struct AccountJetStream {
 
 impl AccountJetStream {
     /// State for `account`, not yet subscribed.
-    pub fn new(account: Arc<Account>, dir: PathBuf, requests: mpsc::Sender<InternalMessage>) -> Self {
+    pub fn new(
+        account: Arc<Account>,
+        dir: PathBuf,
+        requests: mpsc::Sender<InternalMessage>,
+    ) -> Self {
         AccountJetStream {
             account,
             dir,
@@ -69,7 +73,11 @@ impl AccountJetStream {
         for prefix in prefixes {
             for subject in API_SUBJECTS {
                 let subject = format!("{prefix}.{subject}");
-                let sub = Arc::new(InternalSubscription::new(&subject, None, self.requests.clone()));
+                let sub = Arc::new(InternalSubscription::new(
+                    &subject,
+                    None,
+                    self.requests.clone(),
+                ));
                 server.add_internal_subscription(&self.account, sub.clone(), true);
                 subscriptions.push(sub);
             }
@@ -77,7 +85,13 @@ impl AccountJetStream {
     }
 
     /// Serve (or stop serving) `DIRECT.GET` for `stream`.
-    pub fn set_direct_get(&self, server: &ServerState, prefixes: &[String], stream: &str, enabled: bool) {
+    pub fn set_direct_get(
+        &self,
+        server: &ServerState,
+        prefixes: &[String],
+        stream: &str,
+        enabled: bool,
+    ) {
         let mut direct = lock(&self.direct);
         let present = direct.contains_key(stream);
         if enabled && !present {
@@ -87,7 +101,11 @@ impl AccountJetStream {
                     format!("{prefix}.DIRECT.GET.{stream}"),
                     format!("{prefix}.DIRECT.GET.{stream}.>"),
                 ] {
-                    let sub = Arc::new(InternalSubscription::new(&subject, None, self.requests.clone()));
+                    let sub = Arc::new(InternalSubscription::new(
+                        &subject,
+                        None,
+                        self.requests.clone(),
+                    ));
                     server.add_internal_subscription(&self.account, sub.clone(), true);
                     subs.push(sub);
                 }

@@ -6,7 +6,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use starling_jetstream::api::account::API_LEVEL;
-use starling_jetstream::api::{encode_error, encode_response, AccountInfo, ApiError, ApiStats, StorageType};
+use starling_jetstream::api::{
+    encode_error, encode_response, AccountInfo, ApiError, ApiStats, StorageType,
+};
 use tokio::sync::mpsc;
 
 use super::account::AccountJetStream;
@@ -55,12 +57,12 @@ impl Context {
         let Some(reply) = request.reply.clone() else {
             return;
         };
-        let Some(endpoint) = self
-            .jetstream
-            .prefixes
-            .iter()
-            .find_map(|prefix| request.subject.strip_prefix(prefix.as_str())?.strip_prefix('.'))
-        else {
+        let Some(endpoint) = self.jetstream.prefixes.iter().find_map(|prefix| {
+            request
+                .subject
+                .strip_prefix(prefix.as_str())?
+                .strip_prefix('.')
+        }) else {
             return;
         };
         let header_len = request.header_len.unwrap_or(0).min(request.payload.len());
@@ -73,18 +75,37 @@ impl Context {
         let total = self.account.api_total.fetch_add(1, Ordering::Relaxed);
         let errors = self.account.api_errors.load(Ordering::Relaxed);
         let (kind, result) = match tokens.as_slice() {
-            ["INFO"] => ("account_info_response", Ok(self.account_info(total, errors))),
-            ["STREAM", "CREATE", name] => ("stream_create_response", stream_api::create(self, name, body)),
-            ["STREAM", "UPDATE", name] => ("stream_update_response", stream_api::update(self, name, body)),
-            ["STREAM", "INFO", name] => ("stream_info_response", stream_api::info(self, name, body)),
+            ["INFO"] => (
+                "account_info_response",
+                Ok(self.account_info(total, errors)),
+            ),
+            ["STREAM", "CREATE", name] => (
+                "stream_create_response",
+                stream_api::create(self, name, body),
+            ),
+            ["STREAM", "UPDATE", name] => (
+                "stream_update_response",
+                stream_api::update(self, name, body),
+            ),
+            ["STREAM", "INFO", name] => {
+                ("stream_info_response", stream_api::info(self, name, body))
+            }
             ["STREAM", "NAMES"] => ("stream_names_response", stream_api::names(self, body)),
             ["STREAM", "LIST"] => ("stream_list_response", stream_api::list(self, body)),
-            ["STREAM", "DELETE", name] => ("stream_delete_response", stream_api::delete(self, name)),
-            ["STREAM", "PURGE", name] => ("stream_purge_response", stream_api::purge(self, name, body)),
-            ["STREAM", "MSG", "GET", name] => ("stream_msg_get_response", stream_api::msg_get(self, name, body)),
-            ["STREAM", "MSG", "DELETE", name] => {
-                ("stream_msg_delete_response", stream_api::msg_delete(self, name, body))
+            ["STREAM", "DELETE", name] => {
+                ("stream_delete_response", stream_api::delete(self, name))
             }
+            ["STREAM", "PURGE", name] => {
+                ("stream_purge_response", stream_api::purge(self, name, body))
+            }
+            ["STREAM", "MSG", "GET", name] => (
+                "stream_msg_get_response",
+                stream_api::msg_get(self, name, body),
+            ),
+            ["STREAM", "MSG", "DELETE", name] => (
+                "stream_msg_delete_response",
+                stream_api::msg_delete(self, name, body),
+            ),
             _ => return,
         };
         let payload = match result {

@@ -17,7 +17,13 @@ use crate::client::handle::lock;
 pub(super) fn answer(context: &Context, reply: &str, stream: &str, subject: &[&str], body: &[u8]) {
     let status = |text: &str| {
         let headers = format!("NATS/1.0 {text}\r\n\r\n");
-        publish_with_headers(&context.server, &context.account.account, reply, headers.as_bytes(), b"");
+        publish_with_headers(
+            &context.server,
+            &context.account.account,
+            reply,
+            headers.as_bytes(),
+            b"",
+        );
     };
     let Some(handle) = context.account.stream(stream) else {
         status("404 Message Not Found");
@@ -25,7 +31,13 @@ pub(super) fn answer(context: &Context, reply: &str, stream: &str, subject: &[&s
     };
     let request = if subject.is_empty() {
         match parse::<MsgGetRequest>(body) {
-            Ok(request) if request.seq > 0 || request.last_by_subj.is_some() || request.next_by_subj.is_some() => request,
+            Ok(request)
+                if request.seq > 0
+                    || request.last_by_subj.is_some()
+                    || request.next_by_subj.is_some() =>
+            {
+                request
+            }
             _ => return status("408 Bad Request"),
         }
     } else {
@@ -42,7 +54,9 @@ pub(super) fn answer(context: &Context, reply: &str, stream: &str, subject: &[&s
         return status("404 Message Not Found");
     };
     let mut headers = match std::str::from_utf8(&message.headers) {
-        Ok(original) if original.starts_with("NATS/") => original.trim_end_matches("\r\n").to_string() + "\r\n",
+        Ok(original) if original.starts_with("NATS/") => {
+            original.trim_end_matches("\r\n").to_string() + "\r\n"
+        }
         _ => "NATS/1.0\r\n".to_string(),
     };
     headers.push_str(&format!(

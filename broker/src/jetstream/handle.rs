@@ -86,7 +86,11 @@ impl StreamHandle {
             if captures.iter().any(|sub| *sub.subject == **subject) {
                 continue;
             }
-            let sub = Arc::new(InternalSubscription::new(subject, None, self.capture.clone()));
+            let sub = Arc::new(InternalSubscription::new(
+                subject,
+                None,
+                self.capture.clone(),
+            ));
             server.add_internal_subscription(account, sub.clone(), true);
             captures.push(sub);
         }

@@ -38,5 +38,6 @@ pub(super) fn write_meta(dir: &Path, meta: &StreamMeta) -> io::Result<()> {
 /// Read the meta of the stream in `dir`.
 pub(super) fn read_meta(dir: &Path) -> io::Result<StreamMeta> {
     let bytes = fs::read(dir.join(META_FILE))?;
-    serde_json::from_slice(&bytes).map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))
+    serde_json::from_slice(&bytes)
+        .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))
 }

@@ -78,7 +78,13 @@ pub fn start(server: &Arc<ServerState>) -> io::Result<()> {
     }
     let root = options.jetstream.jetstream_dir();
     fs::create_dir_all(&root).map_err(|error| {
-        io::Error::new(error.kind(), format!("cannot create JetStream store directory {}: {error}", root.display()))
+        io::Error::new(
+            error.kind(),
+            format!(
+                "cannot create JetStream store directory {}: {error}",
+                root.display()
+            ),
+        )
     })?;
     let mut prefixes = vec![starling_jetstream::api::API_PREFIX.to_string()];
     if let Some(domain) = &options.jetstream.domain {
@@ -94,7 +100,7 @@ pub fn start(server: &Arc<ServerState>) -> io::Result<()> {
     });
     let system = server.accounts.system_name().to_string();
     for account in server.accounts.all() {
-        if *account.name != *system {
+        if *account.name != *system && jetstream_account(&options, &account.name) {
             jetstream.enable_account(server, account)?;
         }
     }
@@ -105,8 +111,25 @@ pub fn start(server: &Arc<ServerState>) -> io::Result<()> {
     Ok(())
 }
 
+/// Whether `account` gets JetStream: when no configured account says
+/// `jetstream`, every account does (`$G` included); otherwise (as
+/// nats-server with configured accounts) only those that enable it.
+fn jetstream_account(options: &crate::options::Options, account: &str) -> bool {
+    if options.accounts.iter().all(|a| a.jetstream.is_none()) {
+        return true;
+    }
+    options
+        .accounts
+        .iter()
+        .any(|a| a.name == account && a.jetstream == Some(true))
+}
+
 impl JetStream {
-    fn enable_account(self: &Arc<Self>, server: &Arc<ServerState>, account: Arc<Account>) -> io::Result<()> {
+    fn enable_account(
+        self: &Arc<Self>,
+        server: &Arc<ServerState>,
+        account: Arc<Account>,
+    ) -> io::Result<()> {
         let name = account.name.to_string();
         if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\']) {
             tracing::warn!(account = %name, "account name is not a directory name; no JetStream for it");
@@ -128,7 +151,11 @@ impl JetStream {
 
     /// Reopen every stream found under the account's directory. A stream
     /// whose meta cannot be read is skipped and logged, never fatal.
-    fn restore_streams(&self, server: &Arc<ServerState>, account: &Arc<AccountJetStream>) -> io::Result<()> {
+    fn restore_streams(
+        &self,
+        server: &Arc<ServerState>,
+        account: &Arc<AccountJetStream>,
+    ) -> io::Result<()> {
         let entries = match fs::read_dir(&account.dir) {
             Ok(entries) => entries,
             Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -171,7 +198,12 @@ impl JetStream {
         let stream = Arc::new(Mutex::new(stream));
         let (capture_sender, capture) = mpsc::channel(CAPTURE_CHANNEL_CAPACITY);
         let (control_sender, control) = mpsc::channel(CONTROL_CHANNEL_CAPACITY);
-        let handle = Arc::new(StreamHandle::new(stream.clone(), control_sender, capture_sender, dir));
+        let handle = Arc::new(StreamHandle::new(
+            stream.clone(),
+            control_sender,
+            capture_sender,
+            dir,
+        ));
         let worker = Worker {
             server: server.clone(),
             account: account.account.clone(),
@@ -196,7 +228,10 @@ impl JetStream {
     /// Wait (bounded) for every worker's final sync after shutdown began.
     pub async fn wait_stopped(&self) {
         self.tasks.close();
-        if tokio::time::timeout(SHUTDOWN_GRACE, self.tasks.wait()).await.is_err() {
+        if tokio::time::timeout(SHUTDOWN_GRACE, self.tasks.wait())
+            .await
+            .is_err()
+        {
             tracing::warn!("JetStream workers still syncing after {SHUTDOWN_GRACE:?}");
         }
     }
@@ -214,14 +249,17 @@ pub(super) fn open_store(
                 store: config.store_config(),
                 ..FileStoreConfig::default()
             };
-            let store = FileStore::open(dir, file_config)
-                .map_err(|error| ApiError::stream_create(&format!("could not open store: {error}")))?;
+            let store = FileStore::open(dir, file_config).map_err(|error| {
+                ApiError::stream_create(&format!("could not open store: {error}"))
+            })?;
             let report = store.recovery_report();
             if report.torn_tail.is_some() || !report.damaged.is_empty() {
                 tracing::warn!(stream = %config.name, ?report, "stream store recovered with damage");
             }
             Ok(Box::new(store))
         }
-        (StorageType::File, None) => Err(ApiError::stream_create("file stream without a directory")),
+        (StorageType::File, None) => {
+            Err(ApiError::stream_create("file stream without a directory"))
+        }
     }
 }

@@ -73,7 +73,11 @@ fn check_overlap(context: &Context, config: &StreamConfig) -> Result<(), ApiErro
     Ok(())
 }
 
-fn stream_info(context: &Context, handle: &StreamHandle, request: &StreamInfoRequest) -> StreamInfo {
+fn stream_info(
+    context: &Context,
+    handle: &StreamHandle,
+    request: &StreamInfoRequest,
+) -> StreamInfo {
     let mut info = lock(&handle.stream).info(request, now_nanos());
     info.cluster = Some(ClusterInfo {
         leader: Some(context.server.server_name()),
@@ -90,7 +94,13 @@ pub(super) fn create(context: &Context, name: &str, body: &[u8]) -> Response {
             return Err(ApiError::stream_name_in_use());
         }
         let info = stream_info(context, &existing, &StreamInfoRequest::default());
-        return Ok(encode_response("stream_create_response", &Created { info: &info, did_create: None }));
+        return Ok(encode_response(
+            "stream_create_response",
+            &Created {
+                info: &info,
+                did_create: None,
+            },
+        ));
     }
     check_overlap(context, &config)?;
     let created = now_nanos();
@@ -101,7 +111,9 @@ pub(super) fn create(context: &Context, name: &str, body: &[u8]) -> Response {
                 config: config.clone(),
                 created,
             };
-            write_meta(&dir, &meta).map_err(|error| ApiError::stream_create(&format!("could not write stream meta: {error}")))?;
+            write_meta(&dir, &meta).map_err(|error| {
+                ApiError::stream_create(&format!("could not write stream meta: {error}"))
+            })?;
             Some(dir)
         }
         StorageType::Memory => None,
@@ -120,7 +132,13 @@ pub(super) fn create(context: &Context, name: &str, body: &[u8]) -> Response {
         .jetstream
         .launch(&context.server, &context.account, stream, dir);
     let info = stream_info(context, &handle, &StreamInfoRequest::default());
-    Ok(encode_response("stream_create_response", &Created { info: &info, did_create: Some(true) }))
+    Ok(encode_response(
+        "stream_create_response",
+        &Created {
+            info: &info,
+            did_create: Some(true),
+        },
+    ))
 }
 
 /// `STREAM.UPDATE.<name>`.
@@ -132,17 +150,28 @@ pub(super) fn update(context: &Context, name: &str, body: &[u8]) -> Response {
     match handle.apply_blocking(Operation::UpdateConfig(Box::new(config.clone())))? {
         Outcome::ConfigUpdated => {}
         Outcome::Failed(error) => return Err(error),
-        other => return Err(ApiError::stream_update(&format!("unexpected outcome {other:?}"))),
+        other => {
+            return Err(ApiError::stream_update(&format!(
+                "unexpected outcome {other:?}"
+            )))
+        }
     }
     if let Some(dir) = &handle.dir {
         let meta = StreamMeta {
             config: config.clone(),
             created: lock(&handle.stream).created(),
         };
-        write_meta(dir, &meta).map_err(|error| ApiError::stream_update(&format!("could not write stream meta: {error}")))?;
+        write_meta(dir, &meta).map_err(|error| {
+            ApiError::stream_update(&format!("could not write stream meta: {error}"))
+        })?;
     }
     handle.capture_subjects(&context.server, &context.account.account, &config.subjects);
-    context.account.set_direct_get(&context.server, &context.jetstream.prefixes, name, config.allow_direct);
+    context.account.set_direct_get(
+        &context.server,
+        &context.jetstream.prefixes,
+        name,
+        config.allow_direct,
+    );
     let info = stream_info(context, &handle, &StreamInfoRequest::default());
     Ok(encode_response("stream_update_response", &info))
 }
@@ -151,11 +180,17 @@ pub(super) fn update(context: &Context, name: &str, body: &[u8]) -> Response {
 pub(super) fn info(context: &Context, name: &str, body: &[u8]) -> Response {
     let request: StreamInfoRequest = parse(body)?;
     let handle = lookup(context, name)?;
-    Ok(encode_response("stream_info_response", &stream_info(context, &handle, &request)))
+    Ok(encode_response(
+        "stream_info_response",
+        &stream_info(context, &handle, &request),
+    ))
 }
 
 /// Streams matching the request's `subject` (all without one), by name.
-fn matching(context: &Context, request: &PagedRequest) -> Result<Vec<std::sync::Arc<StreamHandle>>, ApiError> {
+fn matching(
+    context: &Context,
+    request: &PagedRequest,
+) -> Result<Vec<std::sync::Arc<StreamHandle>>, ApiError> {
     let filter = request.subject.as_deref().filter(|s| !s.is_empty());
     if let Some(filter) = filter {
         if !subject::is_valid_filter(filter) {
@@ -219,13 +254,20 @@ pub(super) fn list(context: &Context, body: &[u8]) -> Response {
 pub(super) fn delete(context: &Context, name: &str) -> Response {
     let handle = lookup(context, name)?;
     handle.release_subjects(&context.server, &context.account.account);
-    context.account.set_direct_get(&context.server, &context.jetstream.prefixes, name, false);
+    context
+        .account
+        .set_direct_get(&context.server, &context.jetstream.prefixes, name, false);
     lock(&context.account.streams).remove(name);
     handle.stop_blocking();
     if let Some(dir) = &handle.dir {
-        std::fs::remove_dir_all(dir).map_err(|error| ApiError::stream_delete(&format!("could not remove stream files: {error}")))?;
+        std::fs::remove_dir_all(dir).map_err(|error| {
+            ApiError::stream_delete(&format!("could not remove stream files: {error}"))
+        })?;
     }
-    Ok(encode_response("stream_delete_response", &SuccessResponse { success: true }))
+    Ok(encode_response(
+        "stream_delete_response",
+        &SuccessResponse { success: true },
+    ))
 }
 
 /// `STREAM.PURGE.<name>`.
@@ -235,10 +277,15 @@ pub(super) fn purge(context: &Context, name: &str, body: &[u8]) -> Response {
     match handle.apply_blocking(Operation::Purge(request))? {
         Outcome::Purged(purged) => Ok(encode_response(
             "stream_purge_response",
-            &PurgeResponse { success: true, purged },
+            &PurgeResponse {
+                success: true,
+                purged,
+            },
         )),
         Outcome::Failed(error) => Err(error),
-        other => Err(ApiError::purge_failed(&format!("unexpected outcome {other:?}"))),
+        other => Err(ApiError::purge_failed(&format!(
+            "unexpected outcome {other:?}"
+        ))),
     }
 }
 
@@ -263,6 +310,8 @@ pub(super) fn msg_delete(context: &Context, name: &str, body: &[u8]) -> Response
             &SuccessResponse { success: true },
         )),
         Outcome::Failed(error) => Err(error),
-        other => Err(ApiError::msg_delete_failed(&format!("unexpected outcome {other:?}"))),
+        other => Err(ApiError::msg_delete_failed(&format!(
+            "unexpected outcome {other:?}"
+        ))),
     }
 }

@@ -65,7 +65,8 @@ pub(super) async fn run(mut worker: Worker) {
     let mut last_sync = Instant::now();
     let mut stop = None;
     // Lazy mode syncs on this tick even when no publish comes.
-    let mut sync_tick = tokio::time::interval(worker.sync_interval.unwrap_or(Duration::from_secs(3600)));
+    let mut sync_tick =
+        tokio::time::interval(worker.sync_interval.unwrap_or(Duration::from_secs(3600)));
     sync_tick.tick().await;
     loop {
         let expiry = lock(&worker.stream).next_expiry();

@@ -72,7 +72,15 @@ mod tests {
         let config: StreamConfig =
             parse_request(br#"{"name":"S","consumer_limits":null,"retention":null}"#).unwrap();
         assert_eq!(config.name, "S");
-        assert_eq!(parse_request::<StreamConfig>(b"null").unwrap(), StreamConfig::default());
-        assert_eq!(parse_request::<StreamConfig>(b"{").err().map(|e| e.err_code), Some(10025));
+        assert_eq!(
+            parse_request::<StreamConfig>(b"null").unwrap(),
+            StreamConfig::default()
+        );
+        assert_eq!(
+            parse_request::<StreamConfig>(b"{")
+                .err()
+                .map(|e| e.err_code),
+            Some(10025)
+        );
     }
 }
