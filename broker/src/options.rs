@@ -233,6 +233,9 @@ pub struct AccountOptions {
     pub imports: Vec<ImportOptions>,
     /// `mappings { "src": "dest" }`.
     pub mappings: Vec<crate::account::MappingRule>,
+    /// `jetstream: enabled|disabled` or a limits block (limits are parsed,
+    /// not yet enforced); None = not said.
+    pub jetstream: Option<bool>,
 }
 
 /// Whether an export or import is of a stream or a service.

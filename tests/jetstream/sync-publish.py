@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Sequential acknowledged JetStream publishes over the raw NATS protocol.
 
-usage: sync-publish.py HOST:PORT COUNT [SUBJECT]
+usage: sync-publish.py HOST:PORT COUNT [SUBJECT] [WINDOW] [SIZE]
 
 Creates stream DURABLE (file storage, subject SUBJECT, default
-durable.test) if needed, then publishes COUNT messages one at a time,
-each waiting for its PubAck. Prints the count and the wall time. Used by
-fsync-per-ack.sh to count fdatasync calls per acknowledgement.
+durable.test) if needed, then publishes COUNT messages of SIZE bytes
+(default 16), with at most WINDOW (default 1: one at a time)
+unacknowledged, and checks every PubAck. Prints the count, the wall time
+and, for WINDOW 1, the p50/p99 ack latency. Used by fsync-per-ack.sh to
+count fdatasync calls per acknowledgement.
 """
 import json
 import socket
@@ -18,6 +20,8 @@ def main():
     host, port = sys.argv[1].rsplit(":", 1)
     count = int(sys.argv[2])
     subject = sys.argv[3] if len(sys.argv) > 3 else "durable.test"
+    window = int(sys.argv[4]) if len(sys.argv) > 4 else 1
+    size = int(sys.argv[5]) if len(sys.argv) > 5 else 16
     sock = socket.create_connection((host, int(port)), timeout=10)
     reader = sock.makefile("rb")
     reader.readline()  # INFO
@@ -25,8 +29,10 @@ def main():
     while reader.readline().strip() != b"PONG":
         pass
 
-    def request(subject, payload):
+    def send(subject, payload):
         sock.sendall(b"PUB %s _INBOX.ack %d\r\n%s\r\n" % (subject.encode(), len(payload), payload))
+
+    def receive():
         while True:
             line = reader.readline()
             if line.startswith(b"MSG"):
@@ -40,15 +46,34 @@ def main():
             if line.startswith(b"PING"):
                 sock.sendall(b"PONG\r\n")
 
+    def request(subject, payload):
+        send(subject, payload)
+        return receive()
+
     config = json.dumps({"name": "DURABLE", "subjects": [subject], "storage": "file"}).encode()
     request("$JS.API.STREAM.CREATE.DURABLE", config)
+    payload = b"x" * size
+    latencies = []
     started = time.monotonic()
-    for n in range(count):
-        ack = json.loads(request(subject, b"message %d" % n))
+    sent = acked = 0
+    while acked < count:
+        burst = b""
+        while sent < count and sent - acked < window:
+            burst += b"PUB %s _INBOX.ack %d\r\n%s\r\n" % (subject.encode(), len(payload), payload)
+            sent += 1
+        before = time.monotonic()
+        sock.sendall(burst)
+        ack = json.loads(receive())
+        latencies.append(time.monotonic() - before)
         if "error" in ack:
-            sys.exit("publish %d refused: %s" % (n, ack))
+            sys.exit("publish %d refused: %s" % (acked, ack))
+        acked += 1
     elapsed = time.monotonic() - started
-    print("acked=%d seconds=%.3f rate=%.0f/s" % (count, elapsed, count / elapsed))
+    line = "acked=%d seconds=%.3f rate=%.0f/s" % (count, elapsed, count / elapsed)
+    if window == 1:
+        latencies.sort()
+        line += " p50=%.0fus p99=%.0fus" % (latencies[len(latencies) // 2] * 1e6, latencies[int(len(latencies) * 0.99)] * 1e6)
+    print(line)
 
 
 if __name__ == "__main__":

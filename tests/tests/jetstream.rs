@@ -5,7 +5,7 @@
 
 mod common;
 
-use async_nats::jetstream::{self, context::Publish, stream};
+use async_nats::jetstream::{self, message::PublishMessage as Publish, stream};
 use common::process::{run_to_end, Process};
 use futures::TryStreamExt;
 
@@ -394,4 +394,108 @@ async fn jetstream_with_a_cluster_is_refused_at_startup() {
         stderr.contains("JetStream with a cluster is not supported yet"),
         "{stderr}"
     );
+}
+
+#[tokio::test]
+async fn with_accounts_only_those_enabling_jetstream_get_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("accounts.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "jetstream {{ store_dir: {:?} }}\naccounts {{\n  A: {{ jetstream: enabled, users: [{{user: 'a', password: 'a'}}] }}\n  B: {{ users: [{{user: 'b', password: 'b'}}] }}\n}}\n",
+            dir.path().to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let process =
+        Process::start(&["-a", "127.0.0.1", "-p", "-1", "-c", conf.to_str().unwrap()]).await;
+    let connect = |user: &'static str| {
+        let options = async_nats::ConnectOptions::new().user_and_password(user.into(), user.into());
+        let address = process.addr.to_string();
+        async move { options.connect(address).await.expect("connect") }
+    };
+    let a = jetstream::new(connect("a").await);
+    a.create_stream(orders()).await.expect("A has JetStream");
+    assert!(dir
+        .path()
+        .join("jetstream/A/streams/ORDERS/meta.json")
+        .exists());
+    let b = jetstream::new(connect("b").await);
+    let error = b.query_account().await.expect_err("B has no JetStream");
+    // async-nats reports the no-responders answer as "JetStream unavailable".
+    assert!(
+        error.to_string().contains("JetStream unavailable"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn update_changes_limits_and_captured_subjects() {
+    let dir = tempfile::tempdir().unwrap();
+    let process = start(dir.path().to_str().unwrap()).await;
+    let (client, js) = context(&process).await;
+    js.create_stream(orders()).await.unwrap();
+    for n in 0..5 {
+        js.publish("orders.a", format!("{n}").into()).await.unwrap().await.unwrap();
+    }
+    let updated = js
+        .update_stream(stream::Config {
+            subjects: vec!["shipments.>".into()],
+            max_messages: 2,
+            ..orders()
+        })
+        .await
+        .expect("update");
+    assert_eq!(updated.config.subjects, vec!["shipments.>".to_string()]);
+    assert_eq!(updated.state.messages, 2);
+    let ack = js.publish("shipments.x", "s".into()).await.unwrap().await.unwrap();
+    assert_eq!(ack.sequence, 6);
+    // The old subjects are no longer captured: a request there has no responders.
+    let error = client.request("orders.a", "x".into()).await.expect_err("not captured");
+    assert_eq!(error.kind(), async_nats::RequestErrorKind::NoResponders);
+    let storage_change = stream::Config {
+        storage: stream::StorageType::Memory,
+        ..orders()
+    };
+    let error = js.update_stream(storage_change).await.expect_err("storage type is fixed");
+    assert!(error.to_string().contains("10069") || error.to_string().contains("storage type"), "{error}");
+    let missing = stream::Config {
+        name: "MISSING".into(),
+        ..Default::default()
+    };
+    let error = js.update_stream(missing).await.expect_err("no such stream");
+    assert!(error.to_string().contains("not found"), "{error}");
+}
+
+#[tokio::test]
+async fn memory_stream_limits_and_max_age_expiry() {
+    let dir = tempfile::tempdir().unwrap();
+    let process = start(dir.path().to_str().unwrap()).await;
+    let (_, js) = context(&process).await;
+    let mut stream = js
+        .create_stream(stream::Config {
+            name: "MEM".into(),
+            subjects: vec!["mem.*".into()],
+            storage: stream::StorageType::Memory,
+            max_age: std::time::Duration::from_millis(300),
+            max_messages_per_subject: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    for subject in ["mem.a", "mem.a", "mem.b"] {
+        js.publish(subject, "x".into()).await.unwrap().await.unwrap();
+    }
+    assert_eq!(stream.info().await.unwrap().state.messages, 2);
+    assert!(!dir.path().join("jetstream/$G/streams/MEM").exists());
+    let deadline = tokio::time::Instant::now() + common::DEADLINE;
+    loop {
+        if stream.info().await.unwrap().state.messages == 0 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "messages never expired");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(stream.info().await.unwrap().state.last_sequence, 3);
 }

@@ -103,7 +103,7 @@ pub fn start(server: &Arc<ServerState>) -> io::Result<()> {
     });
     let system = server.accounts.system_name().to_string();
     for account in server.accounts.all() {
-        if *account.name != *system {
+        if *account.name != *system && jetstream_account(&options, &account.name) {
             jetstream.enable_account(server, account)?;
         }
     }
@@ -112,6 +112,19 @@ pub fn start(server: &Arc<ServerState>) -> io::Result<()> {
         tracing::warn!("JetStream already started");
     }
     Ok(())
+}
+
+/// Whether `account` gets JetStream: when no configured account says
+/// `jetstream`, every account does (`$G` included); otherwise (as
+/// nats-server with configured accounts) only those that enable it.
+fn jetstream_account(options: &crate::options::Options, account: &str) -> bool {
+    if options.accounts.iter().all(|a| a.jetstream.is_none()) {
+        return true;
+    }
+    options
+        .accounts
+        .iter()
+        .any(|a| a.name == account && a.jetstream == Some(true))
 }
 
 impl JetStream {

@@ -295,6 +295,7 @@ impl ServerState {
             cluster: cluster_name.as_deref(),
             connect_urls,
             ldm: lame_duck,
+            jetstream: self.jetstream.get().is_some(),
         };
         serde_json::to_vec(&info).unwrap_or_default()
     }

@@ -85,7 +85,20 @@ pub struct StreamInfo {
     pub cluster: Option<ClusterInfo>,
     /// Response time, RFC 3339.
     pub ts: String,
+    /// With `subjects_filter`: subjects matching in total (paged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<usize>,
+    /// With `subjects_filter`: the page's offset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<usize>,
+    /// With `subjects_filter`: the page size limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
 }
+
+/// Most subjects one `STREAM.INFO` page holds (nats-server
+/// `JSMaxSubjectDetails`).
+pub const SUBJECTS_PAGE_LIMIT: usize = 100_000;
 
 /// `STREAM.INFO` request.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

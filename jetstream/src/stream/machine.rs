@@ -6,7 +6,9 @@ use starling_store::{MessageStore, StoreError, StoredMsg};
 use super::dedup::DedupWindow;
 use super::headers::{self, header_value};
 use super::pub_ack::PubAck;
-use crate::api::stream::{MsgDeleteRequest, MsgGetRequest, PurgeRequest, StreamInfoRequest};
+use crate::api::stream::{
+    MsgDeleteRequest, MsgGetRequest, PurgeRequest, StreamInfoRequest, SUBJECTS_PAGE_LIMIT,
+};
 use crate::api::{ApiError, StreamConfig, StreamInfo, StreamState};
 use crate::subject;
 use crate::time::rfc3339_nanos;
@@ -361,11 +363,16 @@ impl Stream {
         if request.deleted_details && state.num_deleted > 0 {
             state.deleted = Some(self.store.deleted());
         }
+        let mut page = None;
         if let Some(filter) = request.subjects_filter.as_deref().filter(|f| !f.is_empty()) {
-            let subjects = self
-                .store
-                .subjects_state(filter)
+            // Sorted by subject, so pages at increasing offsets never
+            // repeat or skip a subject (unless the stream changes between).
+            let all = self.store.subjects_state(filter);
+            page = Some(all.len());
+            let subjects = all
                 .into_iter()
+                .skip(request.offset)
+                .take(SUBJECTS_PAGE_LIMIT)
                 .map(|(subject, counts)| (subject, counts.msgs))
                 .collect();
             state.subjects = Some(subjects);
@@ -376,6 +383,9 @@ impl Stream {
             state,
             cluster: None,
             ts: rfc3339_nanos(now),
+            total: page,
+            offset: page.map(|_| request.offset),
+            limit: page.map(|_| SUBJECTS_PAGE_LIMIT),
         }
     }
 }
