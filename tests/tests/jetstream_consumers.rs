@@ -389,3 +389,146 @@ async fn push_consumer_delivers_to_its_subject() {
         message.ack().await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn push_consumer_with_flow_control_and_heartbeats_delivers_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let process = start(dir.path().to_str().unwrap()).await;
+    let (client, js) = context(&process).await;
+    let stream = orders(&js, stream::StorageType::Memory).await;
+    let payload = bytes::Bytes::from(vec![b'x'; 8 * 1024]);
+    // 2 MiB of messages: more than the first flow control window (2 MiB / 16 * 16).
+    for _ in 0..256 {
+        js.publish("orders.big", payload.clone())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let consumer: jetstream::consumer::PushConsumer = stream
+        .create_consumer(push::Config {
+            durable_name: Some("flow".into()),
+            deliver_subject: client.new_inbox(),
+            ack_policy: AckPolicy::None,
+            flow_control: true,
+            idle_heartbeat: Duration::from_millis(200),
+            ..Default::default()
+        })
+        .await
+        .expect("push consumer with flow control");
+    let mut messages = consumer.messages().await.expect("subscribe");
+    for _ in 0..256 {
+        let message = tokio::time::timeout(WAIT, messages.next())
+            .await
+            .expect("in time")
+            .unwrap()
+            .unwrap();
+        assert_eq!(message.payload.len(), 8 * 1024);
+    }
+    // Idle: heartbeats keep the subscription alive (async-nats would report
+    // missed heartbeats as an error item).
+    let idle = tokio::time::timeout(Duration::from_millis(900), messages.next()).await;
+    assert!(
+        idle.is_err(),
+        "no message and no heartbeat error while idle: {idle:?}"
+    );
+    let mut consumer = consumer;
+    let info = consumer.info().await.unwrap().clone();
+    assert!(info.push_bound);
+    assert_eq!((info.delivered.stream_sequence, info.num_pending), (256, 0));
+}
+
+#[tokio::test]
+async fn next_with_a_reply_acks_and_sends_the_next_message_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let process = start(dir.path().to_str().unwrap()).await;
+    let (client, js) = context(&process).await;
+    let stream = orders(&js, stream::StorageType::Memory).await;
+    publish(&js, 3).await;
+    let consumer = stream.create_consumer(durable("worker")).await.unwrap();
+    let batch: Vec<_> = consumer
+        .fetch()
+        .max_messages(1)
+        .messages()
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    let ack_subject = batch[0].reply.clone().expect("ack subject");
+    assert!(
+        ack_subject.starts_with("$JS.ACK.ORDERS.worker.1.1.1."),
+        "{ack_subject}"
+    );
+    // As with nats-server, the delivery shows the stored subject, so a muxed
+    // `request` would not see it: use a plain inbox subscription.
+    let inbox = client.new_inbox();
+    let mut replies = client.subscribe(inbox.clone()).await.unwrap();
+    client
+        .publish_with_reply(ack_subject, inbox, "+NXT".into())
+        .await
+        .unwrap();
+    let next = tokio::time::timeout(WAIT, replies.next())
+        .await
+        .expect("in time")
+        .expect("next message");
+    assert_eq!(&next.payload[..], b"1");
+    assert_eq!(next.subject.as_str(), "orders.1");
+    let mut consumer = consumer;
+    let info = consumer.info().await.unwrap().clone();
+    assert_eq!(
+        (
+            info.ack_floor.stream_sequence,
+            info.num_ack_pending,
+            info.num_pending
+        ),
+        (1, 1, 1)
+    );
+}
+
+#[tokio::test]
+async fn term_stops_redelivery_and_max_deliver_gives_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let process = start(dir.path().to_str().unwrap()).await;
+    let (client, js) = context(&process).await;
+    let stream = orders(&js, stream::StorageType::Memory).await;
+    publish(&js, 2).await;
+    let mut advisories = client
+        .subscribe("$JS.EVENT.ADVISORY.CONSUMER.>")
+        .await
+        .unwrap();
+    let consumer = stream
+        .create_consumer(pull::Config {
+            ack_wait: Duration::from_millis(200),
+            max_deliver: 2,
+            ..durable("worker")
+        })
+        .await
+        .unwrap();
+    let mut messages = consumer.messages().await.unwrap();
+    let mut deliveries = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    while let Ok(Some(Ok(message))) = tokio::time::timeout_at(deadline, messages.next()).await {
+        let info = message.info().unwrap();
+        deliveries.push((info.stream_sequence, info.delivered));
+        if info.stream_sequence == 1 {
+            message.ack_with(AckKind::Term).await.unwrap();
+        }
+    }
+    // 1 is terminated after one delivery; 2 is delivered max_deliver times.
+    assert_eq!(deliveries, vec![(1, 1), (2, 1), (2, 2)]);
+    let mut subjects = Vec::new();
+    while let Ok(Some(advisory)) =
+        tokio::time::timeout(Duration::from_millis(300), advisories.next()).await
+    {
+        subjects.push(advisory.subject.to_string());
+    }
+    assert!(
+        subjects.contains(&"$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.ORDERS.worker".to_string()),
+        "{subjects:?}"
+    );
+    assert!(
+        subjects.contains(&"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.ORDERS.worker".to_string()),
+        "{subjects:?}"
+    );
+}
