@@ -32,6 +32,8 @@ pub(super) const API_SUBJECTS: &[&str] = &[
     "CONSUMER.DURABLE.CREATE.*.*",
     "CONSUMER.INFO.*.*",
     "CONSUMER.DELETE.*.*",
+    "CONSUMER.PAUSE.*.*",
+    "CONSUMER.RESET.*.*",
     "CONSUMER.NAMES.*",
     "CONSUMER.LIST.*",
 ];

@@ -118,6 +118,14 @@ impl Context {
                 "consumer_delete_response",
                 consumer_api::delete(self, stream, consumer),
             ),
+            ["CONSUMER", "PAUSE", stream, consumer] => (
+                "consumer_pause_response",
+                consumer_api::pause(self, stream, consumer, body),
+            ),
+            ["CONSUMER", "RESET", stream, consumer] => (
+                "consumer_reset_response",
+                consumer_api::reset(self, stream, consumer, body),
+            ),
             ["CONSUMER", "NAMES", stream] => (
                 "consumer_names_response",
                 consumer_api::names(self, stream, body),
