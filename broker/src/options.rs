@@ -107,6 +107,12 @@ pub struct JetStreamOptions {
     pub domain: Option<String>,
     /// `strict`: accepted (unknown request fields are ignored either way).
     pub strict: bool,
+    /// `limits { max_request_batch }`: the largest pull batch, copied into
+    /// pull consumers without `max_batch`; 0 = none.
+    pub max_request_batch: i64,
+    /// `limits { max_ack_pending }` (or `max_ack_pending`): the most a
+    /// consumer may have unacknowledged; 0 = none.
+    pub max_ack_pending: i64,
 }
 
 impl JetStreamOptions {

@@ -77,8 +77,28 @@ fn apply_block(field: &Field<'_>, options: &mut Options) -> Result<(), ConfigErr
             | "max_buffered_size"
             | "request_queue_limit"
             | "unique_tag" => {}
-            "key" | "ek" | "cipher" | "prev_key" | "prev_ek" | "limits" | "extension_hint"
-            | "tpm" | "max_ack_pending" | "max_ha_assets" => return Err(sub.unsupported()),
+            "max_ack_pending" => jetstream.max_ack_pending = sub.integer()?,
+            "limits" => apply_limits(&sub, jetstream)?,
+            "key" | "ek" | "cipher" | "prev_key" | "prev_ek" | "extension_hint" | "tpm"
+            | "max_ha_assets" => return Err(sub.unsupported()),
+            _ => sub.unknown()?,
+        }
+    }
+    Ok(())
+}
+
+/// `limits { max_request_batch, max_ack_pending }` (nats-server's
+/// `JSLimitOpts`); the HA and duplicate-window knobs are refused.
+fn apply_limits(
+    field: &Field<'_>,
+    jetstream: &mut crate::options::JetStreamOptions,
+) -> Result<(), ConfigError> {
+    for entry in field.map()?.entries() {
+        let sub = field.child(entry);
+        match sub.lower_key().as_str() {
+            "max_request_batch" => jetstream.max_request_batch = sub.integer()?,
+            "max_ack_pending" => jetstream.max_ack_pending = sub.integer()?,
+            "max_ha_assets" | "duplicate_window_max" => return Err(sub.unsupported()),
             _ => sub.unknown()?,
         }
     }
@@ -148,5 +168,30 @@ mod tests {
         let top = options_ok("store_dir: /x");
         assert_eq!(top.jetstream.store_dir, Some(PathBuf::from("/x")));
         assert!(!top.jetstream.enabled);
+    }
+
+    #[test]
+    fn limits_block() {
+        let parsed =
+            options_ok("jetstream { limits: { max_request_batch: 100, max_ack_pending: 50 } }")
+                .jetstream;
+        assert_eq!(
+            (parsed.max_request_batch, parsed.max_ack_pending),
+            (100, 50)
+        );
+        assert_eq!(
+            options_ok("jetstream { max_ack_pending: 7 }")
+                .jetstream
+                .max_ack_pending,
+            7
+        );
+        assert!(matches!(
+            options("jetstream { limits: { max_ha_assets: 1 } }"),
+            Err(ConfigError::Unsupported { .. })
+        ));
+        assert!(matches!(
+            options("jetstream { limits: { bogus: 1 } }"),
+            Err(ConfigError::UnknownField { .. })
+        ));
     }
 }

@@ -69,8 +69,9 @@ fn generate_name() -> String {
 }
 
 /// What the stream imposes on its consumers' configs.
-fn stream_context(handle: &StreamHandle) -> StreamContext {
+fn stream_context(context: &Context, handle: &StreamHandle) -> StreamContext {
     let config = handle.config();
+    let options = &context.jetstream.options;
     StreamContext {
         subjects: config.subjects.clone(),
         retention: match config.retention {
@@ -81,6 +82,8 @@ fn stream_context(handle: &StreamHandle) -> StreamContext {
         replicas: config.num_replicas,
         stream_max_ack_pending: config.consumer_limits.max_ack_pending.unwrap_or(0),
         stream_inactive_threshold: config.consumer_limits.inactive_threshold.unwrap_or(0),
+        server_max_ack_pending: options.max_ack_pending,
+        server_max_request_batch: options.max_request_batch,
         ..StreamContext::default()
     }
 }
@@ -102,7 +105,7 @@ pub(super) fn create(context: &Context, endpoint: &str, body: &[u8]) -> Response
             return Err(api_error(&ConsumerError::DurableAndNameMismatch));
         }
     }
-    let stream_context = stream_context(&handle);
+    let stream_context = stream_context(context, &handle);
     apply_defaults(&mut config, &stream_context);
     validate(&config, &stream_context).map_err(|error| api_error(&error))?;
     let name = match config.name.clone().filter(|name| !name.is_empty()) {
