@@ -532,3 +532,127 @@ async fn term_stops_redelivery_and_max_deliver_gives_up() {
         "{subjects:?}"
     );
 }
+
+#[tokio::test]
+async fn paused_consumer_delivers_nothing_until_resumed() {
+    let dir = tempfile::tempdir().unwrap();
+    let process = start(dir.path().to_str().unwrap()).await;
+    let (_, js) = context(&process).await;
+    let stream = orders(&js, stream::StorageType::Memory).await;
+    publish(&js, 2).await;
+    let mut consumer = stream.create_consumer(durable("worker")).await.unwrap();
+    let until = async_nats::datetime::add_std_duration(
+        async_nats::datetime::now(),
+        Duration::from_secs(30),
+    )
+    .unwrap();
+    let paused = stream.pause_consumer("worker", until).await.expect("pause");
+    assert!(paused.paused);
+    assert!(consumer.info().await.unwrap().paused);
+    let batch: Vec<_> = consumer
+        .batch()
+        .max_messages(2)
+        .expires(Duration::from_millis(300))
+        .messages()
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(batch.is_empty(), "nothing while paused");
+    let resumed = stream.resume_consumer("worker").await.expect("resume");
+    assert!(!resumed.paused);
+    let batch: Vec<_> = consumer
+        .batch()
+        .max_messages(2)
+        .expires(Duration::from_secs(2))
+        .messages()
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(batch.len(), 2);
+}
+
+#[tokio::test]
+async fn pinned_client_gets_every_message_and_unpin_releases_it() {
+    use async_nats::jetstream::consumer::PriorityPolicy;
+    let dir = tempfile::tempdir().unwrap();
+    let process = start(dir.path().to_str().unwrap()).await;
+    let (_, js) = context(&process).await;
+    let stream = orders(&js, stream::StorageType::Memory).await;
+    stream
+        .create_consumer(pull::Config {
+            durable_name: Some("pinned".into()),
+            ack_policy: AckPolicy::None,
+            priority_policy: PriorityPolicy::PinnedClient,
+            priority_groups: vec!["A".into()],
+            priority_timeout: Duration::from_secs(3),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let first: jetstream::consumer::PullConsumer = stream.get_consumer("pinned").await.unwrap();
+    let second: jetstream::consumer::PullConsumer = stream.get_consumer("pinned").await.unwrap();
+    publish(&js, 1).await;
+    let mut pinned = first
+        .stream()
+        .group("A")
+        .expires(Duration::from_millis(500))
+        .messages()
+        .await
+        .unwrap();
+    let message = tokio::time::timeout(WAIT, pinned.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let pin = message
+        .headers
+        .as_ref()
+        .and_then(|h| h.get_last("Nats-Pin-Id"))
+        .expect("pin header")
+        .to_string();
+    let mut standby = second
+        .stream()
+        .group("A")
+        .expires(Duration::from_millis(500))
+        .messages()
+        .await
+        .unwrap();
+    publish(&js, 3).await;
+    for _ in 0..3 {
+        let message = tokio::time::timeout(WAIT, pinned.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            message
+                .headers
+                .as_ref()
+                .and_then(|h| h.get_last("Nats-Pin-Id"))
+                .map(|v| v.to_string()),
+            Some(pin.clone())
+        );
+    }
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), standby.next())
+            .await
+            .is_err(),
+        "standby gets nothing"
+    );
+    let mut info_consumer = first.clone();
+    let info = info_consumer.info().await.unwrap().clone();
+    assert_eq!(
+        info.priority_groups[0].pinned_client_id.as_deref(),
+        Some(pin.as_str())
+    );
+    stream.unpin_consumer("pinned", "A").await.expect("unpin");
+    let error = stream
+        .unpin_consumer("missing", "A")
+        .await
+        .expect_err("no such consumer");
+    assert!(error.to_string().contains("not found"), "{error}");
+}

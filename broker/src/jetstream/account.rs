@@ -34,6 +34,7 @@ pub(super) const API_SUBJECTS: &[&str] = &[
     "CONSUMER.DELETE.*.*",
     "CONSUMER.PAUSE.*.*",
     "CONSUMER.RESET.*.*",
+    "CONSUMER.UNPIN.*.*",
     "CONSUMER.NAMES.*",
     "CONSUMER.LIST.*",
 ];

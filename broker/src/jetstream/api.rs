@@ -126,6 +126,10 @@ impl Context {
                 "consumer_reset_response",
                 consumer_api::reset(self, stream, consumer, body),
             ),
+            ["CONSUMER", "UNPIN", stream, consumer] => (
+                "consumer_unpin_response",
+                consumer_api::unpin(self, stream, consumer, body),
+            ),
             ["CONSUMER", "NAMES", stream] => (
                 "consumer_names_response",
                 consumer_api::names(self, stream, body),

@@ -484,3 +484,53 @@ pub(super) fn check_consumer_limits(
     }
     Ok(())
 }
+
+#[derive(serde::Deserialize, Default)]
+struct UnpinRequest {
+    #[serde(default)]
+    group: String,
+}
+
+#[derive(Serialize)]
+struct Empty {}
+
+/// `CONSUMER.UNPIN.<stream>.<consumer>`: release a group's pinned
+/// client; its waiting pulls get `423 Nats-Pin-Id mismatch`.
+pub(super) fn unpin(context: &Context, stream: &str, consumer: &str, body: &[u8]) -> Response {
+    let request: UnpinRequest = parse(body)?;
+    let handle = lookup(context, stream)?;
+    let mut out = Vec::new();
+    {
+        let mut set = lock(&handle.consumers);
+        let entry = set
+            .entries
+            .get_mut(consumer)
+            .ok_or_else(|| api_error(&ConsumerError::NotFound))?;
+        if !entry
+            .consumer
+            .config()
+            .priority_groups
+            .contains(&request.group)
+        {
+            return Err(ApiError::new(
+                400,
+                10003,
+                "bad request: invalid priority group",
+            ));
+        }
+        entry.consumer.unpin(&request.group, &mut out);
+    }
+    for outbound in out {
+        if let starling_jetstream::consumer::Outbound::Status { to, headers } = outbound {
+            super::publish::publish_with_headers(
+                &context.server,
+                &context.account.account,
+                &to,
+                &headers,
+                b"",
+            );
+        }
+    }
+    handle.wake();
+    Ok(encode_response("consumer_unpin_response", &Empty {}))
+}

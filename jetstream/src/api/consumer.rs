@@ -398,9 +398,29 @@ pub struct ConsumerInfo {
     /// Nanoseconds until the pause ends.
     #[serde(default, skip_serializing_if = "is_zero_i64")]
     pub pause_remaining: i64,
+    /// Priority groups and their pinned clients (2.11).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub priority_groups: Vec<PriorityGroupState>,
     /// When this report was made.
     #[serde(with = "rfc3339")]
     pub ts: i64,
+}
+
+/// One priority group in `ConsumerInfo` (`PriorityGroupState`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PriorityGroupState {
+    /// The group.
+    pub group: String,
+    /// The `Nats-Pin-Id` of its pinned client, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinned_client_id: Option<String>,
+    /// When that client was pinned.
+    #[serde(
+        default,
+        with = "rfc3339_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub pinned_ts: Option<i64>,
 }
 
 /// The create request's `action`.

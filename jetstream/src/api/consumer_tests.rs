@@ -71,6 +71,7 @@ fn info_has_the_fields_clients_read() {
         push_bound: false,
         paused: false,
         pause_remaining: 0,
+        priority_groups: Vec::new(),
         ts: 0,
     };
     let json = serde_json::to_value(&info).unwrap_or_default();

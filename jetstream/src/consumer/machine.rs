@@ -6,13 +6,14 @@
 //! restore): the ack deadlines, the redelivery queue, the waiting pull
 //! requests, the last-per-subject skip list.
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
 use starling_store::MessageStore;
 
 use crate::api::consumer::{AckPolicy, ConsumerConfig, ConsumerInfo, ReplayPolicy, SequenceInfo};
 use crate::consumer::ack::AckKind;
 use crate::consumer::position::{start_position, Filters, PendingCache, SkipList};
+use crate::consumer::priority::Pin;
 use crate::consumer::pull::WaitQueue;
 use crate::consumer::push::PushState;
 use crate::consumer::state::ConsumerState;
@@ -75,6 +76,10 @@ pub struct Consumer {
     pub(super) push: PushState,
     /// `replay_policy: original` pacing.
     pub(super) replay: Replay,
+    /// Pinned clients by priority group (leader-local).
+    pub(super) pins: BTreeMap<String, Pin>,
+    /// Pins handed out, to make each id unique.
+    pub(super) pins_made: u64,
 }
 
 /// `replay_policy: original`: messages stored before the consumer was
@@ -174,6 +179,8 @@ impl Consumer {
             last_request_at: None,
             push: PushState::default(),
             replay: Replay::default(),
+            pins: BTreeMap::new(),
+            pins_made: 0,
         }
     }
 
@@ -305,6 +312,7 @@ impl Consumer {
                 Some(until) if paused => until - now,
                 _ => 0,
             },
+            priority_groups: self.priority_group_states(),
             ts: now,
         }
     }

@@ -19,6 +19,7 @@ mod deliver;
 mod error;
 mod machine;
 mod position;
+mod priority;
 pub mod pull;
 mod push;
 mod serve;

@@ -22,8 +22,17 @@ pub struct PullRequest {
     pub no_wait: bool,
     /// Idle heartbeat interval, nanoseconds; 0 = none.
     pub idle_heartbeat: i64,
-    /// Priority group (2.11), parsed but not acted on.
+    /// Priority group (2.11).
     pub group: Option<String>,
+    /// `Nats-Pin-Id` the client holds (pinned client policy).
+    pub id: Option<String>,
+    /// Overflow: serve only while the consumer has at least this many
+    /// pending messages (0 = no condition).
+    pub min_pending: i64,
+    /// Overflow: or at least this many unacknowledged (0 = no condition).
+    pub min_ack_pending: i64,
+    /// Prioritized policy: lower is served first (0-9).
+    pub priority: i64,
 }
 
 impl Default for PullRequest {
@@ -35,6 +44,10 @@ impl Default for PullRequest {
             no_wait: false,
             idle_heartbeat: 0,
             group: None,
+            id: None,
+            min_pending: 0,
+            min_ack_pending: 0,
+            priority: 0,
         }
     }
 }
@@ -53,6 +66,14 @@ struct PullRequestJson {
     idle_heartbeat: Option<i64>,
     #[serde(default)]
     group: Option<String>,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    min_pending: Option<i64>,
+    #[serde(default)]
+    min_ack_pending: Option<i64>,
+    #[serde(default)]
+    priority: Option<i64>,
 }
 
 impl PullRequest {
@@ -79,7 +100,11 @@ impl PullRequest {
                 max_bytes: json.max_bytes.unwrap_or(0).max(0),
                 no_wait: json.no_wait.unwrap_or(false),
                 idle_heartbeat,
-                group: json.group,
+                group: json.group.filter(|group| !group.is_empty()),
+                id: json.id.filter(|id| !id.is_empty()),
+                min_pending: json.min_pending.unwrap_or(0).max(0),
+                min_ack_pending: json.min_ack_pending.unwrap_or(0).max(0),
+                priority: json.priority.unwrap_or(0).max(0),
             });
         }
         Ok(PullRequest {
@@ -112,6 +137,16 @@ pub struct WaitingRequest {
     pub heartbeat: i64,
     /// When the next heartbeat is due.
     pub next_heartbeat: Option<i64>,
+    /// Priority group fields of the request (see [`PullRequest`]).
+    pub group: Option<String>,
+    /// The pin id it came with, or was given when it got pinned.
+    pub pin_id: Option<String>,
+    /// See [`PullRequest::min_pending`].
+    pub min_pending: i64,
+    /// See [`PullRequest::min_ack_pending`].
+    pub min_ack_pending: i64,
+    /// See [`PullRequest::priority`].
+    pub priority: i64,
 }
 
 /// Pending pull requests, served round-robin, at most `max_waiting`.
@@ -157,6 +192,15 @@ impl WaitQueue {
     /// The request to serve next.
     pub fn front_mut(&mut self) -> Option<&mut WaitingRequest> {
         self.requests.front_mut()
+    }
+
+    /// Serve the request at `index` next (priority groups pick one).
+    pub fn move_to_front(&mut self, index: usize) {
+        if index > 0 {
+            if let Some(request) = self.requests.remove(index) {
+                self.requests.push_front(request);
+            }
+        }
     }
 
     /// Drop the front request.
@@ -224,6 +268,11 @@ pub mod status {
 
     fn plain(line: &str) -> Vec<u8> {
         format!("NATS/1.0 {line}\r\n\r\n").into_bytes()
+    }
+
+    /// `423 Nats-Pin-Id mismatch`: the request's pin is not the group's.
+    pub fn pin_id_mismatch() -> Vec<u8> {
+        plain("423 Nats-Pin-Id mismatch")
     }
 
     /// `404 No Messages`: `no_wait` and nothing (more) to send.
@@ -308,7 +357,7 @@ mod tests {
                 max_bytes: 100,
                 no_wait: true,
                 idle_heartbeat: 1_000_000_000,
-                group: None,
+                ..PullRequest::default()
             })
         );
         assert_eq!(
@@ -346,6 +395,11 @@ mod tests {
             no_wait: false,
             heartbeat: 0,
             next_heartbeat: None,
+            group: None,
+            pin_id: None,
+            min_pending: 0,
+            min_ack_pending: 0,
+            priority: 0,
         };
         let mut queue = WaitQueue::new(2);
         assert!(queue.push(request("a", 2)));

@@ -6,6 +6,7 @@ use starling_store::MessageStore;
 
 use crate::consumer::deliver::{Delivery, Peek};
 use crate::consumer::machine::Consumer;
+use crate::consumer::priority::with_pin_header;
 use crate::consumer::pull::{status, PullRequest, WaitingRequest};
 
 /// What to publish on behalf of the consumer.
@@ -93,6 +94,9 @@ impl Consumer {
                 status::exceeded_max_bytes(config.max_bytes),
             )];
         }
+        if let Some(refusal) = self.admit_priority(&request, now) {
+            return vec![status_to(reply, refusal)];
+        }
         self.last_request_at = Some(now);
         // Answer expired requests first, so they free their places.
         let mut out = Vec::new();
@@ -115,6 +119,11 @@ impl Consumer {
             heartbeat: request.idle_heartbeat,
             next_heartbeat: (request.idle_heartbeat > 0)
                 .then(|| now.saturating_add(request.idle_heartbeat)),
+            group: request.group.clone(),
+            pin_id: request.id.clone(),
+            min_pending: request.min_pending,
+            min_ack_pending: request.min_ack_pending,
+            priority: request.priority,
         };
         if !self.waiting.push(waiting) {
             // nats-server stays quiet to requests with heartbeats here.
@@ -139,10 +148,14 @@ impl Consumer {
                 Peek::Stalled => return out,
                 Peek::Empty => break,
             };
-            let delivery = self.prepare(store, *candidate);
-            let Some(to) = self.take_request_for(delivery.size(), now, &mut out) else {
+            let mut delivery = self.prepare(store, *candidate);
+            let Some((to, pin)) = self.take_request_for(store, delivery.size(), now, &mut out)
+            else {
                 return out;
             };
+            if let Some(pin) = pin {
+                delivery.message.headers = with_pin_header(&delivery.message.headers, &pin);
+            }
             self.commit(&delivery, now);
             out.push(Outbound::Message {
                 to,
@@ -162,8 +175,17 @@ impl Consumer {
 
     /// Pick the request that gets a message of `size` bytes, ending those
     /// whose `max_bytes` it would exceed (`409 Message Size Exceeds MaxBytes`).
-    fn take_request_for(&mut self, size: i64, now: i64, out: &mut Vec<Outbound>) -> Option<String> {
+    fn take_request_for(
+        &mut self,
+        store: &(impl MessageStore + ?Sized),
+        size: i64,
+        now: i64,
+        out: &mut Vec<Outbound>,
+    ) -> Option<(String, Option<String>)> {
         loop {
+            let index = self.choose_request(store)?;
+            self.waiting.move_to_front(index);
+            let pin = self.pin_front(now);
             let request = self.waiting.front_mut()?;
             if request.remaining_bytes > 0 {
                 if size > request.remaining_bytes {
@@ -186,7 +208,7 @@ impl Consumer {
             }
             let to = request.reply.clone();
             self.waiting.served_front();
-            return Some(to);
+            return Some((to, pin));
         }
     }
 
@@ -199,6 +221,7 @@ impl Consumer {
             let headers = status::request_timeout(request.remaining, request.remaining_bytes);
             out.push(status_to(&request.reply, headers));
         }
+        self.expire_pins(now, out);
         let (last_consumer, last_stream) =
             (self.state.delivered.consumer, self.state.delivered.stream);
         for request in self.waiting.iter_mut() {
@@ -241,8 +264,10 @@ impl Consumer {
         let pause = self.config.pause_until.filter(|until| *until > now);
         let heartbeat = self.next_push_heartbeat();
         let replay = self.replay.due_at.filter(|at| *at > now);
+        let pin = self.next_pin_expiry();
         deadline
             .into_iter()
+            .chain(pin)
             .chain(requests)
             .chain(pause)
             .chain(heartbeat)
