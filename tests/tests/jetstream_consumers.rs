@@ -191,7 +191,7 @@ async fn nak_and_ack_wait_redeliver() {
         .unwrap()
         .unwrap();
     assert_eq!(&second.payload[..], b"1");
-    let started = std::time::Instant::now();
+    let started = tokio::time::Instant::now();
     first.ack_with(AckKind::Nak(None)).await.unwrap();
     let again = tokio::time::timeout(WAIT, messages.next())
         .await
@@ -342,7 +342,7 @@ async fn no_wait_fetch_on_an_empty_consumer_ends_at_once() {
     let (_, js) = context(&process).await;
     let stream = orders(&js, stream::StorageType::Memory).await;
     let consumer = stream.create_consumer(durable("worker")).await.unwrap();
-    let started = std::time::Instant::now();
+    let started = tokio::time::Instant::now();
     let batch: Vec<_> = consumer
         .fetch()
         .max_messages(5)
