@@ -656,3 +656,43 @@ async fn pinned_client_gets_every_message_and_unpin_releases_it() {
         .expect_err("no such consumer");
     assert!(error.to_string().contains("not found"), "{error}");
 }
+
+#[tokio::test]
+async fn purge_clears_pending_acks_and_pending_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let process = start(dir.path().to_str().unwrap()).await;
+    let (_, js) = context(&process).await;
+    let mut stream = orders(&js, stream::StorageType::File).await;
+    publish(&js, 5).await;
+    let mut consumer = stream.create_consumer(durable("worker")).await.unwrap();
+    let batch: Vec<_> = consumer
+        .fetch()
+        .max_messages(2)
+        .messages()
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(batch.len(), 2);
+    let info = consumer.info().await.unwrap().clone();
+    assert_eq!((info.num_ack_pending, info.num_pending), (2, 3));
+    stream.purge().await.expect("purge");
+    let info = consumer.info().await.unwrap().clone();
+    assert_eq!((info.num_ack_pending, info.num_pending), (0, 0));
+    assert_eq!(info.ack_floor.stream_sequence, 5);
+    // The consumer goes on with what comes next.
+    publish(&js, 1).await;
+    let batch: Vec<_> = consumer
+        .fetch()
+        .max_messages(5)
+        .expires(Duration::from_secs(1))
+        .messages()
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(batch.len(), 1);
+    assert_eq!(batch[0].info().unwrap().stream_sequence, 6);
+}

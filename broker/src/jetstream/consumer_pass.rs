@@ -42,6 +42,10 @@ pub(super) fn run(
     messages: &[InternalMessage],
     removed: bool,
 ) -> Option<i64> {
+    // Publish-only streams skip the pass (and its locks) entirely.
+    if messages.is_empty() && lock(context.consumers).entries.is_empty() {
+        return None;
+    }
     let now = now_nanos();
     let mut sends = Sends::default();
     let mut events = Vec::new();
