@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use super::account::AccountJetStream;
 use super::publish::publish;
 use super::service::JetStream;
-use super::{consumer_api, direct_get, stream_api};
+use super::{consumer_api, consumer_ops, direct_get, stream_api};
 use crate::interest::InternalMessage;
 use crate::server::ServerState;
 
@@ -120,15 +120,15 @@ impl Context {
             ),
             ["CONSUMER", "PAUSE", stream, consumer] => (
                 "consumer_pause_response",
-                consumer_api::pause(self, stream, consumer, body),
+                consumer_ops::pause(self, stream, consumer, body),
             ),
             ["CONSUMER", "RESET", stream, consumer] => (
                 "consumer_reset_response",
-                consumer_api::reset(self, stream, consumer, body),
+                consumer_ops::reset(self, stream, consumer, body),
             ),
             ["CONSUMER", "UNPIN", stream, consumer] => (
                 "consumer_unpin_response",
-                consumer_api::unpin(self, stream, consumer, body),
+                consumer_ops::unpin(self, stream, consumer, body),
             ),
             ["CONSUMER", "NAMES", stream] => (
                 "consumer_names_response",

@@ -12,7 +12,7 @@
 //! - `api`, `stream_api`, `direct_get`: the `$JS.API.*` endpoints.
 //! - `consumers`, `consumer_pass`: a stream's consumers, driven by its
 //!   worker after every batch (pull requests, acks, deliveries, timers,
-//!   retention); `consumer_api`: the `CONSUMER.*` endpoints;
+//!   retention); `consumer_api`, `consumer_ops`: the `CONSUMER.*` endpoints;
 //!   `consumer_store`: consumer config and state on disk (`obs/`).
 //! - `meta`: a file stream's persisted config (`meta.json`).
 //! - `publish`: how the server publishes replies (router, internal origin).
@@ -37,6 +37,7 @@
 mod account;
 mod api;
 mod consumer_api;
+mod consumer_ops;
 mod consumer_pass;
 mod consumer_store;
 mod consumers;

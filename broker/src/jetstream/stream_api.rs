@@ -148,7 +148,7 @@ pub(super) fn update(context: &Context, name: &str, body: &[u8]) -> Response {
     let handle = lookup(context, name)?;
     handle.config().check_update(&config)?;
     check_overlap(context, &config)?;
-    super::consumer_api::check_consumer_limits(&handle, &config)?;
+    super::consumer_ops::check_consumer_limits(&handle, &config)?;
     match handle.apply_blocking(Operation::UpdateConfig(Box::new(config.clone())))? {
         Outcome::ConfigUpdated => {}
         Outcome::Failed(error) => return Err(error),
