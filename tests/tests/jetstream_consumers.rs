@@ -662,7 +662,7 @@ async fn purge_clears_pending_acks_and_pending_counts() {
     let dir = tempfile::tempdir().unwrap();
     let process = start(dir.path().to_str().unwrap()).await;
     let (_, js) = context(&process).await;
-    let mut stream = orders(&js, stream::StorageType::File).await;
+    let stream = orders(&js, stream::StorageType::File).await;
     publish(&js, 5).await;
     let mut consumer = stream.create_consumer(durable("worker")).await.unwrap();
     let batch: Vec<_> = consumer
