@@ -696,3 +696,54 @@ async fn purge_clears_pending_acks_and_pending_counts() {
     assert_eq!(batch.len(), 1);
     assert_eq!(batch[0].info().unwrap().stream_sequence, 6);
 }
+
+#[tokio::test]
+async fn standby_takes_over_when_the_pinned_client_goes_away() {
+    use async_nats::jetstream::consumer::PriorityPolicy;
+    let dir = tempfile::tempdir().unwrap();
+    let process = start(dir.path().to_str().unwrap()).await;
+    let (_, js) = context(&process).await;
+    let stream = orders(&js, stream::StorageType::Memory).await;
+    stream
+        .create_consumer(pull::Config {
+            durable_name: Some("pinned".into()),
+            ack_policy: AckPolicy::None,
+            priority_policy: PriorityPolicy::PinnedClient,
+            priority_groups: vec!["A".into()],
+            priority_timeout: Duration::from_secs(3),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let first: jetstream::consumer::PullConsumer = stream.get_consumer("pinned").await.unwrap();
+    let second: jetstream::consumer::PullConsumer = stream.get_consumer("pinned").await.unwrap();
+    publish(&js, 1).await;
+    let mut pinned = first
+        .stream()
+        .group("A")
+        .expires(Duration::from_millis(500))
+        .messages()
+        .await
+        .unwrap();
+    tokio::time::timeout(WAIT, pinned.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let mut standby = second
+        .stream()
+        .group("A")
+        .expires(Duration::from_millis(500))
+        .messages()
+        .await
+        .unwrap();
+    drop(pinned);
+    publish(&js, 10).await;
+    for _ in 0..10 {
+        let message = tokio::time::timeout(Duration::from_secs(10), standby.next())
+            .await
+            .expect("standby took over")
+            .unwrap();
+        message.expect("a message");
+    }
+}

@@ -60,6 +60,16 @@ pub(super) fn run(
         for message in messages {
             set.apply(store, message, now, &mut sends);
         }
+        // A requester that is gone gives up its place (and a pinned client
+        // its pin) before anything is delivered to it (nats-server checks
+        // interest the same way); a sublist match per waiting request.
+        for entry in set.entries.values_mut() {
+            for reply in entry.consumer.waiting_replies() {
+                if !has_interest(context.account, &reply) {
+                    entry.consumer.cancel_request(&reply);
+                }
+            }
+        }
         let mut acked = Vec::new();
         for (name, entry) in &mut set.entries {
             let consumer = &mut entry.consumer;

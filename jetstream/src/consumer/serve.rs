@@ -276,11 +276,23 @@ impl Consumer {
     }
 
     /// The requester of `reply` is gone (no interest): drop its request.
+    /// A pinned client that is gone loses its pin, so another takes over.
     pub fn cancel_request(&mut self, reply: &str) -> bool {
-        !self
-            .waiting
-            .drain_where(|request| request.reply == reply)
-            .is_empty()
+        let cancelled = self.waiting.drain_where(|request| request.reply == reply);
+        for request in &cancelled {
+            if let Some(id) = &request.pin_id {
+                self.pins.retain(|_, pin| pin.id != *id);
+            }
+        }
+        !cancelled.is_empty()
+    }
+
+    /// The reply subjects of the waiting requests.
+    pub fn waiting_replies(&self) -> Vec<String> {
+        self.waiting
+            .iter()
+            .map(|request| request.reply.clone())
+            .collect()
     }
 
     /// The consumer is deleted: tell every waiting request.
