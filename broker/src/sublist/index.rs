@@ -187,11 +187,7 @@ impl<T: Clone + PartialEq + Send + Sync> Sublist<T> {
     /// is emptied once for the batch rather than searched for each entry.
     pub fn insert_batch<'a>(&self, items: impl IntoIterator<Item = (&'a str, Option<&'a str>, T)>) {
         let mut trie = write(&self.trie);
-        let dropped: Vec<MatchCache<T>> = self
-            .shards
-            .iter()
-            .map(|shard| std::mem::replace(&mut *write(&shard.cache), MatchCache::new()))
-            .collect();
+        let dropped = self.take_caches();
         let mut added = 0;
         for (subject, queue, value) in items {
             if trie.insert(subject, queue, value) {
@@ -203,6 +199,38 @@ impl<T: Clone + PartialEq + Send + Sync> Sublist<T> {
         self.generation.fetch_add(1, Ordering::Release);
         drop(trie);
         drop(dropped); // outside the locks: frees subscription handles
+    }
+
+    /// [`Sublist::remove`] for many subscriptions under one write lock (a
+    /// lost peer's interest), emptying the match cache once for the batch.
+    /// Returns how many were there.
+    pub fn remove_batch<'a>(
+        &self,
+        items: impl IntoIterator<Item = (&'a str, Option<&'a str>, T)>,
+    ) -> usize {
+        let mut trie = write(&self.trie);
+        let dropped = self.take_caches();
+        let mut removed = 0;
+        for (subject, queue, value) in items {
+            if trie.remove(subject, queue, &value) {
+                removed += 1;
+            }
+        }
+        self.subscriptions.fetch_sub(removed, Ordering::Relaxed);
+        self.removes.fetch_add(removed, Ordering::Relaxed);
+        self.generation.fetch_add(1, Ordering::Release);
+        drop(trie);
+        drop(dropped); // outside the locks: frees subscription handles
+        usize::try_from(removed).unwrap_or(usize::MAX)
+    }
+
+    /// Empties every cache shard, returning the old contents to be dropped
+    /// once the locks are released. Caller holds the trie's write lock.
+    fn take_caches(&self) -> Vec<MatchCache<T>> {
+        self.shards
+            .iter()
+            .map(|shard| std::mem::replace(&mut *write(&shard.cache), MatchCache::new()))
+            .collect()
     }
 
     /// Removes a subscription; true if it was there. Nodes left empty are

@@ -531,3 +531,35 @@ fn batch_insert_matches_like_single_inserts_and_drops_stale_cache_entries() {
     assert_eq!(stats.num_subscriptions, 4, "the duplicate is stored once");
     assert_eq!(stats.num_inserts, 4);
 }
+
+#[test]
+fn remove_batch_removes_under_one_lock_and_drops_stale_cache_entries() {
+    let sublist = Sublist::with_shards(true, 3);
+    sublist.insert_batch([
+        ("orders.*", None, 2),
+        ("orders.new", Some("workers"), 3),
+        ("orders.new", None, 1),
+        ("other", None, 4),
+    ]);
+    assert_match(
+        &sublist,
+        "orders.new",
+        &expect(&[1, 2], &[("workers", &[3])]),
+    );
+    let removed = sublist.remove_batch([
+        ("orders.*", None, 2),
+        ("orders.new", Some("workers"), 3),
+        ("orders.new", Some("workers"), 9), // never there
+        ("missing.subject", None, 1),
+    ]);
+    assert_eq!(removed, 2);
+    // The cached result for orders.new predates the batch: it must be gone.
+    assert_match(&sublist, "orders.new", &expect(&[1], &[]));
+    assert_match(&sublist, "other", &expect(&[4], &[]));
+    let stats = sublist.stats();
+    assert_eq!(stats.num_subscriptions, 2);
+    assert_eq!(stats.num_removes, 2);
+    sublist.remove_batch([("orders.new", None, 1), ("other", None, 4)]);
+    assert_eq!(sublist.count(), 0);
+    assert_eq!(sublist.node_count(), 0, "emptied nodes are pruned");
+}

@@ -4,9 +4,9 @@
 //!
 //! Not synchronised: [`super::Sublist`] wraps it in a lock.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
+use foldhash::HashMap;
 use starling_proto::subject::{WILDCARD_ONE, WILDCARD_REST};
 
 use super::result::MatchResult;
@@ -47,7 +47,7 @@ struct QueueSubscribers<T> {
 impl<T> Default for Level<T> {
     fn default() -> Self {
         Level {
-            literals: HashMap::new(),
+            literals: HashMap::default(),
             single: None,
             rest: None,
         }
