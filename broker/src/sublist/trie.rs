@@ -77,11 +77,20 @@ impl<T> Level<T> {
         }
     }
 
-    fn child_or_insert(&mut self, token: &str) -> &mut Node<T> {
+    /// The child for `token`, created if missing (`None` cannot happen: a
+    /// missing literal child is inserted first). An existing literal child
+    /// is found without allocating its key, as `entry` would: the tokens
+    /// above a subject's last one exist nearly always.
+    fn child_or_insert(&mut self, token: &str) -> Option<&mut Node<T>> {
         match token {
-            WILDCARD_ONE => self.single.get_or_insert_with(Box::default),
-            WILDCARD_REST => self.rest.get_or_insert_with(Box::default),
-            _ => self.literals.entry(Box::from(token)).or_default(),
+            WILDCARD_ONE => Some(self.single.get_or_insert_with(Box::default)),
+            WILDCARD_REST => Some(self.rest.get_or_insert_with(Box::default)),
+            _ => {
+                if !self.literals.contains_key(token) {
+                    self.literals.insert(Box::from(token), Node::default());
+                }
+                self.literals.get_mut(token)
+            }
         }
     }
 
@@ -184,7 +193,9 @@ impl<T: Clone + PartialEq> Trie<T> {
         let mut level = &mut self.root;
         let mut tokens = subject.split('.').peekable();
         while let Some(token) = tokens.next() {
-            let node = level.child_or_insert(token);
+            let Some(node) = level.child_or_insert(token) else {
+                return false;
+            };
             if tokens.peek().is_none() {
                 return node.add(queue, value);
             }
