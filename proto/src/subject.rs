@@ -21,7 +21,8 @@ pub fn is_valid_subject(subject: &str) -> bool {
         match byte {
             b'.' => {
                 // An empty token, or `>` before the last token.
-                if index == token_start || (index == token_start + 1 && bytes[token_start] == b'>') {
+                if index == token_start || (index == token_start + 1 && bytes[token_start] == b'>')
+                {
                     return false;
                 }
                 token_start = index + 1;

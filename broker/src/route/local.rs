@@ -9,8 +9,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use starling_cluster::Peer;
 use foldhash::HashMap;
+use starling_cluster::Peer;
 use starling_proto::route::{InterestChange, InterestRef};
 
 use crate::client::handle::lock;
@@ -90,15 +90,15 @@ impl LocalInterest {
         // Borrowed straight from the counts (no per-entry copies), in frames
         // of SNAPSHOT_CHUNK changes: the writer sends the first while the
         // rest is encoded, and the peer applies each as it comes.
-        let snapshot = inner
-            .counts
-            .iter()
-            .map(|((account, subject, queue), count)| InterestRef::Subscribe {
-                account,
-                subject,
-                queue: queue.as_deref(),
-                weight: *count,
-            });
+        let snapshot =
+            inner.counts.iter().map(
+                |((account, subject, queue), count)| InterestRef::Subscribe {
+                    account,
+                    subject,
+                    queue: queue.as_deref(),
+                    weight: *count,
+                },
+            );
         if peer
             .send_interest_snapshot(snapshot, SNAPSHOT_CHUNK)
             .is_err()

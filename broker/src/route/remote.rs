@@ -77,7 +77,11 @@ impl RemoteInterestTable {
                         tracing::warn!(peer = %peer.node_name, %account, "ignoring interest in an invalid account");
                         continue;
                     };
-                    let key: Key = (account.name.clone(), Arc::from(subject), queue.map(Arc::from));
+                    let key: Key = (
+                        account.name.clone(),
+                        Arc::from(subject),
+                        queue.map(Arc::from),
+                    );
                     match entries.entry(key) {
                         MapEntry::Occupied(existing) => {
                             existing.get().remote.set_weight(weight.max(1));
@@ -205,7 +209,7 @@ fn valid(subject_text: &str, queue: Option<&str>) -> bool {
 /// New remote interest not yet in a sublist, grouped by account.
 #[derive(Default)]
 struct Added {
-        by_account: Vec<(Arc<Account>, Vec<Arc<RemoteInterest>>)>,
+    by_account: Vec<(Arc<Account>, Vec<Arc<RemoteInterest>>)>,
 }
 
 impl Added {

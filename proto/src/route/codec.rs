@@ -15,10 +15,10 @@ use prost::Message;
 use tokio_util::codec::{Decoder, Encoder, LengthDelimitedCodec};
 
 use super::convert::{decode_frame, frame_to_proto};
-use super::interest_encode::{encode_interest_refs, InterestRef};
 use super::error::RouteError;
 use super::frame::{InterestChange, RouteFrame, MAX_ROUTE_FRAME};
 use super::generated as pb;
+use super::interest_encode::{encode_interest_refs, InterestRef};
 use super::intern::{MsgSubject, SubjectTable};
 
 /// How frames are length-prefixed on a route.

@@ -217,14 +217,20 @@ mod tests {
         let account = prop_oneof![Just("$G".to_string()), "[A-Z$]{0,4}"];
         let queue = proptest::option::of("[a-z]{0,3}");
         prop_oneof![
-            (account.clone(), "[a-z.*>]{0,6}", queue.clone(), any::<u32>()).prop_map(
-                |(account, subject, queue, weight)| InterestChange::Subscribe {
-                    account,
-                    subject,
-                    queue,
-                    weight,
-                }
-            ),
+            (
+                account.clone(),
+                "[a-z.*>]{0,6}",
+                queue.clone(),
+                any::<u32>()
+            )
+                .prop_map(|(account, subject, queue, weight)| {
+                    InterestChange::Subscribe {
+                        account,
+                        subject,
+                        queue,
+                        weight,
+                    }
+                }),
             (account, "[a-z.*>]{0,6}", queue).prop_map(|(account, subject, queue)| {
                 InterestChange::Unsubscribe {
                     account,
