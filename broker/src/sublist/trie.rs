@@ -6,7 +6,10 @@
 
 use std::sync::Arc;
 
-use foldhash::HashMap;
+/// hashbrown's map for `entry_ref`: an existing token is found with one
+/// lookup and no key allocation.
+type HashMap<K, V> = hashbrown::HashMap<K, V, foldhash::fast::RandomState>;
+
 use starling_proto::subject::{WILDCARD_ONE, WILDCARD_REST};
 
 use super::result::MatchResult;
@@ -77,20 +80,14 @@ impl<T> Level<T> {
         }
     }
 
-    /// The child for `token`, created if missing (`None` cannot happen: a
-    /// missing literal child is inserted first). An existing literal child
-    /// is found without allocating its key, as `entry` would: the tokens
-    /// above a subject's last one exist nearly always.
-    fn child_or_insert(&mut self, token: &str) -> Option<&mut Node<T>> {
+    /// The child for `token`, created if missing. An existing literal child
+    /// is found with one lookup and without allocating its key (the tokens
+    /// above a subject's last one exist nearly always).
+    fn child_or_insert(&mut self, token: &str) -> &mut Node<T> {
         match token {
-            WILDCARD_ONE => Some(self.single.get_or_insert_with(Box::default)),
-            WILDCARD_REST => Some(self.rest.get_or_insert_with(Box::default)),
-            _ => {
-                if !self.literals.contains_key(token) {
-                    self.literals.insert(Box::from(token), Node::default());
-                }
-                self.literals.get_mut(token)
-            }
+            WILDCARD_ONE => self.single.get_or_insert_with(Box::default),
+            WILDCARD_REST => self.rest.get_or_insert_with(Box::default),
+            _ => self.literals.entry_ref(token).or_default(),
         }
     }
 
@@ -193,9 +190,7 @@ impl<T: Clone + PartialEq> Trie<T> {
         let mut level = &mut self.root;
         let mut tokens = subject.split('.').peekable();
         while let Some(token) = tokens.next() {
-            let Some(node) = level.child_or_insert(token) else {
-                return false;
-            };
+            let node = level.child_or_insert(token);
             if tokens.peek().is_none() {
                 return node.add(queue, value);
             }
