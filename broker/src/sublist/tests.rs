@@ -563,3 +563,37 @@ fn remove_batch_removes_under_one_lock_and_drops_stale_cache_entries() {
     assert_eq!(sublist.count(), 0);
     assert_eq!(sublist.node_count(), 0, "emptied nodes are pruned");
 }
+
+#[test]
+fn a_small_batch_keeps_unrelated_cached_results_and_a_large_one_invalidates_all() {
+    let sublist = Sublist::with_shards(true, 1);
+    sublist.insert("hot.subject", None, 1);
+    assert_match(&sublist, "hot.subject", &expect(&[1], &[]));
+    assert_match(&sublist, "orders.new", &expect(&[], &[]));
+    assert_eq!(sublist.stats().num_cache, 2);
+    // A peer's single SUB: only the result it affects goes.
+    sublist.insert_batch([("orders.*", None, 2)]);
+    assert_eq!(sublist.stats().num_cache, 1, "hot.subject stays cached");
+    assert_match(&sublist, "orders.new", &expect(&[2], &[]));
+    sublist.remove_batch([("orders.*", None, 2)]);
+    assert_eq!(sublist.stats().num_cache, 1, "hot.subject stays cached");
+    assert_match(&sublist, "orders.new", &expect(&[], &[]));
+    // A snapshot frame: everything cached goes, and results are right.
+    let many: Vec<String> = (0..40).map(|n| format!("bulk.{n}")).collect();
+    sublist.insert_batch(
+        many.iter()
+            .map(|subject| (subject.as_str(), None, 3))
+            .chain([("orders.>", None, 4)]),
+    );
+    assert_eq!(sublist.stats().num_cache, 0);
+    assert_match(&sublist, "orders.new", &expect(&[4], &[]));
+    assert_match(&sublist, "bulk.7", &expect(&[3], &[]));
+    sublist.remove_batch(
+        many.iter()
+            .map(|subject| (subject.as_str(), None, 3))
+            .chain([("orders.>", None, 4)]),
+    );
+    assert_eq!(sublist.stats().num_cache, 0);
+    assert_match(&sublist, "orders.new", &expect(&[], &[]));
+    assert_match(&sublist, "hot.subject", &expect(&[1], &[]));
+}
