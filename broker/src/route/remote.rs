@@ -15,6 +15,10 @@ use crate::account::{Account, Accounts};
 use crate::client::handle::lock;
 use crate::interest::{Interest, RemoteInterest};
 
+/// Entries removed from a sublist under one write lock when a peer goes
+/// (a snapshot frame's size).
+const REMOVE_CHUNK: usize = 4096;
+
 /// Account, subject, queue group.
 type Key = (Arc<str>, Arc<str>, Option<Arc<str>>);
 
@@ -120,7 +124,7 @@ impl RemoteInterestTable {
         lock(&self.peers).entry(peer.rid).or_default();
     }
 
-    /// Drop everything `peer` announced: one sublist batch per account.
+    /// Drop everything `peer` announced, in sublist batches per account.
     pub fn remove_peer(&self, peer: &Peer) {
         let entries = lock(&self.peers).remove(&peer.rid);
         let mut by_account: Vec<(Arc<Account>, Vec<Arc<RemoteInterest>>)> = Vec::new();
@@ -128,13 +132,17 @@ impl RemoteInterestTable {
             push_by_account(&mut by_account, &entry.account, entry.remote);
         }
         for (account, remotes) in by_account {
-            account.sublist.remove_batch(remotes.iter().map(|remote| {
-                (
-                    &*remote.subject,
-                    remote.queue.as_deref(),
-                    Interest::Remote(remote.clone()),
-                )
-            }));
+            // In chunks, so publishers in the account wait for one chunk's
+            // write lock at most, not for all of a large peer's interest.
+            for chunk in remotes.chunks(REMOVE_CHUNK) {
+                account.sublist.remove_batch(chunk.iter().map(|remote| {
+                    (
+                        &*remote.subject,
+                        remote.queue.as_deref(),
+                        Interest::Remote(remote.clone()),
+                    )
+                }));
+            }
         }
     }
 
