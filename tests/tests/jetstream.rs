@@ -437,7 +437,11 @@ async fn update_changes_limits_and_captured_subjects() {
     let (client, js) = context(&process).await;
     js.create_stream(orders()).await.unwrap();
     for n in 0..5 {
-        js.publish("orders.a", format!("{n}").into()).await.unwrap().await.unwrap();
+        js.publish("orders.a", format!("{n}").into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
     }
     let updated = js
         .update_stream(stream::Config {
@@ -449,17 +453,31 @@ async fn update_changes_limits_and_captured_subjects() {
         .expect("update");
     assert_eq!(updated.config.subjects, vec!["shipments.>".to_string()]);
     assert_eq!(updated.state.messages, 2);
-    let ack = js.publish("shipments.x", "s".into()).await.unwrap().await.unwrap();
+    let ack = js
+        .publish("shipments.x", "s".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
     assert_eq!(ack.sequence, 6);
     // The old subjects are no longer captured: a request there has no responders.
-    let error = client.request("orders.a", "x".into()).await.expect_err("not captured");
+    let error = client
+        .request("orders.a", "x".into())
+        .await
+        .expect_err("not captured");
     assert_eq!(error.kind(), async_nats::RequestErrorKind::NoResponders);
     let storage_change = stream::Config {
         storage: stream::StorageType::Memory,
         ..orders()
     };
-    let error = js.update_stream(storage_change).await.expect_err("storage type is fixed");
-    assert!(error.to_string().contains("10069") || error.to_string().contains("storage type"), "{error}");
+    let error = js
+        .update_stream(storage_change)
+        .await
+        .expect_err("storage type is fixed");
+    assert!(
+        error.to_string().contains("10069") || error.to_string().contains("storage type"),
+        "{error}"
+    );
     let missing = stream::Config {
         name: "MISSING".into(),
         ..Default::default()
@@ -485,7 +503,11 @@ async fn memory_stream_limits_and_max_age_expiry() {
         .await
         .unwrap();
     for subject in ["mem.a", "mem.a", "mem.b"] {
-        js.publish(subject, "x".into()).await.unwrap().await.unwrap();
+        js.publish(subject, "x".into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
     }
     assert_eq!(stream.info().await.unwrap().state.messages, 2);
     assert!(!dir.path().join("jetstream/$G/streams/MEM").exists());
@@ -494,7 +516,10 @@ async fn memory_stream_limits_and_max_age_expiry() {
         if stream.info().await.unwrap().state.messages == 0 {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "messages never expired");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "messages never expired"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert_eq!(stream.info().await.unwrap().state.last_sequence, 3);
