@@ -43,6 +43,7 @@ pub mod client;
 pub mod close;
 pub mod config;
 pub mod interest;
+pub mod jetstream;
 pub mod jwt;
 pub mod limits;
 pub mod logging;

@@ -83,6 +83,41 @@ pub struct Options {
     /// `system_account` / `system`: the system account (its public key in
     /// operator mode); None = the operator's, else `$SYS`.
     pub system_account: Option<String>,
+    /// JetStream (`-js`, `-sd`, `jetstream { ... }`).
+    pub jetstream: JetStreamOptions,
+}
+
+/// JetStream settings (`-js`, `--store_dir`, `jetstream { ... }`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct JetStreamOptions {
+    /// JetStream runs (`-js`, `jetstream: enabled`, a `jetstream {}` block).
+    pub enabled: bool,
+    /// `store_dir` / `-sd`; None = nats-server's default,
+    /// `$TMPDIR/nats`. Streams live under `<store_dir>/jetstream/`.
+    pub store_dir: Option<PathBuf>,
+    /// `max_memory_store` in bytes; None = no server limit.
+    pub max_memory_store: Option<i64>,
+    /// `max_file_store` in bytes; None = no server limit.
+    pub max_file_store: Option<i64>,
+    /// `sync_interval`: None = fsync before every PubAck (group commit),
+    /// Starling's default; Some = nats-server's lazy mode.
+    pub sync_interval: Option<Duration>,
+    /// `domain`: also serve `$JS.<domain>.API.>`, and name it in PubAcks
+    /// and `$JS.API.INFO`.
+    pub domain: Option<String>,
+    /// `strict`: accepted (unknown request fields are ignored either way).
+    pub strict: bool,
+}
+
+impl JetStreamOptions {
+    /// The directory that holds the accounts' streams: nats-server's
+    /// `<store_dir>/jetstream`, `$TMPDIR/nats/jetstream` by default.
+    pub fn jetstream_dir(&self) -> PathBuf {
+        self.store_dir
+            .clone()
+            .unwrap_or_else(|| std::env::temp_dir().join("nats"))
+            .join("jetstream")
+    }
 }
 
 impl Default for Options {
@@ -121,6 +156,7 @@ impl Default for Options {
             config_file: None,
             operator: OperatorOptions::default(),
             system_account: None,
+            jetstream: JetStreamOptions::default(),
         }
     }
 }
@@ -197,6 +233,9 @@ pub struct AccountOptions {
     pub imports: Vec<ImportOptions>,
     /// `mappings { "src": "dest" }`.
     pub mappings: Vec<crate::account::MappingRule>,
+    /// `jetstream: enabled|disabled` or a limits block (limits are parsed,
+    /// not yet enforced); None = not said.
+    pub jetstream: Option<bool>,
 }
 
 /// Whether an export or import is of a stream or a service.

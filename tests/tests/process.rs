@@ -102,12 +102,11 @@ authorization {
 
 #[tokio::test]
 async fn unsupported_options_are_clear_startup_errors() {
-    let (code, _, stderr) = run_to_end(&["-js"]).await;
+    let (code, _, stderr) = run_to_end(&["--profile", "6060"]).await;
     assert_eq!(code, 1);
-    assert!(stderr.contains("-js"), "{stderr}");
+    assert!(stderr.contains("--profile"), "{stderr}");
     let dir = tempfile::tempdir().unwrap();
     for (key, body) in [
-        ("jetstream", "jetstream {}"),
         ("leafnodes", "leafnodes { port: 7422 }"),
         ("gateway", "gateway { port: 7222 }"),
     ] {

@@ -84,7 +84,7 @@ fn parse_account(field: &Field<'_>, account: &mut AccountOptions) -> Result<(), 
             "exports" => account.exports = parse_exports(&sub)?,
             "imports" => account.imports = parse_imports(&sub)?,
             "mappings" | "maps" => account.mappings = super::mappings::parse_mappings(&sub)?,
-            "jetstream" => return Err(sub.unsupported()),
+            "jetstream" => account.jetstream = Some(parse_account_jetstream(&sub)?),
             _ => sub.unknown()?,
         }
     }
@@ -95,6 +95,48 @@ fn parse_account(field: &Field<'_>, account: &mut AccountOptions) -> Result<(), 
         }
     }
     Ok(())
+}
+
+/// An account's `jetstream`: `enabled`/`true`, `disabled`/`false`, or a
+/// limits block (which enables it; the limits are not enforced yet).
+fn parse_account_jetstream(field: &Field<'_>) -> Result<bool, ConfigError> {
+    use super::value::ValueKind;
+    match &field.value().kind {
+        ValueKind::Bool(enabled) => Ok(*enabled),
+        ValueKind::String(text) => match text.to_ascii_lowercase().as_str() {
+            "enabled" | "enable" | "true" => Ok(true),
+            "disabled" | "disable" | "false" => Ok(false),
+            _ => Err(field.invalid(format!("expected 'enabled' or 'disabled', got {text:?}"))),
+        },
+        ValueKind::Map(map) => {
+            for entry in map.entries() {
+                let sub = field.child(entry);
+                match sub.lower_key().as_str() {
+                    "max_memory"
+                    | "max_mem"
+                    | "mem"
+                    | "memory"
+                    | "max_file"
+                    | "max_store"
+                    | "file"
+                    | "store"
+                    | "disk"
+                    | "max_streams"
+                    | "streams"
+                    | "max_consumers"
+                    | "consumers"
+                    | "max_bytes_required"
+                    | "max_ack_pending"
+                    | "memory_max_stream_bytes"
+                    | "storage_max_stream_bytes"
+                    | "cluster_traffic" => {}
+                    _ => sub.unknown()?,
+                }
+            }
+            Ok(true)
+        }
+        _ => Err(field.invalid("jetstream must be 'enabled', 'disabled' or a limits block")),
+    }
 }
 
 fn parse_limits(field: &Field<'_>) -> Result<AccountLimits, ConfigError> {
@@ -156,6 +198,15 @@ mod tests {
     }
 
     #[test]
+    fn account_jetstream_forms() {
+        let options = crate::config::test_support::options_ok(
+            "accounts { A: { jetstream: enabled }, B: { jetstream: { max_mem: 1M, max_file: 1G } }, C: { jetstream: disabled }, D: {} }",
+        );
+        let said: Vec<Option<bool>> = options.accounts.iter().map(|a| a.jetstream).collect();
+        assert_eq!(said, vec![Some(true), Some(true), Some(false), None]);
+    }
+
+    #[test]
     fn accounts_with_users_and_limits_parse() {
         let options = parse_ok(
             r#"
@@ -199,7 +250,7 @@ mod tests {
         );
         assert!(parse_err("authorization { user: u, password: p }\naccounts { A: { users: [{user: x, password: y}] } }")
             .contains("single user/pass and accounts"));
-        assert!(parse_err("accounts { A: { jetstream: enabled } }").contains("jetstream"));
+        assert!(parse_err("accounts { A: { jetstream: maybe } }").contains("'enabled'"));
         assert!(parse_err("accounts { A: { bogus: 1 } }").contains("bogus"));
     }
 }

@@ -19,7 +19,7 @@ use super::field::{non_empty, Field};
 use super::no_auth_user::check_no_auth_user;
 use super::operator::{apply_operators, apply_preload, apply_resolver, check_operator_mode};
 use super::tls::{parse_tls, TlsBlock};
-use super::value::{Map, ValueKind};
+use super::value::Map;
 use crate::limits;
 use crate::options::Options;
 
@@ -31,8 +31,6 @@ const UNSUPPORTED_TOP_LEVEL: &[&str] = &[
     "websocket",
     "ws",
     "mqtt",
-    "store_dir",
-    "storedir",
     "default_js_domain",
     "roots",
     "root",
@@ -188,19 +186,8 @@ fn apply_top_level(field: &Field<'_>, options: &mut Options) -> Result<(), Confi
         "no_system_account" | "no_system" | "no_sys_acc" => {
             field.boolean()?;
         }
-        // Accepted only when they ask for what Starling does anyway.
-        "jetstream" => {
-            let disabled = match &field.value().kind {
-                ValueKind::Bool(enabled) => !enabled,
-                ValueKind::String(text) => {
-                    matches!(text.to_ascii_lowercase().as_str(), "disabled" | "disable")
-                }
-                _ => false,
-            };
-            if !disabled {
-                return Err(field.unsupported());
-            }
-        }
+        "jetstream" => super::jetstream::apply_jetstream(field, options)?,
+        "store_dir" | "storedir" => super::jetstream::apply_store_dir(field, options)?,
         "syslog" => {
             if field.value().as_bool() != Some(false) {
                 return Err(field.unsupported());
@@ -414,17 +401,10 @@ mod tests {
         }
         let https = options("https_port: 8443").expect_err("https");
         assert_eq!(https.to_string(), "https_port is not supported yet");
-        let jetstream = options("jetstream { store_dir: /data }").expect_err("jetstream");
-        assert_eq!(
-            jetstream.to_string(),
-            "jetstream is not supported by starling"
-        );
-        for enabled in ["jetstream: true", "jetstream: enabled", "syslog: true"] {
-            assert!(
-                matches!(options(enabled), Err(ConfigError::Unsupported { .. })),
-                "{enabled}"
-            );
-        }
+        assert!(matches!(
+            options("syslog: true"),
+            Err(ConfigError::Unsupported { .. })
+        ));
     }
 
     #[test]

@@ -199,6 +199,8 @@ fn apply_flags(flags: &[Occurrence], options: &mut Options) -> Result<(), Config
             Flag::MaxTracedMsgLen => {
                 occurrence.integer()?;
             }
+            Flag::JetStream => options.jetstream.enabled = on,
+            Flag::StoreDir => options.jetstream.store_dir = text().map(PathBuf::from),
             Flag::Tls | Flag::TlsVerify | Flag::TlsCert | Flag::TlsKey | Flag::TlsCaCert => {
                 tls_flags.push(occurrence)
             }
@@ -533,11 +535,7 @@ mod tests {
     #[test]
     fn unsupported_flags_are_named_as_written() {
         for (args, name) in [
-            (&["-js"][..], "-js"),
-            (&["--jetstream"], "--jetstream"),
-            (&["-sd", "/data"], "-sd"),
-            (&["--store_dir=/data"], "--store_dir"),
-            (&["-ms", "8443"], "-ms"),
+            (&["-ms", "8443"][..], "-ms"),
             (&["--https_port", "8443"], "--https_port"),
             (&["--profile", "6060"], "--profile"),
             (&["-s"], "-s"),
@@ -552,8 +550,21 @@ mod tests {
         }
         let https = command(&["-ms", "8443"]).expect_err("https");
         assert_eq!(https.to_string(), "-ms is not supported yet");
-        let js = command(&["-js"]).expect_err("js");
-        assert_eq!(js.to_string(), "-js is not supported by starling");
+    }
+
+    #[test]
+    fn jetstream_flags_enable_it_and_set_the_store_dir() {
+        let options = run(&["-js", "-sd", "/data"]);
+        assert!(options.jetstream.enabled);
+        assert_eq!(options.jetstream.store_dir, Some(PathBuf::from("/data")));
+        assert_eq!(
+            options.jetstream.jetstream_dir(),
+            PathBuf::from("/data/jetstream")
+        );
+        let options = run(&["--jetstream", "--store_dir=/x"]);
+        assert!(options.jetstream.enabled);
+        assert!(!run(&["--store_dir=/x"]).jetstream.enabled);
+        assert!(!run(&[]).jetstream.enabled);
     }
 
     #[test]

@@ -47,6 +47,10 @@ pub(super) enum Flag {
     Help,
     /// Accepted for compatibility, no effect.
     MaxTracedMsgLen,
+    /// `-js` / `--jetstream`: enable JetStream.
+    JetStream,
+    /// `-sd` / `--store_dir DIR`.
+    StoreDir,
     /// A nats-server flag Starling does not implement.
     Unsupported,
 }
@@ -97,10 +101,10 @@ pub(super) const FLAGS: &[(&str, Flag, bool)] = &[
     ("h", Flag::Help, false),
     ("help", Flag::Help, false),
     ("max_traced_msg_len", Flag::MaxTracedMsgLen, true),
-    ("js", Flag::Unsupported, false),
-    ("jetstream", Flag::Unsupported, false),
-    ("sd", Flag::Unsupported, true),
-    ("store_dir", Flag::Unsupported, true),
+    ("js", Flag::JetStream, false),
+    ("jetstream", Flag::JetStream, false),
+    ("sd", Flag::StoreDir, true),
+    ("store_dir", Flag::StoreDir, true),
     ("tls", Flag::Tls, false),
     ("tlsverify", Flag::TlsVerify, false),
     ("tlscert", Flag::TlsCert, true),

@@ -35,6 +35,7 @@ mod error;
 mod field;
 mod flags;
 mod imports;
+mod jetstream;
 mod load;
 mod mappings;
 mod no_auth_user;

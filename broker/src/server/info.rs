@@ -63,6 +63,9 @@ pub struct ClientInfo<'a> {
     /// The server is in lame duck mode.
     #[serde(skip_serializing_if = "is_false")]
     pub ldm: bool,
+    /// JetStream is enabled (nats-server's `jetstream`).
+    #[serde(skip_serializing_if = "is_false")]
+    pub jetstream: bool,
 }
 
 fn is_false(value: &bool) -> bool {

@@ -80,6 +80,7 @@ impl Server {
         state
             .start_operator_mode(&state.options())
             .map_err(|error| io::Error::other(format!("operator mode: {error}")))?;
+        crate::jetstream::start(&state)?;
         *lock(&state.client_addr) = Some(client_listener.local_addr()?);
         Ok(Server {
             state,
@@ -142,6 +143,9 @@ impl Server {
         accept_loop(&state, client_listener, &tracker).await;
         // Lame duck stops accepting first; the server runs on until shutdown.
         state.shutdown.cancelled().await;
+        if let Some(jetstream) = state.jetstream.get() {
+            jetstream.wait_stopped().await;
+        }
         tracker.close();
         if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait())
             .await

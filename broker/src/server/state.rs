@@ -103,6 +103,8 @@ pub struct ServerState {
     /// Where connect/disconnect events go, once the system account's
     /// service runs.
     pub system_events: OnceLock<tokio::sync::mpsc::Sender<crate::system::SystemEvent>>,
+    /// JetStream, set at bind when enabled.
+    pub jetstream: OnceLock<Arc<crate::jetstream::JetStream>>,
     /// The server's own subscriptions in the index (left out of the
     /// client subscription count).
     internal_subscriptions: std::sync::atomic::AtomicUsize,
@@ -152,6 +154,7 @@ impl ServerState {
             client_addr: Mutex::new(None),
             operator: OnceLock::new(),
             system_events: OnceLock::new(),
+            jetstream: OnceLock::new(),
             internal_subscriptions: std::sync::atomic::AtomicUsize::new(0),
             account_lookups: OnceLock::new(),
         }
@@ -292,6 +295,7 @@ impl ServerState {
             cluster: cluster_name.as_deref(),
             connect_urls,
             ldm: lame_duck,
+            jetstream: self.jetstream.get().is_some(),
         };
         serde_json::to_vec(&info).unwrap_or_default()
     }

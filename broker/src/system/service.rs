@@ -114,7 +114,7 @@ pub(super) fn server_info(server: &ServerState, seq: u64) -> ServerInfo {
         cluster: server.cluster.get().map(|c| c.name().to_string()),
         ver: NATS_COMPATIBLE_VERSION,
         seq,
-        jetstream: false,
+        jetstream: server.jetstream.get().is_some(),
         time: rfc3339(SystemTime::now()),
     }
 }

@@ -1,0 +1,155 @@
+//! The account's API task: each `$JS.API.*` request is answered on a
+//! blocking thread (store reads, file creation, waiting for a stream's
+//! worker), one at a time per account, so requests apply in order.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use starling_jetstream::api::account::API_LEVEL;
+use starling_jetstream::api::{
+    encode_error, encode_response, AccountInfo, ApiError, ApiStats, StorageType,
+};
+use tokio::sync::mpsc;
+
+use super::account::AccountJetStream;
+use super::publish::publish;
+use super::service::JetStream;
+use super::{direct_get, stream_api};
+use crate::interest::InternalMessage;
+use crate::server::ServerState;
+
+/// Answer the account's requests until shutdown.
+pub(super) async fn serve(
+    jetstream: Arc<JetStream>,
+    server: Arc<ServerState>,
+    account: Arc<AccountJetStream>,
+    mut requests: mpsc::Receiver<InternalMessage>,
+) {
+    loop {
+        // Both branches are cancel-safe (`recv` loses nothing).
+        let request = tokio::select! {
+            () = server.shutdown.cancelled() => break,
+            request = requests.recv() => match request {
+                Some(request) => request,
+                None => break,
+            },
+        };
+        let context = Context {
+            jetstream: jetstream.clone(),
+            server: server.clone(),
+            account: account.clone(),
+        };
+        if let Err(error) = tokio::task::spawn_blocking(move || context.answer(request)).await {
+            tracing::error!(%error, "JetStream API request failed");
+        }
+    }
+}
+
+/// What a request handler works with.
+pub(super) struct Context {
+    pub jetstream: Arc<JetStream>,
+    pub server: Arc<ServerState>,
+    pub account: Arc<AccountJetStream>,
+}
+
+impl Context {
+    fn answer(&self, request: InternalMessage) {
+        let Some(reply) = request.reply.clone() else {
+            return;
+        };
+        let Some(endpoint) = self.jetstream.prefixes.iter().find_map(|prefix| {
+            request
+                .subject
+                .strip_prefix(prefix.as_str())?
+                .strip_prefix('.')
+        }) else {
+            return;
+        };
+        let header_len = request.header_len.unwrap_or(0).min(request.payload.len());
+        let body = &request.payload[header_len..];
+        let tokens: Vec<&str> = endpoint.split('.').collect();
+        if let ["DIRECT", "GET", stream, subject @ ..] = tokens.as_slice() {
+            direct_get::answer(self, &reply, stream, subject, body);
+            return;
+        }
+        let total = self.account.api_total.fetch_add(1, Ordering::Relaxed);
+        let errors = self.account.api_errors.load(Ordering::Relaxed);
+        let (kind, result) = match tokens.as_slice() {
+            ["INFO"] => (
+                "account_info_response",
+                Ok(self.account_info(total, errors)),
+            ),
+            ["STREAM", "CREATE", name] => (
+                "stream_create_response",
+                stream_api::create(self, name, body),
+            ),
+            ["STREAM", "UPDATE", name] => (
+                "stream_update_response",
+                stream_api::update(self, name, body),
+            ),
+            ["STREAM", "INFO", name] => {
+                ("stream_info_response", stream_api::info(self, name, body))
+            }
+            ["STREAM", "NAMES"] => ("stream_names_response", stream_api::names(self, body)),
+            ["STREAM", "LIST"] => ("stream_list_response", stream_api::list(self, body)),
+            ["STREAM", "DELETE", name] => {
+                ("stream_delete_response", stream_api::delete(self, name))
+            }
+            ["STREAM", "PURGE", name] => {
+                ("stream_purge_response", stream_api::purge(self, name, body))
+            }
+            ["STREAM", "MSG", "GET", name] => (
+                "stream_msg_get_response",
+                stream_api::msg_get(self, name, body),
+            ),
+            ["STREAM", "MSG", "DELETE", name] => (
+                "stream_msg_delete_response",
+                stream_api::msg_delete(self, name, body),
+            ),
+            _ => return,
+        };
+        let payload = match result {
+            Ok(payload) => payload,
+            Err(error) => {
+                self.account.api_errors.fetch_add(1, Ordering::Relaxed);
+                encode_error(kind, &error)
+            }
+        };
+        publish(&self.server, &self.account.account, &reply, &payload);
+    }
+
+    /// `$JS.API.INFO`: usage summed over the account's streams.
+    fn account_info(&self, total: u64, errors: u64) -> Vec<u8> {
+        let mut info = AccountInfo {
+            api: ApiStats {
+                level: API_LEVEL,
+                total,
+                errors,
+            },
+            domain: self.jetstream.options.domain.clone(),
+            ..AccountInfo::default()
+        };
+        for handle in self.account.all_streams() {
+            let stream = crate::client::handle::lock(&handle.stream);
+            let bytes = stream.store().state().bytes;
+            let reserved = u64::try_from(stream.config().max_bytes).unwrap_or(0);
+            match stream.config().storage {
+                StorageType::Memory => {
+                    info.memory += bytes;
+                    info.reserved_memory += reserved;
+                }
+                StorageType::File => {
+                    info.storage += bytes;
+                    info.reserved_storage += reserved;
+                }
+            }
+            info.streams += 1;
+        }
+        encode_response("account_info_response", &info)
+    }
+}
+
+/// Parse a request body (empty = defaults) or fail with 10025.
+pub(super) fn parse<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
+    starling_jetstream::api::parse_request(body)
+}

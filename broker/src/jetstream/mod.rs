@@ -1,0 +1,43 @@
+//! JetStream on one node: the glue between the broker and the
+//! `starling-jetstream` state machines over `starling-store` stores.
+//!
+//! - [`service`]: [`JetStream`]: start at bind (refused with a cluster),
+//!   restore the streams from the store directory, one API task per
+//!   account, shutdown.
+//! - `account`: an account's streams and API counters.
+//! - `handle`: a running stream: its state machine, its capture
+//!   subscriptions and the channel to its worker.
+//! - `worker`: the task per stream that applies publishes and API
+//!   operations in order, in batches, syncs once per batch, then answers.
+//! - `api`, `stream_api`, `direct_get`: the `$JS.API.*` endpoints.
+//! - `meta`: a file stream's persisted config (`meta.json`).
+//! - `publish`: how the server publishes replies (router, internal origin).
+//!
+//! How a publish flows: a stream's subjects are internal subscriptions
+//! (`Interest::Internal`) in its account, so a publish to a subject no
+//! stream captures still gets the no-responders 503. The router hands a
+//! captured message to the stream's bounded channel (never waiting); the
+//! worker drains everything queued, applies it to the stream with one
+//! lock, makes the batch durable with one `fdatasync` (group commit), and
+//! only then publishes the PubAcks. API requests run on a blocking thread
+//! per account, never on a client's reader task; those that change a
+//! stream go through its worker so they are ordered with its publishes.
+//!
+//! On disk (nats-server's layout): `<store_dir>/jetstream/<account>/
+//! streams/<stream>/` holds `meta.json` and the file store (`msgs/`,
+//! `index.snap`). Memory streams are not persisted (as nats-server).
+//!
+//! Lock order: an account's stream registry -> a stream's state machine.
+//! No lock is held across an `.await` or while waiting for a worker.
+
+mod account;
+mod api;
+mod direct_get;
+mod handle;
+mod meta;
+mod publish;
+mod service;
+mod stream_api;
+mod worker;
+
+pub use service::{start, JetStream, CAPTURE_CHANNEL_CAPACITY};

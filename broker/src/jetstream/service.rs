@@ -1,0 +1,265 @@
+//! [`JetStream`]: enabled at bind, restores every account's file streams,
+//! starts the API task per account and a worker per stream.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use starling_jetstream::api::{ApiError, StorageType, StreamConfig};
+use starling_jetstream::stream::Stream;
+use starling_store::{FileStore, FileStoreConfig, MemStore, MessageStore};
+use tokio::sync::mpsc;
+use tokio_util::task::TaskTracker;
+
+use super::account::AccountJetStream;
+use super::handle::StreamHandle;
+use super::meta::read_meta;
+use super::publish::now_nanos;
+use super::worker::{self, Worker};
+use crate::account::Account;
+use crate::client::handle::lock;
+use crate::options::JetStreamOptions;
+use crate::server::ServerState;
+
+/// Captured publishes queued per stream before the router drops them
+/// (the publisher then gets no PubAck and retries): bounds memory, and a
+/// slow disk never makes a publisher wait.
+pub const CAPTURE_CHANNEL_CAPACITY: usize = 8192;
+
+/// API operations queued per stream (the API thread waits for room).
+const CONTROL_CHANNEL_CAPACITY: usize = 64;
+
+/// API requests queued per account before they are dropped.
+const API_CHANNEL_CAPACITY: usize = 1024;
+
+/// How long shutdown waits for the workers' final syncs.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// JetStream of one server.
+pub struct JetStream {
+    /// The settings it started with.
+    pub(super) options: JetStreamOptions,
+    /// `<store_dir>/jetstream`.
+    pub(super) root: PathBuf,
+    /// The API subject prefixes (`$JS.API`, and `$JS.<domain>.API`).
+    pub(super) prefixes: Vec<String>,
+    /// Per account, by name.
+    accounts: Mutex<BTreeMap<String, Arc<AccountJetStream>>>,
+    /// The API tasks and stream workers, waited for at shutdown.
+    tasks: TaskTracker,
+    /// Where workers are spawned from the API's blocking threads.
+    runtime: tokio::runtime::Handle,
+}
+
+impl std::fmt::Debug for JetStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JetStream")
+            .field("root", &self.root)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Start JetStream if enabled: refuse a cluster, restore the streams,
+/// subscribe the API in every account but the system account. Called at
+/// bind, inside the runtime, before clients are accepted.
+pub fn start(server: &Arc<ServerState>) -> io::Result<()> {
+    let options = server.options();
+    if !options.jetstream.enabled {
+        return Ok(());
+    }
+    if options.cluster.is_some() {
+        return Err(io::Error::other(
+            "JetStream with a cluster is not supported yet (replicated JetStream is a later \
+             issue): remove the cluster block or disable JetStream",
+        ));
+    }
+    let root = options.jetstream.jetstream_dir();
+    fs::create_dir_all(&root).map_err(|error| {
+        io::Error::new(
+            error.kind(),
+            format!(
+                "cannot create JetStream store directory {}: {error}",
+                root.display()
+            ),
+        )
+    })?;
+    let mut prefixes = vec![starling_jetstream::api::API_PREFIX.to_string()];
+    if let Some(domain) = &options.jetstream.domain {
+        prefixes.push(format!("$JS.{domain}.API"));
+    }
+    let jetstream = Arc::new(JetStream {
+        options: options.jetstream.clone(),
+        root,
+        prefixes,
+        accounts: Mutex::new(BTreeMap::new()),
+        tasks: TaskTracker::new(),
+        runtime: tokio::runtime::Handle::current(),
+    });
+    let system = server.accounts.system_name().to_string();
+    for account in server.accounts.all() {
+        if *account.name != *system && jetstream_account(&options, &account.name) {
+            jetstream.enable_account(server, account)?;
+        }
+    }
+    tracing::info!(store_dir = %jetstream.root.display(), sync = ?jetstream.options.sync_interval.map_or("always".to_string(), |d| format!("{d:?}")), "JetStream started");
+    if server.jetstream.set(jetstream).is_err() {
+        tracing::warn!("JetStream already started");
+    }
+    Ok(())
+}
+
+/// Whether `account` gets JetStream: when no configured account says
+/// `jetstream`, every account does (`$G` included); otherwise (as
+/// nats-server with configured accounts) only those that enable it.
+fn jetstream_account(options: &crate::options::Options, account: &str) -> bool {
+    if options.accounts.iter().all(|a| a.jetstream.is_none()) {
+        return true;
+    }
+    options
+        .accounts
+        .iter()
+        .any(|a| a.name == account && a.jetstream == Some(true))
+}
+
+impl JetStream {
+    fn enable_account(
+        self: &Arc<Self>,
+        server: &Arc<ServerState>,
+        account: Arc<Account>,
+    ) -> io::Result<()> {
+        let name = account.name.to_string();
+        if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\']) {
+            tracing::warn!(account = %name, "account name is not a directory name; no JetStream for it");
+            return Ok(());
+        }
+        let dir = self.root.join(&name).join("streams");
+        let (requests, receiver) = mpsc::channel(API_CHANNEL_CAPACITY);
+        let state = Arc::new(AccountJetStream::new(account, dir, requests));
+        state.subscribe_api(server, &self.prefixes);
+        self.restore_streams(server, &state)?;
+        lock(&self.accounts).insert(name, state.clone());
+        let jetstream = self.clone();
+        self.tasks.spawn_on(
+            super::api::serve(jetstream, server.clone(), state, receiver),
+            &self.runtime,
+        );
+        Ok(())
+    }
+
+    /// Reopen every stream found under the account's directory. A stream
+    /// whose meta cannot be read is skipped and logged, never fatal.
+    fn restore_streams(
+        &self,
+        server: &Arc<ServerState>,
+        account: &Arc<AccountJetStream>,
+    ) -> io::Result<()> {
+        let entries = match fs::read_dir(&account.dir) {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(error) => return Err(error),
+        };
+        for entry in entries.flatten() {
+            let dir = entry.path();
+            let meta = match read_meta(&dir) {
+                Ok(meta) => meta,
+                Err(error) => {
+                    tracing::error!(dir = %dir.display(), %error, "stream not restored: unreadable meta.json");
+                    continue;
+                }
+            };
+            let name = meta.config.name.clone();
+            match open_store(&meta.config, Some(&dir)) {
+                Ok(store) => {
+                    let stream = Stream::open(meta.config, meta.created, store, now_nanos());
+                    let state = stream.store().state();
+                    tracing::info!(account = %account.account.name, stream = %name, messages = state.msgs, last_seq = state.last_seq, "stream restored");
+                    self.launch(server, account, stream, Some(dir));
+                }
+                Err(error) => {
+                    tracing::error!(stream = %name, %error, "stream not restored: store did not open");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Start the worker of `stream` and capture its subjects.
+    pub(super) fn launch(
+        &self,
+        server: &Arc<ServerState>,
+        account: &Arc<AccountJetStream>,
+        stream: Stream,
+        dir: Option<PathBuf>,
+    ) -> Arc<StreamHandle> {
+        let config = stream.config().clone();
+        let stream = Arc::new(Mutex::new(stream));
+        let (capture_sender, capture) = mpsc::channel(CAPTURE_CHANNEL_CAPACITY);
+        let (control_sender, control) = mpsc::channel(CONTROL_CHANNEL_CAPACITY);
+        let handle = Arc::new(StreamHandle::new(
+            stream.clone(),
+            control_sender,
+            capture_sender,
+            dir,
+        ));
+        let worker = Worker {
+            server: server.clone(),
+            account: account.account.clone(),
+            stream,
+            capture,
+            control,
+            sync_interval: self.options.sync_interval,
+            domain: self.options.domain.clone(),
+        };
+        self.tasks.spawn_on(worker::run(worker), &self.runtime);
+        handle.capture_subjects(server, &account.account, &config.subjects);
+        account.set_direct_get(server, &self.prefixes, &config.name, config.allow_direct);
+        lock(&account.streams).insert(config.name.clone(), handle.clone());
+        handle
+    }
+
+    /// The directory of a file stream.
+    pub(super) fn stream_dir(account: &AccountJetStream, name: &str) -> PathBuf {
+        account.dir.join(name)
+    }
+
+    /// Wait (bounded) for every worker's final sync after shutdown began.
+    pub async fn wait_stopped(&self) {
+        self.tasks.close();
+        if tokio::time::timeout(SHUTDOWN_GRACE, self.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("JetStream workers still syncing after {SHUTDOWN_GRACE:?}");
+        }
+    }
+}
+
+/// Open the store of a stream: memory, or the file store in `dir`.
+pub(super) fn open_store(
+    config: &StreamConfig,
+    dir: Option<&Path>,
+) -> Result<Box<dyn MessageStore + Send>, ApiError> {
+    match (config.storage, dir) {
+        (StorageType::Memory, _) => Ok(Box::new(MemStore::new(config.store_config()))),
+        (StorageType::File, Some(dir)) => {
+            let file_config = FileStoreConfig {
+                store: config.store_config(),
+                ..FileStoreConfig::default()
+            };
+            let store = FileStore::open(dir, file_config).map_err(|error| {
+                ApiError::stream_create(&format!("could not open store: {error}"))
+            })?;
+            let report = store.recovery_report();
+            if report.torn_tail.is_some() || !report.damaged.is_empty() {
+                tracing::warn!(stream = %config.name, ?report, "stream store recovered with damage");
+            }
+            Ok(Box::new(store))
+        }
+        (StorageType::File, None) => {
+            Err(ApiError::stream_create("file stream without a directory"))
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! The worker of one stream: a task that takes everything queued for the
+//! stream (captured publishes, API operations, expiry), applies it in
+//! order on a blocking thread, makes the batch durable with one sync
+//! (group commit), and only then sends the PubAcks and outcomes. A
+//! failed sync turns every answer of the batch into an error.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use starling_jetstream::api::ApiError;
+use starling_jetstream::stream::{Operation, Outcome, PubAck, Publish, Stream};
+use starling_store::MAX_BATCH;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use super::handle::Control;
+use super::publish::{now_nanos, publish};
+use crate::account::Account;
+use crate::client::handle::lock;
+use crate::interest::InternalMessage;
+use crate::server::ServerState;
+
+/// One queued piece of work.
+enum Job {
+    Publish(InternalMessage),
+    Apply {
+        operation: Operation,
+        done: oneshot::Sender<Outcome>,
+    },
+    Expire,
+    Stop(oneshot::Sender<()>),
+}
+
+impl From<Control> for Job {
+    fn from(control: Control) -> Self {
+        match control {
+            Control::Apply { operation, done } => Job::Apply { operation, done },
+            Control::Stop { done } => Job::Stop(done),
+        }
+    }
+}
+
+/// What a worker runs with.
+pub(super) struct Worker {
+    /// For replies and shutdown.
+    pub server: Arc<ServerState>,
+    /// The stream's account (replies are published there).
+    pub account: Arc<Account>,
+    /// The state machine.
+    pub stream: Arc<Mutex<Stream>>,
+    /// Captured publishes (bounded; the router drops and counts when full).
+    pub capture: mpsc::Receiver<InternalMessage>,
+    /// API operations.
+    pub control: mpsc::Receiver<Control>,
+    /// None: sync every batch before answering; Some: lazy sync.
+    pub sync_interval: Option<Duration>,
+    /// Named in PubAcks when configured.
+    pub domain: Option<String>,
+}
+
+/// Run until the stream is deleted or the server shuts down; the store is
+/// synced before the task ends.
+pub(super) async fn run(mut worker: Worker) {
+    let mut last_sync = Instant::now();
+    let mut stop = None;
+    // Lazy mode syncs on this tick even when no publish comes.
+    let mut sync_tick =
+        tokio::time::interval(worker.sync_interval.unwrap_or(Duration::from_secs(3600)));
+    sync_tick.tick().await;
+    loop {
+        let expiry = lock(&worker.stream).next_expiry();
+        let mut jobs = Vec::new();
+        let mut tick = false;
+        // Every branch is cancel-safe: `recv` loses nothing when another
+        // branch wins, and the timers are recomputed each round.
+        tokio::select! {
+            () = worker.server.shutdown.cancelled() => break,
+            Some(control) = worker.control.recv() => jobs.push(Job::from(control)),
+            Some(message) = worker.capture.recv() => jobs.push(Job::Publish(message)),
+            () = sleep_until_expiry(expiry) => jobs.push(Job::Expire),
+            _ = sync_tick.tick(), if worker.sync_interval.is_some() => tick = true,
+            else => break,
+        }
+        while jobs.len() < MAX_BATCH {
+            if let Ok(control) = worker.control.try_recv() {
+                jobs.push(Job::from(control));
+            } else if let Ok(message) = worker.capture.try_recv() {
+                jobs.push(Job::Publish(message));
+            } else {
+                break;
+            }
+        }
+        let sync_now = match worker.sync_interval {
+            None => true,
+            Some(interval) => tick || last_sync.elapsed() >= interval,
+        };
+        if sync_now {
+            last_sync = Instant::now();
+        }
+        let batch = Batch {
+            server: worker.server.clone(),
+            account: worker.account.clone(),
+            stream: worker.stream.clone(),
+            domain: worker.domain.clone(),
+        };
+        match tokio::task::spawn_blocking(move || batch.run(jobs, sync_now)).await {
+            Ok(Some(done)) => {
+                stop = Some(done);
+                break;
+            }
+            Ok(None) => {}
+            Err(error) => {
+                tracing::error!(%error, "stream batch task failed");
+                break;
+            }
+        }
+    }
+    let stream = worker.stream.clone();
+    let synced = tokio::task::spawn_blocking(move || lock(&stream).store_mut().sync()).await;
+    if let Ok(Err(error)) = synced {
+        tracing::warn!(%error, "stream: final sync failed");
+    }
+    if let Some(done) = stop {
+        let _ = done.send(());
+    }
+}
+
+async fn sleep_until_expiry(expiry: Option<i64>) {
+    match expiry {
+        Some(at) => {
+            let wait = u64::try_from(at.saturating_sub(now_nanos())).unwrap_or(0);
+            // Never spin: at least 1 ms between expiry passes.
+            tokio::time::sleep(Duration::from_nanos(wait).max(Duration::from_millis(1))).await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// One batch, run on a blocking thread.
+struct Batch {
+    server: Arc<ServerState>,
+    account: Arc<Account>,
+    stream: Arc<Mutex<Stream>>,
+    domain: Option<String>,
+}
+
+impl Batch {
+    /// Apply `jobs` in order, sync (when `sync_now`, else hand to the OS),
+    /// then answer. Returns the stop request if the batch held one.
+    fn run(self, jobs: Vec<Job>, sync_now: bool) -> Option<oneshot::Sender<()>> {
+        let answers = apply_batch(
+            &self.stream,
+            jobs,
+            sync_now,
+            self.domain.as_deref(),
+            now_nanos(),
+        );
+        for (reply, ack) in answers.acks {
+            publish(&self.server, &self.account, &reply, &ack.encode());
+        }
+        for (done, outcome) in answers.outcomes {
+            // The API caller may have gone; nothing to tell then.
+            let _ = done.send(outcome);
+        }
+        answers.stop
+    }
+}
+
+/// What a batch has to answer, once durable.
+struct Answers {
+    /// (reply subject, PubAck) of each publish that asked for one.
+    acks: Vec<(String, PubAck)>,
+    /// Each API operation's outcome.
+    outcomes: Vec<(oneshot::Sender<Outcome>, Outcome)>,
+    /// The stop request, if the batch held one.
+    stop: Option<oneshot::Sender<()>>,
+}
+
+/// Apply `jobs` to `stream` in order at `now`, then make them durable
+/// (`sync_now`) or hand them to the OS. If that fails, every answer of
+/// the batch becomes an error: nothing is acknowledged that is not on disk.
+fn apply_batch(
+    stream: &Mutex<Stream>,
+    jobs: Vec<Job>,
+    sync_now: bool,
+    domain: Option<&str>,
+    now: i64,
+) -> Answers {
+    let mut answers = Answers {
+        acks: Vec::new(),
+        outcomes: Vec::new(),
+        stop: None,
+    };
+    let mut guard = lock(stream);
+    let no_ack = guard.config().no_ack;
+    for job in jobs {
+        match job {
+            Job::Publish(message) => {
+                let reply = message.reply.clone();
+                let outcome = guard.apply(Operation::Publish(to_publish(message)), now);
+                if let (Some(reply), Outcome::Published(mut ack)) = (reply, outcome) {
+                    if !no_ack {
+                        ack.domain = domain.map(str::to_string);
+                        answers.acks.push((reply, ack));
+                    }
+                }
+            }
+            Job::Apply { operation, done } => {
+                let outcome = guard.apply(operation, now);
+                answers.outcomes.push((done, outcome));
+            }
+            Job::Expire => {
+                if let Outcome::Failed(error) = guard.apply(Operation::Expire, now) {
+                    tracing::warn!(stream = guard.name(), %error, "expiry failed");
+                }
+            }
+            Job::Stop(done) => {
+                // Work queued after a delete is dropped with the stream.
+                answers.stop = Some(done);
+                break;
+            }
+        }
+    }
+    let durable = if sync_now {
+        let begun = guard.store_mut().begin_sync();
+        drop(guard);
+        // The fdatasyncs run without the lock so readers go on.
+        begun.and_then(|pending| {
+            let outcome = pending.run();
+            lock(stream).store_mut().finish_sync(&outcome);
+            outcome.map(|_| ())
+        })
+    } else {
+        let flushed = guard.store_mut().flush();
+        drop(guard);
+        flushed
+    };
+    if let Err(error) = durable {
+        tracing::error!(%error, "stream sync failed; the batch is refused");
+        lock(stream).reload_after_store_failure(now);
+        let why = format!("sync failed: {error}");
+        for (_, ack) in &mut answers.acks {
+            if ack.error.is_none() {
+                *ack = PubAck::refused(&ack.stream, ApiError::store_failed(&why));
+            }
+        }
+        for (_, outcome) in &mut answers.outcomes {
+            *outcome = Outcome::Failed(ApiError::stream_general(&why));
+        }
+    }
+    answers
+}
+
+/// Split a captured message into headers and payload without copying.
+fn to_publish(message: InternalMessage) -> Publish {
+    let header_len = message.header_len.unwrap_or(0).min(message.payload.len());
+    let mut payload = Bytes::from(message.payload);
+    let headers = payload.split_to(header_len);
+    Publish {
+        subject: message.subject,
+        headers,
+        payload,
+    }
+}
+
+#[cfg(test)]
+#[path = "worker_tests.rs"]
+mod tests;

@@ -1,0 +1,26 @@
+//! Starling's JetStream: streams as state machines that apply an ordered
+//! sequence of operations over a [`starling_store::MessageStore`], and the
+//! JetStream API's request and response types (nats-server's JSON shapes).
+//!
+//! # Module map
+//! - `api` — the `$JS.API.*` JSON: errors ([`api::ApiError`], nats-server's
+//!   `err_code`s), stream config with nats-server's defaults and checks,
+//!   stream info/state, the stream requests and responses, account info.
+//! - `stream` — [`stream::Stream`]: publish (duplicate window, the
+//!   `Nats-Expected-*` headers, rollups) -> PubAck, purge, message delete,
+//!   config update, expiry. Pure: time is an argument, no I/O but the
+//!   store's, no async runtime.
+//! - `subject` — subject validity and overlap between stream subjects.
+//! - `time` — RFC 3339 timestamps with nanoseconds, as the API writes them.
+//!
+//! # Design
+//! Every change to a stream is an [`stream::Operation`] applied in order by
+//! [`stream::Stream::apply`], which returns an [`stream::Outcome`]. The
+//! broker feeds operations from one task per stream and answers after the
+//! store's sync; a replicated stream will feed the same operations from a
+//! Raft log, so `apply` must stay deterministic given `(operation, now)`.
+
+pub mod api;
+pub mod stream;
+pub mod subject;
+pub mod time;
