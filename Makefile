@@ -93,6 +93,10 @@ install-test-deps: $(VENV)/.installed
 	else \
 		echo "install-test-deps: no apt-get here: promtool checks will be skipped"; \
 	fi
+	@# strace counts the broker's fsync calls (tests/tests/jetstream_durability.rs).
+	@command -v strace >/dev/null || ! command -v apt-get >/dev/null || \
+		{ $(APT_GET) update -qq && $(APT_GET) install -y -qq --no-install-recommends strace; } || \
+		echo "install-test-deps: strace not installed: the fsync count test will be skipped"
 
 $(VENV)/.installed: tests/deploy/requirements.txt
 	@python3 -m venv $(VENV) 2>/dev/null || { \

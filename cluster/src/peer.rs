@@ -6,8 +6,8 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use starling_proto::route::{
-    encode_frame_as, encode_interest_frame, encode_msg_frame, msg_frame_len, Framing, Hello,
-    InterestChange, MsgParts, RouteFrame, SubjectInterner,
+    encode_frame_as, encode_interest_frame, encode_interest_refs, encode_msg_frame, msg_frame_len,
+    Framing, Hello, InterestChange, InterestRef, MsgParts, RouteFrame, SubjectInterner,
 };
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -182,27 +182,36 @@ impl Peer {
     /// Append a whole interest snapshot in frames of at most `chunk`
     /// changes, waking the writer after each so it starts sending at once.
     /// Refused only as [`Peer::send_interest`] is, checked once up front, so
-    /// a snapshot of any size goes out whole to a queue that keeps up.
-    pub fn send_interest_snapshot(
+    /// a snapshot of any size goes out whole to a queue that keeps up. The
+    /// changes borrow the caller's names: nothing is copied per entry but
+    /// its encoded bytes.
+    pub fn send_interest_snapshot<'a>(
         &self,
-        changes: &[InterestChange],
+        changes: impl IntoIterator<Item = InterestRef<'a>>,
         chunk: usize,
     ) -> Result<(), SlowRoute> {
-        if changes.is_empty() || self.is_closed() {
+        let mut changes = changes.into_iter().peekable();
+        if changes.peek().is_none() || self.is_closed() {
             return Ok(());
         }
         if self.outbound.pending_bytes() > self.outbound_cap() {
             self.close_with(CloseReason::SlowRoute);
             return Err(SlowRoute);
         }
-        for part in changes.chunks(chunk.max(1)) {
+        let chunk = chunk.max(1);
+        let mut part: Vec<InterestRef<'a>> = Vec::with_capacity(chunk);
+        loop {
+            part.clear();
+            part.extend(changes.by_ref().take(chunk));
+            if part.is_empty() {
+                return Ok(());
+            }
             self.outbound.push_control(|buf| {
-                encode_interest_frame(buf, part, self.framing);
+                encode_interest_refs(buf, &part, self.framing);
                 // Every chunk is one Interest frame for the sync count.
                 self.sync.queued.fetch_add(1, Ordering::AcqRel);
             });
         }
-        Ok(())
     }
 
     /// Wake the writer task after a batch of [`Peer::send_msg`].

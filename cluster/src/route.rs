@@ -71,12 +71,17 @@ pub(crate) async fn run_route(
         &established.hello,
         established.route_url.clone(),
     ));
+    // The writer runs before the verdict: what the driver queues with it
+    // (Members, then the interest snapshot peer_up encodes) goes out as it
+    // is queued, so the peer applies the first frames of a 100,000-entry
+    // snapshot while the rest is still being encoded. Nothing is queued
+    // before the verdict.
+    let writer = shared
+        .routes
+        .spawn(write_loop(Arc::clone(&peer), conn.writer));
     let verdict = register(&shared, &peer, dialed.as_ref(), &established).await;
     match verdict {
         Some(Verdict::Keep) => {
-            let writer = shared
-                .routes
-                .spawn(write_loop(Arc::clone(&peer), conn.writer));
             let (reason, detail) =
                 read_loop(&shared, &peer, conn.reader, conn.buf, conn.codec).await;
             peer.close_with(reason);
@@ -95,10 +100,15 @@ pub(crate) async fn run_route(
         }
         Some(Verdict::Reject(reason)) => {
             tracing::debug!(node = %shared.settings.node_id, rid, peer = %peer.node_id, remote = %remote_addr, %reason, "route refused");
-            let close = RouteFrame::Close(reason.as_str().to_string());
-            let _ = timeout(CLOSE_FLUSH_TIMEOUT, conn.write_frame(&close)).await;
+            // The writer sends Close with this reason (bounded by its own
+            // flush timeout) and ends.
+            peer.close_with(reason);
+            let _ = writer.await;
         }
-        None => {}
+        None => {
+            peer.close_with(CloseReason::ServerShutdown);
+            let _ = writer.await;
+        }
     }
     // Always report, so the driver never keeps a registration or a peer
     // whose task is gone.

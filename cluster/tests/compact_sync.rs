@@ -130,7 +130,8 @@ async fn interest_sync_and_ack_use_the_compact_prefix_and_count_snapshot_chunks(
 
     // The node's side: a snapshot in two chunks is two Interest frames.
     let changes = [subscribe("b"), subscribe("c")];
-    peer.send_interest_snapshot(&changes, 1).unwrap();
+    peer.send_interest_snapshot(changes.iter().map(InterestChange::as_interest_ref), 1)
+        .unwrap();
     assert_eq!(peer.request_interest_ack(), Some(2));
     assert_eq!(
         fake.recv().await,

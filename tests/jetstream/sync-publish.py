@@ -3,8 +3,8 @@
 
 usage: sync-publish.py HOST:PORT COUNT [SUBJECT] [WINDOW] [SIZE]
 
-Creates stream DURABLE (file storage, subject SUBJECT, default
-durable.test) if needed, then publishes COUNT messages of SIZE bytes
+Creates a file stream capturing SUBJECT (default durable.test) named
+after it, then publishes COUNT messages of SIZE bytes
 (default 16), with at most WINDOW (default 1: one at a time)
 unacknowledged, and checks every PubAck. Prints the count, the wall time
 and, for WINDOW 1, the p50/p99 ack latency. Used by fsync-per-ack.sh to
@@ -50,8 +50,11 @@ def main():
         send(subject, payload)
         return receive()
 
-    config = json.dumps({"name": "DURABLE", "subjects": [subject], "storage": "file"}).encode()
-    request("$JS.API.STREAM.CREATE.DURABLE", config)
+    name = subject.replace(".", "_").upper()
+    config = json.dumps({"name": name, "subjects": [subject], "storage": "file"}).encode()
+    created = json.loads(request("$JS.API.STREAM.CREATE." + name, config))
+    if "error" in created:
+        sys.exit("stream create refused: %s" % created)
     payload = b"x" * size
     latencies = []
     started = time.monotonic()

@@ -402,3 +402,56 @@ async fn new_subscription_becomes_visible_on_other_nodes_quickly() {
         started.elapsed()
     );
 }
+
+/// A route coming up to a node that already has many subscriptions: the
+/// peer gets every one in one snapshot (several Interest frames), a queue
+/// group with its member count, and drops them all when the node goes.
+#[tokio::test]
+async fn a_large_snapshot_arrives_whole_and_leaves_whole() {
+    use starling::interest::Interest;
+    const SUBJECTS: usize = 20_000;
+    let b = node("b", &[]).await;
+    let mut raw = Raw::connected(b.addr).await;
+    let mut ops = String::new();
+    for index in 0..SUBJECTS {
+        ops.push_str(&format!("SUB snap.{index} {}\r\n", index + 1));
+    }
+    for member in 0..3 {
+        ops.push_str(&format!(
+            "SUB work.queue workers {}\r\n",
+            SUBJECTS + 1 + member
+        ));
+    }
+    raw.send(&ops).await;
+    raw.flush().await;
+
+    let a = node("a", &[&b]).await;
+    wait_for_mesh(&[&a, &b]).await;
+    wait_for_interest(&a, &b, SUBJECTS as u64 + 1).await;
+    let state = a.handle.state().clone();
+    let sublist = &state.accounts.global().sublist;
+    for subject in ["snap.0", "snap.9999", "snap.19999"] {
+        assert_eq!(sublist.match_subject(subject).plain.len(), 1, "{subject}");
+    }
+    assert!(sublist.match_subject("snap.20000").is_empty());
+    let queue = sublist.match_subject("work.queue");
+    let [group] = queue.queues.as_slice() else {
+        panic!("one queue group expected: {queue:?}");
+    };
+    assert_eq!(&*group.name, "workers");
+    match group.members.as_slice() {
+        [Interest::Remote(remote)] => assert_eq!(remote.weight(), 3, "B's member count"),
+        other => panic!("one remote member expected: {other:?}"),
+    }
+    let with_b = sublist.count();
+
+    b.stop().await;
+    eventually("B's interest leaves A", || async {
+        state.remote_interest.total() == 0
+    })
+    .await;
+    // B's system account interest is in A's $SYS sublist, not this one.
+    assert_eq!(sublist.count(), with_b - (SUBJECTS + 1));
+    assert!(sublist.match_subject("snap.19999").is_empty());
+    assert!(sublist.match_subject("work.queue").is_empty());
+}

@@ -73,13 +73,22 @@ fn check_overlap(context: &Context, config: &StreamConfig) -> Result<(), ApiErro
     Ok(())
 }
 
-fn stream_info(
+/// The info as nats-server gives it in create/update responses (no
+/// `cluster` section on one node).
+fn stream_info(handle: &StreamHandle, request: &StreamInfoRequest) -> StreamInfo {
+    let mut info = lock(&handle.stream).info(request, now_nanos());
+    info.state.consumer_count = lock(&handle.consumers).entries.len() as u64;
+    info
+}
+
+/// The info as `STREAM.INFO` and `STREAM.LIST` give it: with
+/// `cluster.leader`, this server (as nats-server on one node).
+fn stream_info_with_leader(
     context: &Context,
     handle: &StreamHandle,
     request: &StreamInfoRequest,
 ) -> StreamInfo {
-    let mut info = lock(&handle.stream).info(request, now_nanos());
-    info.state.consumer_count = lock(&handle.consumers).entries.len() as u64;
+    let mut info = stream_info(handle, request);
     info.cluster = Some(ClusterInfo {
         leader: Some(context.server.server_name()),
     });
@@ -94,7 +103,7 @@ pub(super) fn create(context: &Context, name: &str, body: &[u8]) -> Response {
         if existing.config() != config {
             return Err(ApiError::stream_name_in_use());
         }
-        let info = stream_info(context, &existing, &StreamInfoRequest::default());
+        let info = stream_info(&existing, &StreamInfoRequest::default());
         return Ok(encode_response(
             "stream_create_response",
             &Created {
@@ -132,7 +141,7 @@ pub(super) fn create(context: &Context, name: &str, body: &[u8]) -> Response {
     let handle = context
         .jetstream
         .launch(&context.server, &context.account, stream, dir);
-    let info = stream_info(context, &handle, &StreamInfoRequest::default());
+    let info = stream_info(&handle, &StreamInfoRequest::default());
     Ok(encode_response(
         "stream_create_response",
         &Created {
@@ -174,7 +183,7 @@ pub(super) fn update(context: &Context, name: &str, body: &[u8]) -> Response {
         name,
         config.allow_direct,
     );
-    let info = stream_info(context, &handle, &StreamInfoRequest::default());
+    let info = stream_info(&handle, &StreamInfoRequest::default());
     Ok(encode_response("stream_update_response", &info))
 }
 
@@ -182,10 +191,12 @@ pub(super) fn update(context: &Context, name: &str, body: &[u8]) -> Response {
 pub(super) fn info(context: &Context, name: &str, body: &[u8]) -> Response {
     let request: StreamInfoRequest = parse(body)?;
     let handle = lookup(context, name)?;
-    Ok(encode_response(
-        "stream_info_response",
-        &stream_info(context, &handle, &request),
-    ))
+    let mut info = stream_info_with_leader(context, &handle, &request);
+    // nats-server always pages STREAM.INFO (zeros without a subjects filter).
+    info.total.get_or_insert(0);
+    info.offset.get_or_insert(0);
+    info.limit.get_or_insert(0);
+    Ok(encode_response("stream_info_response", &info))
 }
 
 /// Streams matching the request's `subject` (all without one), by name.
@@ -245,7 +256,7 @@ pub(super) fn list(context: &Context, body: &[u8]) -> Response {
             .iter()
             .skip(request.offset)
             .take(LIST_LIMIT)
-            .map(|handle| stream_info(context, handle, &StreamInfoRequest::default()))
+            .map(|handle| stream_info_with_leader(context, handle, &StreamInfoRequest::default()))
             .collect(),
     };
     Ok(encode_response("stream_list_response", &response))

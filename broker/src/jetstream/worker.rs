@@ -182,84 +182,21 @@ impl Batch {
     /// Apply `jobs` in order, sync (when `sync_now`, else hand to the OS),
     /// then answer, then run a consumer pass.
     fn run(self, jobs: Vec<Job>, sync_now: bool) -> Ran {
-        let now = now_nanos();
-        let mut consumer_messages = Vec::new();
-        let mut info_requests = Vec::new();
-        let mut removed = false;
-        let mut acks: Vec<(String, PubAck)> = Vec::new();
-        let mut outcomes: Vec<(oneshot::Sender<Outcome>, Outcome)> = Vec::new();
-        let mut stop = None;
-        let mut guard = lock(&self.stream);
-        let no_ack = guard.config().no_ack;
-        let first_seq = guard.store().state().first_seq;
-        for job in jobs {
-            match job {
-                Job::Publish(message) => {
-                    let reply = message.reply.clone();
-                    let outcome = guard.apply(Operation::Publish(to_publish(message)), now);
-                    if let (Some(reply), Outcome::Published(mut ack)) = (reply, outcome) {
-                        if !no_ack {
-                            ack.domain.clone_from(&self.domain);
-                            acks.push((reply, ack));
-                        }
-                    }
-                }
-                Job::Apply { operation, done } => {
-                    removed |= matches!(operation, Operation::Purge(_) | Operation::DeleteMsg(_));
-                    let outcome = guard.apply(operation, now);
-                    outcomes.push((done, outcome));
-                }
-                Job::Consumer(message) => consumer_messages.push(message),
-                Job::Wake => {}
-                Job::ConsumerInfo { name, done } => info_requests.push((name, done)),
-                Job::Expire => {
-                    removed = true;
-                    if let Outcome::Failed(error) = guard.apply(Operation::Expire, now) {
-                        tracing::warn!(stream = guard.name(), %error, "expiry failed");
-                    }
-                }
-                Job::Stop(done) => {
-                    // Work queued after a delete is dropped with the stream.
-                    stop = Some(done);
-                    break;
-                }
-            }
-        }
-        removed |= guard.store().state().first_seq != first_seq;
-        let durable = if sync_now {
-            match guard.store_mut().begin_sync() {
-                Ok(pending) => {
-                    // The fdatasyncs run without the lock so readers go on.
-                    drop(guard);
-                    let outcome = pending.run();
-                    lock(&self.stream).store_mut().finish_sync(&outcome);
-                    outcome.map(|_| ())
-                }
-                Err(error) => Err(error),
-            }
-        } else {
-            let flushed = guard.store_mut().flush();
-            drop(guard);
-            flushed
-        };
-        if let Err(error) = durable {
-            tracing::error!(%error, "stream sync failed; the batch is refused");
-            let why = format!("sync failed: {error}");
-            for (_, ack) in &mut acks {
-                *ack = PubAck::refused(&ack.stream, ApiError::store_failed(&why));
-            }
-            for (_, outcome) in &mut outcomes {
-                *outcome = Outcome::Failed(ApiError::stream_general(&why));
-            }
-        }
-        for (reply, ack) in acks {
+        let answers = apply_batch(
+            &self.stream,
+            jobs,
+            sync_now,
+            self.domain.as_deref(),
+            now_nanos(),
+        );
+        for (reply, ack) in answers.acks {
             publish(&self.server, &self.account, &reply, &ack.encode());
         }
-        for (done, outcome) in outcomes {
+        for (done, outcome) in answers.outcomes {
             // The API caller may have gone; nothing to tell then.
             let _ = done.send(outcome);
         }
-        if let Some(done) = stop {
+        if let Some(done) = answers.stop {
             return Ran::Stopped(done);
         }
         let pass = PassContext {
@@ -268,12 +205,12 @@ impl Batch {
             stream: &self.stream,
             consumers: &self.consumers,
         };
-        let wake = consumer_pass::run(&pass, &consumer_messages, removed);
-        if !info_requests.is_empty() {
+        let wake = consumer_pass::run(&pass, &answers.consumer_messages, answers.removed);
+        if !answers.info_requests.is_empty() {
             let stream = lock(&self.stream);
             let set = lock(&self.consumers);
             let now = now_nanos();
-            for (name, done) in info_requests {
+            for (name, done) in answers.info_requests {
                 let info = set
                     .entries
                     .get(&name)
@@ -283,6 +220,108 @@ impl Batch {
         }
         Ran::Done { wake }
     }
+}
+
+/// What a batch has to answer, once durable.
+struct Answers {
+    /// (reply subject, PubAck) of each publish that asked for one.
+    acks: Vec<(String, PubAck)>,
+    /// Each API operation's outcome.
+    outcomes: Vec<(oneshot::Sender<Outcome>, Outcome)>,
+    /// The stop request, if the batch held one.
+    stop: Option<oneshot::Sender<()>>,
+    /// Pull requests, acks and flow control replies, for the consumer pass.
+    consumer_messages: Vec<InternalMessage>,
+    /// Consumer info requests, answered after the pass.
+    info_requests: Vec<(String, oneshot::Sender<Option<ConsumerInfo>>)>,
+    /// Messages left the stream (purge, delete, expiry, limits).
+    removed: bool,
+}
+
+/// Apply `jobs` to `stream` in order at `now`, then make them durable
+/// (`sync_now`) or hand them to the OS. If that fails, every answer of
+/// the batch becomes an error: nothing is acknowledged that is not on disk.
+fn apply_batch(
+    stream: &Mutex<Stream>,
+    jobs: Vec<Job>,
+    sync_now: bool,
+    domain: Option<&str>,
+    now: i64,
+) -> Answers {
+    let mut answers = Answers {
+        acks: Vec::new(),
+        outcomes: Vec::new(),
+        stop: None,
+        consumer_messages: Vec::new(),
+        info_requests: Vec::new(),
+        removed: false,
+    };
+    let mut guard = lock(stream);
+    let no_ack = guard.config().no_ack;
+    let first_seq = guard.store().state().first_seq;
+    for job in jobs {
+        match job {
+            Job::Publish(message) => {
+                let reply = message.reply.clone();
+                let outcome = guard.apply(Operation::Publish(to_publish(message)), now);
+                if let (Some(reply), Outcome::Published(mut ack)) = (reply, outcome) {
+                    if !no_ack {
+                        ack.domain = domain.map(str::to_string);
+                        answers.acks.push((reply, ack));
+                    }
+                }
+            }
+            Job::Apply { operation, done } => {
+                answers.removed |=
+                    matches!(operation, Operation::Purge(_) | Operation::DeleteMsg(_));
+                let outcome = guard.apply(operation, now);
+                answers.outcomes.push((done, outcome));
+            }
+            Job::Consumer(message) => answers.consumer_messages.push(message),
+            Job::Wake => {}
+            Job::ConsumerInfo { name, done } => answers.info_requests.push((name, done)),
+            Job::Expire => {
+                answers.removed = true;
+                if let Outcome::Failed(error) = guard.apply(Operation::Expire, now) {
+                    tracing::warn!(stream = guard.name(), %error, "expiry failed");
+                }
+            }
+            Job::Stop(done) => {
+                // Work queued after a delete is dropped with the stream.
+                answers.stop = Some(done);
+                break;
+            }
+        }
+    }
+    answers.removed |= guard.store().state().first_seq != first_seq;
+    let durable = if sync_now {
+        let begun = guard.store_mut().begin_sync();
+        drop(guard);
+        // The fdatasyncs run without the lock so readers go on.
+        begun.and_then(|pending| {
+            let outcome = pending.run();
+            lock(stream).store_mut().finish_sync(&outcome);
+            outcome.map(|_| ())
+        })
+    } else {
+        let flushed = guard.store_mut().flush();
+        drop(guard);
+        flushed
+    };
+    if let Err(error) = durable {
+        tracing::error!(%error, "stream sync failed; the batch is refused");
+        lock(stream).reload_after_store_failure(now);
+        let why = format!("sync failed: {error}");
+        for (_, ack) in &mut answers.acks {
+            if ack.error.is_none() {
+                *ack = PubAck::refused(&ack.stream, ApiError::store_failed(&why));
+            }
+        }
+        for (_, outcome) in &mut answers.outcomes {
+            *outcome = Outcome::Failed(ApiError::stream_general(&why));
+        }
+    }
+    answers
 }
 
 /// Split a captured message into headers and payload without copying.
@@ -296,3 +335,7 @@ fn to_publish(message: InternalMessage) -> Publish {
         payload,
     }
 }
+
+#[cfg(test)]
+#[path = "worker_tests.rs"]
+mod tests;

@@ -7,11 +7,11 @@
 //! counts and the peer list share one lock, and changes are queued while it
 //! is held, so a peer never sees a delta before its snapshot or out of order.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use foldhash::HashMap;
 use starling_cluster::Peer;
-use starling_proto::route::InterestChange;
+use starling_proto::route::{InterestChange, InterestRef};
 
 use crate::client::handle::lock;
 
@@ -87,24 +87,21 @@ impl LocalInterest {
     /// Start announcing to `peer`, beginning with a snapshot.
     pub fn add_peer(&self, peer: &Arc<Peer>) {
         let mut inner = lock(&self.inner);
-        let snapshot: Vec<InterestChange> = inner
-            .counts
-            .iter()
-            .map(
-                |((account, subject, queue), count)| InterestChange::Subscribe {
-                    account: account.to_string(),
-                    subject: subject.to_string(),
-                    queue: queue.as_ref().map(|q| q.to_string()),
+        // Borrowed straight from the counts (no per-entry copies), in frames
+        // of SNAPSHOT_CHUNK changes: the writer sends the first while the
+        // rest is encoded, and the peer applies each as it comes.
+        let snapshot =
+            inner.counts.iter().map(
+                |((account, subject, queue), count)| InterestRef::Subscribe {
+                    account,
+                    subject,
+                    queue: queue.as_deref(),
                     weight: *count,
                 },
-            )
-            .collect();
-        // In frames of SNAPSHOT_CHUNK changes: the writer sends the first
-        // while the rest is encoded, and the peer applies each as it comes.
-        if !snapshot.is_empty()
-            && peer
-                .send_interest_snapshot(&snapshot, SNAPSHOT_CHUNK)
-                .is_err()
+            );
+        if peer
+            .send_interest_snapshot(snapshot, SNAPSHOT_CHUNK)
+            .is_err()
         {
             tracing::warn!(peer = %peer.node_name, "route too slow for the interest snapshot");
         }

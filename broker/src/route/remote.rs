@@ -2,8 +2,10 @@
 //! remote interest) and indexed per peer, so a lost route's interest is
 //! dropped at once.
 
-use std::collections::HashMap;
+use std::collections::hash_map::Entry as MapEntry;
 use std::sync::{Arc, Mutex};
+
+use foldhash::HashMap;
 
 use starling_cluster::Peer;
 use starling_proto::route::InterestChange;
@@ -12,6 +14,10 @@ use starling_proto::subject;
 use crate::account::{Account, Accounts};
 use crate::client::handle::lock;
 use crate::interest::{Interest, RemoteInterest};
+
+/// Entries removed from a sublist under one write lock when a peer goes
+/// (a snapshot frame's size).
+const REMOVE_CHUNK: usize = 4096;
 
 /// Account, subject, queue group.
 type Key = (Arc<str>, Arc<str>, Option<Arc<str>>);
@@ -50,10 +56,15 @@ impl RemoteInterestTable {
             // Interest from a peer that is already down: ignore.
             return;
         };
+        // A snapshot frame is thousands of new entries: grow once.
+        entries.reserve(changes.len());
         // New entries go into their sublists in batches (one write lock
         // per account for a whole snapshot frame), flushed before any
         // removal so the order of changes is kept.
         let mut added = Added::default();
+        // A frame's changes are nearly always in one account: the last one
+        // found is tried first, and its name is the entries' key.
+        let mut last: Option<Arc<Account>> = None;
         for change in changes {
             match change {
                 InterestChange::Subscribe {
@@ -66,23 +77,31 @@ impl RemoteInterestTable {
                         tracing::warn!(peer = %peer.node_name, %subject, "ignoring invalid interest from peer");
                         continue;
                     }
-                    let key: Key = (Arc::from(account), Arc::from(subject), queue.map(Arc::from));
-                    if let Some(existing) = entries.get(&key) {
-                        existing.remote.set_weight(weight.max(1));
-                        continue;
-                    }
-                    let Some(account) = accounts.get_or_create(&key.0) else {
-                        tracing::warn!(peer = %peer.node_name, account = %key.0, "ignoring interest in an invalid account");
+                    let Some(account) = account_named(accounts, &mut last, &account) else {
+                        tracing::warn!(peer = %peer.node_name, %account, "ignoring interest in an invalid account");
                         continue;
                     };
-                    let remote = Arc::new(RemoteInterest::new(
-                        peer.clone(),
-                        key.1.clone(),
-                        key.2.clone(),
-                        weight.max(1),
-                    ));
-                    added.push(&account, &remote);
-                    entries.insert(key, Entry { account, remote });
+                    let key: Key = (
+                        account.name.clone(),
+                        Arc::from(subject),
+                        queue.map(Arc::from),
+                    );
+                    match entries.entry(key) {
+                        MapEntry::Occupied(existing) => {
+                            existing.get().remote.set_weight(weight.max(1));
+                        }
+                        MapEntry::Vacant(vacant) => {
+                            let (_, subject, queue) = vacant.key();
+                            let remote = Arc::new(RemoteInterest::new(
+                                peer.clone(),
+                                subject.clone(),
+                                queue.clone(),
+                                weight.max(1),
+                            ));
+                            added.push(&account, &remote);
+                            vacant.insert(Entry { account, remote });
+                        }
+                    }
                 }
                 InterestChange::Unsubscribe {
                     account,
@@ -105,11 +124,25 @@ impl RemoteInterestTable {
         lock(&self.peers).entry(peer.rid).or_default();
     }
 
-    /// Drop everything `peer` announced.
+    /// Drop everything `peer` announced, in sublist batches per account.
     pub fn remove_peer(&self, peer: &Peer) {
         let entries = lock(&self.peers).remove(&peer.rid);
+        let mut by_account: Vec<(Arc<Account>, Vec<Arc<RemoteInterest>>)> = Vec::new();
         for entry in entries.into_iter().flat_map(HashMap::into_values) {
-            entry.unindex();
+            push_by_account(&mut by_account, &entry.account, entry.remote);
+        }
+        for (account, remotes) in by_account {
+            // In chunks, so publishers in the account wait for one chunk's
+            // write lock at most, not for all of a large peer's interest.
+            for chunk in remotes.chunks(REMOVE_CHUNK) {
+                account.sublist.remove_batch(chunk.iter().map(|remote| {
+                    (
+                        &*remote.subject,
+                        remote.queue.as_deref(),
+                        Interest::Remote(remote.clone()),
+                    )
+                }));
+            }
         }
     }
 
@@ -147,6 +180,36 @@ impl RemoteInterestTable {
     }
 }
 
+/// The account `name`, trying `last` (the previous change's) first.
+fn account_named(
+    accounts: &Accounts,
+    last: &mut Option<Arc<Account>>,
+    name: &str,
+) -> Option<Arc<Account>> {
+    if let Some(account) = last.as_ref().filter(|account| &*account.name == name) {
+        return Some(account.clone());
+    }
+    let account = accounts.get_or_create(name)?;
+    *last = Some(account.clone());
+    Some(account)
+}
+
+/// Appends `remote` to its account's list (few accounts: searched by
+/// pointer).
+fn push_by_account(
+    lists: &mut Vec<(Arc<Account>, Vec<Arc<RemoteInterest>>)>,
+    account: &Arc<Account>,
+    remote: Arc<RemoteInterest>,
+) {
+    match lists
+        .iter_mut()
+        .find(|(known, _)| Arc::ptr_eq(known, account))
+    {
+        Some((_, remotes)) => remotes.push(remote),
+        None => lists.push((account.clone(), vec![remote])),
+    }
+}
+
 fn valid(subject_text: &str, queue: Option<&str>) -> bool {
     subject::is_valid_subject(subject_text) && queue.is_none_or(subject::is_valid_queue_name)
 }
@@ -154,22 +217,12 @@ fn valid(subject_text: &str, queue: Option<&str>) -> bool {
 /// New remote interest not yet in a sublist, grouped by account.
 #[derive(Default)]
 struct Added {
-    /// Few accounts per frame, so a list searched by pointer.
     by_account: Vec<(Arc<Account>, Vec<Arc<RemoteInterest>>)>,
 }
 
 impl Added {
     fn push(&mut self, account: &Arc<Account>, remote: &Arc<RemoteInterest>) {
-        match self
-            .by_account
-            .iter_mut()
-            .find(|(known, _)| Arc::ptr_eq(known, account))
-        {
-            Some((_, remotes)) => remotes.push(remote.clone()),
-            None => self
-                .by_account
-                .push((account.clone(), vec![remote.clone()])),
-        }
+        push_by_account(&mut self.by_account, account, remote.clone());
     }
 
     /// Put everything into the accounts' sublists, one batch per account,

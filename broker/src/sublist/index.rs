@@ -13,6 +13,10 @@ use super::trie::Trie;
 /// Tokens a subject has before tokenising it needs more than one allocation.
 const TYPICAL_TOKENS: usize = 16;
 
+/// Largest batch whose cache invalidation is targeted per subject; a larger
+/// one (a snapshot frame) empties the cache once instead.
+const TARGETED_BATCH: usize = 16;
+
 /// Most cache shards: one per core up to this. Each shard holds up to
 /// [`super::CACHE_MAX_ENTRIES`] results, so this also bounds the memory.
 pub const MAX_CACHE_SHARDS: usize = 8;
@@ -183,15 +187,14 @@ impl<T: Clone + PartialEq + Send + Sync> Sublist<T> {
     }
 
     /// [`Sublist::insert`] for many subscriptions under one write lock (a
-    /// peer's interest snapshot), bumping the counters once. The match cache
-    /// is emptied once for the batch rather than searched for each entry.
+    /// peer's interest snapshot frame), bumping the counters once. A large
+    /// batch empties the match cache once rather than searching it per
+    /// entry; a small one (a peer's single SUB, an inbox) drops only the
+    /// results it affects, so hot subjects stay cached.
     pub fn insert_batch<'a>(&self, items: impl IntoIterator<Item = (&'a str, Option<&'a str>, T)>) {
+        let items: Vec<_> = items.into_iter().collect();
         let mut trie = write(&self.trie);
-        let dropped: Vec<MatchCache<T>> = self
-            .shards
-            .iter()
-            .map(|shard| std::mem::replace(&mut *write(&shard.cache), MatchCache::new()))
-            .collect();
+        let dropped = self.invalidate_for_batch(items.iter().map(|(subject, _, _)| *subject));
         let mut added = 0;
         for (subject, queue, value) in items {
             if trie.insert(subject, queue, value) {
@@ -203,6 +206,56 @@ impl<T: Clone + PartialEq + Send + Sync> Sublist<T> {
         self.generation.fetch_add(1, Ordering::Release);
         drop(trie);
         drop(dropped); // outside the locks: frees subscription handles
+    }
+
+    /// [`Sublist::remove`] for many subscriptions under one write lock (a
+    /// lost peer's interest), invalidating the match cache as
+    /// [`Sublist::insert_batch`] does. Returns how many were there.
+    pub fn remove_batch<'a>(
+        &self,
+        items: impl IntoIterator<Item = (&'a str, Option<&'a str>, T)>,
+    ) -> usize {
+        let items: Vec<_> = items.into_iter().collect();
+        let mut trie = write(&self.trie);
+        let dropped = self.invalidate_for_batch(items.iter().map(|(subject, _, _)| *subject));
+        let mut removed = 0;
+        for (subject, queue, value) in items {
+            if trie.remove(subject, queue, &value) {
+                removed += 1;
+            }
+        }
+        self.subscriptions.fetch_sub(removed, Ordering::Relaxed);
+        self.removes.fetch_add(removed, Ordering::Relaxed);
+        self.generation.fetch_add(1, Ordering::Release);
+        drop(trie);
+        drop(dropped); // outside the locks: frees subscription handles
+        usize::try_from(removed).unwrap_or(usize::MAX)
+    }
+
+    /// Cache invalidation for a batch changing `subjects`: targeted for at
+    /// most [`TARGETED_BATCH`] subjects, else every shard emptied (returned,
+    /// to be dropped once the locks are released). Caller holds the trie's
+    /// write lock.
+    fn invalidate_for_batch<'a>(
+        &self,
+        subjects: impl ExactSizeIterator<Item = &'a str>,
+    ) -> Vec<MatchCache<T>> {
+        if subjects.len() > TARGETED_BATCH {
+            return self.take_caches();
+        }
+        for subject in subjects {
+            self.invalidate_cache(subject);
+        }
+        Vec::new()
+    }
+
+    /// Empties every cache shard, returning the old contents to be dropped
+    /// once the locks are released. Caller holds the trie's write lock.
+    fn take_caches(&self) -> Vec<MatchCache<T>> {
+        self.shards
+            .iter()
+            .map(|shard| std::mem::replace(&mut *write(&shard.cache), MatchCache::new()))
+            .collect()
     }
 
     /// Removes a subscription; true if it was there. Nodes left empty are

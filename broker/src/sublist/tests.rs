@@ -531,3 +531,69 @@ fn batch_insert_matches_like_single_inserts_and_drops_stale_cache_entries() {
     assert_eq!(stats.num_subscriptions, 4, "the duplicate is stored once");
     assert_eq!(stats.num_inserts, 4);
 }
+
+#[test]
+fn remove_batch_removes_under_one_lock_and_drops_stale_cache_entries() {
+    let sublist = Sublist::with_shards(true, 3);
+    sublist.insert_batch([
+        ("orders.*", None, 2),
+        ("orders.new", Some("workers"), 3),
+        ("orders.new", None, 1),
+        ("other", None, 4),
+    ]);
+    assert_match(
+        &sublist,
+        "orders.new",
+        &expect(&[1, 2], &[("workers", &[3])]),
+    );
+    let removed = sublist.remove_batch([
+        ("orders.*", None, 2),
+        ("orders.new", Some("workers"), 3),
+        ("orders.new", Some("workers"), 9), // never there
+        ("missing.subject", None, 1),
+    ]);
+    assert_eq!(removed, 2);
+    // The cached result for orders.new predates the batch: it must be gone.
+    assert_match(&sublist, "orders.new", &expect(&[1], &[]));
+    assert_match(&sublist, "other", &expect(&[4], &[]));
+    let stats = sublist.stats();
+    assert_eq!(stats.num_subscriptions, 2);
+    assert_eq!(stats.num_removes, 2);
+    sublist.remove_batch([("orders.new", None, 1), ("other", None, 4)]);
+    assert_eq!(sublist.count(), 0);
+    assert_eq!(sublist.node_count(), 0, "emptied nodes are pruned");
+}
+
+#[test]
+fn a_small_batch_keeps_unrelated_cached_results_and_a_large_one_invalidates_all() {
+    let sublist = Sublist::with_shards(true, 1);
+    sublist.insert("hot.subject", None, 1);
+    assert_match(&sublist, "hot.subject", &expect(&[1], &[]));
+    assert_match(&sublist, "orders.new", &expect(&[], &[]));
+    assert_eq!(sublist.stats().num_cache, 2);
+    // A peer's single SUB: only the result it affects goes.
+    sublist.insert_batch([("orders.*", None, 2)]);
+    assert_eq!(sublist.stats().num_cache, 1, "hot.subject stays cached");
+    assert_match(&sublist, "orders.new", &expect(&[2], &[]));
+    sublist.remove_batch([("orders.*", None, 2)]);
+    assert_eq!(sublist.stats().num_cache, 1, "hot.subject stays cached");
+    assert_match(&sublist, "orders.new", &expect(&[], &[]));
+    // A snapshot frame: everything cached goes, and results are right.
+    let many: Vec<String> = (0..40).map(|n| format!("bulk.{n}")).collect();
+    sublist.insert_batch(
+        many.iter()
+            .map(|subject| (subject.as_str(), None, 3))
+            .chain([("orders.>", None, 4)]),
+    );
+    assert_eq!(sublist.stats().num_cache, 0);
+    assert_match(&sublist, "orders.new", &expect(&[4], &[]));
+    assert_match(&sublist, "bulk.7", &expect(&[3], &[]));
+    sublist.remove_batch(
+        many.iter()
+            .map(|subject| (subject.as_str(), None, 3))
+            .chain([("orders.>", None, 4)]),
+    );
+    assert_eq!(sublist.stats().num_cache, 0);
+    assert_match(&sublist, "orders.new", &expect(&[], &[]));
+    assert_match(&sublist, "hot.subject", &expect(&[1], &[]));
+}

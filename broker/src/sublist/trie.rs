@@ -4,8 +4,11 @@
 //!
 //! Not synchronised: [`super::Sublist`] wraps it in a lock.
 
-use std::collections::HashMap;
 use std::sync::Arc;
+
+/// hashbrown's map for `entry_ref`: an existing token is found with one
+/// lookup and no key allocation.
+type HashMap<K, V> = hashbrown::HashMap<K, V, foldhash::fast::RandomState>;
 
 use starling_proto::subject::{WILDCARD_ONE, WILDCARD_REST};
 
@@ -47,7 +50,7 @@ struct QueueSubscribers<T> {
 impl<T> Default for Level<T> {
     fn default() -> Self {
         Level {
-            literals: HashMap::new(),
+            literals: HashMap::default(),
             single: None,
             rest: None,
         }
@@ -77,11 +80,14 @@ impl<T> Level<T> {
         }
     }
 
+    /// The child for `token`, created if missing. An existing literal child
+    /// is found with one lookup and without allocating its key (the tokens
+    /// above a subject's last one exist nearly always).
     fn child_or_insert(&mut self, token: &str) -> &mut Node<T> {
         match token {
             WILDCARD_ONE => self.single.get_or_insert_with(Box::default),
             WILDCARD_REST => self.rest.get_or_insert_with(Box::default),
-            _ => self.literals.entry(Box::from(token)).or_default(),
+            _ => self.literals.entry_ref(token).or_default(),
         }
     }
 

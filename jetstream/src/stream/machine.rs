@@ -132,6 +132,16 @@ impl Stream {
         }
     }
 
+    /// The store failed to make the last batch durable and cut it back:
+    /// forget what this stream derived from the lost messages (their
+    /// `Nats-Msg-Id`s, the last msg id), so a retry is stored, not taken
+    /// for a duplicate of a message that is gone.
+    pub fn reload_after_store_failure(&mut self, now: i64) {
+        self.dedup = DedupWindow::new(self.config.duplicate_window);
+        self.last_msg_id.clear();
+        self.rebuild_dedup(now);
+    }
+
     /// The stream's name.
     pub fn name(&self) -> &str {
         &self.config.name

@@ -14,10 +14,11 @@ use prost::encoding::{encode_key, encode_varint, encoded_len_varint, key_len, Wi
 use prost::Message;
 use tokio_util::codec::{Decoder, Encoder, LengthDelimitedCodec};
 
-use super::convert::{decode_frame, frame_to_proto, interest_frame_to_proto};
+use super::convert::{decode_frame, frame_to_proto};
 use super::error::RouteError;
 use super::frame::{InterestChange, RouteFrame, MAX_ROUTE_FRAME};
 use super::generated as pb;
+use super::interest_encode::{encode_interest_refs, InterestRef};
 use super::intern::{MsgSubject, SubjectTable};
 
 /// How frames are length-prefixed on a route.
@@ -289,9 +290,11 @@ pub fn encode_frame_as(buf: &mut BytesMut, frame: &RouteFrame, framing: Framing)
 /// Appends an Interest frame carrying `changes` (what [`encode_frame_as`]
 /// writes for `RouteFrame::Interest(changes.to_vec())`, without the copy).
 pub fn encode_interest_frame(buf: &mut BytesMut, changes: &[InterestChange], framing: Framing) {
-    let proto = interest_frame_to_proto(changes);
-    let len = proto.encoded_len();
-    put_proto(buf, &proto, len, framing);
+    let refs: Vec<InterestRef<'_>> = changes
+        .iter()
+        .map(InterestChange::as_interest_ref)
+        .collect();
+    encode_interest_refs(buf, &refs, framing);
 }
 
 /// Writes `proto`, whose encoded length is `len`, with its length prefix.
@@ -314,14 +317,14 @@ fn length_prefix(len: usize) -> u32 {
     u32::try_from(len).unwrap_or(u32::MAX)
 }
 
-fn put_prefix(buf: &mut BytesMut, len: usize, framing: Framing) {
+pub(super) fn put_prefix(buf: &mut BytesMut, len: usize, framing: Framing) {
     match framing {
         Framing::Fixed => buf.put_u32(length_prefix(len)),
         Framing::Compact => encode_varint(u64::from(length_prefix(len)), buf),
     }
 }
 
-fn prefix_len(len: usize, framing: Framing) -> usize {
+pub(super) fn prefix_len(len: usize, framing: Framing) -> usize {
     match framing {
         Framing::Fixed => LENGTH_PREFIX_LEN,
         Framing::Compact => encoded_len_varint(u64::from(length_prefix(len))),

@@ -80,16 +80,6 @@ pub(crate) fn frame_to_proto(frame: &RouteFrame) -> pb::Frame {
     pb::Frame { kind: Some(kind) }
 }
 
-/// The protobuf form of an Interest frame carrying `changes`, without
-/// first copying them into a [`RouteFrame`].
-pub(crate) fn interest_frame_to_proto(changes: &[InterestChange]) -> pb::Frame {
-    pb::Frame {
-        kind: Some(pb::frame::Kind::Interest(pb::Interest {
-            changes: changes.iter().map(interest_to_proto).collect(),
-        })),
-    }
-}
-
 /// Validates a decoded frame into its domain form.
 pub(crate) fn frame_from_proto(frame: pb::Frame) -> Result<RouteFrame, RouteError> {
     use pb::frame::Kind;
