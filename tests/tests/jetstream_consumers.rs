@@ -747,3 +747,98 @@ async fn standby_takes_over_when_the_pinned_client_goes_away() {
         message.expect("a message");
     }
 }
+
+async fn retention_stream(
+    js: &jetstream::Context,
+    retention: stream::RetentionPolicy,
+) -> stream::Stream {
+    js.create_stream(stream::Config {
+        name: "JOBS".into(),
+        subjects: vec!["jobs.>".into()],
+        retention,
+        ..Default::default()
+    })
+    .await
+    .expect("create stream")
+}
+
+async fn messages_in(stream: &mut stream::Stream) -> u64 {
+    stream.info().await.unwrap().state.messages
+}
+
+#[tokio::test]
+async fn work_queue_removes_acknowledged_messages_and_refuses_a_second_unfiltered_consumer() {
+    let dir = tempfile::tempdir().unwrap();
+    let process = start(dir.path().to_str().unwrap()).await;
+    let (_, js) = context(&process).await;
+    let mut stream = retention_stream(&js, stream::RetentionPolicy::WorkQueue).await;
+    for n in 0..3 {
+        js.publish("jobs.a", format!("{n}").into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let consumer = stream.create_consumer(durable("worker")).await.unwrap();
+    let error = stream
+        .create_consumer(durable("other"))
+        .await
+        .expect_err("second unfiltered");
+    assert!(
+        error.to_string().contains("10099") || error.to_string().contains("unique"),
+        "{error}"
+    );
+    let batch: Vec<_> = consumer
+        .fetch()
+        .max_messages(2)
+        .messages()
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    for message in &batch {
+        message.double_ack().await.unwrap();
+    }
+    assert_eq!(messages_in(&mut stream).await, 1);
+}
+
+#[tokio::test]
+async fn interest_keeps_messages_only_while_a_consumer_needs_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let process = start(dir.path().to_str().unwrap()).await;
+    let (_, js) = context(&process).await;
+    let mut stream = retention_stream(&js, stream::RetentionPolicy::Interest).await;
+    js.publish("jobs.a", "nobody".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    assert_eq!(
+        messages_in(&mut stream).await,
+        0,
+        "no consumer, nothing kept"
+    );
+    let first = stream.create_consumer(durable("first")).await.unwrap();
+    let second = stream.create_consumer(durable("second")).await.unwrap();
+    js.publish("jobs.a", "both".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    assert_eq!(messages_in(&mut stream).await, 1);
+    for consumer in [&first, &second] {
+        let batch: Vec<_> = consumer
+            .fetch()
+            .max_messages(1)
+            .messages()
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(batch.len(), 1);
+        batch[0].double_ack().await.unwrap();
+    }
+    assert_eq!(messages_in(&mut stream).await, 0, "both acknowledged");
+}

@@ -6,6 +6,7 @@
 //! queue retention, remove inactive consumers, persist changed states,
 //! and finally publish everything with no lock held.
 
+use std::ops::RangeInclusive;
 use std::sync::Mutex;
 
 use starling_jetstream::api::RetentionPolicy;
@@ -35,15 +36,19 @@ pub(super) struct PassContext<'a> {
     pub consumers: &'a Mutex<ConsumerSet>,
 }
 
-/// Run one pass; `removed` says the batch purged or deleted messages.
-/// Returns when the next pass is due (ns since the epoch), if ever.
+/// Run one pass; `removed` says the batch purged or deleted messages,
+/// `stored` is what it stored. Returns when the next pass is due (ns
+/// since the epoch), if ever.
 pub(super) fn run(
     context: &PassContext<'_>,
     messages: &[InternalMessage],
     removed: bool,
+    stored: RangeInclusive<u64>,
 ) -> Option<i64> {
-    // Publish-only streams skip the pass (and its locks) entirely.
+    // Publish-only streams skip the pass (and its locks) entirely; an
+    // interest stream without consumers keeps nothing.
     if messages.is_empty() && lock(context.consumers).entries.is_empty() {
+        drop_uninteresting(context, stored);
         return None;
     }
     let now = now_nanos();
@@ -131,6 +136,9 @@ pub(super) fn run(
                 }
             }
         }
+        if retention == RetentionPolicy::Interest {
+            acked.extend(stored);
+        }
         if retention != RetentionPolicy::Limits && !acked.is_empty() {
             remove_unneeded(&mut stream, &set, &acked);
         }
@@ -158,8 +166,25 @@ pub(super) fn run(
     wake
 }
 
+/// Interest retention without consumers: what was just stored goes.
+fn drop_uninteresting(context: &PassContext<'_>, stored: RangeInclusive<u64>) {
+    if stored.is_empty() {
+        return;
+    }
+    let mut stream = lock(context.stream);
+    if stream.config().retention != RetentionPolicy::Interest {
+        return;
+    }
+    for seq in stored {
+        if let Err(error) = stream.store_mut().remove_msg(seq) {
+            tracing::warn!(seq, %error, "uninteresting message not removed");
+        }
+    }
+}
+
 /// Interest and work queue retention: a message every consumer is done
-/// with leaves the stream.
+/// with leaves the stream (for interest, also one none of them wants).
+/// A work queue keeps messages no consumer matches.
 fn remove_unneeded(stream: &mut Stream, set: &ConsumerSet, acked: &[u64]) {
     let mut gone = Vec::new();
     for seq in acked {

@@ -205,7 +205,12 @@ impl Batch {
             stream: &self.stream,
             consumers: &self.consumers,
         };
-        let wake = consumer_pass::run(&pass, &answers.consumer_messages, answers.removed);
+        let wake = consumer_pass::run(
+            &pass,
+            &answers.consumer_messages,
+            answers.removed,
+            answers.stored,
+        );
         if !answers.info_requests.is_empty() {
             let stream = lock(&self.stream);
             let set = lock(&self.consumers);
@@ -236,6 +241,8 @@ struct Answers {
     info_requests: Vec<(String, oneshot::Sender<Option<ConsumerInfo>>)>,
     /// Messages left the stream (purge, delete, expiry, limits).
     removed: bool,
+    /// The sequences stored by this batch, for interest retention.
+    stored: std::ops::RangeInclusive<u64>,
 }
 
 /// Apply `jobs` to `stream` in order at `now`, then make them durable
@@ -255,10 +262,12 @@ fn apply_batch(
         consumer_messages: Vec::new(),
         info_requests: Vec::new(),
         removed: false,
+        stored: 1..=0,
     };
     let mut guard = lock(stream);
     let no_ack = guard.config().no_ack;
     let first_seq = guard.store().state().first_seq;
+    let last_seq = guard.store().state().last_seq;
     for job in jobs {
         match job {
             Job::Publish(message) => {
@@ -294,6 +303,7 @@ fn apply_batch(
         }
     }
     answers.removed |= guard.store().state().first_seq != first_seq;
+    answers.stored = last_seq + 1..=guard.store().state().last_seq;
     let durable = if sync_now {
         let begun = guard.store_mut().begin_sync();
         drop(guard);

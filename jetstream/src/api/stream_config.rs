@@ -2,8 +2,7 @@
 //! its defaults (`checkStreamCfg`) and the checks on create and update.
 //!
 //! Features this slice does not implement yet (mirrors, sources,
-//! republish, subject transforms, interest/workqueue retention, s2
-//! compression, per-message TTL, placement) are refused with a 10052 that
+//! republish, subject transforms, s2 compression, per-message TTL, placement) are refused with a 10052 that
 //! names them, never silently accepted.
 
 use std::collections::BTreeMap;
@@ -334,10 +333,6 @@ impl StreamConfig {
     /// Refuse what this slice does not implement yet, naming it.
     fn check_supported(&self) -> Result<(), ApiError> {
         let unsupported = [
-            (
-                self.retention != RetentionPolicy::Limits,
-                "interest and workqueue retention",
-            ),
             (self.compression != Compression::None, "compression"),
             (self.allow_msg_ttl, "allow_msg_ttl"),
             (
@@ -489,7 +484,6 @@ mod tests {
         assert_eq!(code(r#"{"name":"S","subjects":["a..b"]}"#), 10052);
         assert_eq!(code(r#"{"name":"S","subjects":["a","a"]}"#), 10052);
         assert_eq!(code(r#"{"name":"S","subjects":["$JS.API.>"]}"#), 10052);
-        assert_eq!(code(r#"{"name":"S","retention":"workqueue"}"#), 10052);
         assert_eq!(code(r#"{"name":"S","mirror":{"name":"O"}}"#), 10052);
         assert_eq!(
             code(r#"{"name":"S","max_age":1000,"duplicate_window":2000}"#),
