@@ -262,7 +262,7 @@ fn apply_batch(
         consumer_messages: Vec::new(),
         info_requests: Vec::new(),
         removed: false,
-        stored: 1..=0,
+        stored: std::ops::RangeInclusive::new(1, 0),
     };
     let mut guard = lock(stream);
     let no_ack = guard.config().no_ack;
