@@ -26,8 +26,9 @@ pub fn rfc3339_nanos(nanos: i64) -> String {
 }
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian
-/// (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
+/// (Howard Hinnant's `civil_from_days`); shared with the consumer's
+/// Go-style timestamps (`consumer::time`).
+pub(crate) fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let day_of_era = z.rem_euclid(146_097);

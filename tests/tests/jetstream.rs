@@ -6,19 +6,9 @@
 mod common;
 
 use async_nats::jetstream::{self, message::PublishMessage as Publish, stream};
+use common::jetstream::{context, start};
 use common::process::{run_to_end, Process};
 use futures::TryStreamExt;
-
-async fn start(store_dir: &str) -> Process {
-    Process::start(&["-a", "127.0.0.1", "-p", "-1", "-js", "-sd", store_dir]).await
-}
-
-async fn context(process: &Process) -> (async_nats::Client, jetstream::Context) {
-    let client = async_nats::connect(format!("nats://{}", process.addr))
-        .await
-        .expect("connect");
-    (client.clone(), jetstream::new(client))
-}
 
 fn orders() -> stream::Config {
     stream::Config {

@@ -10,19 +10,9 @@ use std::time::Duration;
 
 use async_nats::jetstream::consumer::{pull, push, AckPolicy, DeliverPolicy};
 use async_nats::jetstream::{self, stream, AckKind};
-use common::process::Process;
+use common::jetstream::{context, start};
+
 use futures::{StreamExt, TryStreamExt};
-
-async fn start(store_dir: &str) -> Process {
-    Process::start(&["-a", "127.0.0.1", "-p", "-1", "-js", "-sd", store_dir]).await
-}
-
-async fn context(process: &Process) -> (async_nats::Client, jetstream::Context) {
-    let client = async_nats::connect(format!("nats://{}", process.addr))
-        .await
-        .expect("connect");
-    (client.clone(), jetstream::new(client))
-}
 
 async fn orders(js: &jetstream::Context, storage: stream::StorageType) -> stream::Stream {
     js.create_stream(stream::Config {

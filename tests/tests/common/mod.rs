@@ -2,6 +2,7 @@
 //! real `starling` processes, and polling with deadlines (no sleeps).
 #![allow(dead_code)]
 
+pub mod jetstream;
 pub mod operator;
 pub mod process;
 pub mod raw;
