@@ -437,3 +437,104 @@ async fn mappings_rewrite_the_publish_subject_per_account_with_weights() {
     assert_eq!(next_message(&mut new).await.payload, "x");
     assert_silent(&mut old).await;
 }
+
+/// The accounts part of a config file for the reload test: A exports two
+/// streams and a service; B imports what `imports` says and maps `mapping`.
+fn reload_config(imports: &str, mapping: &str) -> String {
+    format!(
+        r#"listen: 127.0.0.1:-1
+accounts {{
+  A: {{
+    users: [ {{user: a, password: pa}} ]
+    exports: [ {{stream: "events.>"}}, {{stream: "alerts.*"}}, {{service: "echo"}} ]
+  }}
+  B: {{
+    users: [ {{user: b, password: pb}} ]
+    imports: [ {imports} ]
+    {mapping}
+  }}
+}}
+"#
+    )
+}
+
+#[tokio::test]
+async fn sighup_reload_applies_changed_imports_and_mappings_to_live_accounts() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("accounts.conf");
+    let alerts = r#"{stream: {account: A, subject: "alerts.*"}, to: "mine.*"}"#;
+    let events = r#"{stream: {account: A, subject: "events.>"}, prefix: "fromA"}"#;
+    let echo = r#"{service: {account: A, subject: "echo"}, to: "a.echo"}"#;
+    std::fs::write(&conf, reload_config(&format!("{alerts}, {events}"), "")).unwrap();
+    let process = common::process::Process::start(&["-c", conf.to_str().unwrap()]).await;
+    let url = format!("nats://{}", process.addr);
+    let login = |user: &str, password: &str| {
+        async_nats::ConnectOptions::with_user_and_password(user.into(), password.into())
+            .connect(url.clone())
+    };
+    let a = login("a", "pa").await.expect("a connects");
+    let b = login("b", "pb").await.expect("b connects");
+    let mut alerts_sub = b.subscribe("mine.*").await.unwrap();
+    let mut events_sub = b.subscribe("fromA.events.x").await.unwrap();
+    let mut mapped_sub = b.subscribe("n.>").await.unwrap();
+    let mut echo_service = a.subscribe("echo").await.unwrap();
+    sync(&b).await;
+    sync(&a).await;
+    a.publish("events.x", "before".into()).await.unwrap();
+    a.publish("alerts.1", "before".into()).await.unwrap();
+    sync(&a).await;
+    assert_eq!(next_message(&mut events_sub).await.payload, "before");
+    assert_eq!(next_message(&mut alerts_sub).await.payload, "before");
+    let no_service = b.request("a.echo", "ping".into()).await;
+    assert!(no_service.is_err(), "echo is not imported yet");
+
+    // Reload: the events import goes, the echo service import and a
+    // mapping arrive, the alerts import stays as it was.
+    std::fs::write(
+        &conf,
+        reload_config(&format!("{alerts}, {echo}"), r#"mappings { "m.>": "n.>" }"#),
+    )
+    .unwrap();
+    process.signal(1); // SIGHUP
+    eventually("the reload is logged", || async {
+        process.logged("reloaded server configuration")
+    })
+    .await;
+
+    tokio::spawn(async move {
+        if let Some(request) = echo_service.next().await {
+            if let Some(reply) = request.reply {
+                let _ = a.publish(reply, request.payload).await;
+                let _ = a.flush().await;
+            }
+        }
+    });
+    let answer = tokio::time::timeout(Duration::from_secs(5), b.request("a.echo", "ping".into()))
+        .await
+        .expect("answered in time")
+        .expect("the imported service answers after reload");
+    assert_eq!(answer.payload, "ping");
+
+    b.publish("m.1", "mapped".into()).await.unwrap();
+    sync(&b).await;
+    let mapped = next_message(&mut mapped_sub).await;
+    assert_eq!(
+        (mapped.subject.as_str(), &mapped.payload[..]),
+        ("n.1", &b"mapped"[..])
+    );
+
+    let a2 = login("a", "pa").await.expect("a connects again");
+    a2.publish("events.x", "after".into()).await.unwrap();
+    a2.publish("alerts.2", "after".into()).await.unwrap();
+    sync(&a2).await;
+    let alert = next_message(&mut alerts_sub).await;
+    assert_eq!(
+        (alert.subject.as_str(), &alert.payload[..]),
+        ("mine.2", &b"after"[..])
+    );
+    let removed = tokio::time::timeout(Duration::from_millis(300), events_sub.next()).await;
+    assert!(
+        removed.is_err(),
+        "the removed import still delivers: {removed:?}"
+    );
+}

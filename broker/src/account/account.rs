@@ -1,6 +1,6 @@
 //! One account: a subject space of its own.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 use super::mappings::SubjectMappings;
@@ -45,8 +45,12 @@ pub struct Account {
     limits_generation: AtomicU64,
     /// Pending responses to requests that came in through service imports.
     pub responses: ResponseTable,
-    /// Subject mappings applied to a client's publish before matching.
-    pub mappings: SubjectMappings,
+    /// Subject mappings applied to a client's publish before matching;
+    /// replaced on reload ([`Account::set_mappings`]).
+    mappings: RwLock<Arc<SubjectMappings>>,
+    /// True when `mappings` has rules, so a publish in an account without
+    /// mappings costs one atomic load, not a lock.
+    has_mappings: AtomicBool,
     /// Client connections to this server now in the account, for
     /// `max_connections` and monitoring.
     connections: AtomicUsize,
@@ -87,7 +91,8 @@ impl Account {
             limits: RwLock::new(limits),
             limits_generation: AtomicU64::new(0),
             responses: ResponseTable::default(),
-            mappings: SubjectMappings::default(),
+            mappings: RwLock::new(Arc::new(SubjectMappings::default())),
+            has_mappings: AtomicBool::new(false),
             connections: AtomicUsize::new(0),
             total_connections: AtomicU64::new(0),
             traffic: Traffic::default(),
@@ -96,9 +101,36 @@ impl Account {
 
     /// The account a config entry describes.
     pub fn from_options(options: &AccountOptions, sublist_cache: bool) -> Self {
-        let mut account = Account::with_cache(&options.name, options.limits, sublist_cache);
-        account.mappings = SubjectMappings::new(options.mappings.clone());
+        let account = Account::with_cache(&options.name, options.limits, sublist_cache);
+        account.set_mappings(SubjectMappings::new(options.mappings.clone()));
         account
+    }
+
+    /// The subject a client's publish on `subject` becomes under the
+    /// account's mappings, or None to keep it.
+    pub fn map_subject(&self, subject: &str) -> Option<String> {
+        if !self.has_mappings.load(Ordering::Acquire) {
+            return None;
+        }
+        let mappings = self
+            .mappings
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        mappings.map(subject)
+    }
+
+    /// Puts `mappings` in force (at start and on reload); true when they
+    /// changed.
+    pub fn set_mappings(&self, mappings: SubjectMappings) -> bool {
+        let mut held = self.mappings.write().unwrap_or_else(|e| e.into_inner());
+        if **held == mappings {
+            return false;
+        }
+        self.has_mappings
+            .store(!mappings.is_empty(), Ordering::Release);
+        *held = Arc::new(mappings);
+        true
     }
 
     /// The limits in force.

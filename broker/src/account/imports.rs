@@ -20,7 +20,7 @@ use crate::interest::Interest;
 use crate::options::{ImportKind, Options};
 
 /// A service export's `response_type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum ResponseType {
     /// One response per request (the default).
     #[default]
@@ -44,7 +44,7 @@ impl ResponseType {
 }
 
 /// How an imported subject becomes the importer's subject.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum SubjectMapping {
     /// The same subject.
     Same,
@@ -125,10 +125,88 @@ impl ServiceImport {
     }
 }
 
-/// Put every configured import in the sublists. Imports the config layer
+/// A configured import, resolved to its sublist entry and the account
+/// whose sublist holds it.
+enum Wanted {
+    /// In the exporter's sublist.
+    Stream(Arc<Account>, StreamImport),
+    /// In the importer's sublist.
+    Service(Arc<Account>, ServiceImport),
+}
+
+/// What makes two import entries the same import: the account holding it,
+/// its sublist subject and what it does.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum ImportKey {
+    Stream {
+        holder: Arc<str>,
+        subject: Arc<str>,
+        importer: Arc<str>,
+        mapping: SubjectMapping,
+    },
+    Service {
+        holder: Arc<str>,
+        local: Arc<str>,
+        exporter: Arc<str>,
+        subject: Arc<str>,
+        response: ResponseType,
+    },
+}
+
+impl StreamImport {
+    fn key(&self, holder: &Account) -> ImportKey {
+        ImportKey::Stream {
+            holder: holder.name.clone(),
+            subject: self.subject.clone(),
+            importer: self.importer.name.clone(),
+            mapping: self.mapping.clone(),
+        }
+    }
+}
+
+impl ServiceImport {
+    fn key(&self) -> ImportKey {
+        ImportKey::Service {
+            holder: self.importer.name.clone(),
+            local: self.local.clone(),
+            exporter: self.exporter.name.clone(),
+            subject: self.subject.clone(),
+            response: self.response,
+        }
+    }
+}
+
+impl Wanted {
+    fn key(&self) -> ImportKey {
+        match self {
+            Wanted::Stream(exporter, entry) => entry.key(exporter),
+            Wanted::Service(_, entry) => entry.key(),
+        }
+    }
+
+    fn insert(self) {
+        match self {
+            Wanted::Stream(exporter, entry) => {
+                let subject = entry.subject.clone();
+                exporter
+                    .sublist
+                    .insert(&subject, None, Interest::StreamImport(Arc::new(entry)));
+            }
+            Wanted::Service(importer, entry) => {
+                let local = entry.local.clone();
+                importer
+                    .sublist
+                    .insert(&local, None, Interest::ServiceImport(Arc::new(entry)));
+            }
+        }
+    }
+}
+
+/// Every import `options` configure, resolved. Imports the config layer
 /// would refuse (unknown account, not exported) are skipped with a warning,
 /// for options built in code.
-pub(super) fn install(accounts: &Accounts, options: &Options) {
+fn wanted(accounts: &Accounts, options: &Options) -> Vec<Wanted> {
+    let mut wanted = Vec::new();
     for configured in &options.accounts {
         let Some(importer) = accounts.get(&configured.name) else {
             continue;
@@ -152,31 +230,73 @@ pub(super) fn install(accounts: &Accounts, options: &Options) {
                     };
                     let entry = StreamImport {
                         importer: importer.clone(),
-                        subject: subject.clone(),
+                        subject,
                         mapping,
                     };
-                    exporter.sublist.insert(
-                        &subject,
-                        None,
-                        Interest::StreamImport(Arc::new(entry)),
-                    );
+                    wanted.push(Wanted::Stream(exporter, entry));
                 }
                 ImportKind::Service => {
-                    let local: Arc<str> = Arc::from(import.local_subject());
                     let entry = ServiceImport {
                         importer: importer.clone(),
-                        exporter: exporter.clone(),
+                        exporter,
                         subject,
-                        local: local.clone(),
+                        local: Arc::from(import.local_subject()),
                         response: export.response,
                     };
-                    importer
-                        .sublist
-                        .insert(&local, None, Interest::ServiceImport(Arc::new(entry)));
+                    wanted.push(Wanted::Service(importer.clone(), entry));
                 }
             }
         }
     }
+    wanted
+}
+
+/// Put every configured import in the sublists (at start).
+pub(super) fn install(accounts: &Accounts, options: &Options) {
+    for entry in wanted(accounts, options) {
+        entry.insert();
+    }
+}
+
+/// Bring the sublists' import entries in line with reloaded `options`:
+/// imports no longer configured leave, new ones arrive, unchanged ones stay
+/// untouched (so traffic through them never pauses). Returns how many
+/// entries were (removed, added).
+pub(super) fn reconcile(accounts: &Accounts, options: &Options) -> (usize, usize) {
+    let mut wanted: std::collections::HashMap<ImportKey, Wanted> = wanted(accounts, options)
+        .into_iter()
+        .map(|entry| (entry.key(), entry))
+        .collect();
+    let mut removed = 0;
+    for account in accounts.all() {
+        let stale: Vec<(String, Interest)> = account
+            .sublist
+            .all()
+            .into_iter()
+            .filter_map(|(subject, _queue, interest)| {
+                let key = match &interest {
+                    Interest::StreamImport(entry) => entry.key(&account),
+                    Interest::ServiceImport(entry) => entry.key(),
+                    _ => return None,
+                };
+                // Present and still wanted: keep it, nothing to add.
+                match wanted.remove(&key) {
+                    Some(_) => None,
+                    None => Some((subject, interest)),
+                }
+            })
+            .collect();
+        for (subject, interest) in &stale {
+            if account.sublist.remove(subject, None, interest) {
+                removed += 1;
+            }
+        }
+    }
+    let added = wanted.len();
+    for (_, entry) in wanted {
+        entry.insert();
+    }
+    (removed, added)
 }
 
 #[cfg(test)]

@@ -98,9 +98,12 @@ fn wildcard_tokens<'a>(source: &str, published: &'a str) -> Vec<&'a str> {
     captured
 }
 
-/// `destination` with `$N` / `{{wildcard(N)}}` tokens filled in.
+/// `destination` with `$N` / `{{wildcard(N)}}` tokens filled in, and a
+/// `>` (when the source ends in `>`) replaced by the tokens it matched, as
+/// nats-server's subject transforms pass a full wildcard through.
 fn fill(source: &str, published: &str, destination: &str) -> String {
-    if !destination.contains('$') && !destination.contains("{{") {
+    let passes_full_wildcard = source.ends_with('>') && destination.split('.').any(|t| t == ">");
+    if !destination.contains('$') && !destination.contains("{{") && !passes_full_wildcard {
         return destination.to_owned();
     }
     let captured = wildcard_tokens(source, published);
@@ -112,6 +115,9 @@ fn fill(source: &str, published: &str, destination: &str) -> String {
                 .copied()
                 .unwrap_or(token)
                 .to_owned(),
+            None if token == ">" && passes_full_wildcard => {
+                captured.last().copied().unwrap_or(token).to_owned()
+            }
             None => token.to_owned(),
         })
         .collect::<Vec<_>>()
@@ -156,10 +162,12 @@ mod tests {
             rule("foo", &[("bar", 100)]),
             rule("a.*.*", &[("b.$2.{{wildcard(1)}}", 100)]),
             rule("rest.>", &[("all.{{ wildcard(1) }}", 100)]),
+            rule("pass.>", &[("through.>", 100)]),
         ]);
         assert_eq!(mappings.map("foo").as_deref(), Some("bar"));
         assert_eq!(mappings.map("a.x.y").as_deref(), Some("b.y.x"));
         assert_eq!(mappings.map("rest.1.2").as_deref(), Some("all.1.2"));
+        assert_eq!(mappings.map("pass.x.y").as_deref(), Some("through.x.y"));
         assert_eq!(mappings.map("other"), None);
     }
 

@@ -6,6 +6,7 @@ use std::sync::{Arc, RwLock};
 use starling_proto::account::{is_valid_account_name, GLOBAL_ACCOUNT, SYSTEM_ACCOUNT};
 
 use super::account::Account;
+use super::mappings::SubjectMappings;
 use crate::options::Options;
 
 /// The server's accounts. The global account `$G` and the system account
@@ -32,8 +33,8 @@ impl Accounts {
     pub fn new(options: &Options) -> Self {
         let sublist_cache = !options.disable_sublist_cache;
         let unlimited = |name: &str| Account::with_cache(name, Default::default(), sublist_cache);
-        let mut global = unlimited(GLOBAL_ACCOUNT);
-        global.mappings = crate::account::SubjectMappings::new(options.mappings.clone());
+        let global = unlimited(GLOBAL_ACCOUNT);
+        global.set_mappings(SubjectMappings::new(options.mappings.clone()));
         let global = Arc::new(global);
         let mut by_name = HashMap::new();
         by_name.insert(global.name.clone(), global.clone());
@@ -125,17 +126,36 @@ impl Accounts {
         Some(account.clone())
     }
 
-    /// Add the accounts a reloaded configuration names that do not exist
-    /// yet. Existing accounts keep their subscriptions and limits.
-    pub fn add_configured(&self, options: &Options) {
-        let mut by_name = self
-            .by_name
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        for configured in &options.accounts {
-            by_name
-                .entry(Arc::from(configured.name.as_str()))
-                .or_insert_with(|| Arc::new(Account::from_options(configured, self.sublist_cache)));
+    /// Apply a reloaded configuration: accounts it names that do not exist
+    /// yet are added; existing ones keep their subscriptions and take the
+    /// new limits (for new connections and subscriptions; connections
+    /// re-apply payload and subscription limits at their next read buffer)
+    /// and mappings; imports are brought in line with the new config. In
+    /// operator mode accounts come from JWTs, not from here.
+    pub fn apply_configured(&self, options: &Options) {
+        {
+            let mut by_name = self
+                .by_name
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            for configured in &options.accounts {
+                let account = by_name
+                    .entry(Arc::from(configured.name.as_str()))
+                    .or_insert_with(|| {
+                        Arc::new(Account::from_options(configured, self.sublist_cache))
+                    });
+                account.set_limits(configured.limits);
+                account.set_mappings(SubjectMappings::new(configured.mappings.clone()));
+            }
+        }
+        if options.operator.enabled() {
+            return;
+        }
+        self.global
+            .set_mappings(SubjectMappings::new(options.mappings.clone()));
+        let (removed, added) = super::imports::reconcile(self, options);
+        if removed + added > 0 {
+            tracing::info!(removed, added, "reload: imports changed");
         }
     }
 
@@ -237,8 +257,95 @@ mod tests {
     fn reload_adds_new_accounts_and_keeps_existing_ones() {
         let accounts = Accounts::new(&options_with(&["A"]));
         let a = accounts.get("A").expect("A");
-        accounts.add_configured(&options_with(&["A", "C"]));
+        accounts.apply_configured(&options_with(&["A", "C"]));
         assert!(Arc::ptr_eq(&a, &accounts.get("A").expect("A")));
         assert!(accounts.get("C").is_some());
+    }
+
+    fn with_imports(imports: Vec<crate::options::ImportOptions>) -> Options {
+        use crate::options::{ExportOptions, ImportKind};
+        let mut options = options_with(&["A", "B"]);
+        options.accounts[0].exports = ["s.>", "t.>"]
+            .iter()
+            .map(|subject| ExportOptions {
+                kind: ImportKind::Stream,
+                subject: subject.to_string(),
+                accounts: None,
+                response: Default::default(),
+            })
+            .collect();
+        options.accounts[1].imports = imports;
+        options
+    }
+
+    fn stream_import(subject: &str) -> crate::options::ImportOptions {
+        crate::options::ImportOptions {
+            kind: crate::options::ImportKind::Stream,
+            account: "A".into(),
+            subject: subject.into(),
+            prefix: None,
+            to: None,
+        }
+    }
+
+    fn import_entries(account: &Account) -> Vec<Interest> {
+        account
+            .sublist
+            .all()
+            .into_iter()
+            .map(|(_, _, interest)| interest)
+            .filter(|interest| matches!(interest, Interest::StreamImport(_)))
+            .collect()
+    }
+
+    use crate::interest::Interest;
+
+    #[test]
+    fn reload_reconciles_imports_keeping_unchanged_entries() {
+        let accounts = Accounts::new(&with_imports(vec![stream_import("s.>")]));
+        let a = accounts.get("A").expect("A");
+        let before = import_entries(&a);
+        assert_eq!(before.len(), 1);
+        // Same config again: nothing moves, the very entry stays.
+        accounts.apply_configured(&with_imports(vec![stream_import("s.>")]));
+        assert_eq!(import_entries(&a), before);
+        // One import added, the first kept as it was.
+        accounts.apply_configured(&with_imports(vec![
+            stream_import("s.>"),
+            stream_import("t.>"),
+        ]));
+        let both = import_entries(&a);
+        assert_eq!(both.len(), 2);
+        assert!(both.contains(&before[0]));
+        // The first removed.
+        accounts.apply_configured(&with_imports(vec![stream_import("t.>")]));
+        let after = import_entries(&a);
+        assert_eq!(after.len(), 1);
+        assert!(!after.contains(&before[0]));
+        assert!(a.sublist.match_subject("s.1").is_empty());
+        assert!(!a.sublist.match_subject("t.1").is_empty());
+    }
+
+    #[test]
+    fn reload_replaces_limits_and_mappings_of_existing_accounts() {
+        let accounts = Accounts::new(&options_with(&["A"]));
+        let a = accounts.get("A").expect("A");
+        assert_eq!(a.map_subject("m.1"), None);
+        let mut options = options_with(&["A"]);
+        options.accounts[0].limits.max_connections = Some(1);
+        options.accounts[0].mappings = vec![crate::account::MappingRule {
+            source: "m.>".into(),
+            destinations: vec![crate::account::MappingDestination {
+                subject: "n.>".into(),
+                weight: 100,
+            }],
+        }];
+        let generation = a.limits_generation();
+        accounts.apply_configured(&options);
+        assert_eq!(a.limits().max_connections, Some(1));
+        assert!(a.limits_generation() > generation);
+        assert_eq!(a.map_subject("m.1").as_deref(), Some("n.1"));
+        accounts.apply_configured(&options_with(&["A"]));
+        assert_eq!(a.map_subject("m.1"), None);
     }
 }

@@ -227,11 +227,7 @@ impl Connection {
             }
         }
         // Mappings apply after the permission check, before matching.
-        let mapped = if self.account.mappings.is_empty() {
-            None
-        } else {
-            self.account.mappings.map(subject)
-        };
+        let mapped = self.account.map_subject(subject);
         let subject = mapped.as_deref().unwrap_or(subject);
         let message = Message {
             subject,

@@ -57,7 +57,7 @@ pub(super) fn parse_mappings(field: &Field<'_>) -> Result<Vec<MappingRule>, Conf
         }
         let wildcards = source.split('.').filter(|t| *t == "*" || *t == ">").count();
         for destination in &destinations {
-            check_destination(&sub, &destination.subject, wildcards)?;
+            check_destination(&sub, &destination.subject, wildcards, source.ends_with('>'))?;
         }
         rules.push(MappingRule {
             source,
@@ -83,6 +83,7 @@ fn check_destination(
     field: &Field<'_>,
     destination: &str,
     wildcards: usize,
+    source_ends_in_full_wildcard: bool,
 ) -> Result<(), ConfigError> {
     for token in destination.split('.') {
         if token.starts_with('$') || token.starts_with("{{") {
@@ -103,7 +104,15 @@ fn check_destination(
             return Err(field.invalid(format!("invalid mapping destination {destination:?}")));
         }
     }
-    if has_wildcard(destination) {
+    // A last `>` passes the source's `>` through (nats-server accepts
+    // "a.>": "b.>" but not "a.*": "b.*").
+    let rest = match destination.strip_suffix('>') {
+        Some(rest) if source_ends_in_full_wildcard && (rest.is_empty() || rest.ends_with('.')) => {
+            rest
+        }
+        _ => destination,
+    };
+    if has_wildcard(rest) {
         return Err(field.invalid(format!(
             "invalid mapping destination {destination:?}: use $N or {{{{wildcard(N)}}}} for wildcard tokens"
         )));
@@ -129,6 +138,10 @@ mod tests {
             options.accounts[0].mappings[0].destinations[0].subject,
             "b.$1"
         );
+        // A full wildcard passes through, as in nats-server.
+        let passing = options_ok(r#"mappings { "a.>": "b.>", "c.*.>": "d.$1.>" }"#);
+        assert_eq!(passing.mappings.len(), 2);
+        assert_eq!(passing.mappings[0].destinations[0].subject, "b.>");
     }
 
     #[test]
@@ -139,6 +152,8 @@ mod tests {
                 "110%",
             ),
             (r#"mappings { "a.*": "b.$2" }"#, "out of range"),
+            (r#"mappings { "a.*": "b.*" }"#, "use $N"),
+            (r#"mappings { "a.*": "b.>" }"#, "use $N"),
             (
                 r#"mappings { "a.*": "b.{{partition(3,1)}}" }"#,
                 "unsupported mapping function",

@@ -219,7 +219,7 @@ impl ServerState {
         }
         let authenticator = Authenticator::from_options(&options)
             .with_no_auth_user(options.no_auth_user.as_deref());
-        self.accounts.add_configured(&options);
+        self.accounts.apply_configured(&options);
         *self
             .authenticator
             .write()
