@@ -51,12 +51,30 @@ enum Token {
     Rest,
     /// Functions, with 0-based source token positions.
     Wildcard(usize),
-    Partition { buckets: u32, of: Vec<usize> },
-    Split { of: usize, delimiter: String },
-    SplitFromLeft { of: usize, at: i64 },
-    SplitFromRight { of: usize, at: i64 },
-    SliceFromLeft { of: usize, size: i64 },
-    SliceFromRight { of: usize, size: i64 },
+    Partition {
+        buckets: u32,
+        of: Vec<usize>,
+    },
+    Split {
+        of: usize,
+        delimiter: String,
+    },
+    SplitFromLeft {
+        of: usize,
+        at: i64,
+    },
+    SplitFromRight {
+        of: usize,
+        at: i64,
+    },
+    SliceFromLeft {
+        of: usize,
+        size: i64,
+    },
+    SliceFromRight {
+        of: usize,
+        size: i64,
+    },
 }
 
 /// A built transform.
@@ -215,9 +233,7 @@ fn parse_token(token: &str) -> Result<Parsed, TransformError> {
     };
     if token.len() > 1 && token.starts_with('$') {
         // `$x` that is not a number is a literal (other features use `$`).
-        return Ok(token[1..]
-            .parse()
-            .map_or(Parsed::Literal, Parsed::Wildcard));
+        return Ok(token[1..].parse().map_or(Parsed::Literal, Parsed::Wildcard));
     }
     let Some(inner) = token
         .strip_prefix("{{")
@@ -235,9 +251,7 @@ fn parse_token(token: &str) -> Result<Parsed, TransformError> {
     };
     let args: Vec<&str> = args.split(',').map(str::trim).collect();
     let number = |text: &str| text.parse::<i64>().map_err(|_| bad(INVALID_ARGUMENT));
-    let index = |text: &str| {
-        text.parse::<usize>().map_err(|_| bad(INVALID_ARGUMENT))
-    };
+    let index = |text: &str| text.parse::<usize>().map_err(|_| bad(INVALID_ARGUMENT));
     let two = |args: &[&str]| match args.len() {
         0 | 1 => Err(bad(NOT_ENOUGH)),
         2 => Ok(()),
@@ -254,7 +268,10 @@ fn parse_token(token: &str) -> Result<Parsed, TransformError> {
                 return Err(bad(NOT_ENOUGH));
             }
             let buckets = u32::try_from(number(args[0])?).map_err(|_| bad(INVALID_ARGUMENT))?;
-            let of = args[1..].iter().map(|a| index(a)).collect::<Result<_, _>>()?;
+            let of = args[1..]
+                .iter()
+                .map(|a| index(a))
+                .collect::<Result<_, _>>()?;
             Ok(Parsed::Partition(buckets, of))
         }
         "split" => {
@@ -348,9 +365,15 @@ mod tests {
 
     #[test]
     fn wildcards_and_rest() {
-        assert_eq!(map(">", "transformed.>", "test").as_deref(), Some("transformed.test"));
+        assert_eq!(
+            map(">", "transformed.>", "test").as_deref(),
+            Some("transformed.test")
+        );
         assert_eq!(map("a.>", "b.>", "a.x.y").as_deref(), Some("b.x.y"));
-        assert_eq!(map("a.*.*", "b.$2.{{wildcard(1)}}", "a.x.y").as_deref(), Some("b.y.x"));
+        assert_eq!(
+            map("a.*.*", "b.$2.{{wildcard(1)}}", "a.x.y").as_deref(),
+            Some("b.y.x")
+        );
         assert_eq!(map("foo", "bar", "foo").as_deref(), Some("bar"));
         assert_eq!(map("a.*", "b.$1", "c.x"), None);
         assert_eq!(map("", ">", "any.thing").as_deref(), Some("any.thing"));
@@ -360,13 +383,30 @@ mod tests {
     fn functions_match_nats_server() {
         // Measured on nats-server 2.15.1: tr3.a-b.c -> 0.a.b.c.
         assert_eq!(
-            map("tr3.*.*", "{{partition(3,1,2)}}.{{split(1,-)}}.$2", "tr3.a-b.c").as_deref(),
+            map(
+                "tr3.*.*",
+                "{{partition(3,1,2)}}.{{split(1,-)}}.$2",
+                "tr3.a-b.c"
+            )
+            .as_deref(),
             Some("0.a.b.c")
         );
-        assert_eq!(map("*", "{{splitFromLeft(1,2)}}", "abcd").as_deref(), Some("ab.cd"));
-        assert_eq!(map("*", "{{splitFromRight(1,1)}}", "abcd").as_deref(), Some("abc.d"));
-        assert_eq!(map("*", "{{sliceFromLeft(1,3)}}", "abcdefg").as_deref(), Some("abc.def.g"));
-        assert_eq!(map("*", "{{sliceFromRight(1,3)}}", "abcdefg").as_deref(), Some("a.bcd.efg"));
+        assert_eq!(
+            map("*", "{{splitFromLeft(1,2)}}", "abcd").as_deref(),
+            Some("ab.cd")
+        );
+        assert_eq!(
+            map("*", "{{splitFromRight(1,1)}}", "abcd").as_deref(),
+            Some("abc.d")
+        );
+        assert_eq!(
+            map("*", "{{sliceFromLeft(1,3)}}", "abcdefg").as_deref(),
+            Some("abc.def.g")
+        );
+        assert_eq!(
+            map("*", "{{sliceFromRight(1,3)}}", "abcdefg").as_deref(),
+            Some("a.bcd.efg")
+        );
     }
 
     #[test]

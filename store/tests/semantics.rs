@@ -218,7 +218,11 @@ fn a_never_ttl_outlives_max_age_and_a_long_ttl_does_not() {
                 .store_msg("long", b"", b"x", 1_010, Some(10_000))
                 .expect("store long ttl");
             assert_eq!(store.load_msg(1).expect("load").ttl_nanos, Some(-1));
-            assert_eq!(store.next_expiry(), Some(1_110), "the never message is skipped");
+            assert_eq!(
+                store.next_expiry(),
+                Some(1_110),
+                "the never message is skipped"
+            );
             assert_eq!(store.expiring(1_110), vec![2]);
             assert_eq!(store.expire(1_110).expect("expire"), 1);
             assert_eq!(store.expire(1_000_000).expect("expire"), 0);

@@ -79,7 +79,10 @@ async fn a_ttl_message_expires_and_the_ttl_survives_sigkill() {
     let mut stream = js.get_stream("TTL").await.expect("stream restored");
     let first = stream.direct_get(1).await.expect("still there");
     assert_eq!(
-        first.headers.get("Nats-TTL").map(|v| v.as_str().to_string()),
+        first
+            .headers
+            .get("Nats-TTL")
+            .map(|v| v.as_str().to_string()),
         Some("2".to_string())
     );
     tokio::time::sleep(Duration::from_millis(2600)).await;
@@ -112,7 +115,10 @@ async fn max_age_leaves_a_delete_marker_and_never_outlives_it() {
         .unwrap();
     tokio::time::sleep(Duration::from_millis(1800)).await;
     let marker = stream.direct_get_last_for_subject("mk.a").await.unwrap();
-    assert_eq!(marker.sequence, 4, "one marker, after the subject's last message");
+    assert_eq!(
+        marker.sequence, 4,
+        "one marker, after the subject's last message"
+    );
     let header = |name: &str| marker.headers.get(name).map(|v| v.as_str().to_string());
     assert_eq!(header("Nats-Marker-Reason").as_deref(), Some("MaxAge"));
     assert_eq!(header("Nats-TTL").as_deref(), Some("30s"));
@@ -201,10 +207,26 @@ async fn republish_copies_stored_messages_with_where_they_are() {
     let mut out = client.subscribe("out.>").await.unwrap();
     let mut headers_only = client.subscribe("outh.>").await.unwrap();
     client.flush().await.unwrap();
-    js.publish("rp.a", "one".into()).await.unwrap().await.unwrap();
-    js.publish("rp.b", "two".into()).await.unwrap().await.unwrap();
-    js.publish("rp.a", "three".into()).await.unwrap().await.unwrap();
-    js.publish("rh.x", "body!".into()).await.unwrap().await.unwrap();
+    js.publish("rp.a", "one".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    js.publish("rp.b", "two".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    js.publish("rp.a", "three".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    js.publish("rh.x", "body!".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
     let mut got = Vec::new();
     for _ in 0..3 {
         got.push(out.next().await.unwrap());
@@ -260,8 +282,16 @@ async fn subject_transform_renames_on_ingest() {
         })
         .await
         .unwrap();
-    js.publish("in.a.b", "v".into()).await.unwrap().await.unwrap();
-    js.publish("in.only", "w".into()).await.unwrap().await.unwrap();
+    js.publish("in.a.b", "v".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    js.publish("in.only", "w".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
     assert_eq!(
         stream.get_raw_message(1).await.unwrap().subject.as_str(),
         "moved.b.a"

@@ -86,15 +86,16 @@ pub(super) fn check(config: &StreamConfig) -> Result<(), ApiError> {
             .map_err(|error| ApiError::transform_invalid_destination(&error.to_string()))?;
     }
     if let Some(republish) = &config.republish {
-        let cycle = config
-            .subjects
-            .iter()
-            .any(|mine| subject::is_valid_filter(&republish.dest) && subject::overlaps(&republish.dest, mine));
+        let cycle = config.subjects.iter().any(|mine| {
+            subject::is_valid_filter(&republish.dest) && subject::overlaps(&republish.dest, mine)
+        });
         if cycle {
             return invalid("stream configuration for republish destination forms a cycle");
         }
         // nats-server accepts an empty destination (and then republishes nothing).
-        if !republish.dest.is_empty() && SubjectTransform::new(&republish.src, &republish.dest).is_err() {
+        if !republish.dest.is_empty()
+            && SubjectTransform::new(&republish.src, &republish.dest).is_err()
+        {
             return invalid(&format!(
                 "stream configuration for republish with transform from '{}' to '{}' not valid",
                 republish.src, republish.dest
@@ -133,20 +134,25 @@ mod tests {
 
     #[test]
     fn markers_turn_on_ttls_and_rollups() {
-        let config = normalized(
-            r#"{"name":"S","subject_delete_marker_ttl":1000000000,"deny_purge":true}"#,
-        )
-        .unwrap_or_default();
+        let config =
+            normalized(r#"{"name":"S","subject_delete_marker_ttl":1000000000,"deny_purge":true}"#)
+                .unwrap_or_default();
         assert!(config.allow_msg_ttl && config.allow_rollup_hdrs && !config.deny_purge);
         let json = r#"{"name":"S","subject_delete_marker_ttl":500000000}"#;
         assert_eq!(
             refusal(json),
-            (10052, "subject delete marker TTL must be at least 1 second".into())
+            (
+                10052,
+                "subject delete marker TTL must be at least 1 second".into()
+            )
         );
         let json = r#"{"name":"S","subject_delete_marker_ttl":-1}"#;
         assert_eq!(
             refusal(json),
-            (10052, "subject delete marker TTL must not be negative".into())
+            (
+                10052,
+                "subject delete marker TTL must not be negative".into()
+            )
         );
     }
 
@@ -155,7 +161,10 @@ mod tests {
         let json = r#"{"name":"R","subjects":["r.>"],"republish":{"src":">","dest":"r.x.>"}}"#;
         assert_eq!(
             refusal(json),
-            (10052, "stream configuration for republish destination forms a cycle".into())
+            (
+                10052,
+                "stream configuration for republish destination forms a cycle".into()
+            )
         );
         let json = r#"{"name":"R","subjects":["r.>"],"republish":{"src":"r.*","dest":"o.$2"}}"#;
         assert_eq!(refusal(json).0, 10052);
@@ -172,12 +181,14 @@ mod tests {
 
     #[test]
     fn transform_checks_as_measured_on_nats_server() {
-        let json = r#"{"name":"X","subjects":["x.>"],"subject_transform":{"src":"x..","dest":"y.>"}}"#;
+        let json =
+            r#"{"name":"X","subjects":["x.>"],"subject_transform":{"src":"x..","dest":"y.>"}}"#;
         assert_eq!(
             refusal(json),
             (10155, "stream transform source: invalid subject x..".into())
         );
-        let json = r#"{"name":"X","subjects":["x.*"],"subject_transform":{"src":"x.*","dest":"y.$2"}}"#;
+        let json =
+            r#"{"name":"X","subjects":["x.*"],"subject_transform":{"src":"x.*","dest":"y.$2"}}"#;
         assert_eq!(
             refusal(json),
             (
@@ -186,9 +197,14 @@ mod tests {
                     .into()
             )
         );
-        let json = r#"{"name":"X","subjects":["x.*"],"subject_transform":{"src":"x.*","dest":"y.*"}}"#;
-        assert_eq!(refusal(json), (10156, "stream transform: invalid subject".into()));
-        let json = r#"{"name":"X","subjects":["x.>"],"subject_transform":{"src":"x.>","dest":"y.>"}}"#;
+        let json =
+            r#"{"name":"X","subjects":["x.*"],"subject_transform":{"src":"x.*","dest":"y.*"}}"#;
+        assert_eq!(
+            refusal(json),
+            (10156, "stream transform: invalid subject".into())
+        );
+        let json =
+            r#"{"name":"X","subjects":["x.>"],"subject_transform":{"src":"x.>","dest":"y.>"}}"#;
         assert!(normalized(json).is_ok());
     }
 

@@ -58,18 +58,26 @@ fn ttl_values_are_checked_before_the_stream_allows_them() {
     let mut on = stream(r#"{"name":"T","subjects":["t"],"allow_msg_ttl":true}"#);
     assert_eq!(code(&publish(&mut on, "t", "Nats-TTL: -1", T0)), 10165);
     assert_eq!(code(&publish(&mut on, "t", "Nats-TTL: 2", T0)), 0);
-    assert_eq!(on.store().load_msg(1).map(|m| m.ttl_nanos).ok(), Some(Some(2 * SECOND)));
+    assert_eq!(
+        on.store().load_msg(1).map(|m| m.ttl_nanos).ok(),
+        Some(Some(2 * SECOND))
+    );
 }
 
 #[test]
 fn a_message_expires_at_its_ttl_and_never_outlives_max_age() {
-    let mut s = stream(r#"{"name":"T","subjects":["t.*"],"allow_msg_ttl":true,"max_age":10000000000}"#);
+    let mut s =
+        stream(r#"{"name":"T","subjects":["t.*"],"allow_msg_ttl":true,"max_age":10000000000}"#);
     publish(&mut s, "t.short", "Nats-TTL: 1s", T0);
     publish(&mut s, "t.never", "Nats-TTL: never", T0);
     publish(&mut s, "t.long", "Nats-TTL: 60", T0);
     assert_eq!(s.next_expiry(), Some(T0 + SECOND));
     assert_eq!(expire(&mut s, T0 + SECOND), 1, "the 1 s TTL");
-    assert_eq!(expire(&mut s, T0 + 10 * SECOND), 1, "max_age wins over a longer TTL");
+    assert_eq!(
+        expire(&mut s, T0 + 10 * SECOND),
+        1,
+        "max_age wins over a longer TTL"
+    );
     assert_eq!(expire(&mut s, T0 + 1000 * SECOND), 0);
     let left: Vec<String> = s.store().subjects_state(">").into_keys().collect();
     assert_eq!(left, vec!["t.never".to_string()]);
@@ -102,16 +110,21 @@ fn max_age_leaves_a_marker_for_a_subjects_last_message_only() {
 
 #[test]
 fn a_ttl_removal_leaves_a_marker_too() {
-    let mut s = stream(r#"{"name":"MK2","subjects":["mk2.>"],"subject_delete_marker_ttl":1000000000}"#);
+    let mut s =
+        stream(r#"{"name":"MK2","subjects":["mk2.>"],"subject_delete_marker_ttl":1000000000}"#);
     publish(&mut s, "mk2.a", "Nats-TTL: 1s", T0);
     assert_eq!(expire(&mut s, T0 + SECOND), 1);
-    let marker = s.store().load_last_msg("mk2.a").unwrap_or_else(|e| panic!("{e}"));
+    let marker = s
+        .store()
+        .load_last_msg("mk2.a")
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((marker.seq, marker.ttl_nanos), (2, Some(SECOND)));
 }
 
 #[test]
 fn republish_after_store_with_per_subject_last_sequence() {
-    let mut s = stream(r#"{"name":"RP","subjects":["rp.>"],"republish":{"src":"rp.>","dest":"out.>"}}"#);
+    let mut s =
+        stream(r#"{"name":"RP","subjects":["rp.>"],"republish":{"src":"rp.>","dest":"out.>"}}"#);
     publish(&mut s, "rp.a", "", T0);
     publish(&mut s, "rp.b", "", T0);
     publish(&mut s, "rp.a", "Nats-Msg-Id: m", T0);
@@ -120,7 +133,10 @@ fn republish_after_store_with_per_subject_last_sequence() {
     assert_eq!(out.len(), 3, "a duplicate is not republished");
     assert_eq!(out[2].subject, "out.a");
     let text = String::from_utf8_lossy(&out[2].headers).to_string();
-    assert!(text.starts_with("NATS/1.0\r\nNats-Msg-Id: m\r\nNats-Stream: RP\r\n"), "{text}");
+    assert!(
+        text.starts_with("NATS/1.0\r\nNats-Msg-Id: m\r\nNats-Stream: RP\r\n"),
+        "{text}"
+    );
     assert!(text.contains("Nats-Sequence: 3\r\n"), "{text}");
     assert!(text.contains("Nats-Last-Sequence: 1\r\n"), "{text}");
     assert!(s.take_republished().is_empty());
@@ -135,7 +151,10 @@ fn the_ingest_transform_renames_before_anything_else() {
     let stored = s.store().load_msg(1).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(stored.subject, "moved.k");
     let out = s.take_republished();
-    assert_eq!(out.first().map(|m| m.subject.as_str()), Some("rout.moved.k"));
+    assert_eq!(
+        out.first().map(|m| m.subject.as_str()),
+        Some("rout.moved.k")
+    );
     // Expected-last-subject-sequence is about the stored subject.
     let ack = publish(&mut s, "tr.k", "Nats-Expected-Last-Subject-Sequence: 1", T0);
     assert_eq!(code(&ack), 0);

@@ -231,7 +231,11 @@ impl Stream {
     /// permission, duplicate, expected stream / last sequence / last msg
     /// id / last subject sequence, then store and roll up.
     fn check_and_store(&mut self, publish: &Publish, now: i64) -> Result<Stored, ApiError> {
-        let subject = match self.transform.as_ref().and_then(|t| t.apply(&publish.subject)) {
+        let subject = match self
+            .transform
+            .as_ref()
+            .and_then(|t| t.apply(&publish.subject))
+        {
             Some(transformed) => std::borrow::Cow::Owned(transformed),
             None => std::borrow::Cow::Borrowed(publish.subject.as_str()),
         };

@@ -135,10 +135,14 @@ mod tests {
     fn headers_only_keeps_the_publishers_headers_and_counts_the_payload() {
         let rule = republisher(">", "h.>", true);
         let payload = Bytes::from_static(b"0123456789");
-        let message = rule.and_then(|r| r.message(&stored("a", b"NATS/1.0\r\nX: y\r\n\r\n", &payload)));
+        let message =
+            rule.and_then(|r| r.message(&stored("a", b"NATS/1.0\r\nX: y\r\n\r\n", &payload)));
         let message = message.unwrap_or_else(|| panic!("no message"));
         let text = String::from_utf8_lossy(&message.headers).to_string();
-        assert!(text.starts_with("NATS/1.0\r\nX: y\r\nNats-Stream: RP\r\n"), "{text}");
+        assert!(
+            text.starts_with("NATS/1.0\r\nX: y\r\nNats-Stream: RP\r\n"),
+            "{text}"
+        );
         assert!(text.ends_with("Nats-Msg-Size: 10\r\n\r\n"), "{text}");
         assert!(message.payload.is_empty());
     }
@@ -147,8 +151,13 @@ mod tests {
     fn only_matching_subjects_and_a_destination() {
         let payload = Bytes::new();
         let rule = republisher("rq.a", "outq", false);
-        assert!(rule.as_ref().and_then(|r| r.message(&stored("rq.b", b"", &payload))).is_none());
-        assert!(rule.and_then(|r| r.message(&stored("rq.a", b"", &payload))).is_some());
+        assert!(rule
+            .as_ref()
+            .and_then(|r| r.message(&stored("rq.b", b"", &payload)))
+            .is_none());
+        assert!(rule
+            .and_then(|r| r.message(&stored("rq.a", b"", &payload)))
+            .is_some());
         assert!(republisher("x.*", "", false).is_none());
     }
 }
