@@ -391,10 +391,10 @@ impl<L> Index<L> {
     pub(crate) fn next_expiry(&self, max_age: i64) -> Option<i64> {
         // Messages that never expire do not hold the age deadline back.
         let oldest = || self.msgs.values().find(|entry| entry.ttl >= 0);
-        let by_age = match (max_age > 0).then(oldest).flatten() {
-            Some(first) => Some(first.ts.saturating_add(max_age)),
-            None => None,
-        };
+        let by_age = (max_age > 0)
+            .then(oldest)
+            .flatten()
+            .map(|first| first.ts.saturating_add(max_age));
         let by_ttl = self
             .ttl_deadlines
             .iter()

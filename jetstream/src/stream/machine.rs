@@ -271,9 +271,9 @@ impl Stream {
         let ttl = match header(headers::TTL).filter(|value| !value.is_empty()) {
             None => None,
             Some(value) => match ttl::parse(value) {
-                Err(()) => return Err(ApiError::msg_ttl_invalid()),
-                Ok(_) if !self.config.allow_msg_ttl => return Err(ApiError::msg_ttl_disabled()),
-                Ok(nanos) => Some(nanos),
+                None => return Err(ApiError::msg_ttl_invalid()),
+                Some(_) if !self.config.allow_msg_ttl => return Err(ApiError::msg_ttl_disabled()),
+                Some(nanos) => Some(nanos),
             },
         };
         self.dedup.expire(now);

@@ -15,28 +15,25 @@ pub const MARKER_REASON: &str = "Nats-Marker-Reason";
 pub const KV_OPERATION: &str = "KV-Operation";
 
 /// The TTL a `Nats-TTL` value asks for, in nanoseconds for the store
-/// ([`NEVER`] for `never`); `Err` is 10165. nats-server's rules, measured
+/// ([`NEVER`] for `never`); None is 10165. nats-server's rules, measured
 /// on 2.15.1: `never` (any case); a Go duration of at least 1 s, cut to
 /// whole seconds (`1.5s` is 1 s, `500ms` and `0` are invalid); else a
 /// plain integer of seconds (`-1` is invalid).
-pub fn parse(value: &str) -> Result<i64, ()> {
+pub fn parse(value: &str) -> Option<i64> {
     if value.eq_ignore_ascii_case("never") {
-        return Ok(NEVER);
+        return Some(NEVER);
     }
     if let Some(nanos) = go_duration(value) {
-        if nanos < SECOND {
-            return Err(());
-        }
-        return Ok(nanos / SECOND * SECOND);
+        return (nanos >= SECOND).then_some(nanos / SECOND * SECOND);
     }
     if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(());
+        return None;
     }
-    let seconds: i64 = value.parse().map_err(|_| ())?;
+    let seconds: i64 = value.parse().ok()?;
     if seconds == 0 {
-        return Err(());
+        return None;
     }
-    seconds.checked_mul(SECOND).ok_or(())
+    seconds.checked_mul(SECOND)
 }
 
 /// Go's `time.ParseDuration`, in nanoseconds; None when it is not one
@@ -133,10 +130,10 @@ mod tests {
             ("never", NEVER),
             ("Never", NEVER),
         ] {
-            assert_eq!(parse(value), Ok(nanos), "{value}");
+            assert_eq!(parse(value), Some(nanos), "{value}");
         }
         for value in ["0", "-1", "500ms", "abc", "1x", "-5s", "", "."] {
-            assert_eq!(parse(value), Err(()), "{value}");
+            assert_eq!(parse(value), None, "{value}");
         }
     }
 
