@@ -15,6 +15,7 @@
 //!   config update, expiry. Pure: time is an argument, no I/O but the
 //!   store's, no async runtime.
 //! - `subject` — subject validity and overlap between stream subjects.
+//! - `transform` — subject transforms (`subject_transform`, `republish`).
 //! - `time` — RFC 3339 timestamps with nanoseconds, as the API writes them.
 //!
 //! # Design
@@ -29,3 +30,4 @@ pub mod consumer;
 pub mod stream;
 pub mod subject;
 pub mod time;
+pub mod transform;

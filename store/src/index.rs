@@ -19,10 +19,21 @@ pub(crate) struct Entry<L> {
     pub ts: i64,
     /// Accounted size ([`crate::stored_size`]).
     pub size: u64,
-    /// Per-message TTL in ns, 0 when none.
+    /// Per-message TTL in ns, 0 when none, -1 never to expire (not even
+    /// by `max_age`: `Nats-TTL: never`).
     pub ttl: i64,
     /// Where the message lives.
     pub loc: L,
+}
+
+/// A `store_msg` TTL as the index keeps it: the nanoseconds, 0 for none,
+/// -1 for any negative value ("never expires").
+pub(crate) fn normalize_ttl(ttl_nanos: Option<i64>) -> i64 {
+    match ttl_nanos {
+        Some(ttl) if ttl < 0 => -1,
+        Some(ttl) => ttl,
+        None => 0,
+    }
 }
 
 /// Above this many matching subjects a wildcard scan walks the sequences
@@ -362,7 +373,9 @@ impl<L> Index<L> {
                 if entry.ts > cutoff {
                     break;
                 }
-                expired.insert(*seq);
+                if entry.ttl >= 0 {
+                    expired.insert(*seq);
+                }
             }
         }
         for (deadline, seq) in &self.ttl_deadlines {
@@ -376,10 +389,12 @@ impl<L> Index<L> {
 
     /// The next time `expired` returns something.
     pub(crate) fn next_expiry(&self, max_age: i64) -> Option<i64> {
-        let by_age = match (max_age > 0, self.msgs.values().next()) {
-            (true, Some(first)) => Some(first.ts.saturating_add(max_age)),
-            _ => None,
-        };
+        // Messages that never expire do not hold the age deadline back.
+        let oldest = || self.msgs.values().find(|entry| entry.ttl >= 0);
+        let by_age = (max_age > 0)
+            .then(oldest)
+            .flatten()
+            .map(|first| first.ts.saturating_add(max_age));
         let by_ttl = self
             .ttl_deadlines
             .iter()

@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use crate::config::{StoreConfig, StoreLimits};
 use crate::error::StoreError;
-use crate::index::Index;
+use crate::index::{normalize_ttl, Index};
 use crate::limits::{self, stored_size};
 use crate::store::MessageStore;
 use crate::types::{FilteredState, StoredMsg, StreamState, SubjectState};
@@ -43,7 +43,7 @@ impl MemStore {
             headers: entry.loc.headers.clone(),
             payload: entry.loc.payload.clone(),
             timestamp: entry.ts,
-            ttl_nanos: (entry.ttl > 0).then_some(entry.ttl),
+            ttl_nanos: (entry.ttl != 0).then_some(entry.ttl),
         })
     }
 
@@ -81,7 +81,7 @@ impl MessageStore for MemStore {
             subject,
             timestamp,
             size,
-            ttl_nanos.unwrap_or(0).max(0),
+            normalize_ttl(ttl_nanos),
             body,
         );
         self.enforce(Some(subject));
@@ -153,6 +153,10 @@ impl MessageStore for MemStore {
     fn expire(&mut self, now: i64) -> Result<u64, StoreError> {
         let seqs = self.index.expired(now, self.limits.max_age_nanos);
         Ok(self.remove_all(&seqs))
+    }
+
+    fn expiring(&self, now: i64) -> Vec<u64> {
+        self.index.expired(now, self.limits.max_age_nanos)
     }
 
     fn next_expiry(&self) -> Option<i64> {

@@ -96,7 +96,7 @@ pub enum RecordError {
 
 /// Encoded length of a message record.
 pub fn message_len(subject: &str, headers: &[u8], payload: &[u8], ttl: i64) -> usize {
-    let ttl_len = if ttl > 0 { 8 } else { 0 };
+    let ttl_len = if ttl != 0 { 8 } else { 0 };
     HEADER_LEN + ttl_len + subject.len() + headers.len() + payload.len() + CHECKSUM_LEN
 }
 
@@ -116,10 +116,10 @@ pub fn encode_message(
     out.extend_from_slice(&(len as u32).to_le_bytes());
     out.extend_from_slice(&(seq & !TOMBSTONE_BIT).to_le_bytes());
     out.extend_from_slice(&ts.to_le_bytes());
-    out.push(if ttl > 0 { FLAG_TTL } else { 0 });
+    out.push(if ttl != 0 { FLAG_TTL } else { 0 });
     out.extend_from_slice(&(subject.len() as u16).to_le_bytes());
     out.extend_from_slice(&(headers.len() as u32).to_le_bytes());
-    if ttl > 0 {
+    if ttl != 0 {
         out.extend_from_slice(&ttl.to_le_bytes());
     }
     out.extend_from_slice(subject.as_bytes());

@@ -14,7 +14,8 @@ use crate::types::{FilteredState, StoredMsg, StreamState, SubjectState};
 pub trait MessageStore {
     /// Store a message, apply the limits, and return its sequence.
     /// `timestamp` is nanoseconds since the Unix epoch; `ttl_nanos` is the
-    /// message's own time to live (`Nats-TTL`), enforced by `expire`.
+    /// message's own time to live (`Nats-TTL`), enforced by `expire`; a
+    /// negative TTL is "never": the message outlives `max_age` too.
     fn store_msg(
         &mut self,
         subject: &str,
@@ -58,6 +59,10 @@ pub trait MessageStore {
     /// Remove messages older than `max_age` or past their TTL at `now`
     /// (nanoseconds since the epoch). Returns how many.
     fn expire(&mut self, now: i64) -> Result<u64, StoreError>;
+
+    /// The sequences `expire(now)` would remove, ascending (the stream
+    /// removes them itself when it must place subject delete markers).
+    fn expiring(&self, now: i64) -> Vec<u64>;
 
     /// When `expire` next has work to do, if ever.
     fn next_expiry(&self) -> Option<i64>;

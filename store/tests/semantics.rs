@@ -203,6 +203,36 @@ fn max_age_and_ttl_expire_only_when_expire_is_called() {
 }
 
 #[test]
+fn a_never_ttl_outlives_max_age_and_a_long_ttl_does_not() {
+    each_store(
+        StoreLimits {
+            max_age_nanos: 100,
+            ..StoreLimits::default()
+        },
+        1,
+        |store| {
+            store
+                .store_msg("never", b"", b"x", 1_000, Some(-5))
+                .expect("store never");
+            store
+                .store_msg("long", b"", b"x", 1_010, Some(10_000))
+                .expect("store long ttl");
+            assert_eq!(store.load_msg(1).expect("load").ttl_nanos, Some(-1));
+            assert_eq!(
+                store.next_expiry(),
+                Some(1_110),
+                "the never message is skipped"
+            );
+            assert_eq!(store.expiring(1_110), vec![2]);
+            assert_eq!(store.expire(1_110).expect("expire"), 1);
+            assert_eq!(store.expire(1_000_000).expect("expire"), 0);
+            assert_eq!(store.state().msgs, 1);
+            assert_eq!(store.next_expiry(), None);
+        },
+    );
+}
+
+#[test]
 fn purges_by_subject_keep_and_sequence() {
     each_store(StoreLimits::default(), 1, |store| {
         for (ts, subject) in ["a.1", "a.2", "b", "a.1", "b", "a.2"].iter().enumerate() {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use starling_jetstream::api::consumer::ConsumerInfo;
 use starling_jetstream::api::ApiError;
-use starling_jetstream::stream::{Operation, Outcome, PubAck, Publish, Stream};
+use starling_jetstream::stream::{Operation, Outcome, PubAck, Publish, Republished, Stream};
 use starling_store::MAX_BATCH;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use super::consumer_pass::{self, PassContext};
 use super::consumers::ConsumerSet;
 use super::handle::Control;
-use super::publish::{now_nanos, publish};
+use super::publish::{now_nanos, publish, publish_with_headers};
 use crate::account::Account;
 use crate::client::handle::lock;
 use crate::interest::InternalMessage;
@@ -189,6 +189,16 @@ impl Batch {
             self.domain.as_deref(),
             now_nanos(),
         );
+        // As nats-server: republished before the PubAck goes out.
+        for message in answers.republished {
+            publish_with_headers(
+                &self.server,
+                &self.account,
+                &message.subject,
+                &message.headers,
+                &message.payload,
+            );
+        }
         for (reply, ack) in answers.acks {
             publish(&self.server, &self.account, &reply, &ack.encode());
         }
@@ -243,6 +253,8 @@ struct Answers {
     removed: bool,
     /// The sequences stored by this batch, for interest retention.
     stored: std::ops::RangeInclusive<u64>,
+    /// `republish` copies of what the batch stored, sent once durable.
+    republished: Vec<Republished>,
 }
 
 /// Apply `jobs` to `stream` in order at `now`, then make them durable
@@ -263,6 +275,7 @@ fn apply_batch(
         info_requests: Vec::new(),
         removed: false,
         stored: std::ops::RangeInclusive::new(1, 0),
+        republished: Vec::new(),
     };
     let mut guard = lock(stream);
     let no_ack = guard.config().no_ack;
@@ -304,6 +317,7 @@ fn apply_batch(
     }
     answers.removed |= guard.store().state().first_seq != first_seq;
     answers.stored = last_seq + 1..=guard.store().state().last_seq;
+    answers.republished = guard.take_republished();
     let durable = if sync_now {
         let begun = guard.store_mut().begin_sync();
         drop(guard);
@@ -320,6 +334,7 @@ fn apply_batch(
     };
     if let Err(error) = durable {
         tracing::error!(%error, "stream sync failed; the batch is refused");
+        answers.republished.clear();
         lock(stream).reload_after_store_failure(now);
         let why = format!("sync failed: {error}");
         for (_, ack) in &mut answers.acks {

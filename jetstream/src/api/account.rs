@@ -4,9 +4,11 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The JetStream API level this server reports (`api.level`): 0, the
-/// 2.10 feature set (no per-message TTL, counters or batches yet).
-pub const API_LEVEL: u32 = 0;
+/// The JetStream API level this server reports (`api.level`): 1, the
+/// 2.11 feature set (per-message TTL and subject delete markers, which
+/// async-nats requires for KV `limit_markers`); no counters or batches
+/// (level 2) yet.
+pub const API_LEVEL: u32 = 1;
 
 /// Account limits; -1 is unlimited.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -171,6 +171,21 @@ impl ApiError {
     pub fn msg_ttl_disabled() -> Self {
         Self::new(400, 10166, "per-message TTL is disabled")
     }
+
+    /// 10165: a `Nats-TTL` header that is not a TTL of at least 1 s.
+    pub fn msg_ttl_invalid() -> Self {
+        Self::new(400, 10165, "invalid per-message TTL")
+    }
+
+    /// 10155: `subject_transform.src` is not a valid subject.
+    pub fn transform_invalid_source(why: &str) -> Self {
+        Self::new(400, 10155, format!("stream transform source: {why}"))
+    }
+
+    /// 10156: `subject_transform.dest` does not fit the source.
+    pub fn transform_invalid_destination(why: &str) -> Self {
+        Self::new(400, 10156, format!("stream transform: {why}"))
+    }
 }
 
 impl fmt::Display for ApiError {

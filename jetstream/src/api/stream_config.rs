@@ -1,9 +1,10 @@
 //! `StreamConfig` as nats-server reads and writes it (`server/stream.go`),
 //! its defaults (`checkStreamCfg`) and the checks on create and update.
 //!
-//! Features this slice does not implement yet (mirrors, sources,
-//! republish, subject transforms, s2 compression, per-message TTL, placement) are refused with a 10052 that
-//! names them, never silently accepted.
+//! Features this slice does not implement yet (mirrors, sources, s2
+//! compression, placement) are refused with a 10052 that names them, never
+//! silently accepted. TTLs, delete markers, `republish` and
+//! `subject_transform` are checked in [`super::stream_features`].
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -12,6 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use starling_store::{StoreConfig, StoreLimits};
 
 use super::error::ApiError;
+use super::stream_features::{self, RePublish, SubjectTransformConfig};
 use crate::subject;
 
 /// nats-server's default duplicate window: 2 minutes.
@@ -142,9 +144,9 @@ pub struct StreamConfig {
     pub allow_rollup_hdrs: bool,
     /// Consumer defaults.
     pub consumer_limits: ConsumerLimits,
-    /// `Nats-TTL` honoured (refused for now).
+    /// `Nats-TTL` honoured.
     pub allow_msg_ttl: bool,
-    /// Delete-marker TTL, ns (refused for now).
+    /// TTL of the marker left when limits remove a subject's last message, ns.
     #[serde(skip_serializing_if = "is_zero")]
     pub subject_delete_marker_ttl: i64,
     /// User metadata.
@@ -162,12 +164,12 @@ pub struct StreamConfig {
     /// Sources (refused for now).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sources: Option<Vec<serde_json::Value>>,
-    /// Ingest transform (refused for now).
+    /// Ingest transform.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub subject_transform: Option<serde_json::Value>,
-    /// Republish (refused for now).
+    pub subject_transform: Option<SubjectTransformConfig>,
+    /// Republish after storing.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub republish: Option<serde_json::Value>,
+    pub republish: Option<RePublish>,
 }
 
 impl Default for StreamConfig {
@@ -272,6 +274,7 @@ impl StreamConfig {
                 default
             };
         }
+        stream_features::normalize(&mut self);
         self.check()?;
         Ok(self)
     }
@@ -327,6 +330,7 @@ impl StreamConfig {
                 );
             }
         }
+        stream_features::check(self)?;
         self.check_supported()
     }
 
@@ -334,25 +338,10 @@ impl StreamConfig {
     fn check_supported(&self) -> Result<(), ApiError> {
         let unsupported = [
             (self.compression != Compression::None, "compression"),
-            (self.allow_msg_ttl, "allow_msg_ttl"),
-            (
-                self.subject_delete_marker_ttl != 0,
-                "subject_delete_marker_ttl",
-            ),
             (self.mirror.as_ref().is_some_and(|m| !m.is_null()), "mirror"),
             (
                 self.sources.as_ref().is_some_and(|s| !s.is_empty()),
                 "sources",
-            ),
-            (
-                self.subject_transform
-                    .as_ref()
-                    .is_some_and(|t| !t.is_null()),
-                "subject_transform",
-            ),
-            (
-                self.republish.as_ref().is_some_and(|r| !r.is_null()),
-                "republish",
             ),
             (self.mirror_direct, "mirror_direct"),
             (
@@ -395,7 +384,7 @@ impl StreamConfig {
         if next.first_seq != self.first_seq && next.first_seq != 0 {
             return refuse("stream configuration update can not change first sequence");
         }
-        Ok(())
+        stream_features::check_update(self, next)
     }
 
     /// The limits the store enforces itself.

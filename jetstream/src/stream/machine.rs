@@ -6,12 +6,15 @@ use starling_store::{MessageStore, StoreError, StoredMsg};
 use super::dedup::DedupWindow;
 use super::headers::{self, header_value};
 use super::pub_ack::PubAck;
+use super::republish::{Republished, Republisher, StoredInfo};
+use super::ttl;
 use crate::api::stream::{
     MsgDeleteRequest, MsgGetRequest, PurgeRequest, StreamInfoRequest, SUBJECTS_PAGE_LIMIT,
 };
 use crate::api::{ApiError, StreamConfig, StreamInfo, StreamState};
 use crate::subject;
 use crate::time::rfc3339_nanos;
+use crate::transform::SubjectTransform;
 
 /// Largest header block a publish may carry (nats-server: 64 KiB).
 pub const MAX_HEADER_SIZE: usize = 64 * 1024;
@@ -72,6 +75,12 @@ pub struct Stream {
     dedup: DedupWindow,
     /// `Nats-Msg-Id` of the last stored message (empty if it had none).
     last_msg_id: String,
+    /// `subject_transform`, applied to every publish.
+    transform: Option<SubjectTransform>,
+    /// `republish`.
+    republisher: Option<Republisher>,
+    /// Republished messages waiting for the batch to be durable.
+    republished: Vec<Republished>,
 }
 
 impl std::fmt::Debug for Stream {
@@ -95,6 +104,9 @@ impl Stream {
     ) -> Self {
         let mut stream = Stream {
             dedup: DedupWindow::new(config.duplicate_window),
+            transform: ingest_transform(&config),
+            republisher: Republisher::from_config(&config),
+            republished: Vec::new(),
             config,
             created,
             store,
@@ -139,6 +151,7 @@ impl Stream {
     pub fn reload_after_store_failure(&mut self, now: i64) {
         self.dedup = DedupWindow::new(self.config.duplicate_window);
         self.last_msg_id.clear();
+        self.republished.clear();
         self.rebuild_dedup(now);
     }
 
@@ -167,6 +180,13 @@ impl Stream {
         self.store.as_mut()
     }
 
+    /// The messages to republish for what was stored since the last
+    /// call; the caller publishes them once the batch is durable (and
+    /// drops them if it is not).
+    pub fn take_republished(&mut self) -> Vec<Republished> {
+        std::mem::take(&mut self.republished)
+    }
+
     /// When [`Operation::Expire`] next has work, if ever (ns).
     pub fn next_expiry(&self) -> Option<i64> {
         self.store.next_expiry()
@@ -190,7 +210,7 @@ impl Stream {
             },
             Operation::Expire => {
                 self.dedup.expire(now);
-                match self.store.expire(now) {
+                match self.expire(now) {
                     Ok(expired) => Outcome::Expired(expired),
                     Err(error) => Outcome::Failed(ApiError::stream_general(&error.to_string())),
                 }
@@ -211,6 +231,15 @@ impl Stream {
     /// permission, duplicate, expected stream / last sequence / last msg
     /// id / last subject sequence, then store and roll up.
     fn check_and_store(&mut self, publish: &Publish, now: i64) -> Result<Stored, ApiError> {
+        let subject = match self
+            .transform
+            .as_ref()
+            .and_then(|t| t.apply(&publish.subject))
+        {
+            Some(transformed) => std::borrow::Cow::Owned(transformed),
+            None => std::borrow::Cow::Borrowed(publish.subject.as_str()),
+        };
+        let subject = subject.as_ref();
         if self.config.sealed {
             return Err(ApiError::stream_sealed());
         }
@@ -237,9 +266,16 @@ impl Stream {
                 )))
             }
         };
-        if header(headers::TTL).is_some() && !self.config.allow_msg_ttl {
-            return Err(ApiError::msg_ttl_disabled());
-        }
+        // nats-server (measured): an unreadable TTL is 10165 even where
+        // TTLs are disabled; an empty value is no TTL.
+        let ttl = match header(headers::TTL).filter(|value| !value.is_empty()) {
+            None => None,
+            Some(value) => match ttl::parse(value) {
+                None => return Err(ApiError::msg_ttl_invalid()),
+                Some(_) if !self.config.allow_msg_ttl => return Err(ApiError::msg_ttl_disabled()),
+                Some(nanos) => Some(nanos),
+            },
+        };
         self.dedup.expire(now);
         let msg_id = header(headers::MSG_ID).filter(|id| !id.is_empty());
         if let Some(seq) = msg_id.and_then(|id| self.dedup.lookup(id)) {
@@ -265,7 +301,7 @@ impl Stream {
             let expected = parse_sequence(expected)?;
             let on = header(headers::EXPECTED_LAST_SUBJECT_SEQUENCE_SUBJECT)
                 .filter(|s| !s.is_empty())
-                .unwrap_or(&publish.subject);
+                .unwrap_or(subject);
             let last = match self.store.load_last_msg(on) {
                 Ok(message) => message.seq,
                 Err(StoreError::MsgNotFound | StoreError::Eof) => 0,
@@ -275,16 +311,28 @@ impl Stream {
                 return Err(ApiError::wrong_last_sequence(last));
             }
         }
+        let last_subject_seq = match self.republisher {
+            Some(_) => self.last_subject_seq(subject),
+            None => 0,
+        };
         let seq = self
             .store
-            .store_msg(&publish.subject, block, &publish.payload, now, None)
+            .store_msg(subject, block, &publish.payload, now, ttl)
             .map_err(|error| store_refusal(&error))?;
+        self.republish(&StoredInfo {
+            subject,
+            headers: block,
+            payload: &publish.payload,
+            seq,
+            timestamp: now,
+            last_subject_seq,
+        });
         if let Some(id) = msg_id {
             self.dedup.record(id, seq, now);
         }
         self.last_msg_id = msg_id.unwrap_or_default().to_string();
         let rolled = match rollup {
-            Some(Rollup::Subject) => self.store.purge_ex(&publish.subject, seq, 0),
+            Some(Rollup::Subject) => self.store.purge_ex(subject, seq, 0),
             Some(Rollup::All) => self.store.purge_ex("", seq, 0),
             None => Ok(0),
         };
@@ -347,6 +395,8 @@ impl Stream {
             .update_limits(config.store_limits())
             .map_err(|error| ApiError::stream_update(&error.to_string()))?;
         self.dedup.set_window(config.duplicate_window);
+        self.transform = ingest_transform(&config);
+        self.republisher = Republisher::from_config(&config);
         self.config = config;
         Ok(())
     }
@@ -400,6 +450,15 @@ impl Stream {
     }
 }
 
+/// The `subject_transform` of `config`, if it changes anything.
+fn ingest_transform(config: &StreamConfig) -> Option<SubjectTransform> {
+    let transform = config.subject_transform.as_ref()?;
+    if transform.dest.is_empty() {
+        return None;
+    }
+    SubjectTransform::new(&transform.src, &transform.dest).ok()
+}
+
 /// What a publish did.
 enum Stored {
     New(u64),
@@ -425,6 +484,13 @@ fn store_refusal(error: &StoreError) -> ApiError {
     }
 }
 
+#[path = "expiry.rs"]
+mod expiry;
+
 #[cfg(test)]
 #[path = "machine_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "feature_tests.rs"]
+mod feature_tests;

@@ -10,11 +10,16 @@
 //! - [`headers`]: reading the publish headers the stream interprets.
 //! - [`dedup`]: the `Nats-Msg-Id` duplicate window.
 //! - [`pub_ack`]: the PubAck JSON.
+//! - [`ttl`]: `Nats-TTL` values and subject delete markers.
+//! - [`republish`]: the republished form of a stored message.
 
 pub mod dedup;
 pub mod headers;
 pub mod machine;
 pub mod pub_ack;
+pub mod republish;
+pub mod ttl;
 
 pub use machine::{Operation, Outcome, Publish, Stream};
 pub use pub_ack::PubAck;
+pub use republish::Republished;

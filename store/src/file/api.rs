@@ -7,6 +7,7 @@ use bytes::Bytes;
 
 use crate::config::StoreLimits;
 use crate::error::StoreError;
+use crate::index::normalize_ttl;
 use crate::limits::{self, stored_size};
 use crate::record::{self, Record};
 use crate::store::MessageStore;
@@ -60,7 +61,7 @@ impl FileStore {
                 headers: Bytes::copy_from_slice(headers),
                 payload: Bytes::copy_from_slice(payload),
                 timestamp: ts,
-                ttl_nanos: (ttl > 0).then_some(ttl),
+                ttl_nanos: (ttl != 0).then_some(ttl),
             }),
             Ok(_) => Err(StoreError::Corrupt(format!(
                 "record at seq {seq} has another sequence"
@@ -107,13 +108,12 @@ impl MessageStore for FileStore {
         if subject.len() > usize::from(u16::MAX) || headers.len() > u32::MAX as usize {
             return Err(StoreError::MaxMsgSize);
         }
-        let record_len =
-            record::message_len(subject, headers, payload, ttl_nanos.unwrap_or(0).max(0));
+        let ttl = normalize_ttl(ttl_nanos);
+        let record_len = record::message_len(subject, headers, payload, ttl);
         if record_len > record::MAX_RECORD_LEN {
             return Err(StoreError::MaxMsgSize);
         }
         let seq = self.index.last_seq() + 1;
-        let ttl = ttl_nanos.unwrap_or(0).max(0);
         let loc = self.append_message(seq, subject, headers, payload, timestamp, ttl)?;
         self.index.insert(
             seq,
@@ -212,6 +212,11 @@ impl MessageStore for FileStore {
             .index
             .expired(now, self.config.store.limits.max_age_nanos);
         self.remove_many(&seqs)
+    }
+
+    fn expiring(&self, now: i64) -> Vec<u64> {
+        self.index
+            .expired(now, self.config.store.limits.max_age_nanos)
     }
 
     fn next_expiry(&self) -> Option<i64> {

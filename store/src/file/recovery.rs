@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::error::StoreError;
-use crate::index::{Entry, Index};
+use crate::index::{normalize_ttl, Entry, Index};
 use crate::limits::stored_size;
 use crate::record::{self, Record, RecordError};
 use crate::storage::Storage;
@@ -338,7 +338,7 @@ impl Scan<'_> {
                     subject,
                     ts,
                     stored_size(subject, headers, payload),
-                    ttl.max(0),
+                    normalize_ttl(Some(ttl)),
                     loc,
                 );
                 if let Some(block) = self.blocks.get_mut(&id) {
@@ -351,6 +351,12 @@ impl Scan<'_> {
                     block.tombstones.insert(seq);
                 }
                 self.drop_entry(seq);
+            }
+            // A marker at the last sequence carries its timestamp (0 after
+            // a truncation to a removed message), whatever records before
+            // it said.
+            Record::Marker { seq, ts } if seq == self.index.last_seq() => {
+                self.index.set_last(seq, ts);
             }
             Record::Marker { seq, ts } => self.index.note_seq(seq, ts),
         }

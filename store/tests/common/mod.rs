@@ -69,7 +69,7 @@ pub fn op_strategy(with_truncate: bool, with_reopen: bool) -> impl Strategy<Valu
         0..SUBJECTS.len(),
         0usize..150,
         any::<bool>(),
-        prop_oneof![4 => Just(None), 1 => (10i64..300).prop_map(Some)],
+        prop_oneof![8 => Just(None), 2 => (10i64..300).prop_map(Some), 1 => Just(Some(-1))],
     )
         .prop_map(|(subject, payload, headers, ttl)| Op::Store {
             subject,
@@ -164,7 +164,10 @@ pub fn apply(
         }
         Op::Compact(offset) => outcome(store.compact(base + offset)),
         Op::Truncate(offset) => outcome(store.truncate(base + offset)),
-        Op::Expire(back) => outcome(store.expire(now - back)),
+        Op::Expire(back) => {
+            let due = store.expiring(now - back);
+            outcome(store.expire(now - back).map(|removed| (due, removed)))
+        }
         Op::Limits(limits) => outcome(store.update_limits(*limits)),
         Op::Sync => outcome(store.sync().map(|_| ())),
         Op::Reopen | Op::CloseReopen => Ok(String::new()),
