@@ -19,6 +19,7 @@ use super::consumer_pass::{self, PassContext};
 use super::consumers::ConsumerSet;
 use super::handle::Control;
 use super::publish::{now_nanos, publish};
+use super::source::{self, Applied, Sourcing, Taken};
 use crate::account::Account;
 use crate::client::handle::lock;
 use crate::interest::InternalMessage;
@@ -36,6 +37,8 @@ enum Job {
     Consumer(InternalMessage),
     /// Consumer timers are due, or consumers changed.
     Wake,
+    /// What the stream's mirror or sources took for this batch.
+    Sourced(Taken),
     /// A consumer's info, after the pass.
     ConsumerInfo {
         name: String,
@@ -75,6 +78,8 @@ pub(super) struct Worker {
     pub sync_interval: Option<Duration>,
     /// Named in PubAcks when configured.
     pub domain: Option<String>,
+    /// The stream's mirror or sources.
+    pub sourcing: Arc<Sourcing>,
 }
 
 /// Run until the stream is deleted or the server shuts down; the store is
@@ -127,6 +132,7 @@ pub(super) async fn run(mut worker: Worker) {
             stream: worker.stream.clone(),
             consumers: worker.consumers.clone(),
             domain: worker.domain.clone(),
+            sourcing: worker.sourcing.clone(),
         };
         match tokio::task::spawn_blocking(move || batch.run(jobs, sync_now)).await {
             Ok(Ran::Stopped(done)) => {
@@ -168,6 +174,7 @@ struct Batch {
     stream: Arc<Mutex<Stream>>,
     consumers: Arc<Mutex<ConsumerSet>>,
     domain: Option<String>,
+    sourcing: Arc<Sourcing>,
 }
 
 /// How a batch ended.
@@ -181,14 +188,18 @@ enum Ran {
 impl Batch {
     /// Apply `jobs` in order, sync (when `sync_now`, else hand to the OS),
     /// then answer, then run a consumer pass.
-    fn run(self, jobs: Vec<Job>, sync_now: bool) -> Ran {
-        let answers = apply_batch(
-            &self.stream,
-            jobs,
-            sync_now,
-            self.domain.as_deref(),
-            now_nanos(),
-        );
+    fn run(self, mut jobs: Vec<Job>, sync_now: bool) -> Ran {
+        let now = now_nanos();
+        let (taken, source_wake) = self.sourcing.collect(&self.stream, now);
+        jobs.extend(taken.map(Job::Sourced));
+        let mut answers = apply_batch(&self.stream, jobs, sync_now, self.domain.as_deref(), now);
+        if answers.durable {
+            self.sourcing
+                .commit(std::mem::take(&mut answers.sourced), now);
+            self.sourcing.links.notify_followers(*answers.stored.end());
+        } else {
+            self.sourcing.forget_positions();
+        }
         for (reply, ack) in answers.acks {
             publish(&self.server, &self.account, &reply, &ack.encode());
         }
@@ -211,6 +222,10 @@ impl Batch {
             answers.removed,
             answers.stored,
         );
+        let wake = match (wake, source_wake) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         if !answers.info_requests.is_empty() {
             let stream = lock(&self.stream);
             let set = lock(&self.consumers);
@@ -243,6 +258,10 @@ struct Answers {
     removed: bool,
     /// The sequences stored by this batch, for interest retention.
     stored: std::ops::RangeInclusive<u64>,
+    /// What the mirror or sources stored, to move them on.
+    sourced: Applied,
+    /// The batch is durable (false: a failed sync refused it).
+    durable: bool,
 }
 
 /// Apply `jobs` to `stream` in order at `now`, then make them durable
@@ -263,6 +282,8 @@ fn apply_batch(
         info_requests: Vec::new(),
         removed: false,
         stored: std::ops::RangeInclusive::new(1, 0),
+        sourced: Applied::default(),
+        durable: true,
     };
     let mut guard = lock(stream);
     let no_ack = guard.config().no_ack;
@@ -287,6 +308,7 @@ fn apply_batch(
                 answers.outcomes.push((done, outcome));
             }
             Job::Consumer(message) => answers.consumer_messages.push(message),
+            Job::Sourced(taken) => answers.sourced = source::apply(&mut guard, taken, now),
             Job::Wake => {}
             Job::ConsumerInfo { name, done } => answers.info_requests.push((name, done)),
             Job::Expire => {
@@ -319,6 +341,7 @@ fn apply_batch(
         flushed
     };
     if let Err(error) = durable {
+        answers.durable = false;
         tracing::error!(%error, "stream sync failed; the batch is refused");
         lock(stream).reload_after_store_failure(now);
         let why = format!("sync failed: {error}");

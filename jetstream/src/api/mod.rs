@@ -3,6 +3,7 @@
 //! - [`error`]: [`ApiError`] and the error codes clients branch on.
 //! - [`response`]: the `{"type": ..., ...}` envelope of every reply.
 //! - [`stream_config`]: [`StreamConfig`], its defaults and checks.
+//! - [`stream_source`]: `mirror` / `sources[]`, their checks and info.
 //! - [`stream`]: stream info/state, and the stream requests and responses.
 //! - [`account`]: the `$JS.API.INFO` response.
 //! - [`consumer`]: consumer config, info, the create request and subject forms.
@@ -13,6 +14,7 @@ pub mod error;
 pub mod response;
 pub mod stream;
 pub mod stream_config;
+pub mod stream_source;
 
 pub use account::{AccountInfo, AccountLimits, ApiStats};
 pub use error::ApiError;

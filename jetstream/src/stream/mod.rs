@@ -10,11 +10,13 @@
 //! - [`headers`]: reading the publish headers the stream interprets.
 //! - [`dedup`]: the `Nats-Msg-Id` duplicate window.
 //! - [`pub_ack`]: the PubAck JSON.
+//! - [`source`]: storing what a mirror or source takes ([`source::Mirrored`]).
 
 pub mod dedup;
 pub mod headers;
 pub mod machine;
 pub mod pub_ack;
+pub mod source;
 
 pub use machine::{Operation, Outcome, Publish, Stream};
 pub use pub_ack::PubAck;
