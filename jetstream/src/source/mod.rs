@@ -4,7 +4,7 @@
 //! source resumes after a restart (found from those headers, as
 //! nats-server's `startingSequenceForSources` does).
 //!
-//! - [`transform`]: [`SubjectTransform`].
+//! - [`transform`]: subject transforms ([`SubjectTransform`]).
 //! - [`header`]: the `Nats-Stream-Source` value and the header rewrite.
 //! - [`resume`]: the last origin sequence each source stored.
 //!
