@@ -14,6 +14,8 @@
 //!   `Nats-Expected-*` headers, rollups) -> PubAck, purge, message delete,
 //!   config update, expiry. Pure: time is an argument, no I/O but the
 //!   store's, no async runtime.
+//! - `source` — taking messages from other streams (mirror, sources):
+//!   subject transforms, the `Nats-Stream-Source` header, resume points.
 //! - `subject` — subject validity and overlap between stream subjects.
 //! - `transform` — subject transforms (`subject_transform`, `republish`).
 //! - `time` — RFC 3339 timestamps with nanoseconds, as the API writes them.
@@ -27,6 +29,7 @@
 
 pub mod api;
 pub mod consumer;
+pub mod source;
 pub mod stream;
 pub mod subject;
 pub mod time;

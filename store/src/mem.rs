@@ -150,6 +150,13 @@ impl MessageStore for MemStore {
         Ok(())
     }
 
+    fn skip_msgs(&mut self, next_seq: u64, timestamp: i64) -> Result<(), StoreError> {
+        if next_seq > self.index.last_seq() + 1 {
+            self.index.note_seq(next_seq - 1, timestamp);
+        }
+        Ok(())
+    }
+
     fn expire(&mut self, now: i64) -> Result<u64, StoreError> {
         let seqs = self.index.expired(now, self.limits.max_age_nanos);
         Ok(self.remove_all(&seqs))

@@ -56,6 +56,12 @@ pub trait MessageStore {
     /// Remove every message above `seq` and make `seq` the last sequence.
     fn truncate(&mut self, seq: u64) -> Result<(), StoreError>;
 
+    /// Make the next message get `next_seq` (when it is past the end),
+    /// keeping what is stored: the sequences skipped count as deleted. A
+    /// mirror keeps its origin's sequence numbers this way. `timestamp`
+    /// becomes the last timestamp.
+    fn skip_msgs(&mut self, next_seq: u64, timestamp: i64) -> Result<(), StoreError>;
+
     /// Remove messages older than `max_age` or past their TTL at `now`
     /// (nanoseconds since the epoch). Returns how many.
     fn expire(&mut self, now: i64) -> Result<u64, StoreError>;

@@ -13,6 +13,7 @@ use starling_jetstream::consumer::Outbound;
 
 use super::consumers::ConsumerSet;
 use super::publish::publish_with_headers;
+use super::source::SourceLinks;
 use crate::account::Account;
 use crate::client::handle::lock;
 use crate::interest::{InternalMessage, InternalSubscription};
@@ -66,6 +67,8 @@ pub(super) struct StreamHandle {
     pub consumer_inbox: mpsc::Sender<InternalMessage>,
     /// The `$JS.ACK.<stream>.>` and `$JS.FC.<stream>.>` subscriptions.
     consumer_subscriptions: Mutex<Vec<Arc<InternalSubscription>>>,
+    /// Its mirror or sources, and the streams taking from it.
+    pub sources: Arc<SourceLinks>,
 }
 
 impl StreamHandle {
@@ -77,6 +80,7 @@ impl StreamHandle {
         dir: Option<PathBuf>,
         consumers: Arc<Mutex<ConsumerSet>>,
         consumer_inbox: mpsc::Sender<InternalMessage>,
+        sources: Arc<SourceLinks>,
     ) -> Self {
         let name = lock(&stream).name().to_string();
         StreamHandle {
@@ -89,6 +93,7 @@ impl StreamHandle {
             consumers,
             consumer_inbox,
             consumer_subscriptions: Mutex::new(Vec::new()),
+            sources,
         }
     }
 

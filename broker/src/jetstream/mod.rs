@@ -16,6 +16,8 @@
 //!   `consumer_store`: consumer config and state on disk (`obs/`).
 //! - `meta`: a file stream's persisted config (`meta.json`).
 //! - `publish`: how the server publishes replies (router, internal origin).
+//! - `source`, `source_checks`: mirrors and sources (the worker reads
+//!   the origins' stores), and their config checks against other streams.
 //!
 //! How a publish flows: a stream's subjects are internal subscriptions
 //! (`Interest::Internal`) in its account, so a publish to a subject no
@@ -46,6 +48,8 @@ mod handle;
 mod meta;
 mod publish;
 mod service;
+mod source;
+mod source_checks;
 mod stream_api;
 mod worker;
 

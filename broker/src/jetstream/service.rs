@@ -21,6 +21,7 @@ use super::consumers::{ConsumerEntry, ConsumerSet};
 use super::handle::StreamHandle;
 use super::meta::read_meta;
 use super::publish::now_nanos;
+use super::source::{SourceLinks, Sourcing};
 use super::worker::{self, Worker};
 use crate::account::Account;
 use crate::client::handle::lock;
@@ -203,6 +204,7 @@ impl JetStream {
         let (control_sender, control) = mpsc::channel(CONTROL_CHANNEL_CAPACITY);
         let (inbox_sender, consumer_inbox) = mpsc::channel(CAPTURE_CHANNEL_CAPACITY);
         let consumers = Arc::new(Mutex::new(ConsumerSet::default()));
+        let links = Arc::new(SourceLinks::new(lock(&stream).store().state().last_seq));
         if let Some(dir) = &dir {
             let name = lock(&stream).name().to_string();
             let mut set = lock(&consumers);
@@ -219,6 +221,7 @@ impl JetStream {
             dir,
             consumers.clone(),
             inbox_sender,
+            links.clone(),
         ));
         let worker = Worker {
             server: server.clone(),
@@ -230,8 +233,16 @@ impl JetStream {
             consumer_inbox,
             sync_interval: self.options.sync_interval,
             domain: self.options.domain.clone(),
+            sourcing: Arc::new(Sourcing {
+                registry: account.clone(),
+                links,
+                wake: handle.control.clone(),
+            }),
         };
         self.tasks.spawn_on(worker::run(worker), &self.runtime);
+        if config.has_sources() {
+            handle.wake();
+        }
         handle.subscribe_consumer_subjects(server, &account.account);
         subscribe_restored(server, &account.account, &self.prefixes, &handle);
         handle.capture_subjects(server, &account.account, &config.subjects);

@@ -76,8 +76,10 @@ fn check_overlap(context: &Context, config: &StreamConfig) -> Result<(), ApiErro
 /// The info as nats-server gives it in create/update responses (no
 /// `cluster` section on one node).
 fn stream_info(handle: &StreamHandle, request: &StreamInfoRequest) -> StreamInfo {
-    let mut info = lock(&handle.stream).info(request, now_nanos());
+    let now = now_nanos();
+    let mut info = lock(&handle.stream).info(request, now);
     info.state.consumer_count = lock(&handle.consumers).entries.len() as u64;
+    (info.mirror, info.sources) = handle.sources.info(&info.config, now);
     info
 }
 
@@ -98,7 +100,8 @@ fn stream_info_with_leader(
 /// `STREAM.CREATE.<name>`: the same config again is a success; a
 /// different one is 10058.
 pub(super) fn create(context: &Context, name: &str, body: &[u8]) -> Response {
-    let config = request_config(name, body)?;
+    let mut config = request_config(name, body)?;
+    super::source_checks::check(&context.account, &mut config)?;
     if let Some(existing) = context.account.stream(name) {
         if existing.config() != config {
             return Err(ApiError::stream_name_in_use());
@@ -153,8 +156,9 @@ pub(super) fn create(context: &Context, name: &str, body: &[u8]) -> Response {
 
 /// `STREAM.UPDATE.<name>`.
 pub(super) fn update(context: &Context, name: &str, body: &[u8]) -> Response {
-    let config = request_config(name, body)?;
+    let mut config = request_config(name, body)?;
     let handle = lookup(context, name)?;
+    super::source_checks::check(&context.account, &mut config)?;
     handle.config().check_update(&config)?;
     check_overlap(context, &config)?;
     super::consumer_ops::check_consumer_limits(&handle, &config)?;
@@ -183,6 +187,10 @@ pub(super) fn update(context: &Context, name: &str, body: &[u8]) -> Response {
         name,
         config.allow_direct,
     );
+    if config.has_sources() {
+        // Take from new sources at once.
+        handle.wake();
+    }
     let info = stream_info(&handle, &StreamInfoRequest::default());
     Ok(encode_response("stream_update_response", &info))
 }

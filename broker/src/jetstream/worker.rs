@@ -19,6 +19,7 @@ use super::consumer_pass::{self, PassContext};
 use super::consumers::ConsumerSet;
 use super::handle::Control;
 use super::publish::{now_nanos, publish, publish_with_headers};
+use super::source::{self, Applied, Sourcing, Taken};
 use crate::account::Account;
 use crate::client::handle::lock;
 use crate::interest::InternalMessage;
@@ -36,6 +37,8 @@ enum Job {
     Consumer(InternalMessage),
     /// Consumer timers are due, or consumers changed.
     Wake,
+    /// What the stream's mirror or sources took for this batch.
+    Sourced(Taken),
     /// A consumer's info, after the pass.
     ConsumerInfo {
         name: String,
@@ -75,6 +78,8 @@ pub(super) struct Worker {
     pub sync_interval: Option<Duration>,
     /// Named in PubAcks when configured.
     pub domain: Option<String>,
+    /// The stream's mirror or sources.
+    pub sourcing: Arc<Sourcing>,
 }
 
 /// Run until the stream is deleted or the server shuts down; the store is
@@ -127,6 +132,7 @@ pub(super) async fn run(mut worker: Worker) {
             stream: worker.stream.clone(),
             consumers: worker.consumers.clone(),
             domain: worker.domain.clone(),
+            sourcing: worker.sourcing.clone(),
         };
         match tokio::task::spawn_blocking(move || batch.run(jobs, sync_now)).await {
             Ok(Ran::Stopped(done)) => {
@@ -168,6 +174,7 @@ struct Batch {
     stream: Arc<Mutex<Stream>>,
     consumers: Arc<Mutex<ConsumerSet>>,
     domain: Option<String>,
+    sourcing: Arc<Sourcing>,
 }
 
 /// How a batch ended.
@@ -181,16 +188,20 @@ enum Ran {
 impl Batch {
     /// Apply `jobs` in order, sync (when `sync_now`, else hand to the OS),
     /// then answer, then run a consumer pass.
-    fn run(self, jobs: Vec<Job>, sync_now: bool) -> Ran {
-        let answers = apply_batch(
-            &self.stream,
-            jobs,
-            sync_now,
-            self.domain.as_deref(),
-            now_nanos(),
-        );
+    fn run(self, mut jobs: Vec<Job>, sync_now: bool) -> Ran {
+        let now = now_nanos();
+        let (taken, source_wake) = self.sourcing.collect(&self.stream, now);
+        jobs.extend(taken.map(Job::Sourced));
+        let mut answers = apply_batch(&self.stream, jobs, sync_now, self.domain.as_deref(), now);
+        if answers.durable {
+            self.sourcing
+                .commit(std::mem::take(&mut answers.sourced), now);
+            self.sourcing.links.notify_followers(*answers.stored.end());
+        } else {
+            self.sourcing.forget_positions();
+        }
         // As nats-server: republished before the PubAck goes out.
-        for message in answers.republished {
+        for message in std::mem::take(&mut answers.republished) {
             publish_with_headers(
                 &self.server,
                 &self.account,
@@ -221,6 +232,10 @@ impl Batch {
             answers.removed,
             answers.stored,
         );
+        let wake = match (wake, source_wake) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         if !answers.info_requests.is_empty() {
             let stream = lock(&self.stream);
             let set = lock(&self.consumers);
@@ -255,6 +270,10 @@ struct Answers {
     stored: std::ops::RangeInclusive<u64>,
     /// `republish` copies of what the batch stored, sent once durable.
     republished: Vec<Republished>,
+    /// What the mirror or sources stored, to move them on.
+    sourced: Applied,
+    /// The batch is durable (false: a failed sync refused it).
+    durable: bool,
 }
 
 /// Apply `jobs` to `stream` in order at `now`, then make them durable
@@ -276,6 +295,8 @@ fn apply_batch(
         removed: false,
         stored: std::ops::RangeInclusive::new(1, 0),
         republished: Vec::new(),
+        sourced: Applied::default(),
+        durable: true,
     };
     let mut guard = lock(stream);
     let no_ack = guard.config().no_ack;
@@ -300,6 +321,7 @@ fn apply_batch(
                 answers.outcomes.push((done, outcome));
             }
             Job::Consumer(message) => answers.consumer_messages.push(message),
+            Job::Sourced(taken) => answers.sourced = source::apply(&mut guard, taken, now),
             Job::Wake => {}
             Job::ConsumerInfo { name, done } => answers.info_requests.push((name, done)),
             Job::Expire => {
@@ -333,6 +355,7 @@ fn apply_batch(
         flushed
     };
     if let Err(error) = durable {
+        answers.durable = false;
         tracing::error!(%error, "stream sync failed; the batch is refused");
         answers.republished.clear();
         lock(stream).reload_after_store_failure(now);

@@ -4,6 +4,7 @@
 //! - [`response`]: the `{"type": ..., ...}` envelope of every reply.
 //! - [`stream_config`]: [`StreamConfig`], its defaults and checks.
 //! - [`stream_features`]: TTL, delete marker, republish and transform config.
+//! - [`stream_source`]: `mirror` / `sources[]`, their checks and info.
 //! - [`stream`]: stream info/state, and the stream requests and responses.
 //! - [`account`]: the `$JS.API.INFO` response.
 //! - [`consumer`]: consumer config, info, the create request and subject forms.
@@ -15,6 +16,7 @@ pub mod response;
 pub mod stream;
 pub mod stream_config;
 pub mod stream_features;
+pub mod stream_source;
 
 pub use account::{AccountInfo, AccountLimits, ApiStats};
 pub use error::ApiError;

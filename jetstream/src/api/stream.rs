@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::stream_config::StreamConfig;
+use super::stream_source::StreamSourceInfo;
 use crate::time::rfc3339_nanos;
 
 /// `StreamInfo.state` (`server/store.go` `StreamState`).
@@ -83,6 +84,12 @@ pub struct StreamInfo {
     /// Who leads it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<ClusterInfo>,
+    /// The mirror's progress, for a mirror.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirror: Option<StreamSourceInfo>,
+    /// Each source's progress.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<StreamSourceInfo>,
     /// Response time, RFC 3339.
     pub ts: String,
     /// With `subjects_filter`: subjects matching in total (paged).

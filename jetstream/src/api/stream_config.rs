@@ -1,10 +1,11 @@
 //! `StreamConfig` as nats-server reads and writes it (`server/stream.go`),
 //! its defaults (`checkStreamCfg`) and the checks on create and update.
 //!
-//! Features this slice does not implement yet (mirrors, sources, s2
-//! compression, placement) are refused with a 10052 that names them, never
-//! silently accepted. TTLs, delete markers, `republish` and
-//! `subject_transform` are checked in [`super::stream_features`].
+//! Features this slice does not implement yet (s2 compression, placement)
+//! are refused with a 10052 that names them, never silently accepted. TTLs,
+//! delete markers, `republish` and `subject_transform` are checked in
+//! [`super::stream_features`]; `mirror` and `sources` in
+//! [`super::stream_source`].
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -14,6 +15,7 @@ use starling_store::{StoreConfig, StoreLimits};
 
 use super::error::ApiError;
 use super::stream_features::{self, RePublish, SubjectTransformConfig};
+use super::stream_source::StreamSource;
 use crate::subject;
 
 /// nats-server's default duplicate window: 2 minutes.
@@ -158,12 +160,12 @@ pub struct StreamConfig {
     /// Placement (refused for now).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub placement: Option<serde_json::Value>,
-    /// Mirror (refused for now).
+    /// The stream this one mirrors.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub mirror: Option<serde_json::Value>,
-    /// Sources (refused for now).
+    pub mirror: Option<StreamSource>,
+    /// The streams this one takes messages from (`None` when empty).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub sources: Option<Vec<serde_json::Value>>,
+    pub sources: Option<Vec<StreamSource>>,
     /// Ingest transform.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subject_transform: Option<SubjectTransformConfig>,
@@ -247,7 +249,11 @@ impl StreamConfig {
     /// default to the name, the duplicate window to 2 min or `max_age`)
     /// and check the result. What the stream stores and reports.
     pub fn normalized(mut self) -> Result<StreamConfig, ApiError> {
-        if self.subjects.is_empty() {
+        if self.sources.as_ref().is_some_and(Vec::is_empty) {
+            self.sources = None;
+        }
+        // A mirror or a stream with sources may capture nothing itself.
+        if self.subjects.is_empty() && !self.has_sources() {
             self.subjects = vec![self.name.clone()];
         }
         for limit in [
@@ -266,7 +272,7 @@ impl StreamConfig {
         if self.num_replicas == 0 {
             self.num_replicas = 1;
         }
-        if self.duplicate_window == 0 {
+        if self.duplicate_window == 0 && self.mirror.is_none() {
             let default = DEFAULT_DUPLICATE_WINDOW.as_nanos() as i64;
             self.duplicate_window = if self.max_age > 0 {
                 default.min(self.max_age)
@@ -317,6 +323,7 @@ impl StreamConfig {
         if self.allow_rollup_hdrs && self.deny_purge {
             return invalid("roll-ups require the purge permission");
         }
+        self.check_sources()?;
         for (index, subject) in self.subjects.iter().enumerate() {
             if !subject::is_valid_filter(subject) {
                 return invalid(&format!("invalid subject {subject:?}"));
@@ -338,12 +345,6 @@ impl StreamConfig {
     fn check_supported(&self) -> Result<(), ApiError> {
         let unsupported = [
             (self.compression != Compression::None, "compression"),
-            (self.mirror.as_ref().is_some_and(|m| !m.is_null()), "mirror"),
-            (
-                self.sources.as_ref().is_some_and(|s| !s.is_empty()),
-                "sources",
-            ),
-            (self.mirror_direct, "mirror_direct"),
             (
                 self.placement
                     .as_ref()
@@ -383,6 +384,11 @@ impl StreamConfig {
         }
         if next.first_seq != self.first_seq && next.first_seq != 0 {
             return refuse("stream configuration update can not change first sequence");
+        }
+        // Removing the mirror promotes it to a plain stream (2.12); any
+        // other change of it is refused.
+        if next.mirror.is_some() && next.mirror != self.mirror {
+            return Err(ApiError::mirror_not_updatable());
         }
         stream_features::check_update(self, next)
     }
@@ -473,7 +479,10 @@ mod tests {
         assert_eq!(code(r#"{"name":"S","subjects":["a..b"]}"#), 10052);
         assert_eq!(code(r#"{"name":"S","subjects":["a","a"]}"#), 10052);
         assert_eq!(code(r#"{"name":"S","subjects":["$JS.API.>"]}"#), 10052);
-        assert_eq!(code(r#"{"name":"S","mirror":{"name":"O"}}"#), 10052);
+        assert_eq!(
+            code(r#"{"name":"S","mirror":{"name":"O"},"subjects":["a"]}"#),
+            10034
+        );
         assert_eq!(
             code(r#"{"name":"S","max_age":1000,"duplicate_window":2000}"#),
             10052

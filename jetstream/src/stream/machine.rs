@@ -7,6 +7,7 @@ use super::dedup::DedupWindow;
 use super::headers::{self, header_value};
 use super::pub_ack::PubAck;
 use super::republish::{Republished, Republisher, StoredInfo};
+use super::source::Mirrored;
 use super::ttl;
 use crate::api::stream::{
     MsgDeleteRequest, MsgGetRequest, PurgeRequest, StreamInfoRequest, SUBJECTS_PAGE_LIMIT,
@@ -47,6 +48,11 @@ pub enum Operation {
     UpdateConfig(Box<StreamConfig>),
     /// Remove what `max_age` and the duplicate window let go at `now`.
     Expire,
+    /// A message taken from a source (`Nats-Stream-Source` in its headers):
+    /// stored as a publish is.
+    Sourced(Publish),
+    /// A message of the mirror's origin, stored at its origin sequence.
+    Mirrored(Box<Mirrored>),
 }
 
 /// What applying an operation did.
@@ -195,7 +201,10 @@ impl Stream {
     /// Apply one operation at `now` (ns since the epoch).
     pub fn apply(&mut self, operation: Operation, now: i64) -> Outcome {
         match operation {
-            Operation::Publish(publish) => Outcome::Published(self.publish(publish, now)),
+            Operation::Publish(publish) | Operation::Sourced(publish) => {
+                Outcome::Published(self.publish(publish, now))
+            }
+            Operation::Mirrored(message) => Outcome::Published(self.store_mirrored(&message)),
             Operation::Purge(request) => match self.purge(&request) {
                 Ok(purged) => Outcome::Purged(purged),
                 Err(error) => Outcome::Failed(error),
@@ -446,6 +455,8 @@ impl Stream {
             total: page,
             offset: page.map(|_| request.offset),
             limit: page.map(|_| SUBJECTS_PAGE_LIMIT),
+            mirror: None,
+            sources: Vec::new(),
         }
     }
 }

@@ -12,12 +12,14 @@
 //! - [`pub_ack`]: the PubAck JSON.
 //! - [`ttl`]: `Nats-TTL` values and subject delete markers.
 //! - [`republish`]: the republished form of a stored message.
+//! - [`source`]: storing what a mirror or source takes ([`source::Mirrored`]).
 
 pub mod dedup;
 pub mod headers;
 pub mod machine;
 pub mod pub_ack;
 pub mod republish;
+pub mod source;
 pub mod ttl;
 
 pub use machine::{Operation, Outcome, Publish, Stream};

@@ -206,6 +206,17 @@ impl MessageStore for FileStore {
         self.truncate_to(seq)
     }
 
+    fn skip_msgs(&mut self, next_seq: u64, timestamp: i64) -> Result<(), StoreError> {
+        self.check_usable()?;
+        if next_seq > self.index.last_seq() + 1 {
+            // The index first: a marker that starts a new block records the
+            // raised last sequence too.
+            self.index.note_seq(next_seq - 1, timestamp);
+            self.append_marker(next_seq - 1, timestamp)?;
+        }
+        Ok(())
+    }
+
     fn expire(&mut self, now: i64) -> Result<u64, StoreError> {
         self.check_usable()?;
         let seqs = self

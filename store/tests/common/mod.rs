@@ -26,6 +26,8 @@ pub enum Op {
         keep: u64,
     },
     Compact(u64),
+    /// `skip_msgs` this far past the end (0 and 1 change nothing).
+    SkipTo(u64),
     Truncate(u64),
     Expire(i64),
     Limits(StoreLimits),
@@ -85,6 +87,7 @@ pub fn op_strategy(with_truncate: bool, with_reopen: bool) -> impl Strategy<Valu
         2 => (0..FILTERS.len(), prop_oneof![Just(0u64), 0u64..40], prop_oneof![Just(0u64), 0u64..4])
             .prop_map(|(filter, up_to, keep)| Op::PurgeEx { filter, up_to, keep }),
         1 => (0u64..50).prop_map(Op::Compact),
+        2 => (0u64..30).prop_map(Op::SkipTo),
         1 => (0u64..40).prop_map(Op::Truncate),
         2 => (0i64..500).prop_map(Op::Expire),
         1 => limits_strategy().prop_map(Op::Limits),
@@ -163,6 +166,7 @@ pub fn apply(
             outcome(store.purge_ex(FILTERS[*filter], up_to, *keep))
         }
         Op::Compact(offset) => outcome(store.compact(base + offset)),
+        Op::SkipTo(ahead) => outcome(store.skip_msgs(store.state().last_seq + ahead, now)),
         Op::Truncate(offset) => outcome(store.truncate(base + offset)),
         Op::Expire(back) => {
             let due = store.expiring(now - back);

@@ -1,0 +1,121 @@
+//! `Nats-Stream-Source: <stream> <origin seq> <filters> <destinations>`
+//! (nats-server 2.10's `genSourceHeader`), added to every sourced message
+//! (mirrored ones keep their headers as they are).
+
+/// The header a sourced message carries.
+pub const STREAM_SOURCE: &str = "Nats-Stream-Source";
+
+/// The header value for origin sequence `seq` of the source whose index
+/// name is `index_name` (`<stream> <filters> <destinations>`).
+pub fn source_header_value(index_name: &str, seq: u64) -> String {
+    let mut parts = index_name.splitn(3, ' ');
+    let stream = parts.next().unwrap_or_default();
+    let filters = parts.next().unwrap_or(">");
+    let destinations = parts.next().unwrap_or(">");
+    format!("{stream} {seq} {filters} {destinations}")
+}
+
+/// (stream, index name, origin sequence) from a header value: the 2.10
+/// form gives the index name; the 2.9 form (`<stream> <seq>`) and the
+/// older ack-reply form (`$JS.ACK.<stream>.<consumer>.<dc>.<sseq>...`)
+/// give none (they match any source of that stream).
+pub fn parse_source_header(value: &str) -> Option<(String, Option<String>, u64)> {
+    if let Some(rest) = value.strip_prefix("$JS.ACK.") {
+        let tokens: Vec<&str> = rest.split('.').collect();
+        if tokens.len() != 7 {
+            return None;
+        }
+        return Some((tokens[0].to_string(), None, tokens[3].parse().ok()?));
+    }
+    let fields: Vec<&str> = value.split(' ').collect();
+    match fields.as_slice() {
+        [stream, seq] => Some((stream.to_string(), None, seq.parse().ok()?)),
+        [stream, seq, filters, destinations, ..] => Some((
+            stream.to_string(),
+            Some(format!("{stream} {filters} {destinations}")),
+            seq.parse().ok()?,
+        )),
+        _ => None,
+    }
+}
+
+/// The header block of a sourced message: the origin's, without its
+/// `Nats-Stream-Source` (a daisy chain keeps only the last hop) and its
+/// `Nats-Expected-*` (they were checked where it was published), plus
+/// `Nats-Stream-Source: value`.
+pub fn sourced_headers(original: &[u8], value: &str) -> Vec<u8> {
+    let mut out = String::with_capacity(original.len() + value.len() + 40);
+    match std::str::from_utf8(original) {
+        Ok(text) if text.starts_with("NATS/") => {
+            let mut lines = text.split("\r\n");
+            out.push_str(lines.next().unwrap_or("NATS/1.0"));
+            out.push_str("\r\n");
+            for line in lines.filter(|line| !line.is_empty()) {
+                let name = line.split_once(':').map_or(line, |(name, _)| name).trim();
+                if name.eq_ignore_ascii_case(STREAM_SOURCE)
+                    || name
+                        .get(..14)
+                        .is_some_and(|p| p.eq_ignore_ascii_case("Nats-Expected-"))
+                {
+                    continue;
+                }
+                out.push_str(line);
+                out.push_str("\r\n");
+            }
+        }
+        _ => out.push_str("NATS/1.0\r\n"),
+    }
+    out.push_str(STREAM_SOURCE);
+    out.push_str(": ");
+    out.push_str(value);
+    out.push_str("\r\n\r\n");
+    out.into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stream::headers::header_value;
+
+    #[test]
+    fn value_as_nats_server() {
+        assert_eq!(source_header_value("ORDERS > >", 12), "ORDERS 12 > >");
+        assert_eq!(
+            source_header_value("O a.*\u{c}b x.$1\u{c}>", 3),
+            "O 3 a.*\u{c}b x.$1\u{c}>"
+        );
+    }
+
+    #[test]
+    fn parses_every_form() {
+        assert_eq!(
+            parse_source_header("ORDERS 12 > >"),
+            Some(("ORDERS".into(), Some("ORDERS > >".into()), 12))
+        );
+        assert_eq!(
+            parse_source_header("ORDERS 12"),
+            Some(("ORDERS".into(), None, 12))
+        );
+        assert_eq!(
+            parse_source_header("$JS.ACK.ORDERS.c1.1.44.7.1700000000.3"),
+            Some(("ORDERS".into(), None, 44))
+        );
+        assert_eq!(parse_source_header("ORDERS x > >"), None);
+        assert_eq!(parse_source_header("ORDERS 1 >"), None);
+        assert_eq!(parse_source_header(""), None);
+    }
+
+    #[test]
+    fn rewrites_headers() {
+        let plain = sourced_headers(b"", "O 1 > >");
+        assert_eq!(plain, b"NATS/1.0\r\nNats-Stream-Source: O 1 > >\r\n\r\n");
+        let chained = sourced_headers(
+            b"NATS/1.0\r\nNats-Msg-Id: m\r\nNats-Stream-Source: P 9 > >\r\nNats-Expected-Last-Sequence: 3\r\n\r\n",
+            "O 2 > >",
+        );
+        assert_eq!(header_value(&chained, "Nats-Msg-Id"), Some("m"));
+        assert_eq!(header_value(&chained, STREAM_SOURCE), Some("O 2 > >"));
+        assert_eq!(header_value(&chained, "Nats-Expected-Last-Sequence"), None);
+        assert!(chained.ends_with(b"\r\n\r\n"));
+    }
+}
