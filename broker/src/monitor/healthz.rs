@@ -12,8 +12,8 @@
 //! With JetStream configured (nats-server's order): JetStream must be
 //! running (`503 {"status":"unavailable","error":"JetStream not
 //! enabled"}` otherwise); `js-enabled-only` and `js-server-only` stop
-//! there, else every stream's worker must be alive. `js-enabled=true`
-//! without JetStream configured is the same 503.
+//! there, else every stream's worker must be alive. Without JetStream
+//! configured the options change nothing (as nats-server 2.9 and 2.15).
 
 use std::sync::Arc;
 
@@ -82,10 +82,8 @@ pub async fn handle(State(monitor): State<Arc<Monitor>>, Query(params): Query<Pa
 fn jetstream_health(server: &crate::server::ServerState, params: &Params) -> Result<(), String> {
     let not_enabled = || "JetStream not enabled".to_string();
     if !server.options().jetstream.enabled {
-        return match params.bool("js-enabled") {
-            Ok(true) => Err(not_enabled()),
-            _ => Ok(()),
-        };
+        // nats-server stops here too, whatever `js-enabled` says.
+        return Ok(());
     }
     let Some(jetstream) = server.jetstream.get() else {
         return Err(not_enabled());
