@@ -141,9 +141,6 @@ pub struct Report {
     pub account_details: Option<Vec<AccountReport>>,
     /// Accounts in the report.
     pub total: u64,
-    /// Every stream (for the metrics; not in the JSON).
-    #[serde(skip)]
-    pub all_streams: Vec<(String, StreamReport)>,
 }
 
 impl JetStream {
@@ -179,7 +176,6 @@ impl JetStream {
             bytes: 0,
             account_details: details.then(Vec::new),
             total: 0,
-            all_streams: Vec::new(),
         };
         report.usage.api.level = API_LEVEL;
         for account in self.all_accounts() {
@@ -208,7 +204,6 @@ impl JetStream {
                 report.messages += messages;
                 report.bytes += bytes;
                 report.consumers += consumers;
-                report.all_streams.push((name.clone(), stream.clone()));
                 streams.push(stream);
             }
             report.usage.memory += usage.memory;
