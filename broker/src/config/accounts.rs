@@ -213,8 +213,8 @@ mod tests {
         let said: Vec<Option<bool>> = options.accounts.iter().map(|a| a.jetstream).collect();
         assert_eq!(said, vec![Some(true), Some(true), Some(false), None]);
         let limits = &options.accounts[1].jetstream_limits;
-        assert_eq!(limits.max_memory, 1024 * 1024);
-        assert_eq!(limits.max_storage, 1024 * 1024 * 1024);
+        assert_eq!(limits.max_memory, 1_000_000);
+        assert_eq!(limits.max_storage, 1_000_000_000);
         assert_eq!(limits.max_streams, -1);
         let full = crate::config::test_support::options_ok(
             "accounts { A: { jetstream: { max_streams: 2, max_consumers: 3, max_ack_pending: 4, max_bytes_required: true, memory_max_stream_bytes: 5, storage_max_stream_bytes: 6 } } }",
