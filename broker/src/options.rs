@@ -239,9 +239,11 @@ pub struct AccountOptions {
     pub imports: Vec<ImportOptions>,
     /// `mappings { "src": "dest" }`.
     pub mappings: Vec<crate::account::MappingRule>,
-    /// `jetstream: enabled|disabled` or a limits block (limits are parsed,
-    /// not yet enforced); None = not said.
+    /// `jetstream: enabled|disabled` or a limits block; None = not said.
     pub jetstream: Option<bool>,
+    /// The limits of a `jetstream { max_mem, max_file, ... }` block
+    /// (unlimited, -1, when not given).
+    pub jetstream_limits: starling_jetstream::api::account::AccountLimits,
 }
 
 /// Whether an export or import is of a stream or a service.

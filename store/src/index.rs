@@ -160,12 +160,17 @@ impl<L> Index<L> {
         true
     }
 
-    /// Raise `last_seq` to `seq` (a record or marker seen at `seq`).
+    /// A marker record at `seq` (recovery): raise `last_seq` to it. A
+    /// marker at the last sequence still sets the time: a truncation to a
+    /// removed message writes one with that message's time gone (0), and
+    /// it must win over the removed record still on disk.
     pub(crate) fn note_seq(&mut self, seq: u64, ts: i64) {
         if seq > self.last_seq {
             self.last_seq = seq;
             self.last_ts = ts;
             self.refresh_first();
+        } else if seq == self.last_seq {
+            self.last_ts = ts;
         }
     }
 

@@ -112,4 +112,35 @@ pub trait MessageStore {
     fn finish_sync(&mut self, outcome: &Result<u64, StoreError>) {
         let _ = outcome;
     }
+
+    /// Make everything durable and write whatever lets the next open skip
+    /// work (the file store's index snapshot). Called at clean shutdown;
+    /// the store stays usable. A memory store only syncs.
+    fn checkpoint(&mut self) -> Result<(), StoreError> {
+        self.sync().map(|_| ())
+    }
+
+    /// Visit `(seq, timestamp, headers)` of every held message with
+    /// sequence `>= start_seq` and timestamp `>= min_ts`, in sequence
+    /// order (rebuilding the duplicate window on open). The file store
+    /// reads each block once instead of once per message.
+    fn scan_headers(
+        &self,
+        start_seq: u64,
+        min_ts: i64,
+        visit: &mut dyn FnMut(u64, i64, &[u8]),
+    ) -> Result<(), StoreError> {
+        let mut seq = start_seq;
+        loop {
+            let message = match self.load_next_msg("", seq) {
+                Ok(message) => message,
+                Err(StoreError::Eof | StoreError::MsgNotFound) => return Ok(()),
+                Err(error) => return Err(error),
+            };
+            if message.timestamp >= min_ts {
+                visit(message.seq, message.timestamp, &message.headers);
+            }
+            seq = message.seq + 1;
+        }
+    }
 }

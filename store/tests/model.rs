@@ -10,7 +10,8 @@ use std::sync::Arc;
 use common::{apply, assert_same, limits_strategy, op_strategy, Op};
 use proptest::prelude::*;
 use starling_store::{
-    FileStore, FileStoreConfig, MemStore, SimStorage, Storage, StoreConfig, StoreLimits,
+    FileStore, FileStoreConfig, MemStore, MessageStore, SimStorage, Storage, StoreConfig,
+    StoreLimits,
 };
 
 fn config(
@@ -72,7 +73,27 @@ fn run(
             "clean files reported damage: {report:?}"
         );
         assert_same(&model, &store, &format!("after op #{number} {op:?}"));
+        let (start, min_ts) = (
+            first_seq + number as u64 % 5,
+            now - 40 * (number as i64 % 3),
+        );
+        assert_eq!(
+            scan(&model, start, min_ts),
+            scan(&store, start, min_ts),
+            "scan_headers after op #{number} {op:?}"
+        );
     }
+}
+
+/// Everything `scan_headers` visits.
+fn scan(store: &dyn MessageStore, start: u64, min_ts: i64) -> Vec<(u64, i64, Vec<u8>)> {
+    let mut seen = Vec::new();
+    store
+        .scan_headers(start, min_ts, &mut |seq, ts, headers| {
+            seen.push((seq, ts, headers.to_vec()))
+        })
+        .expect("scan");
+    seen
 }
 
 proptest! {

@@ -5,6 +5,7 @@
 //! JetStream are refused as
 //! unsupported until they are built, so a config never silently loses them.
 
+use starling_jetstream::api::account::AccountLimits as JetStreamLimits;
 use std::collections::HashSet;
 
 use super::auth::{parse_permissions, parse_users};
@@ -84,7 +85,11 @@ fn parse_account(field: &Field<'_>, account: &mut AccountOptions) -> Result<(), 
             "exports" => account.exports = parse_exports(&sub)?,
             "imports" => account.imports = parse_imports(&sub)?,
             "mappings" | "maps" => account.mappings = super::mappings::parse_mappings(&sub)?,
-            "jetstream" => account.jetstream = Some(parse_account_jetstream(&sub)?),
+            "jetstream" => {
+                let (enabled, limits) = parse_account_jetstream(&sub)?;
+                account.jetstream = Some(enabled);
+                account.jetstream_limits = limits;
+            }
             _ => sub.unknown()?,
         }
     }
@@ -98,42 +103,45 @@ fn parse_account(field: &Field<'_>, account: &mut AccountOptions) -> Result<(), 
 }
 
 /// An account's `jetstream`: `enabled`/`true`, `disabled`/`false`, or a
-/// limits block (which enables it; the limits are not enforced yet).
-fn parse_account_jetstream(field: &Field<'_>) -> Result<bool, ConfigError> {
+/// limits block (which enables it), keys as nats-server's
+/// `parseJetStreamForAccount`; a limit left out is unlimited (-1).
+fn parse_account_jetstream(field: &Field<'_>) -> Result<(bool, JetStreamLimits), ConfigError> {
     use super::value::ValueKind;
+    let mut limits = JetStreamLimits::default();
     match &field.value().kind {
-        ValueKind::Bool(enabled) => Ok(*enabled),
+        ValueKind::Bool(enabled) => Ok((*enabled, limits)),
         ValueKind::String(text) => match text.to_ascii_lowercase().as_str() {
-            "enabled" | "enable" | "true" => Ok(true),
-            "disabled" | "disable" | "false" => Ok(false),
+            "enabled" | "enable" | "true" => Ok((true, limits)),
+            "disabled" | "disable" | "false" => Ok((false, limits)),
             _ => Err(field.invalid(format!("expected 'enabled' or 'disabled', got {text:?}"))),
         },
         ValueKind::Map(map) => {
             for entry in map.entries() {
                 let sub = field.child(entry);
                 match sub.lower_key().as_str() {
-                    "max_memory"
-                    | "max_mem"
-                    | "mem"
-                    | "memory"
-                    | "max_file"
-                    | "max_store"
-                    | "file"
-                    | "store"
-                    | "disk"
-                    | "max_streams"
-                    | "streams"
-                    | "max_consumers"
-                    | "consumers"
-                    | "max_bytes_required"
-                    | "max_ack_pending"
-                    | "memory_max_stream_bytes"
-                    | "storage_max_stream_bytes"
-                    | "cluster_traffic" => {}
+                    "max_memory" | "max_mem" | "mem" | "memory" => {
+                        limits.max_memory = sub.integer()?
+                    }
+                    "max_file" | "max_store" | "max_disk" | "file" | "store" | "disk" => {
+                        limits.max_storage = sub.integer()?
+                    }
+                    "max_streams" | "streams" => limits.max_streams = sub.integer()?,
+                    "max_consumers" | "consumers" => limits.max_consumers = sub.integer()?,
+                    "max_bytes_required" | "max_stream_bytes" | "max_bytes" => {
+                        limits.max_bytes_required = sub.boolean()?
+                    }
+                    "max_ack_pending" => limits.max_ack_pending = sub.integer()?,
+                    "memory_max_stream_bytes" | "mem_max_stream_bytes" => {
+                        limits.memory_max_stream_bytes = sub.integer()?
+                    }
+                    "storage_max_stream_bytes"
+                    | "store_max_stream_bytes"
+                    | "disk_max_stream_bytes" => limits.storage_max_stream_bytes = sub.integer()?,
+                    "cluster_traffic" => {}
                     _ => sub.unknown()?,
                 }
             }
-            Ok(true)
+            Ok((true, limits))
         }
         _ => Err(field.invalid("jetstream must be 'enabled', 'disabled' or a limits block")),
     }
@@ -204,6 +212,30 @@ mod tests {
         );
         let said: Vec<Option<bool>> = options.accounts.iter().map(|a| a.jetstream).collect();
         assert_eq!(said, vec![Some(true), Some(true), Some(false), None]);
+        let limits = &options.accounts[1].jetstream_limits;
+        assert_eq!(limits.max_memory, 1_000_000);
+        assert_eq!(limits.max_storage, 1_000_000_000);
+        assert_eq!(limits.max_streams, -1);
+        let full = crate::config::test_support::options_ok(
+            "accounts { A: { jetstream: { max_streams: 2, max_consumers: 3, max_ack_pending: 4, max_bytes_required: true, memory_max_stream_bytes: 5, storage_max_stream_bytes: 6 } } }",
+        );
+        let limits = &full.accounts[0].jetstream_limits;
+        assert_eq!(
+            (
+                limits.max_streams,
+                limits.max_consumers,
+                limits.max_ack_pending
+            ),
+            (2, 3, 4)
+        );
+        assert!(limits.max_bytes_required);
+        assert_eq!(
+            (
+                limits.memory_max_stream_bytes,
+                limits.storage_max_stream_bytes
+            ),
+            (5, 6)
+        );
     }
 
     #[test]

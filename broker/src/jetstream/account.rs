@@ -9,10 +9,12 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
 use super::handle::StreamHandle;
+use super::limits::Usage;
 use crate::account::Account;
 use crate::client::handle::lock;
 use crate::interest::{InternalMessage, InternalSubscription};
 use crate::server::ServerState;
+use starling_jetstream::api::account::AccountLimits;
 
 /// The `$JS.API` subjects served per account (relative to the prefix).
 /// `CONSUMER.MSG.NEXT` is subscribed per consumer (see `consumer_api`).
@@ -27,6 +29,8 @@ pub(super) const API_SUBJECTS: &[&str] = &[
     "STREAM.PURGE.*",
     "STREAM.MSG.GET.*",
     "STREAM.MSG.DELETE.*",
+    "STREAM.LEADER.STEPDOWN.*",
+    "CONSUMER.LEADER.STEPDOWN.*.*",
     "CONSUMER.CREATE.*",
     "CONSUMER.CREATE.*.>",
     "CONSUMER.DURABLE.CREATE.*.*",
@@ -56,6 +60,10 @@ pub(super) struct AccountJetStream {
     pub api_total: AtomicU64,
     /// Of those, with an error (`api.errors`).
     pub api_errors: AtomicU64,
+    /// Its `jetstream { ... }` limits.
+    pub limits: AccountLimits,
+    /// Bytes its streams hold, by storage type.
+    pub usage: Arc<Usage>,
 }
 
 impl AccountJetStream {
@@ -64,6 +72,7 @@ impl AccountJetStream {
         account: Arc<Account>,
         dir: PathBuf,
         requests: mpsc::Sender<InternalMessage>,
+        limits: AccountLimits,
     ) -> Self {
         AccountJetStream {
             account,
@@ -74,6 +83,8 @@ impl AccountJetStream {
             direct: Mutex::new(BTreeMap::new()),
             api_total: AtomicU64::new(0),
             api_errors: AtomicU64::new(0),
+            limits,
+            usage: Arc::new(Usage::default()),
         }
     }
 

@@ -134,6 +134,13 @@ impl Context {
                 "consumer_names_response",
                 consumer_api::names(self, stream, body),
             ),
+            // One node: nats-server answers 10010 whatever the names.
+            ["STREAM", "LEADER", "STEPDOWN", _] => {
+                ("stream_leader_stepdown_response", Err(cluster_required()))
+            }
+            ["CONSUMER", "LEADER", "STEPDOWN", _, _] => {
+                ("consumer_leader_stepdown_response", Err(cluster_required()))
+            }
             ["CONSUMER", "LIST", stream] => (
                 "consumer_list_response",
                 consumer_api::list(self, stream, body),
@@ -153,6 +160,7 @@ impl Context {
     /// `$JS.API.INFO`: usage summed over the account's streams.
     fn account_info(&self, total: u64, errors: u64) -> Vec<u8> {
         let mut info = AccountInfo {
+            limits: self.account.limits.clone(),
             api: ApiStats {
                 level: API_LEVEL,
                 total,
@@ -176,9 +184,16 @@ impl Context {
                 }
             }
             info.streams += 1;
+            drop(stream);
+            info.consumers += crate::client::handle::lock(&handle.consumers).entries.len() as u64;
         }
         encode_response("account_info_response", &info)
     }
+}
+
+/// 10010: leader stepdown needs a cluster (nats-server on one node).
+fn cluster_required() -> ApiError {
+    ApiError::new(503, 10010, "JetStream clustering support required")
 }
 
 /// Parse a request body (empty = defaults) or fail with 10025.

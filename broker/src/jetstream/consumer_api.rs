@@ -82,9 +82,36 @@ fn stream_context(context: &Context, handle: &StreamHandle) -> StreamContext {
         replicas: config.num_replicas,
         stream_max_ack_pending: config.consumer_limits.max_ack_pending.unwrap_or(0),
         stream_inactive_threshold: config.consumer_limits.inactive_threshold.unwrap_or(0),
-        server_max_ack_pending: options.max_ack_pending,
+        server_max_ack_pending: tighter(
+            options.max_ack_pending,
+            context.account.limits.max_ack_pending,
+        ),
         server_max_request_batch: options.max_request_batch,
         ..StreamContext::default()
+    }
+}
+
+/// The stricter of two limits where 0 or less is none.
+fn tighter(server: i64, account: i64) -> i64 {
+    match (server > 0, account > 0) {
+        (true, true) => server.min(account),
+        (false, true) => account,
+        _ => server,
+    }
+}
+
+/// Whether the account already has its `max_consumers` (counted before
+/// any stream lock is taken; only this API thread adds consumers).
+fn account_at_consumer_limit(context: &Context) -> bool {
+    let max = context.account.limits.max_consumers;
+    max > 0 && {
+        let total: usize = context
+            .account
+            .all_streams()
+            .iter()
+            .map(|handle| lock(&handle.consumers).entries.len())
+            .sum();
+        total as i64 >= max
     }
 }
 
@@ -116,7 +143,8 @@ pub(super) fn create(context: &Context, endpoint: &str, body: &[u8]) -> Response
             name
         }
     };
-    let info = upsert(context, &handle, &name, config, request.action)?;
+    let full = account_at_consumer_limit(context);
+    let info = upsert(context, &handle, &name, config, request.action, full)?;
     Ok(encode_response("consumer_create_response", &info))
 }
 
@@ -127,6 +155,7 @@ fn upsert(
     name: &str,
     config: ConsumerConfig,
     action: ConsumerAction,
+    account_full: bool,
 ) -> Result<ConsumerInfo, ApiError> {
     let stream_config = handle.config();
     {
@@ -157,8 +186,8 @@ fn upsert(
                 return Err(api_error(&ConsumerError::DoesNotExist));
             }
             let max = stream_config.max_consumers;
-            if max > 0 && set.entries.len() as i64 >= max {
-                return Err(ApiError::new(400, 10026, "maximum consumers limit reached"));
+            if account_full || (max > 0 && set.entries.len() as i64 >= max) {
+                return Err(super::limits::maximum_consumers());
             }
             if stream_config.retention == RetentionPolicy::WorkQueue {
                 let others: Vec<&ConsumerConfig> = set

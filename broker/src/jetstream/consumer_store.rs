@@ -45,6 +45,11 @@ pub(super) fn write_state(dir: &Path, encoded: &[u8]) -> io::Result<()> {
     replace(dir, STATE_FILE, encoded, false)
 }
 
+/// Write a consumer's encoded state durably (clean shutdown).
+pub(super) fn write_state_durable(dir: &Path, encoded: &[u8]) -> io::Result<()> {
+    replace(dir, STATE_FILE, encoded, true)
+}
+
 fn replace(dir: &Path, name: &str, bytes: &[u8], durable: bool) -> io::Result<()> {
     let temp = dir.join(format!("{name}.tmp"));
     {

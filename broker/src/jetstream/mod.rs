@@ -14,7 +14,13 @@
 //!   worker after every batch (pull requests, acks, deliveries, timers,
 //!   retention); `consumer_api`, `consumer_ops`: the `CONSUMER.*` endpoints;
 //!   `consumer_store`: consumer config and state on disk (`obs/`).
+//! - `limits`: the server's and accounts' storage, stream and consumer
+//!   limits (nats-server's checks and error codes).
 //! - `meta`: a file stream's persisted config (`meta.json`).
+//! - `persist`: what a clean shutdown saves for a fast restart (store
+//!   checkpoint, `dedup.json`, consumer states, fsynced).
+//! - `stats`: the fsync latency histogram.
+//! - `report`: what monitoring reads (`/jsz`, `/varz`, `/metrics`).
 //! - `publish`: how the server publishes replies (router, internal origin).
 //! - `source`, `source_checks`: mirrors and sources (the worker reads
 //!   the origins' stores), and their config checks against other streams.
@@ -45,12 +51,18 @@ mod consumer_store;
 mod consumers;
 mod direct_get;
 mod handle;
+mod limits;
 mod meta;
+mod persist;
 mod publish;
+mod report;
 mod service;
 mod source;
 mod source_checks;
+mod stats;
 mod stream_api;
 mod worker;
 
+pub use report::{Report, ReportConfig, ReportOptions, StreamReport};
 pub use service::{start, JetStream, CAPTURE_CHANNEL_CAPACITY};
+pub use stats::{SyncSnapshot, FSYNC_BUCKETS};

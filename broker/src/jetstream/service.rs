@@ -19,9 +19,12 @@ use super::consumer_api::subscribe_restored;
 use super::consumer_store::restore_all;
 use super::consumers::{ConsumerEntry, ConsumerSet};
 use super::handle::StreamHandle;
+use super::limits::{Reserved, ServerLimits, StreamGate, Usage};
 use super::meta::read_meta;
+use super::persist::read_dedup;
 use super::publish::now_nanos;
 use super::source::{SourceLinks, Sourcing};
+use super::stats::SyncHistogram;
 use super::worker::{self, Worker};
 use crate::account::Account;
 use crate::client::handle::lock;
@@ -56,6 +59,12 @@ pub struct JetStream {
     tasks: TaskTracker,
     /// Where workers are spawned from the API's blocking threads.
     runtime: tokio::runtime::Handle,
+    /// `max_memory_store` / `max_file_store` in force.
+    pub(super) server_limits: ServerLimits,
+    /// Bytes stored on this server, by storage type.
+    pub(super) usage: Arc<Usage>,
+    /// Fsync latencies of every stream's batches.
+    pub(super) fsync: Arc<SyncHistogram>,
 }
 
 impl std::fmt::Debug for JetStream {
@@ -94,6 +103,7 @@ pub fn start(server: &Arc<ServerState>) -> io::Result<()> {
     if let Some(domain) = &options.jetstream.domain {
         prefixes.push(format!("$JS.{domain}.API"));
     }
+    let root_for_limits = root.clone();
     let jetstream = Arc::new(JetStream {
         options: options.jetstream.clone(),
         root,
@@ -101,6 +111,13 @@ pub fn start(server: &Arc<ServerState>) -> io::Result<()> {
         accounts: Mutex::new(BTreeMap::new()),
         tasks: TaskTracker::new(),
         runtime: tokio::runtime::Handle::current(),
+        server_limits: ServerLimits::resolve(
+            options.jetstream.max_memory_store,
+            options.jetstream.max_file_store,
+            &root_for_limits,
+        ),
+        usage: Arc::new(Usage::default()),
+        fsync: Arc::new(SyncHistogram::default()),
     });
     let system = server.accounts.system_name().to_string();
     for account in server.accounts.all() {
@@ -141,7 +158,14 @@ impl JetStream {
         }
         let dir = self.root.join(&name).join("streams");
         let (requests, receiver) = mpsc::channel(API_CHANNEL_CAPACITY);
-        let state = Arc::new(AccountJetStream::new(account, dir, requests));
+        let limits = server
+            .options()
+            .accounts
+            .iter()
+            .find(|a| a.name == name)
+            .map(|a| a.jetstream_limits.clone())
+            .unwrap_or_default();
+        let state = Arc::new(AccountJetStream::new(account, dir, requests, limits));
         state.subscribe_api(server, &self.prefixes);
         self.restore_streams(server, &state)?;
         lock(&self.accounts).insert(name, state.clone());
@@ -177,7 +201,14 @@ impl JetStream {
             let name = meta.config.name.clone();
             match open_store(&meta.config, Some(&dir)) {
                 Ok(store) => {
-                    let stream = Stream::open(meta.config, meta.created, store, now_nanos());
+                    let saved = read_dedup(&dir);
+                    let stream = Stream::open_with_dedup(
+                        meta.config,
+                        meta.created,
+                        store,
+                        now_nanos(),
+                        saved,
+                    );
                     let state = stream.store().state();
                     tracing::info!(account = %account.account.name, stream = %name, messages = state.msgs, last_seq = state.last_seq, "stream restored");
                     self.launch(server, account, stream, Some(dir));
@@ -214,6 +245,14 @@ impl JetStream {
                 set.entries.insert(entry.consumer.name().to_string(), entry);
             }
         }
+        let gate = Arc::new(StreamGate::new(
+            config.storage,
+            &account.limits,
+            self.server_limits,
+            account.usage.clone(),
+            self.usage.clone(),
+            lock(&stream).store().state().bytes,
+        ));
         let handle = Arc::new(StreamHandle::new(
             stream.clone(),
             control_sender,
@@ -238,6 +277,9 @@ impl JetStream {
                 links,
                 wake: handle.control.clone(),
             }),
+            dir: handle.dir.clone(),
+            gate,
+            fsync: self.fsync.clone(),
         };
         self.tasks.spawn_on(worker::run(worker), &self.runtime);
         if config.has_sources() {
@@ -249,6 +291,46 @@ impl JetStream {
         account.set_direct_get(server, &self.prefixes, &config.name, config.allow_direct);
         lock(&account.streams).insert(config.name.clone(), handle.clone());
         handle
+    }
+
+    /// Every account's JetStream state.
+    pub(super) fn all_accounts(&self) -> Vec<Arc<AccountJetStream>> {
+        lock(&self.accounts).values().cloned().collect()
+    }
+
+    /// Bytes reserved by `max_bytes` of every stream on the server but
+    /// `account`'s `name`.
+    pub(super) fn reserved_except(&self, account: &str, name: &str) -> Reserved {
+        let mut reserved = Reserved::default();
+        for other in self.all_accounts() {
+            for handle in other.all_streams() {
+                if *other.account.name != *account || handle.name != name {
+                    reserved.add(&handle.config());
+                }
+            }
+        }
+        reserved
+    }
+
+    /// The fsync latency histogram now.
+    pub fn fsync_latency(&self) -> super::stats::SyncSnapshot {
+        self.fsync.snapshot()
+    }
+
+    /// Every stream's worker is running (`/healthz`); the first one that
+    /// is not, in nats-server's words.
+    pub fn health(&self) -> Result<(), String> {
+        for account in self.all_accounts() {
+            for handle in account.all_streams() {
+                if handle.control.is_closed() {
+                    return Err(format!(
+                        "JetStream stream '{} > {}' is not current",
+                        account.account.name, handle.name
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The directory of a file stream.

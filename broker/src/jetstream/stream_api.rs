@@ -17,6 +17,7 @@ use starling_jetstream::subject;
 
 use super::api::{parse, Context};
 use super::handle::StreamHandle;
+use super::limits;
 use super::meta::{write_meta, StreamMeta};
 use super::publish::now_nanos;
 use super::service::{open_store, JetStream};
@@ -73,6 +74,27 @@ fn check_overlap(context: &Context, config: &StreamConfig) -> Result<(), ApiErro
     Ok(())
 }
 
+/// The account's and server's usage but for stream `name`.
+fn stream_check<'a>(context: &'a Context, name: &str) -> limits::StreamCheck<'a> {
+    let mut account_reserved = limits::Reserved::default();
+    let mut other_streams = 0;
+    for other in context.account.all_streams() {
+        if other.name != name {
+            other_streams += 1;
+            account_reserved.add(&other.config());
+        }
+    }
+    limits::StreamCheck {
+        account: &context.account.limits,
+        server: context.jetstream.server_limits,
+        other_streams,
+        account_reserved,
+        server_reserved: context
+            .jetstream
+            .reserved_except(&context.account.account.name, name),
+    }
+}
+
 /// The info as nats-server gives it in create/update responses (no
 /// `cluster` section on one node).
 fn stream_info(handle: &StreamHandle, request: &StreamInfoRequest) -> StreamInfo {
@@ -102,6 +124,7 @@ fn stream_info_with_leader(
 pub(super) fn create(context: &Context, name: &str, body: &[u8]) -> Response {
     let mut config = request_config(name, body)?;
     super::source_checks::check(&context.account, &mut config)?;
+    limits::check_max_bytes(&context.account.limits, &config)?;
     if let Some(existing) = context.account.stream(name) {
         if existing.config() != config {
             return Err(ApiError::stream_name_in_use());
@@ -116,6 +139,7 @@ pub(super) fn create(context: &Context, name: &str, body: &[u8]) -> Response {
         ));
     }
     check_overlap(context, &config)?;
+    limits::check_stream(&stream_check(context, name), &config, true)?;
     let created = now_nanos();
     let dir = match config.storage {
         StorageType::File => {
@@ -157,10 +181,16 @@ pub(super) fn create(context: &Context, name: &str, body: &[u8]) -> Response {
 /// `STREAM.UPDATE.<name>`.
 pub(super) fn update(context: &Context, name: &str, body: &[u8]) -> Response {
     let mut config = request_config(name, body)?;
+    limits::check_max_bytes(&context.account.limits, &config)?;
     let handle = lookup(context, name)?;
     super::source_checks::check(&context.account, &mut config)?;
-    handle.config().check_update(&config)?;
+    let old = handle.config();
+    old.check_update(&config)?;
     check_overlap(context, &config)?;
+    // Lowering `max_bytes` always fits (nats-server `configUpdateCheck`).
+    if config.max_bytes > old.max_bytes.max(0) || config.max_consumers != old.max_consumers {
+        limits::check_stream(&stream_check(context, name), &config, false)?;
+    }
     super::consumer_ops::check_consumer_limits(&handle, &config)?;
     match handle.apply_blocking(Operation::UpdateConfig(Box::new(config.clone())))? {
         Outcome::ConfigUpdated => {}

@@ -11,15 +11,17 @@ use bytes::Bytes;
 use starling_jetstream::api::consumer::ConsumerInfo;
 use starling_jetstream::api::ApiError;
 use starling_jetstream::stream::{Operation, Outcome, PubAck, Publish, Republished, Stream};
-use starling_store::MAX_BATCH;
+use starling_store::{stored_size, MAX_BATCH};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::consumer_pass::{self, PassContext};
 use super::consumers::ConsumerSet;
 use super::handle::Control;
+use super::limits::StreamGate;
 use super::publish::{now_nanos, publish, publish_with_headers};
 use super::source::{self, Applied, Sourcing, Taken};
+use super::stats::SyncHistogram;
 use crate::account::Account;
 use crate::client::handle::lock;
 use crate::interest::InternalMessage;
@@ -80,6 +82,12 @@ pub(super) struct Worker {
     pub domain: Option<String>,
     /// The stream's mirror or sources.
     pub sourcing: Arc<Sourcing>,
+    /// The stream directory of a file stream (shutdown saves state there).
+    pub dir: Option<std::path::PathBuf>,
+    /// The account's and server's storage limits.
+    pub gate: Arc<StreamGate>,
+    /// Where batch sync latencies are counted.
+    pub fsync: Arc<SyncHistogram>,
 }
 
 /// Run until the stream is deleted or the server shuts down; the store is
@@ -133,6 +141,8 @@ pub(super) async fn run(mut worker: Worker) {
             consumers: worker.consumers.clone(),
             domain: worker.domain.clone(),
             sourcing: worker.sourcing.clone(),
+            gate: worker.gate.clone(),
+            fsync: worker.fsync.clone(),
         };
         match tokio::task::spawn_blocking(move || batch.run(jobs, sync_now)).await {
             Ok(Ran::Stopped(done)) => {
@@ -147,9 +157,18 @@ pub(super) async fn run(mut worker: Worker) {
         }
     }
     let stream = worker.stream.clone();
-    let synced = tokio::task::spawn_blocking(move || lock(&stream).store_mut().sync()).await;
-    if let Ok(Err(error)) = synced {
-        tracing::warn!(%error, "stream: final sync failed");
+    if stop.is_some() {
+        // Deleted: its files go; only the final sync matters.
+        let synced = tokio::task::spawn_blocking(move || lock(&stream).store_mut().sync()).await;
+        if let Ok(Err(error)) = synced {
+            tracing::warn!(%error, "stream: final sync failed");
+        }
+    } else {
+        let (consumers, dir) = (worker.consumers.clone(), worker.dir.clone());
+        let _ = tokio::task::spawn_blocking(move || {
+            super::persist::persist_on_shutdown(&stream, &consumers, dir.as_deref())
+        })
+        .await;
     }
     if let Some(done) = stop {
         let _ = done.send(());
@@ -175,6 +194,8 @@ struct Batch {
     consumers: Arc<Mutex<ConsumerSet>>,
     domain: Option<String>,
     sourcing: Arc<Sourcing>,
+    gate: Arc<StreamGate>,
+    fsync: Arc<SyncHistogram>,
 }
 
 /// How a batch ended.
@@ -192,7 +213,15 @@ impl Batch {
         let now = now_nanos();
         let (taken, source_wake) = self.sourcing.collect(&self.stream, now);
         jobs.extend(taken.map(Job::Sourced));
-        let mut answers = apply_batch(&self.stream, jobs, sync_now, self.domain.as_deref(), now);
+        let mut answers = apply_batch(
+            &self.stream,
+            jobs,
+            sync_now,
+            self.domain.as_deref(),
+            Some(&self.gate),
+            Some(&self.fsync),
+            now,
+        );
         if answers.durable {
             self.sourcing
                 .commit(std::mem::take(&mut answers.sourced), now);
@@ -248,6 +277,7 @@ impl Batch {
                 let _ = done.send(info);
             }
         }
+        self.gate.report(lock(&self.stream).store().state().bytes);
         Ran::Done { wake }
     }
 }
@@ -284,6 +314,8 @@ fn apply_batch(
     jobs: Vec<Job>,
     sync_now: bool,
     domain: Option<&str>,
+    gate: Option<&StreamGate>,
+    fsync: Option<&SyncHistogram>,
     now: i64,
 ) -> Answers {
     let mut answers = Answers {
@@ -306,7 +338,15 @@ fn apply_batch(
         match job {
             Job::Publish(message) => {
                 let reply = message.reply.clone();
-                let outcome = guard.apply(Operation::Publish(to_publish(message)), now);
+                let publish = to_publish(message);
+                let admitted = gate.map_or(Ok(()), |gate| {
+                    let size = stored_size(&publish.subject, &publish.headers, &publish.payload);
+                    gate.admit(guard.store().state().bytes, size)
+                });
+                let outcome = match admitted {
+                    Ok(()) => guard.apply(Operation::Publish(publish), now),
+                    Err(error) => Outcome::Published(PubAck::refused(guard.name(), error)),
+                };
                 if let (Some(reply), Outcome::Published(mut ack)) = (reply, outcome) {
                     if !no_ack {
                         ack.domain = domain.map(str::to_string);
@@ -345,7 +385,11 @@ fn apply_batch(
         drop(guard);
         // The fdatasyncs run without the lock so readers go on.
         begun.and_then(|pending| {
+            let started = std::time::Instant::now();
             let outcome = pending.run();
+            if let Some(fsync) = fsync {
+                fsync.observe(started.elapsed());
+            }
             lock(stream).store_mut().finish_sync(&outcome);
             outcome.map(|_| ())
         })

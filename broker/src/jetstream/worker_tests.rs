@@ -58,7 +58,15 @@ fn a_batch_is_acknowledged_after_one_sync() {
     let storage = Arc::new(SimStorage::new(1));
     let stream = stream_on(&storage);
     let syncs = storage.sync_count();
-    let answers = apply_batch(&stream, publishes(100, 16), true, Some("hub"), NOW);
+    let answers = apply_batch(
+        &stream,
+        publishes(100, 16),
+        true,
+        Some("hub"),
+        None,
+        None,
+        NOW,
+    );
     assert_eq!(answers.acks.len(), 100);
     for (n, (reply, ack)) in answers.acks.iter().enumerate() {
         assert_eq!(reply, &format!("_INBOX.{n}"));
@@ -74,12 +82,12 @@ fn a_batch_is_acknowledged_after_one_sync() {
 fn a_full_disk_refuses_the_whole_batch_and_keeps_nothing_of_it() {
     let storage = Arc::new(SimStorage::new(2));
     let stream = stream_on(&storage);
-    let first = apply_batch(&stream, publishes(3, 16), true, None, NOW);
+    let first = apply_batch(&stream, publishes(3, 16), true, None, None, None, NOW);
     assert!(first.acks.iter().all(|(_, ack)| ack.error.is_none()));
     storage.set_space_limit(Some(storage.used_bytes()));
     let mut jobs = publishes(10, 1024);
     jobs.push(publish_with_id("retry-me"));
-    let answers = apply_batch(&stream, jobs, true, None, NOW);
+    let answers = apply_batch(&stream, jobs, true, None, None, None, NOW);
     assert_eq!(answers.acks.len(), 11);
     for (_, ack) in &answers.acks {
         let error = ack.error.as_ref().expect("refused");
@@ -89,7 +97,15 @@ fn a_full_disk_refuses_the_whole_batch_and_keeps_nothing_of_it() {
     let state = lock(&stream).store().state();
     assert_eq!((state.msgs, state.last_seq), (3, 3));
     // The refused message's id was forgotten: the retry is stored.
-    let after = apply_batch(&stream, vec![publish_with_id("retry-me")], true, None, NOW);
+    let after = apply_batch(
+        &stream,
+        vec![publish_with_id("retry-me")],
+        true,
+        None,
+        None,
+        None,
+        NOW,
+    );
     let ack = &after.acks[0].1;
     assert_eq!(
         (ack.seq, ack.duplicate, ack.error.is_none()),
@@ -102,7 +118,7 @@ fn lazy_mode_acknowledges_without_syncing() {
     let storage = Arc::new(SimStorage::new(3));
     let stream = stream_on(&storage);
     let syncs = storage.sync_count();
-    let answers = apply_batch(&stream, publishes(10, 16), false, None, NOW);
+    let answers = apply_batch(&stream, publishes(10, 16), false, None, None, None, NOW);
     assert!(answers.acks.iter().all(|(_, ack)| ack.error.is_none()));
     assert_eq!(storage.sync_count(), syncs);
 }

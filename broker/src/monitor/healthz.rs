@@ -9,9 +9,11 @@
 //! stops accepting (lame duck or shutdown), it answers 503 with
 //! `{"status":"error","error":...}` naming the reason, as nats-server 2.9
 //! does when `readyForConnections` fails.
-//! Starling has no JetStream: `js-enabled-only`, `js-server-only` and
-//! `js-enabled` are checked to be booleans and change nothing, as on a
-//! nats-server without JetStream.
+//! With JetStream configured (nats-server's order): JetStream must be
+//! running (`503 {"status":"unavailable","error":"JetStream not
+//! enabled"}` otherwise); `js-enabled-only` and `js-server-only` stop
+//! there, else every stream's worker must be alive. Without JetStream
+//! configured the options change nothing (as nats-server 2.9 and 2.15).
 
 use std::sync::Arc;
 
@@ -49,6 +51,15 @@ pub async fn handle(State(monitor): State<Arc<Monitor>>, Query(params): Query<Pa
     } else {
         cluster_readiness(server)
     };
+    if verdict.is_ok() {
+        if let Err(reason) = jetstream_health(server, &params) {
+            let error = HealthStatus {
+                status: "unavailable",
+                error: Some(reason),
+            };
+            return compact_json_response(StatusCode::SERVICE_UNAVAILABLE, &params, &error);
+        }
+    }
     match verdict {
         Ok(()) => {
             let ok = HealthStatus {
@@ -65,6 +76,24 @@ pub async fn handle(State(monitor): State<Arc<Monitor>>, Query(params): Query<Pa
             compact_json_response(StatusCode::SERVICE_UNAVAILABLE, &params, &error)
         }
     }
+}
+
+/// JetStream's part of the verdict (nats-server `healthz`).
+fn jetstream_health(server: &crate::server::ServerState, params: &Params) -> Result<(), String> {
+    let not_enabled = || "JetStream not enabled".to_string();
+    if !server.options().jetstream.enabled {
+        // nats-server stops here too, whatever `js-enabled` says.
+        return Ok(());
+    }
+    let Some(jetstream) = server.jetstream.get() else {
+        return Err(not_enabled());
+    };
+    let only = params.bool("js-enabled-only").unwrap_or(false)
+        || params.bool("js-server-only").unwrap_or(false);
+    if only {
+        return Ok(());
+    }
+    jetstream.health()
 }
 
 /// The cluster's readiness; always ready when not clustered.

@@ -14,6 +14,9 @@
 //! `client` or `route`, `origin` is `local` or `remote`, `version` is this
 //! build's. Every series exists from startup, at 0.
 //!
+//! JetStream series (`starling_jetstream_*`, see `metrics_jetstream`)
+//! exist while JetStream runs.
+//!
 //! Per-account series (`starling_account_*`) carry an `account` label that
 //! stays bounded: only the configured accounts, `$G` and the system
 //! account get their own value; every other account (learned from a peer,
@@ -209,6 +212,7 @@ impl MetricsEndpoint {
             for (name, help, unit) in ACCOUNT_COUNTERS {
                 describe_counter!(name, unit, help);
             }
+            super::metrics_jetstream::describe();
         });
         MetricsEndpoint {
             monitor,
@@ -223,8 +227,21 @@ impl MetricsEndpoint {
         let mut split = lock(&self.split);
         let reading = Reading::take(&self.monitor);
         let traffic = split.update(reading.total, &reading.routes);
-        metrics::with_local_recorder(&self.recorder, || record(&reading, &traffic));
-        self.handle.render()
+        let jetstream = super::metrics_jetstream::take(&self.monitor);
+        metrics::with_local_recorder(&self.recorder, || {
+            record(&reading, &traffic);
+            if let Some(jetstream) = &jetstream {
+                super::metrics_jetstream::record(jetstream);
+            }
+        });
+        let mut text = self.handle.render();
+        if let Some(jetstream) = &jetstream {
+            if !text.is_empty() && !text.ends_with('\n') {
+                text.push('\n');
+            }
+            super::metrics_jetstream::render_fsync(jetstream, &mut text);
+        }
+        text
     }
 }
 

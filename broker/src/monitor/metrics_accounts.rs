@@ -10,6 +10,20 @@ use crate::stats::TrafficSnapshot;
 /// system account.
 pub const OTHER_ACCOUNT_LABEL: &str = "other";
 
+/// The `account` label of `name`: its name when it is configured, `$G`
+/// or the system account, else [`OTHER_ACCOUNT_LABEL`].
+pub fn account_label(monitor: &Monitor, name: &str) -> String {
+    let server = &monitor.server;
+    let named = name == starling_proto::account::GLOBAL_ACCOUNT
+        || name == server.accounts.system_name()
+        || server.options().accounts.iter().any(|a| a.name == name);
+    if named {
+        name.to_string()
+    } else {
+        OTHER_ACCOUNT_LABEL.to_string()
+    }
+}
+
 /// Per-account readings folded onto the bounded label set: configured
 /// accounts, `$G` and the system account by name, the rest as "other".
 pub fn account_readings(monitor: &Monitor) -> Vec<(String, usize, TrafficSnapshot)> {

@@ -8,6 +8,7 @@
 //! - `subsz`: `/subsz` and `/subscriptionsz`, the subscription index.
 //! - `routez`: `/routez`, plus empty `/gatewayz` and `/leafz`.
 //! - `healthz`: `/healthz`; `index`: the `/` page.
+//! - `jsz`: `/jsz`, JetStream usage and details (also `$SYS` JSZ).
 //! - `accountz`: `/accountz` (accounts, one account's detail) and
 //!   `/accstatz` (per-account connections and traffic).
 //! - `metrics`: `/metrics`, the counters in Prometheus' text format.
@@ -28,8 +29,10 @@ pub(crate) mod connz;
 pub(crate) mod format;
 pub(crate) mod healthz;
 mod index;
+pub(crate) mod jsz;
 mod metrics;
 mod metrics_accounts;
+mod metrics_jetstream;
 pub(crate) mod params;
 pub(crate) mod routez;
 mod shared;
@@ -59,6 +62,7 @@ pub fn router(monitor: Arc<Monitor>) -> Router {
         .route("/gatewayz", get(routez::handle_gatewayz))
         .route("/leafz", get(routez::handle_leafz))
         .route("/healthz", get(healthz::handle))
+        .route("/jsz", get(jsz::handle))
         .route("/accountz", get(accountz::handle_accountz))
         .route("/accstatz", get(accountz::handle_accstatz))
         .with_state(monitor.clone())

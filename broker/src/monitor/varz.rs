@@ -68,7 +68,7 @@ pub struct Varz {
     leaf: Empty,
     mqtt: Empty,
     websocket: Empty,
-    jetstream: Empty,
+    jetstream: serde_json::Value,
     /// Seconds.
     #[serde(serialize_with = "go_float")]
     tls_timeout: f64,
@@ -120,6 +120,24 @@ struct ClusterVarz {
     tls_required: bool,
     #[serde(skip_serializing_if = "is_false")]
     tls_verify: bool,
+}
+
+/// `jetstream` of `/varz` when JetStream runs (nats-server `JetStreamVarz`:
+/// config and stats); `{}` otherwise.
+#[derive(Debug, Serialize)]
+pub struct JetStreamVarz {
+    config: crate::jetstream::ReportConfig,
+    stats: serde_json::Value,
+}
+
+impl JetStreamVarz {
+    fn of(jetstream: &crate::jetstream::JetStream, leader: &str) -> Self {
+        let report = jetstream.report(&crate::jetstream::ReportOptions::default(), leader);
+        JetStreamVarz {
+            config: report.config.clone(),
+            stats: serde_json::to_value(&report.usage).unwrap_or_default(),
+        }
+    }
 }
 
 /// A section Starling has nothing for (gateway, leaf, mqtt, websocket,
@@ -192,7 +210,13 @@ pub fn varz(monitor: &Monitor) -> Varz {
         leaf: Empty {},
         mqtt: Empty {},
         websocket: Empty {},
-        jetstream: Empty {},
+        jetstream: server
+            .jetstream
+            .get()
+            .map_or(serde_json::json!({}), |jetstream| {
+                serde_json::to_value(JetStreamVarz::of(jetstream, &server.server_name()))
+                    .unwrap_or_default()
+            }),
         tls_timeout: tls_timeout_seconds(options.tls.as_ref()),
         write_deadline: nanos(options.write_deadline),
         start: rfc3339(server.start),

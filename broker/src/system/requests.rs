@@ -17,7 +17,7 @@ use crate::monitor::accountz;
 use crate::monitor::format::rfc3339;
 use crate::monitor::params::Params;
 use crate::monitor::routez::{routes, RouteListing};
-use crate::monitor::{connz, subsz, varz, Monitor};
+use crate::monitor::{connz, jsz, subsz, varz, Monitor};
 
 /// nats-server `EventFilterOptions`: which servers should answer a PING.
 #[derive(Debug, Default, Deserialize)]
@@ -169,7 +169,10 @@ pub fn endpoint(
         },
         ("ROUTEZ", None) => serde_json::to_value(routez_document(monitor, &params)),
         ("HEALTHZ", None) => Ok(serde_json::json!({"status": "ok"})),
-        ("JSZ", None) => serde_json::to_value(jsz_disabled(monitor)),
+        ("JSZ", _) => match jsz::jsz(monitor, &params) {
+            Ok(document) => Ok(document),
+            Err(reason) => return Some(Err(bad(reason))),
+        },
         ("ACCOUNTZ", None) => match accountz::accountz(monitor, &params) {
             Ok(accountz) => Ok(accountz),
             Err(reason) => return Some(Err(bad(reason))),
@@ -210,7 +213,8 @@ fn routez_document(monitor: &Monitor, params: &Params) -> Value {
     })
 }
 
-fn jsz_disabled(monitor: &Monitor) -> JszDisabled {
+/// The JSZ answer of a server without JetStream.
+pub fn jsz_disabled(monitor: &Monitor) -> JszDisabled {
     JszDisabled {
         server_id: monitor.server.server_id.clone(),
         now: rfc3339(SystemTime::now()),

@@ -3,6 +3,23 @@
 
 use std::collections::{HashMap, VecDeque};
 
+use serde::{Deserialize, Serialize};
+
+/// The window as saved at clean shutdown (`dedup.json` in a file stream's
+/// directory), so a restart does not rebuild it by reading messages.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedDedup {
+    /// The stream's last sequence when saved: messages after it were
+    /// stored later and are scanned on open.
+    pub last_seq: u64,
+    /// `Nats-Msg-Id` of the last stored message.
+    #[serde(default)]
+    pub last_msg_id: String,
+    /// (id, seq, store time ns), oldest first.
+    #[serde(default)]
+    pub entries: Vec<(String, u64, i64)>,
+}
+
 /// Message ids seen within the window, oldest first.
 #[derive(Debug, Default)]
 pub struct DedupWindow {
@@ -57,6 +74,14 @@ impl DedupWindow {
         if self.by_id.insert(id.to_string(), seq).is_none() {
             self.order.push_back((stored, id.to_string()));
         }
+    }
+
+    /// Every remembered (id, seq, store time), oldest first.
+    pub fn entries(&self) -> Vec<(String, u64, i64)> {
+        self.order
+            .iter()
+            .filter_map(|(stored, id)| Some((id.clone(), self.lookup(id)?, *stored)))
+            .collect()
     }
 
     /// Ids remembered.

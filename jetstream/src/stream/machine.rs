@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use starling_store::{MessageStore, StoreError, StoredMsg};
 
-use super::dedup::DedupWindow;
+use super::dedup::{DedupWindow, SavedDedup};
 use super::headers::{self, header_value};
 use super::pub_ack::PubAck;
 use super::republish::{Republished, Republisher, StoredInfo};
@@ -108,6 +108,19 @@ impl Stream {
         store: Box<dyn MessageStore + Send>,
         now: i64,
     ) -> Self {
+        Self::open_with_dedup(config, created, store, now, None)
+    }
+
+    /// [`Stream::open`] starting from the window saved at the last clean
+    /// shutdown: only messages stored after `saved.last_seq` are read. A
+    /// saved window newer than the store (it lost messages) is ignored.
+    pub fn open_with_dedup(
+        config: StreamConfig,
+        created: i64,
+        store: Box<dyn MessageStore + Send>,
+        now: i64,
+        saved: Option<SavedDedup>,
+    ) -> Self {
         let mut stream = Stream {
             dedup: DedupWindow::new(config.duplicate_window),
             transform: ingest_transform(&config),
@@ -118,35 +131,56 @@ impl Stream {
             store,
             last_msg_id: String::new(),
         };
-        stream.rebuild_dedup(now);
+        let saved = saved.filter(|saved| saved.last_seq <= stream.store.state().last_seq);
+        let mut from = 0;
+        if let Some(saved) = saved {
+            for (id, seq, stored) in &saved.entries {
+                stream.dedup.record(id, *seq, *stored);
+            }
+            stream.last_msg_id = saved.last_msg_id;
+            from = saved.last_seq + 1;
+        }
+        stream.rebuild_dedup(now, from);
         stream
     }
 
-    fn rebuild_dedup(&mut self, now: i64) {
-        let state = self.store.state();
-        let horizon = now.saturating_sub(self.dedup.window());
-        let mut found = Vec::new();
-        let mut seq = state.last_seq;
-        let mut scanned = 0;
-        while seq >= state.first_seq && seq > 0 && scanned < MAX_DEDUP_REBUILD {
-            scanned += 1;
-            if let Ok(message) = self.store.load_msg(seq) {
-                if message.timestamp < horizon {
-                    break;
-                }
-                if let Some(id) = header_value(&message.headers, headers::MSG_ID) {
-                    found.push((message.timestamp, id.to_string(), seq));
-                }
-                if seq == state.last_seq {
-                    self.last_msg_id = header_value(&message.headers, headers::MSG_ID)
-                        .unwrap_or_default()
-                        .to_string();
-                }
-            }
-            seq -= 1;
+    /// What [`Stream::open_with_dedup`] takes back after a restart.
+    pub fn saved_dedup(&self) -> SavedDedup {
+        SavedDedup {
+            last_seq: self.store.state().last_seq,
+            last_msg_id: self.last_msg_id.clone(),
+            entries: self.dedup.entries(),
         }
-        for (stored, id, seq) in found.into_iter().rev() {
-            self.dedup.record(&id, seq, stored);
+    }
+
+    /// Add the `Nats-Msg-Id`s of messages from `from_seq` on stored inside
+    /// the window (at most the newest [`MAX_DEDUP_REBUILD`]), in one pass
+    /// over the store.
+    fn rebuild_dedup(&mut self, now: i64, from_seq: u64) {
+        let state = self.store.state();
+        if state.msgs == 0 || from_seq > state.last_seq {
+            return;
+        }
+        let horizon = now.saturating_sub(self.dedup.window());
+        let start = from_seq
+            .max(state.first_seq)
+            .max(state.last_seq.saturating_sub(MAX_DEDUP_REBUILD - 1));
+        let (dedup, last_msg_id) = (&mut self.dedup, &mut self.last_msg_id);
+        let last_seq = state.last_seq;
+        let scanned = self
+            .store
+            .scan_headers(start, horizon, &mut |seq, stored, block| {
+                let id = header_value(block, headers::MSG_ID).filter(|id| !id.is_empty());
+                if let Some(id) = id {
+                    dedup.record(id, seq, stored);
+                }
+                // As before a restart only when the last message is in the window.
+                if seq == last_seq {
+                    *last_msg_id = id.unwrap_or_default().to_string();
+                }
+            });
+        if let Err(error) = scanned {
+            tracing::warn!(stream = %self.config.name, %error, "duplicate window rebuild stopped early");
         }
     }
 
@@ -158,7 +192,7 @@ impl Stream {
         self.dedup = DedupWindow::new(self.config.duplicate_window);
         self.last_msg_id.clear();
         self.republished.clear();
-        self.rebuild_dedup(now);
+        self.rebuild_dedup(now, 0);
     }
 
     /// The stream's name.

@@ -78,6 +78,84 @@ impl FileStore {
         }
     }
 
+    /// [`MessageStore::scan_headers`]: the wanted records of each block
+    /// are read with one `read_at` of the span they cover.
+    fn scan_records(
+        &self,
+        start_seq: u64,
+        min_ts: i64,
+        visit: &mut dyn FnMut(u64, i64, &[u8]),
+    ) -> Result<(), StoreError> {
+        let mut wanted = self
+            .index
+            .msgs
+            .range(start_seq..)
+            .filter(|(_, entry)| entry.ts >= min_ts)
+            .map(|(seq, entry)| (*seq, entry.loc))
+            .peekable();
+        while let Some(&(_, first)) = wanted.peek() {
+            // One block's run of wanted records (records are in write order).
+            let mut run = Vec::new();
+            while let Some(&(seq, loc)) = wanted.peek() {
+                if loc.block != first.block {
+                    break;
+                }
+                run.push((seq, loc));
+                wanted.next();
+            }
+            let on_disk: Vec<&(u64, Loc)> = run
+                .iter()
+                .filter(|(_, loc)| !self.is_buffered(*loc))
+                .collect();
+            let start = on_disk.iter().map(|(_, loc)| u64::from(loc.offset)).min();
+            let end = on_disk
+                .iter()
+                .map(|(_, loc)| u64::from(loc.offset) + u64::from(loc.len))
+                .max();
+            let mut span = Vec::new();
+            if let (Some(start), Some(end)) = (start, end) {
+                let block = self
+                    .blocks
+                    .get(&first.block)
+                    .ok_or_else(|| StoreError::Corrupt(format!("block {} missing", first.block)))?;
+                span = vec![0u8; (end - start) as usize];
+                block.file.read_at(start, &mut span)?;
+            }
+            let base = start.unwrap_or(0);
+            for (seq, loc) in run {
+                let owned;
+                let bytes: &[u8] = if self.is_buffered(loc) {
+                    owned = self.read_record(loc)?;
+                    &owned
+                } else {
+                    let at = (u64::from(loc.offset) - base) as usize;
+                    span.get(at..at + loc.len as usize).ok_or_else(|| {
+                        StoreError::Corrupt(format!("record of seq {seq} out of its block"))
+                    })?
+                };
+                match record::decode_record(bytes) {
+                    Ok((
+                        Record::Message {
+                            seq: found,
+                            ts,
+                            headers,
+                            ..
+                        },
+                        _,
+                        _,
+                    )) if found == seq => visit(seq, ts, headers),
+                    _ => return Err(StoreError::Corrupt(format!("seq {seq}: bad record"))),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the record at `loc` is still in the write buffer.
+    fn is_buffered(&self, loc: Loc) -> bool {
+        loc.block == self.tail && u64::from(loc.offset) >= self.buffered_from
+    }
+
     fn enforce(&mut self, subject: Option<&str>) -> Result<(), StoreError> {
         while let Some(seq) =
             limits::next_over_limit(&self.index, &self.config.store.limits, subject)
@@ -278,5 +356,19 @@ impl MessageStore for FileStore {
 
     fn finish_sync(&mut self, outcome: &Result<u64, StoreError>) {
         self.finish_sync_files(outcome);
+    }
+
+    fn checkpoint(&mut self) -> Result<(), StoreError> {
+        self.check_usable()?;
+        self.write_snapshot()
+    }
+
+    fn scan_headers(
+        &self,
+        start_seq: u64,
+        min_ts: i64,
+        visit: &mut dyn FnMut(u64, i64, &[u8]),
+    ) -> Result<(), StoreError> {
+        self.scan_records(start_seq, min_ts, visit)
     }
 }
