@@ -61,7 +61,10 @@ pub async fn run_fetch(addr: SocketAddr, messages: u64) -> Result<f64> {
             let mut got = 0u64;
             while let Some(message) = batch.next().await {
                 let message = message.map_err(|error| anyhow!("fetch: {error}"))?;
-                message.ack().await.map_err(|error| anyhow!("ack: {error}"))?;
+                message
+                    .ack()
+                    .await
+                    .map_err(|error| anyhow!("ack: {error}"))?;
                 got += 1;
             }
             if got == 0 {

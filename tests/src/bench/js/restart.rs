@@ -98,7 +98,8 @@ async fn wait_recovered(target: &mut Target, messages: u64, spawned: Instant) ->
                 .ok();
         }
         if let Some(connected) = &client {
-            if let Ok(Some(count)) = stream_messages(connected, STREAM, Duration::from_secs(1)).await
+            if let Ok(Some(count)) =
+                stream_messages(connected, STREAM, Duration::from_secs(1)).await
             {
                 if count == messages {
                     return Ok(spawned.elapsed());
