@@ -16,7 +16,7 @@ bench-compare:
 # SIGKILL, disk bytes per message, RSS per stream and per consumer. Starling
 # runs twice, as `starling` (fsync before every PubAck) and `starling-lazy`
 # (tests/bench/js-lazy.conf). Each server gets -js -sd on a fresh $TMPDIR dir.
-#   make bench-js                          # 3 rounds, under ~10 minutes
+#   make bench-js                          # 3 rounds (15 min on 2 cores at load 12)
 #   make bench-js BENCH_JS_ARGS=--quick    # 1 round, a quarter of the counts
 #   make bench-js BENCH_JS_ARGS="--rounds 3 --scenarios js-pub-sync,kv-put"
 BENCH_JS_ARGS ?= --rounds 3
