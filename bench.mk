@@ -11,6 +11,21 @@ BENCH_ARGS ?=
 bench-compare:
 	bash tests/bench/bench-compare.sh $(BENCH_ARGS)
 
+# bench-js: the JetStream rows (async-nats as the load generator): async and
+# sync publish, memory storage, pull fetch, push, KV put/get, restart after
+# SIGKILL, disk bytes per message, RSS per stream and per consumer. Starling
+# runs twice, as `starling` (fsync before every PubAck) and `starling-lazy`
+# (tests/bench/js-lazy.conf). Each server gets -js -sd on a fresh $TMPDIR dir.
+#   make bench-js                          # 3 rounds (15 min on 2 cores at load 12)
+#   make bench-js BENCH_JS_ARGS=--quick    # 1 round, a quarter of the counts
+#   make bench-js BENCH_JS_ARGS="--rounds 3 --scenarios js-pub-sync,kv-put"
+BENCH_JS_ARGS ?= --rounds 3
+
+.PHONY: bench-js
+bench-js:
+	STARLING_LAZY_CONFIG=tests/bench/js-lazy.conf \
+		bash tests/bench/bench-compare.sh --scenarios js $(BENCH_JS_ARGS)
+
 # bench-convergence: the cluster convergence figures of issue 8 (interest
 # propagation, 100k-subscription snapshot, route bytes per message, heal after
 # a partition) for Starling and both nats-server releases, real processes on

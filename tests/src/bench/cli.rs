@@ -22,7 +22,10 @@ options:
   --candidate NAME     the server compared against all others (default: starling);
                        when no server has this name, no ratios are printed
   --rounds N           rounds of every scenario (default 5, or 1 with --quick)
-  --scenarios LIST     comma-separated scenario names, or `all` / `cluster`
+  --scenarios LIST     comma-separated scenario names, or the groups `all`
+                       (the default: single-server core scenarios), `cluster`,
+                       `js` (JetStream, async-nats as the load; each server
+                       gets -js -sd on a fresh temporary directory)
   --cluster            also run the 3-node cluster scenarios
   --quick              a quarter of the messages and requests, 1 round
   --connections N      idle connections in the memory scenario (default 10000)

@@ -111,7 +111,7 @@ fn measure(
 }
 
 /// Nearest-rank percentiles of the samples, in microseconds.
-fn percentiles(samples: &mut [Duration]) -> Result<Percentiles> {
+pub fn percentiles(samples: &mut [Duration]) -> Result<Percentiles> {
     if samples.is_empty() {
         bail!("no samples");
     }

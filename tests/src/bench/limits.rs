@@ -57,3 +57,38 @@ pub const MEMORY_SETTLE: Duration = Duration::from_millis(500);
 
 /// Grace period for a killed server process to be reaped.
 pub const KILL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// JetStream: publishes in flight (awaiting their PubAck) in the async
+/// publish scenarios.
+pub const JS_WINDOW: usize = 256;
+
+/// JetStream: publishes in flight while filling a stream that is not what
+/// is measured (the consume and restart scenarios). Below Starling's
+/// per-stream capture channel (8192), which drops when full.
+pub const JS_FILL_WINDOW: usize = 2048;
+
+/// JetStream: a measured loop stops after this long and reports the rate of
+/// what it did, so a slow server (an fsync per ack) bounds the run time
+/// instead of the message count.
+pub const JS_BUDGET: Duration = Duration::from_secs(4);
+
+/// JetStream: bound on one API request or PubAck.
+pub const JS_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// JetStream: bound on one run of a scenario (filling included).
+pub const JS_RUN_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// JetStream: pause after the last PubAck before the store directory is
+/// measured and the server killed, so a server that writes behind its acks
+/// (nats-server flushes its block buffers in the background) has written.
+pub const JS_WRITE_SETTLE: Duration = Duration::from_secs(1);
+
+/// JetStream: after a restart, how long the full message count may take
+/// to show once the stream answers at all.
+pub const JS_RECOVERY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// JetStream: interval between polls while waiting for a restarted server.
+pub const JS_POLL: Duration = Duration::from_millis(5);
+
+/// JetStream: messages per pull request in the fetch scenario.
+pub const JS_FETCH_BATCH: usize = 500;

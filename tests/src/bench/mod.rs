@@ -8,6 +8,7 @@
 //! - [`throughput`]: pub-only, pub/sub, fan-out and queue-group scenarios.
 //! - [`latency`]: request/reply round-trip percentiles.
 //! - [`memory`]: RSS per idle client connection.
+//! - [`js`]: the JetStream group (`--scenarios js`), driven by async-nats.
 //! - [`scenario`]: the catalogue of named scenarios and their report rows.
 //! - [`report`]: medians, ratios, gates, Markdown table and JSON.
 //! - [`limits`]: sizes and timeouts.
@@ -16,9 +17,13 @@
 //! Design note: the load clients are raw TCP, not a client library, so the
 //! client side is cheap and identical for every server; scenarios take a
 //! publish and a subscribe address, so the same code measures a single server
-//! and a cluster (publisher on node 1, subscriber on node 3).
+//! and a cluster (publisher on node 1, subscriber on node 3). The JetStream
+//! scenarios are the exception: their load is the official client's
+//! JetStream code (acks, pull requests, flow control), which is what they
+//! measure the servers against.
 
 pub mod cli;
+pub mod js;
 pub mod latency;
 pub mod limits;
 pub mod memory;

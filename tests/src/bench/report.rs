@@ -88,14 +88,20 @@ impl Results {
                         }
                     })
                     .collect();
-                let stronger =
-                    stronger(row.row.direction, baselines.iter().filter_map(|(_, b)| *b));
-                let vs_stronger =
-                    if self.candidate.is_some() && baselines.iter().all(|(_, b)| b.is_some()) {
-                        candidate.zip(stronger).map(|(c, s)| c / s)
-                    } else {
-                        None
-                    };
+                // Variants of the candidate (`starling-lazy`) get a ratio
+                // column but are no baseline for "vs stronger" and the gate.
+                let others: Vec<Option<f64>> = baselines
+                    .iter()
+                    .filter(|(index, _)| !self.is_variant(*index))
+                    .map(|(_, median)| *median)
+                    .collect();
+                let stronger = stronger(row.row.direction, others.iter().flatten().copied());
+                let vs_stronger = if self.candidate.is_some() && others.iter().all(Option::is_some)
+                {
+                    candidate.zip(stronger).map(|(c, s)| c / s)
+                } else {
+                    None
+                };
                 let pass = (row.row.gate && self.candidate.is_some()).then(|| {
                     vs_stronger.is_some_and(|ratio| match row.row.direction {
                         Direction::HigherIsBetter => ratio >= 1.0,
@@ -124,6 +130,17 @@ impl Results {
                 }
             })
             .collect()
+    }
+
+    /// Whether server `index` is a variant of the candidate: the same
+    /// server under another configuration, named `<candidate>-<variant>`.
+    fn is_variant(&self, index: usize) -> bool {
+        self.candidate.is_some_and(|candidate| {
+            index != candidate
+                && self.servers[index]
+                    .strip_prefix(self.servers[candidate].as_str())
+                    .is_some_and(|rest| rest.starts_with('-'))
+        })
     }
 
     /// The Markdown table.
@@ -315,8 +332,9 @@ fn stronger(direction: Direction, baselines: impl Iterator<Item = f64>) -> Optio
 
 fn format_value(metric: &str, value: f64) -> String {
     match metric {
-        "msgs/s" if value >= 1e6 => format!("{:.2}M", value / 1e6),
-        "msgs/s" if value >= 1e3 => format!("{:.0}k", value / 1e3),
+        "msgs/s" | "ops/s" if value >= 1e6 => format!("{:.2}M", value / 1e6),
+        "msgs/s" | "ops/s" if value >= 1e4 => format!("{:.0}k", value / 1e3),
+        "msgs/s" | "ops/s" if value >= 1e3 => format!("{:.1}k", value / 1e3),
         "KiB/conn" => format!("{value:.1}"),
         metric if metric.ends_with("RSS KiB") => format!("{value:.0}"),
         _ => format!("{value:.1}"),
@@ -412,5 +430,32 @@ mod tests {
         assert!(results
             .table()
             .contains("| pubsub-16b | msgs/s | 150k | 100k | 200k | 1.50 | 0.75 | 0.75 | FAIL |"));
+    }
+
+    #[test]
+    fn a_variant_of_the_candidate_is_no_baseline_for_the_gate() {
+        let scenarios: Vec<Scenario> = catalogue(Scale {
+            divisor: 1,
+            connections: 10,
+        })
+        .into_iter()
+        .filter(|scenario| scenario.name == "pubsub-16b")
+        .collect();
+        let servers = vec![
+            "starling".to_string(),
+            "starling-lazy".to_string(),
+            "nats".to_string(),
+            "starlingx".to_string(),
+        ];
+        let mut results = Results::new(servers, "starling", &scenarios);
+        results.record("pubsub-16b", 0, &[150_000.0]);
+        results.record("pubsub-16b", 1, &[300_000.0]);
+        results.record("pubsub-16b", 2, &[100_000.0]);
+        results.record("pubsub-16b", 3, &[120_000.0]);
+        let summaries = results.summarize();
+        // starling-lazy is left out; starlingx (no dash) is a baseline.
+        assert_eq!(summaries[0].vs_stronger, Some(1.25));
+        assert_eq!(summaries[0].pass, Some(true));
+        assert_eq!(summaries[0].ratios[0].ratio, Some(0.5));
     }
 }

@@ -5,6 +5,9 @@ use std::path::Path;
 
 use anyhow::{anyhow, Result};
 
+use async_nats::jetstream::stream::StorageType;
+
+use super::js::JetStream;
 use super::latency::{self, RequestReply};
 use super::memory;
 use super::server::{ServerSpec, Target, Topology};
@@ -42,6 +45,8 @@ pub enum Kind {
         /// Idle connections to open.
         connections: usize,
     },
+    /// A JetStream scenario (async-nats load; see [`super::js`]).
+    JetStream(JetStream),
 }
 
 /// One named scenario.
@@ -71,6 +76,12 @@ pub struct Scale {
 
 /// Rounds of the memory scenario at most.
 pub const MEMORY_ROUNDS: usize = 3;
+
+/// Rounds of the restart scenario at most (each fills a large stream).
+pub const JS_RESTART_ROUNDS: usize = 3;
+
+/// Rounds of the footprint scenario at most (its result barely varies).
+pub const JS_FOOTPRINT_ROUNDS: usize = 1;
 
 /// Nodes in the cluster target.
 pub const CLUSTER_NODES: usize = 3;
@@ -223,13 +234,124 @@ pub fn catalogue(scale: Scale) -> Vec<Scenario> {
         [request_reply("reqrep", single, true), memory],
     );
     scenarios.push(request_reply("cluster-reqrep", cluster, false));
+    scenarios.extend(jetstream_catalogue(scale));
     scenarios
 }
 
-/// Names selected by default: everything on a single server (TLS included).
+/// Messages in the pre-filled stream of the consume scenarios (both use the
+/// same count, so one fill per server serves both).
+const CONSUME_MESSAGES: u64 = 300_000;
+
+/// The JetStream group (`--scenarios js`), not in the default selection.
+/// Counts are upper bounds: each measured loop also stops after
+/// [`super::limits::JS_BUDGET`].
+fn jetstream_catalogue(scale: Scale) -> Vec<Scenario> {
+    let count = |full: u64| (full / scale.divisor).max(1000);
+    let rows = |metrics: &[(&'static str, Direction)]| -> Vec<Row> {
+        metrics
+            .iter()
+            .map(|&(metric, direction)| Row {
+                metric,
+                direction,
+                gate: false,
+            })
+            .collect()
+    };
+    let higher = Direction::HigherIsBetter;
+    let lower = Direction::LowerIsBetter;
+    let scenario = |name, kind, rows, max_rounds| Scenario {
+        name,
+        kind: Kind::JetStream(kind),
+        topology: Topology::JetStream,
+        rows,
+        max_rounds,
+    };
+    let async_publish = |payload, storage, messages| JetStream::PubAsync {
+        payload,
+        storage,
+        messages: count(messages),
+    };
+    vec![
+        scenario(
+            "js-pub-async-16b",
+            async_publish(SMALL, StorageType::File, 300_000),
+            rows(&[("msgs/s", higher)]),
+            None,
+        ),
+        scenario(
+            "js-pub-async-1k",
+            async_publish(LARGE, StorageType::File, 150_000),
+            rows(&[("msgs/s", higher)]),
+            None,
+        ),
+        scenario(
+            "js-pub-sync",
+            JetStream::PubSync {
+                messages: count(10_000),
+            },
+            rows(&[("msgs/s", higher), ("p50 us", lower), ("p99 us", lower)]),
+            None,
+        ),
+        scenario(
+            "js-pub-mem-16b",
+            async_publish(SMALL, StorageType::Memory, 300_000),
+            rows(&[("msgs/s", higher)]),
+            None,
+        ),
+        scenario(
+            "js-fetch-16b",
+            JetStream::Fetch {
+                messages: count(CONSUME_MESSAGES),
+            },
+            rows(&[("msgs/s", higher)]),
+            None,
+        ),
+        scenario(
+            "js-push-16b",
+            JetStream::Push {
+                messages: count(CONSUME_MESSAGES),
+            },
+            rows(&[("msgs/s", higher)]),
+            None,
+        ),
+        scenario(
+            "kv-put",
+            JetStream::KvPut { ops: count(10_000) },
+            rows(&[("ops/s", higher)]),
+            None,
+        ),
+        scenario(
+            "kv-get",
+            JetStream::KvGet { ops: count(10_000) },
+            rows(&[("ops/s", higher)]),
+            None,
+        ),
+        scenario(
+            "js-restart",
+            JetStream::Restart {
+                messages: count(1_000_000),
+            },
+            rows(&[("restart ms", lower), ("disk B/msg", lower)]),
+            Some(JS_RESTART_ROUNDS),
+        ),
+        scenario(
+            "js-footprint",
+            JetStream::Footprint {
+                streams: count(1000) as usize,
+                consumers: count(1000) as usize,
+            },
+            rows(&[("KiB/stream", lower), ("KiB/consumer", lower)]),
+            Some(JS_FOOTPRINT_ROUNDS),
+        ),
+    ]
+}
+
+/// Names selected by default: everything on a single server (TLS included)
+/// except the JetStream group.
 pub fn default_selection(catalogue: &[Scenario], with_cluster: bool) -> Vec<&'static str> {
     catalogue
         .iter()
+        .filter(|scenario| !scenario.is_jetstream())
         .filter(|scenario| with_cluster || !matches!(scenario.topology, Topology::Cluster(_)))
         .map(|scenario| scenario.name)
         .collect()
@@ -239,11 +361,21 @@ impl Scenario {
     /// Whether the scenario runs against a long-lived target (memory starts
     /// a fresh server of its own instead).
     pub fn needs_target(&self) -> bool {
-        !matches!(self.kind, Kind::Memory { .. })
+        match self.kind {
+            Kind::Memory { .. } => false,
+            Kind::JetStream(js) => js.needs_target(),
+            _ => true,
+        }
+    }
+
+    /// Whether the scenario belongs to the JetStream group (`js`).
+    pub fn is_jetstream(&self) -> bool {
+        matches!(self.kind, Kind::JetStream(_))
     }
 
     /// Runs once. `target` is the running target of this scenario's topology
-    /// for `spec`; the memory scenario ignores it and starts a fresh server.
+    /// for `spec`; the memory, restart and footprint scenarios ignore it and
+    /// start a fresh server.
     /// Returns one value per row.
     pub async fn run(
         &self,
@@ -272,6 +404,7 @@ impl Scenario {
                     result.loaded_rss_kib as f64,
                 ])
             }
+            Kind::JetStream(js) => js.run(target, spec, log_dir).await,
         }
     }
 }

@@ -9,6 +9,7 @@ use std::fs::{File, OpenOptions};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
@@ -38,6 +39,9 @@ pub enum Topology {
     Cluster(usize),
     /// One server that requires TLS (`--tls --tlscert --tlskey`).
     SingleTls,
+    /// One server with JetStream (`-js -sd DIR`), storing in a fresh
+    /// temporary directory that is removed when the target is dropped.
+    JetStream,
 }
 
 /// Where a scenario publishes and where it subscribes. On a single server both
@@ -90,6 +94,39 @@ pub struct Target {
     nodes: Vec<ServerProcess>,
     /// Directory for the servers' stdout/stderr logs.
     log_dir: PathBuf,
+    /// The JetStream store directory (JetStream topology only); it outlives
+    /// restarts of the node, so a restart recovers what was stored.
+    store: Option<StoreDir>,
+}
+
+/// A fresh temporary JetStream store directory, removed on drop (also on
+/// the error and signal paths, where the target is dropped).
+#[derive(Debug)]
+struct StoreDir(PathBuf);
+
+impl StoreDir {
+    /// `$TMPDIR/starling-bench-<pid>/<server>-<n>`, created empty.
+    fn create(server: &str) -> Result<Self> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir()
+            .join(format!("starling-bench-{}", std::process::id()))
+            .join(format!("{server}-{n}"));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path)
+            .with_context(|| format!("create store dir {}", path.display()))?;
+        Ok(Self(path))
+    }
+}
+
+impl Drop for StoreDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+        // The per-process parent goes once the last store dir is gone.
+        if let Some(parent) = self.0.parent() {
+            let _ = std::fs::remove_dir(parent);
+        }
+    }
 }
 
 impl Target {
@@ -101,18 +138,28 @@ impl Target {
             topology,
             nodes: Vec::new(),
             log_dir: log_dir.to_path_buf(),
+            store: match topology {
+                Topology::JetStream => Some(StoreDir::create(&spec.name)?),
+                _ => None,
+            },
         };
         target.spawn_nodes().await?;
         Ok(target)
     }
 
     async fn spawn_nodes(&mut self) -> Result<()> {
+        self.launch_nodes()?;
+        self.wait_nodes().await
+    }
+
+    /// Spawns the processes without waiting for them to answer.
+    fn launch_nodes(&mut self) -> Result<()> {
         let count = match self.topology {
-            Topology::Single | Topology::SingleTls => 1,
+            Topology::Single | Topology::SingleTls | Topology::JetStream => 1,
             Topology::Cluster(n) => n,
         };
         let cluster_ports: Vec<u16> = match self.topology {
-            Topology::Single | Topology::SingleTls => Vec::new(),
+            Topology::Single | Topology::SingleTls | Topology::JetStream => Vec::new(),
             Topology::Cluster(n) => (0..n).map(|_| free_port()).collect::<Result<_>>()?,
         };
         let tls = self.topology == Topology::SingleTls;
@@ -126,6 +173,13 @@ impl Target {
             ];
             if let Some(config) = &self.spec.config {
                 args.extend(["-c".to_string(), config.display().to_string()]);
+            }
+            if let Some(store) = &self.store {
+                args.extend([
+                    "-js".to_string(),
+                    "-sd".to_string(),
+                    store.0.display().to_string(),
+                ]);
             }
             if tls {
                 let files = &super::tls::material(&self.log_dir)?.files;
@@ -154,6 +208,7 @@ impl Target {
             let log_name = match self.topology {
                 Topology::Single => format!("{}.log", self.spec.name),
                 Topology::SingleTls => format!("{}-tls.log", self.spec.name),
+                Topology::JetStream => format!("{}-js.log", self.spec.name),
                 Topology::Cluster(_) => format!("{}-cluster-node{}.log", self.spec.name, index + 1),
             };
             let child = spawn(&self.spec.path, &args, &self.log_dir.join(log_name))?;
@@ -162,6 +217,13 @@ impl Target {
                 client_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
             });
         }
+        Ok(())
+    }
+
+    /// Waits until every node answers a client handshake (and, for a
+    /// cluster, until messages cross it).
+    async fn wait_nodes(&mut self) -> Result<()> {
+        let tls = self.topology == Topology::SingleTls;
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         for index in 0..self.nodes.len() {
             let addr = self.nodes[index].client_addr;
@@ -226,6 +288,26 @@ impl Target {
         self.stop_nodes().await;
         self.spawn_nodes().await?;
         Ok(true)
+    }
+
+    /// The JetStream store directory, on a JetStream target.
+    pub fn store_dir(&self) -> Option<&Path> {
+        self.store.as_ref().map(|store| store.0.as_path())
+    }
+
+    /// SIGKILLs every node and spawns it again on the same store directory,
+    /// without waiting for it to answer: returns the moment of the spawn, so
+    /// the caller can time the recovery itself.
+    pub async fn kill_and_relaunch(&mut self) -> Result<Instant> {
+        self.stop_nodes().await;
+        let spawned = Instant::now();
+        self.launch_nodes()?;
+        Ok(spawned)
+    }
+
+    /// Whether any node has exited.
+    pub fn any_exited(&mut self) -> bool {
+        self.nodes.iter_mut().any(ServerProcess::has_exited)
     }
 
     async fn stop_nodes(&mut self) {

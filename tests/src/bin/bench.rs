@@ -194,13 +194,13 @@ async fn bench_run(options: Options) -> Result<()> {
 }
 
 /// `targets[slot][server]`: slot 0 single node, slot 1 cluster, slot 2
-/// single node serving TLS; `None` where a target was not needed or
-/// (cluster only) could not be started.
-type Targets = [Vec<Option<Target>>; 3];
+/// single node serving TLS, slot 3 single node with JetStream; `None` where
+/// a target was not needed or (cluster, JetStream) could not be started.
+type Targets = [Vec<Option<Target>>; 4];
 
 /// Starts one target per server and needed topology. A single server that
-/// fails to start ends the bench; a cluster that fails to form only fails
-/// the cluster rows of that server (cluster support may lag behind).
+/// fails to start ends the bench; a cluster that fails to form, or a
+/// server that refuses JetStream, only fails those rows of that server.
 async fn start_targets(
     options: &Options,
     scenarios: &[Scenario],
@@ -211,19 +211,24 @@ async fn start_targets(
         .filter(|scenario| scenario.needs_target())
         .map(|scenario| topology_slot(scenario.topology))
         .collect();
-    let mut targets: Targets = [Vec::new(), Vec::new(), Vec::new()];
+    let mut targets: Targets = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
     for slot in slots {
         for spec in &options.servers {
-            let target = if slot == 0 {
-                Some(Target::start(spec, Topology::Single, log_dir).await?)
-            } else if slot == 2 {
-                Some(Target::start(spec, Topology::SingleTls, log_dir).await?)
-            } else {
-                match Target::start(spec, Topology::Cluster(CLUSTER_NODES), log_dir).await {
-                    Ok(target) => Some(target),
-                    Err(error) => {
-                        eprintln!("warning: {error:#}; its cluster rows will fail");
-                        None
+            let target = match slot {
+                0 => Some(Target::start(spec, Topology::Single, log_dir).await?),
+                2 => Some(Target::start(spec, Topology::SingleTls, log_dir).await?),
+                _ => {
+                    let (topology, rows) = if slot == 1 {
+                        (Topology::Cluster(CLUSTER_NODES), "cluster")
+                    } else {
+                        (Topology::JetStream, "JetStream")
+                    };
+                    match Target::start(spec, topology, log_dir).await {
+                        Ok(target) => Some(target),
+                        Err(error) => {
+                            eprintln!("warning: {error:#}; its {rows} rows will fail");
+                            None
+                        }
                     }
                 }
             };
@@ -305,6 +310,7 @@ fn topology_slot(topology: Topology) -> usize {
         Topology::Single => 0,
         Topology::Cluster(_) => 1,
         Topology::SingleTls => 2,
+        Topology::JetStream => 3,
     }
 }
 
@@ -323,6 +329,11 @@ fn select(all: &[Scenario], options: &Options) -> Result<Vec<Scenario>> {
                         default_selection(all, options.cluster)
                             .into_iter()
                             .map(str::to_string),
+                    ),
+                    "js" => wanted.extend(
+                        all.iter()
+                            .filter(|scenario| scenario.is_jetstream())
+                            .map(|scenario| scenario.name.to_string()),
                     ),
                     "cluster" => wanted.extend(
                         all.iter()
