@@ -6,7 +6,8 @@
 mod common;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 use async_nats::jetstream::{self, consumer, stream};
 use bytes::Bytes;

@@ -385,7 +385,7 @@ fn apply_batch(
         drop(guard);
         // The fdatasyncs run without the lock so readers go on.
         begun.and_then(|pending| {
-            let started = std::time::Instant::now();
+            let started = tokio::time::Instant::now();
             let outcome = pending.run();
             if let Some(fsync) = fsync {
                 fsync.observe(started.elapsed());
