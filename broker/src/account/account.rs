@@ -47,7 +47,7 @@ pub struct Account {
     pub responses: ResponseTable,
     /// Subject mappings applied to a client's publish before matching;
     /// replaced on reload ([`Account::set_mappings`]).
-    mappings: RwLock<Arc<SubjectMappings>>,
+    mappings: RwLock<SubjectMappings>,
     /// True when `mappings` has rules, so a publish in an account without
     /// mappings costs one atomic load, not a lock.
     has_mappings: AtomicBool,
@@ -91,7 +91,7 @@ impl Account {
             limits: RwLock::new(limits),
             limits_generation: AtomicU64::new(0),
             responses: ResponseTable::default(),
-            mappings: RwLock::new(Arc::new(SubjectMappings::default())),
+            mappings: RwLock::new(SubjectMappings::default()),
             has_mappings: AtomicBool::new(false),
             connections: AtomicUsize::new(0),
             total_connections: AtomicU64::new(0),
@@ -112,24 +112,23 @@ impl Account {
         if !self.has_mappings.load(Ordering::Acquire) {
             return None;
         }
-        let mappings = self
-            .mappings
+        // Mapped under the read lock (writers are reloads only).
+        self.mappings
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        mappings.map(subject)
+            .map(subject)
     }
 
     /// Puts `mappings` in force (at start and on reload); true when they
     /// changed.
     pub fn set_mappings(&self, mappings: SubjectMappings) -> bool {
         let mut held = self.mappings.write().unwrap_or_else(|e| e.into_inner());
-        if **held == mappings {
+        if *held == mappings {
             return false;
         }
         self.has_mappings
             .store(!mappings.is_empty(), Ordering::Release);
-        *held = Arc::new(mappings);
+        *held = mappings;
         true
     }
 

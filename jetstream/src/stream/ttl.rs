@@ -103,15 +103,9 @@ pub fn marker_headers(marker_ttl_nanos: i64) -> Vec<u8> {
     .into_bytes()
 }
 
+/// Whole seconds as Go's `Duration.String()` writes them (`1m30s`).
 fn go_seconds(seconds: i64) -> String {
-    let (hours, minutes, seconds) = (seconds / 3600, seconds % 3600 / 60, seconds % 60);
-    if hours > 0 {
-        format!("{hours}h{minutes}m{seconds}s")
-    } else if minutes > 0 {
-        format!("{minutes}m{seconds}s")
-    } else {
-        format!("{seconds}s")
-    }
+    crate::consumer::time::format_go_duration(seconds.saturating_mul(SECOND))
 }
 
 #[cfg(test)]
