@@ -14,36 +14,79 @@ use crate::store::MessageStore;
 use crate::types::{FilteredState, StoredMsg, StreamState, SubjectState};
 
 use super::block::Loc;
+use super::read_cache::{MAX_CACHED_RECORD, SPAN_BYTES};
 use super::FileStore;
 
 impl FileStore {
     /// Read the record at `loc` (from the write buffer if not yet written).
     fn read_record(&self, loc: Loc) -> Result<Vec<u8>, StoreError> {
+        self.with_record(loc, |bytes| Ok(bytes.to_vec()))
+    }
+
+    /// Run `use_record` on the bytes of the record at `loc`: from the write
+    /// buffer if not yet written, else from the read cache, which reads a
+    /// whole span of the block on a miss when the reads go forward.
+    fn with_record<T>(
+        &self,
+        loc: Loc,
+        use_record: impl FnOnce(&[u8]) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let offset = u64::from(loc.offset);
         let len = loc.len as usize;
-        if loc.block == self.tail && offset >= self.buffered_from {
+        if self.is_buffered(loc) {
             let start = (offset - self.buffered_from) as usize;
-            return self
-                .write_buf
-                .get(start..start + len)
-                .map(<[u8]>::to_vec)
-                .ok_or_else(|| {
-                    StoreError::Corrupt(format!("buffered record at {offset} missing"))
-                });
+            let bytes = self.write_buf.get(start..start + len).ok_or_else(|| {
+                StoreError::Corrupt(format!("buffered record at {offset} missing"))
+            })?;
+            return use_record(bytes);
         }
         let block = self
             .blocks
             .get(&loc.block)
             .ok_or_else(|| StoreError::Corrupt(format!("block {} missing", loc.block)))?;
-        let mut bytes = vec![0u8; len];
-        block.file.read_at(offset, &mut bytes)?;
-        Ok(bytes)
+        // What of the block is in its file (the tail's rest is buffered).
+        let in_file = if loc.block == self.tail {
+            self.buffered_from
+        } else {
+            block.len
+        };
+        let end = offset + len as u64;
+        let mut cache = self
+            .read_cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let sequential = cache.note_read(loc);
+        if cache.record(loc).is_none() {
+            if !sequential || len > MAX_CACHED_RECORD || end > in_file {
+                drop(cache);
+                let mut bytes = vec![0u8; len];
+                block.file.read_at(offset, &mut bytes)?;
+                return use_record(&bytes);
+            }
+            let span_end = in_file.min(offset + SPAN_BYTES as u64);
+            let mut span = vec![0u8; (span_end - offset) as usize];
+            block.file.read_at(offset, &mut span)?;
+            cache.insert(loc.block, offset, span);
+        }
+        match cache.record(loc) {
+            Some(bytes) => use_record(bytes),
+            None => Err(StoreError::Corrupt(format!(
+                "record at {offset} of block {} outside its span",
+                loc.block
+            ))),
+        }
     }
 
     fn message(&self, seq: u64) -> Result<StoredMsg, StoreError> {
         let entry = self.index.get(seq).ok_or(StoreError::MsgNotFound)?;
-        let bytes = self.read_record(entry.loc)?;
-        match record::decode_record(&bytes) {
+        self.with_record(entry.loc, |bytes| {
+            Self::decode_message(seq, entry.loc, bytes)
+        })
+    }
+
+    /// The message `seq` from its record's bytes, checked.
+    fn decode_message(seq: u64, loc: Loc, bytes: &[u8]) -> Result<StoredMsg, StoreError> {
+        match record::decode_record(bytes) {
             Ok((
                 Record::Message {
                     seq: found,
@@ -69,7 +112,7 @@ impl FileStore {
             Err(error) => {
                 tracing::error!(
                     seq,
-                    block = entry.loc.block,
+                    block = loc.block,
                     ?error,
                     "file store: stored record failed its checksum"
                 );

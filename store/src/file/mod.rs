@@ -11,6 +11,7 @@
 
 mod api;
 mod block;
+mod read_cache;
 mod reclaim;
 mod recovery;
 mod rewrite;
@@ -21,13 +22,14 @@ pub use recovery::{BlockDamage, RecoveryReport};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::config::FileStoreConfig;
 use crate::error::StoreError;
 use crate::index::Index;
 use crate::storage::{OsStorage, Storage};
 use block::{Block, Loc};
+use read_cache::ReadCache;
 
 /// Name of the index snapshot file in the stream directory.
 pub const SNAPSHOT_FILE: &str = "index.snap";
@@ -60,6 +62,8 @@ pub struct FileStore {
     report: RecoveryReport,
     /// An index snapshot file exists (it must go before a block is rewritten).
     snapshot_on_disk: bool,
+    /// Spans of block files recently read (readers borrow the store shared).
+    read_cache: Mutex<ReadCache>,
 }
 
 impl FileStore {
@@ -94,6 +98,7 @@ impl FileStore {
             poisoned: false,
             report: RecoveryReport::default(),
             snapshot_on_disk: false,
+            read_cache: Mutex::new(ReadCache::default()),
         };
         store.load()?;
         Ok(store)
@@ -110,6 +115,7 @@ impl FileStore {
         )?;
         self.index = recovered.index;
         self.blocks = recovered.blocks;
+        self.forget_reads(None);
         self.report = recovered.report;
         self.snapshot_on_disk = recovered.snapshot_on_disk;
         self.write_buf.clear();
@@ -155,6 +161,19 @@ impl FileStore {
     pub fn close(mut self) -> Result<(), StoreError> {
         self.sync_all()?;
         self.write_snapshot()
+    }
+
+    /// Drop the cached reads of block `id` (every block: `None`) before its
+    /// file changes other than by an append.
+    fn forget_reads(&mut self, id: Option<u32>) {
+        let cache = self
+            .read_cache
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match id {
+            Some(id) => cache.forget(id),
+            None => cache.clear(),
+        }
     }
 
     fn check_usable(&self) -> Result<(), StoreError> {

@@ -32,6 +32,7 @@ impl FileStore {
         if self.blocks.remove(&id).is_none() {
             return Ok(());
         }
+        self.forget_reads(Some(id));
         self.unsynced.remove(&id);
         self.reclaim.remove(&id);
         self.dir_dirty = true;

@@ -110,6 +110,7 @@ impl FileStore {
         self.invalidate_snapshot()?;
         self.storage.rename(&temp, &path)?;
         self.storage.sync_dir(&self.msgs_dir)?;
+        self.forget_reads(Some(id));
         let file = self.storage.open(&path, false)?;
         let Some(block) = self.blocks.get_mut(&id) else {
             return Ok(());

@@ -78,6 +78,7 @@ impl FileStore {
             Ok(file) => file,
             Err(error) => return Err(self.fail_write(error)),
         };
+        self.forget_reads(Some(id));
         self.blocks.insert(id, Block::new(file));
         self.reclaim.insert(self.tail);
         self.tail = id;
@@ -191,6 +192,7 @@ impl FileStore {
     pub(super) fn fail_write(&mut self, error: std::io::Error) -> StoreError {
         tracing::warn!(%error, dir = %self.dir.display(), "file store: write failed, rolling back to the last good record");
         self.write_buf.clear();
+        self.forget_reads(None);
         let good_len = self.buffered_from;
         let cut = match self.blocks.get_mut(&self.tail) {
             Some(tail) => tail.file.set_len(good_len),

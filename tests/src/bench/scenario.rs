@@ -9,6 +9,7 @@ use async_nats::jetstream::stream::StorageType;
 
 use super::js::JetStream;
 use super::latency::{self, RequestReply};
+use super::limits::{JS_SMALL_WINDOW, JS_WINDOW};
 use super::memory;
 use super::server::{ServerSpec, Target, Topology};
 use super::throughput::{self, Pattern, Throughput};
@@ -268,7 +269,14 @@ fn jetstream_catalogue(scale: Scale) -> Vec<Scenario> {
     };
     let async_publish = |payload, storage, messages| JetStream::PubAsync {
         payload,
+        window: JS_WINDOW,
         storage,
+        messages: count(messages),
+    };
+    let small_window = |payload, messages| JetStream::PubAsync {
+        payload,
+        window: JS_SMALL_WINDOW,
+        storage: StorageType::File,
         messages: count(messages),
     };
     vec![
@@ -281,6 +289,18 @@ fn jetstream_catalogue(scale: Scale) -> Vec<Scenario> {
         scenario(
             "js-pub-async-1k",
             async_publish(LARGE, StorageType::File, 150_000),
+            rows(&[("msgs/s", higher)]),
+            None,
+        ),
+        scenario(
+            "js-pub-async-16b-w256",
+            small_window(SMALL, 300_000),
+            rows(&[("msgs/s", higher)]),
+            None,
+        ),
+        scenario(
+            "js-pub-async-1k-w256",
+            small_window(LARGE, 150_000),
             rows(&[("msgs/s", higher)]),
             None,
         ),

@@ -36,10 +36,12 @@ use super::server::{ServerSpec, Target};
 /// One JetStream scenario and its sizes.
 #[derive(Debug, Clone, Copy)]
 pub enum JetStream {
-    /// Publish with [`super::limits::JS_WINDOW`] PubAcks outstanding.
+    /// Publish with `window` PubAcks outstanding.
     PubAsync {
         /// Payload bytes.
         payload: usize,
+        /// PubAcks outstanding.
+        window: usize,
         /// File or memory stream.
         storage: StorageType,
         /// Messages at most.
@@ -107,10 +109,11 @@ impl JetStream {
             match self {
                 Self::PubAsync {
                     payload,
+                    window,
                     storage,
                     messages,
                 } => Ok(vec![
-                    publish::run_async(addr()?, payload, storage, messages).await?,
+                    publish::run_async(addr()?, payload, storage, messages, window).await?,
                 ]),
                 Self::PubSync { messages } => {
                     let result = publish::run_sync(addr()?, messages).await?;

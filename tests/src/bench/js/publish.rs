@@ -10,21 +10,22 @@ use tokio::time::Instant;
 
 use super::client::{connect, create_stream, delete_stream, publish_window, rate, unique_names};
 use crate::bench::latency::percentiles;
-use crate::bench::limits::{JS_BUDGET, JS_WINDOW};
+use crate::bench::limits::JS_BUDGET;
 
 /// Async publish of up to `messages` payloads of `payload` bytes to a fresh
-/// stream; msgs/s.
+/// stream with `window` PubAcks outstanding; msgs/s.
 pub async fn run_async(
     addr: SocketAddr,
     payload: usize,
     storage: StorageType,
     messages: u64,
+    window: usize,
 ) -> Result<f64> {
     let (_client, js) = connect(addr).await?;
     let (name, subject) = unique_names();
     create_stream(&js, &name, &subject, storage).await?;
     let body = Bytes::from(vec![b'x'; payload]);
-    let result = publish_window(&js, &subject, body, messages, JS_WINDOW, Some(JS_BUDGET)).await;
+    let result = publish_window(&js, &subject, body, messages, window, Some(JS_BUDGET)).await;
     delete_stream(&js, &name).await;
     let (acked, elapsed) = result?;
     rate(acked, elapsed)
