@@ -264,6 +264,7 @@ impl Consumer {
         let pause = self.config.pause_until.filter(|until| *until > now);
         let heartbeat = self.next_push_heartbeat();
         let replay = self.replay.due_at.filter(|at| *at > now);
+        let rate = self.push.rate.held_until.filter(|at| *at > now);
         let pin = self.next_pin_expiry();
         deadline
             .into_iter()
@@ -272,6 +273,7 @@ impl Consumer {
             .chain(pause)
             .chain(heartbeat)
             .chain(replay)
+            .chain(rate)
             .min()
     }
 

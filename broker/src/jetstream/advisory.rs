@@ -1,0 +1,338 @@
+//! `$JS.EVENT.ADVISORY.>`: the advisories nats-server publishes in the
+//! account's own subject space (`jetstream_events.go`), as plain internal
+//! publishes nobody has to subscribe to. As nats-server's
+//! `publishAdvisory`, the subject's interest is checked first (one
+//! sublist match) and the JSON is only built when someone listens, so an
+//! account without advisory subscribers pays one match per event.
+//!
+//! Every advisory starts with nats-server's `TypedEvent` (`type`, `id` a
+//! NUID-shaped unique id, `timestamp` RFC 3339 with nanoseconds, UTC) and
+//! ends with `domain` when the server has one.
+
+use serde::Serialize;
+use starling_jetstream::consumer::time::format_rfc3339;
+use starling_jetstream::consumer::ConsumerEvent;
+
+use super::publish::{now_nanos, publish};
+use crate::account::Account;
+use crate::client::handle::lock;
+use crate::server::ServerState;
+use crate::system::messages::EventClientInfo;
+
+/// The advisory subject prefix (nats-server `JSAdvisoryPrefix`).
+pub(super) const ADVISORY_PREFIX: &str = "$JS.EVENT.ADVISORY";
+
+/// Where advisories go and what every one of them carries.
+pub(super) struct Advisories<'a> {
+    pub server: &'a ServerState,
+    pub account: &'a Account,
+    /// The server's JetStream domain, if any.
+    pub domain: Option<&'a str>,
+}
+
+/// nats-server's `TypedEvent` followed by the advisory's own fields and
+/// `domain`.
+#[derive(Serialize)]
+struct Envelope<'a, T: Serialize> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: String,
+    timestamp: String,
+    #[serde(flatten)]
+    body: T,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    domain: Option<&'a str>,
+}
+
+/// What happened to a stream (`STREAM.CREATED|UPDATED|DELETED`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum StreamChange {
+    Created,
+    Updated,
+    Deleted,
+}
+
+/// What happened to a consumer (`CONSUMER.CREATED|DELETED`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ConsumerChange {
+    Created,
+    Deleted,
+}
+
+/// The request an API audit advisory describes.
+pub(super) struct AuditedRequest<'a> {
+    /// The subject it was sent on.
+    pub subject: &'a str,
+    /// Its body (headers excluded), as nats-server's `string(msg)`.
+    pub body: &'a [u8],
+    /// The local client that sent it, if any.
+    pub publisher: Option<u64>,
+}
+
+impl Advisories<'_> {
+    /// True when something in the account subscribes to `subject`.
+    fn wanted(&self, subject: &str) -> bool {
+        has_interest(self.account, subject)
+    }
+
+    /// Publish `body` under `kind` on `subject`; `body` is only built when
+    /// the subject has interest.
+    fn send<T: Serialize>(&self, subject: &str, kind: &'static str, body: impl FnOnce() -> T) {
+        if !self.wanted(subject) {
+            return;
+        }
+        let envelope = Envelope {
+            kind,
+            id: crate::system::service::event_id(),
+            timestamp: format_rfc3339(now_nanos()),
+            body: body(),
+            domain: self.domain,
+        };
+        match serde_json::to_vec(&envelope) {
+            Ok(payload) => publish(self.server, self.account, subject, &payload),
+            Err(error) => tracing::warn!(%subject, %error, "advisory not serialized"),
+        }
+    }
+
+    /// `$JS.EVENT.ADVISORY.STREAM.<CREATED|UPDATED|DELETED>.<stream>`
+    /// (`stream_action`, action `create`, `modify` or `delete`).
+    pub(super) fn stream_action(&self, stream: &str, action: StreamChange) {
+        let (token, action) = match action {
+            StreamChange::Created => ("CREATED", "create"),
+            StreamChange::Updated => ("UPDATED", "modify"),
+            StreamChange::Deleted => ("DELETED", "delete"),
+        };
+        #[derive(Serialize)]
+        struct Body<'a> {
+            stream: &'a str,
+            action: &'static str,
+        }
+        let subject = format!("{ADVISORY_PREFIX}.STREAM.{token}.{stream}");
+        self.send(
+            &subject,
+            "io.nats.jetstream.advisory.v1.stream_action",
+            || Body { stream, action },
+        );
+    }
+
+    /// `$JS.EVENT.ADVISORY.CONSUMER.<CREATED|DELETED>.<stream>.<consumer>`
+    /// (`consumer_action`).
+    pub(super) fn consumer_action(&self, stream: &str, consumer: &str, action: ConsumerChange) {
+        let (token, action) = match action {
+            ConsumerChange::Created => ("CREATED", "create"),
+            ConsumerChange::Deleted => ("DELETED", "delete"),
+        };
+        #[derive(Serialize)]
+        struct Body<'a> {
+            stream: &'a str,
+            consumer: &'a str,
+            action: &'static str,
+        }
+        let subject = format!("{ADVISORY_PREFIX}.CONSUMER.{token}.{stream}.{consumer}");
+        self.send(
+            &subject,
+            "io.nats.jetstream.advisory.v1.consumer_action",
+            || Body {
+                stream,
+                consumer,
+                action,
+            },
+        );
+    }
+
+    /// `$JS.EVENT.ADVISORY.CONSUMER.PAUSE.<stream>.<consumer>`
+    /// (`consumer_pause`): `paused` while `pause_until` is in the future;
+    /// `pause_until` is always present (Go's zero time when unset, as Go's
+    /// `omitempty` never drops a `time.Time`).
+    pub(super) fn consumer_pause(
+        &self,
+        stream: &str,
+        consumer: &str,
+        pause_until: Option<i64>,
+        now: i64,
+    ) {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            stream: &'a str,
+            consumer: &'a str,
+            paused: bool,
+            pause_until: String,
+        }
+        let subject = format!("{ADVISORY_PREFIX}.CONSUMER.PAUSE.{stream}.{consumer}");
+        self.send(
+            &subject,
+            "io.nats.jetstream.advisory.v1.consumer_pause",
+            || Body {
+                stream,
+                consumer,
+                paused: pause_until.is_some_and(|until| until > now),
+                pause_until: pause_until.map_or_else(
+                    || super::consumer_ops::ZERO_TIME.to_string(),
+                    format_rfc3339,
+                ),
+            },
+        );
+    }
+
+    /// `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES|MSG_TERMINATED.<stream>.<consumer>`
+    /// (`max_deliver`, `terminated`; `reason` omitted when empty).
+    pub(super) fn consumer_event(&self, stream: &str, consumer: &str, event: &ConsumerEvent) {
+        match event {
+            ConsumerEvent::MaxDeliveries {
+                stream_seq,
+                deliveries,
+            } => {
+                #[derive(Serialize)]
+                struct Body<'a> {
+                    stream: &'a str,
+                    consumer: &'a str,
+                    stream_seq: u64,
+                    deliveries: u64,
+                }
+                let subject =
+                    format!("{ADVISORY_PREFIX}.CONSUMER.MAX_DELIVERIES.{stream}.{consumer}");
+                self.send(
+                    &subject,
+                    "io.nats.jetstream.advisory.v1.max_deliver",
+                    || Body {
+                        stream,
+                        consumer,
+                        stream_seq: *stream_seq,
+                        deliveries: *deliveries,
+                    },
+                );
+            }
+            ConsumerEvent::Terminated {
+                stream_seq,
+                consumer_seq,
+                deliveries,
+                reason,
+            } => {
+                #[derive(Serialize)]
+                struct Body<'a> {
+                    stream: &'a str,
+                    consumer: &'a str,
+                    consumer_seq: u64,
+                    stream_seq: u64,
+                    deliveries: u64,
+                    #[serde(skip_serializing_if = "str::is_empty")]
+                    reason: &'a str,
+                }
+                let subject =
+                    format!("{ADVISORY_PREFIX}.CONSUMER.MSG_TERMINATED.{stream}.{consumer}");
+                self.send(&subject, "io.nats.jetstream.advisory.v1.terminated", || {
+                    Body {
+                        stream,
+                        consumer,
+                        consumer_seq: *consumer_seq,
+                        stream_seq: *stream_seq,
+                        deliveries: *deliveries,
+                        reason: reason.as_deref().unwrap_or_default(),
+                    }
+                });
+            }
+        }
+    }
+
+    /// `$JS.EVENT.ADVISORY.API` (`api_audit`): every answered API request
+    /// (errors included) with the requesting client, the request body and
+    /// the response, as nats-server's `sendAPIResponse` /
+    /// `sendAPIErrResponse`.
+    pub(super) fn api_audit(&self, request: &AuditedRequest<'_>, response: &[u8]) {
+        #[derive(Serialize)]
+        struct Client {
+            #[serde(flatten)]
+            info: EventClientInfo,
+            server: String,
+        }
+        #[derive(Serialize)]
+        struct Body<'a> {
+            server: String,
+            client: Option<Client>,
+            subject: &'a str,
+            #[serde(skip_serializing_if = "str::is_empty")]
+            request: &'a str,
+            response: &'a str,
+        }
+        let subject = format!("{ADVISORY_PREFIX}.API");
+        self.send(&subject, "io.nats.jetstream.advisory.v1.api_audit", || {
+            let server_name = self.server.server_name();
+            let client = request
+                .publisher
+                .and_then(|cid| self.server.client(cid))
+                .map(|client| {
+                    let description = lock(&client.description).clone();
+                    Client {
+                        info: EventClientInfo {
+                            start: crate::monitor::format::rfc3339(client.start),
+                            host: client.peer.ip().to_string(),
+                            id: client.cid,
+                            acc: self.account.name.to_string(),
+                            user: description.user.unwrap_or_default(),
+                            name: description.name,
+                            lang: description.lang,
+                            ver: description.version,
+                            rtt: client.rtt_nanos.load(std::sync::atomic::Ordering::Relaxed),
+                            stop: None,
+                            kind: "Client",
+                            client_type: "nats",
+                        },
+                        server: server_name.clone(),
+                    }
+                });
+            Body {
+                server: server_name,
+                client,
+                subject: request.subject,
+                request: std::str::from_utf8(request.body).unwrap_or_default(),
+                response: std::str::from_utf8(response).unwrap_or_default(),
+            }
+        });
+    }
+}
+
+/// True when something subscribes to `subject` in `account` (a sublist
+/// match; plain or queue subscribers).
+pub(super) fn has_interest(account: &Account, subject: &str) -> bool {
+    let matches = account.sublist.match_subject(subject);
+    !matches.plain.is_empty() || !matches.queues.is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_envelope_is_typed_event_then_body_then_domain() {
+        #[derive(Serialize)]
+        struct Body {
+            stream: &'static str,
+            action: &'static str,
+        }
+        let envelope = Envelope {
+            kind: "io.nats.jetstream.advisory.v1.stream_action",
+            id: "ID".into(),
+            timestamp: "T".into(),
+            body: Body {
+                stream: "S",
+                action: "create",
+            },
+            domain: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&envelope).ok().as_deref(),
+            Some(
+                r#"{"type":"io.nats.jetstream.advisory.v1.stream_action","id":"ID","timestamp":"T","stream":"S","action":"create"}"#
+            )
+        );
+        let with_domain = Envelope {
+            domain: Some("hub"),
+            ..envelope
+        };
+        let text = serde_json::to_string(&with_domain).unwrap_or_default();
+        assert!(
+            text.ends_with(r#""action":"create","domain":"hub"}"#),
+            "{text}"
+        );
+    }
+}
