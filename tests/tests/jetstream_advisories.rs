@@ -421,3 +421,47 @@ async fn pinning_and_unpinning_a_client_are_advised() {
     assert_eq!(unpinned["group"], "A", "{unpinned}");
     assert_eq!(unpinned["reason"], "admin", "{unpinned}");
 }
+
+#[tokio::test]
+async fn the_end_of_a_pause_is_advised_with_paused_false() {
+    let dir = tempfile::tempdir().unwrap();
+    let process = start(dir.path().to_str().unwrap()).await;
+    let (client, js) = context(&process).await;
+    let stream = js
+        .create_stream(stream::Config {
+            name: "PAUSE".into(),
+            subjects: vec!["pause".into()],
+            ..Default::default()
+        })
+        .await
+        .expect("create");
+    stream
+        .create_consumer(pull::Config {
+            durable_name: Some("W".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("consumer");
+    let mut pauses = client
+        .subscribe("$JS.EVENT.ADVISORY.CONSUMER.PAUSE.PAUSE.W")
+        .await
+        .unwrap();
+    client.flush().await.unwrap();
+    let until = async_nats::datetime::add_std_duration(
+        async_nats::datetime::now(),
+        Duration::from_millis(800),
+    )
+    .unwrap();
+    stream.pause_consumer("W", until).await.expect("pause");
+    let (_, paused) = next_advisory(&mut pauses).await;
+    assert_eq!(paused["paused"], true, "{paused}");
+    let (_, ended) = next_advisory(&mut pauses).await;
+    assert_typed_event(&ended, "io.nats.jetstream.advisory.v1.consumer_pause");
+    assert_eq!(ended["paused"], false, "{ended}");
+    assert_eq!(ended["pause_until"], paused["pause_until"], "{ended}");
+    // A resume by request is advised with Go's zero time.
+    stream.resume_consumer("W").await.expect("resume");
+    let (_, resumed) = next_advisory(&mut pauses).await;
+    assert_eq!(resumed["paused"], false, "{resumed}");
+    assert_eq!(resumed["pause_until"], "0001-01-01T00:00:00Z", "{resumed}");
+}

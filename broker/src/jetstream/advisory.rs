@@ -12,6 +12,7 @@
 use std::sync::atomic::Ordering;
 
 use serde::Serialize;
+use starling_jetstream::api::API_PREFIX;
 use starling_jetstream::consumer::time::format_rfc3339;
 use starling_jetstream::consumer::ConsumerEvent;
 
@@ -59,10 +60,14 @@ pub(super) enum ConsumerChange {
     Deleted,
 }
 
+/// The API audit subject (nats-server `JSAuditAdvisory`).
+const AUDIT_SUBJECT: &str = "$JS.EVENT.ADVISORY.API";
+
 /// The request an API audit advisory describes.
 pub(super) struct AuditedRequest<'a> {
-    /// The subject it was sent on.
-    pub subject: &'a str,
+    /// Its subject after the API prefix: audited under `$JS.API` (as
+    /// nats-server, where a domain prefix is mapped away first).
+    pub endpoint: &'a str,
     /// Its body (headers excluded), as nats-server's `string(msg)`.
     pub body: &'a [u8],
     /// The local client that sent it, if any.
@@ -291,36 +296,39 @@ impl Advisories<'_> {
             acc: &'a str,
             #[serde(skip_serializing_if = "is_zero")]
             rtt: u64,
-            server: &'a str,
+            server: String,
         }
         #[derive(Serialize)]
         struct Body<'a> {
-            server: &'a str,
+            server: String,
             client: Client<'a>,
-            subject: &'a str,
+            subject: String,
             #[serde(skip_serializing_if = "str::is_empty")]
             request: &'a str,
             response: &'a str,
         }
-        let subject = format!("{ADVISORY_PREFIX}.API");
-        let server_name = self.server.server_name();
-        self.send(&subject, "io.nats.jetstream.advisory.v1.api_audit", || {
-            let rtt = request
-                .publisher
-                .and_then(|cid| self.server.client(cid))
-                .map_or(0, |client| client.rtt_nanos.load(Ordering::Relaxed));
-            Body {
-                server: &server_name,
-                client: Client {
-                    acc: &self.account.name,
-                    rtt,
-                    server: &server_name,
-                },
-                subject: request.subject,
-                request: std::str::from_utf8(request.body).unwrap_or_default(),
-                response: std::str::from_utf8(response).unwrap_or_default(),
-            }
-        });
+        self.send(
+            AUDIT_SUBJECT,
+            "io.nats.jetstream.advisory.v1.api_audit",
+            || {
+                let server = self.server.server_name();
+                let rtt = request
+                    .publisher
+                    .and_then(|cid| self.server.client(cid))
+                    .map_or(0, |client| client.rtt_nanos.load(Ordering::Relaxed));
+                Body {
+                    server: server.clone(),
+                    client: Client {
+                        acc: &self.account.name,
+                        rtt,
+                        server,
+                    },
+                    subject: format!("{API_PREFIX}.{}", request.endpoint),
+                    request: std::str::from_utf8(request.body).unwrap_or_default(),
+                    response: std::str::from_utf8(response).unwrap_or_default(),
+                }
+            },
+        );
     }
 }
 

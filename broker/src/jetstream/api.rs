@@ -6,7 +6,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use starling_jetstream::api::account::API_LEVEL;
-use starling_jetstream::api::API_PREFIX;
 use starling_jetstream::api::{
     check_required_api_level, encode_error, encode_response, AccountInfo, ApiError, ApiStats,
     StorageType,
@@ -178,7 +177,7 @@ impl Context {
         };
         publish(&self.server, &self.account.account, &reply, &payload);
         let audited = AuditedRequest {
-            subject: &format!("{API_PREFIX}.{endpoint}"),
+            endpoint,
             body,
             publisher: request.publisher,
         };

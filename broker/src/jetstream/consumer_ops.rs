@@ -64,9 +64,12 @@ pub(super) fn pause(context: &Context, stream: &str, consumer: &str, body: &[u8]
         entry.consumer.update_config(config);
     }
     handle.wake();
+    // nats-server advises the requested time, even one already past
+    // (Go's zero time for none or one before the epoch).
+    let requested = request.pause_until.filter(|until| *until > 0);
     context
         .advisories()
-        .consumer_pause(stream, consumer, pause_until, now);
+        .consumer_pause(stream, consumer, requested, now);
     let response = PauseResponse {
         paused: pause_until.is_some(),
         pause_until: pause_until.map_or_else(|| ZERO_TIME.to_string(), format_rfc3339),

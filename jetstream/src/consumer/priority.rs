@@ -276,6 +276,23 @@ mod tests {
         let mut out = Vec::new();
         assert!(!consumer.unpin("A", &mut out), "nothing pinned");
         assert!(consumer.take_events().is_empty());
+        // Pinned again; the client's waiting request loses its interest.
+        assert!(store.store_msg("s", b"", b"m", 3, None).is_ok());
+        let body = br#"{"batch":2,"group":"A"}"#;
+        let now = 4 * SECOND;
+        assert_eq!(consumer.add_pull_request(&store, "r3", body, now).len(), 1);
+        assert!(matches!(
+            consumer.take_events().as_slice(),
+            [ConsumerEvent::Pinned { .. }]
+        ));
+        assert!(consumer.cancel_request("r3"));
+        assert_eq!(
+            consumer.take_events(),
+            vec![ConsumerEvent::Unpinned {
+                group: "A".into(),
+                reason: "timeout"
+            }]
+        );
     }
 
     #[test]
