@@ -5,11 +5,13 @@
 //! # Module map
 //! - `api` — the `$JS.API.*` JSON: errors ([`api::ApiError`], nats-server's
 //!   `err_code`s), stream config with nats-server's defaults and checks,
-//!   stream info/state, the stream requests and responses, account info,
-//!   consumer config/info and the consumer create request and subjects.
+//!   stream info/state, the stream requests and responses, account info
+//!   and the `Nats-Required-Api-Level` check, consumer config/info and the
+//!   consumer create request and subjects.
 //! - `consumer` — the consumer state machine: start position, deliveries,
-//!   acknowledgements, redelivery, pull requests, persisted state (borrows
-//!   the stream's store; time is an argument).
+//!   acknowledgements, redelivery, pull requests, push flow control and
+//!   `rate_limit_bps` pacing, persisted state (borrows the stream's store;
+//!   time is an argument).
 //! - `stream` — [`stream::Stream`]: publish (duplicate window, the
 //!   `Nats-Expected-*` headers, rollups) -> PubAck, purge, message delete,
 //!   config update, expiry. Pure: time is an argument, no I/O but the

@@ -7,11 +7,13 @@ use std::sync::Arc;
 
 use starling_jetstream::api::account::API_LEVEL;
 use starling_jetstream::api::{
-    encode_error, encode_response, AccountInfo, ApiError, ApiStats, StorageType,
+    check_required_api_level, encode_error, encode_response, AccountInfo, ApiError, ApiStats,
+    StorageType,
 };
 use tokio::sync::mpsc;
 
 use super::account::AccountJetStream;
+use super::advisory::{Advisories, AuditedRequest};
 use super::publish::publish;
 use super::service::JetStream;
 use super::{consumer_api, consumer_ops, direct_get, stream_api};
@@ -45,6 +47,9 @@ pub(super) async fn serve(
     }
 }
 
+/// An endpoint's handler, run once the common checks passed.
+type Handler<'a> = Box<dyn FnOnce() -> Result<Vec<u8>, ApiError> + 'a>;
+
 /// What a request handler works with.
 pub(super) struct Context {
     pub jetstream: Arc<JetStream>,
@@ -74,79 +79,95 @@ impl Context {
         }
         let total = self.account.api_total.fetch_add(1, Ordering::Relaxed);
         let errors = self.account.api_errors.load(Ordering::Relaxed);
-        let (kind, result) = match tokens.as_slice() {
+        let headers = &request.payload[..header_len];
+        // Each endpoint's handler runs only once the request has passed
+        // the checks every endpoint makes (nats-server checks the required
+        // API level first in each handler).
+        let (kind, handler): (&str, Handler<'_>) = match tokens.as_slice() {
             ["INFO"] => (
                 "account_info_response",
-                Ok(self.account_info(total, errors)),
+                Box::new(move || Ok(self.account_info(total, errors))),
             ),
             ["STREAM", "CREATE", name] => (
                 "stream_create_response",
-                stream_api::create(self, name, body),
+                Box::new(move || stream_api::create(self, name, body)),
             ),
             ["STREAM", "UPDATE", name] => (
                 "stream_update_response",
-                stream_api::update(self, name, body),
+                Box::new(move || stream_api::update(self, name, body)),
             ),
-            ["STREAM", "INFO", name] => {
-                ("stream_info_response", stream_api::info(self, name, body))
-            }
-            ["STREAM", "NAMES"] => ("stream_names_response", stream_api::names(self, body)),
-            ["STREAM", "LIST"] => ("stream_list_response", stream_api::list(self, body)),
-            ["STREAM", "DELETE", name] => {
-                ("stream_delete_response", stream_api::delete(self, name))
-            }
-            ["STREAM", "PURGE", name] => {
-                ("stream_purge_response", stream_api::purge(self, name, body))
-            }
+            ["STREAM", "INFO", name] => (
+                "stream_info_response",
+                Box::new(move || stream_api::info(self, name, body)),
+            ),
+            ["STREAM", "NAMES"] => (
+                "stream_names_response",
+                Box::new(move || stream_api::names(self, body)),
+            ),
+            ["STREAM", "LIST"] => (
+                "stream_list_response",
+                Box::new(move || stream_api::list(self, body)),
+            ),
+            ["STREAM", "DELETE", name] => (
+                "stream_delete_response",
+                Box::new(move || stream_api::delete(self, name)),
+            ),
+            ["STREAM", "PURGE", name] => (
+                "stream_purge_response",
+                Box::new(move || stream_api::purge(self, name, body)),
+            ),
             ["STREAM", "MSG", "GET", name] => (
                 "stream_msg_get_response",
-                stream_api::msg_get(self, name, body),
+                Box::new(move || stream_api::msg_get(self, name, body)),
             ),
             ["STREAM", "MSG", "DELETE", name] => (
                 "stream_msg_delete_response",
-                stream_api::msg_delete(self, name, body),
+                Box::new(move || stream_api::msg_delete(self, name, body)),
             ),
             ["CONSUMER", "CREATE", ..] | ["CONSUMER", "DURABLE", "CREATE", ..] => (
                 "consumer_create_response",
-                consumer_api::create(self, endpoint, body),
+                Box::new(move || consumer_api::create(self, endpoint, body)),
             ),
             ["CONSUMER", "INFO", stream, consumer] => (
                 "consumer_info_response",
-                consumer_api::info(self, stream, consumer),
+                Box::new(move || consumer_api::info(self, stream, consumer)),
             ),
             ["CONSUMER", "DELETE", stream, consumer] => (
                 "consumer_delete_response",
-                consumer_api::delete(self, stream, consumer),
+                Box::new(move || consumer_api::delete(self, stream, consumer)),
             ),
             ["CONSUMER", "PAUSE", stream, consumer] => (
                 "consumer_pause_response",
-                consumer_ops::pause(self, stream, consumer, body),
+                Box::new(move || consumer_ops::pause(self, stream, consumer, body)),
             ),
             ["CONSUMER", "RESET", stream, consumer] => (
                 "consumer_reset_response",
-                consumer_ops::reset(self, stream, consumer, body),
+                Box::new(move || consumer_ops::reset(self, stream, consumer, body)),
             ),
             ["CONSUMER", "UNPIN", stream, consumer] => (
                 "consumer_unpin_response",
-                consumer_ops::unpin(self, stream, consumer, body),
+                Box::new(move || consumer_ops::unpin(self, stream, consumer, body)),
             ),
             ["CONSUMER", "NAMES", stream] => (
                 "consumer_names_response",
-                consumer_api::names(self, stream, body),
+                Box::new(move || consumer_api::names(self, stream, body)),
             ),
             // One node: nats-server answers 10010 whatever the names.
-            ["STREAM", "LEADER", "STEPDOWN", _] => {
-                ("stream_leader_stepdown_response", Err(cluster_required()))
-            }
-            ["CONSUMER", "LEADER", "STEPDOWN", _, _] => {
-                ("consumer_leader_stepdown_response", Err(cluster_required()))
-            }
+            ["STREAM", "LEADER", "STEPDOWN", _] => (
+                "stream_leader_stepdown_response",
+                Box::new(move || Err(cluster_required())),
+            ),
+            ["CONSUMER", "LEADER", "STEPDOWN", _, _] => (
+                "consumer_leader_stepdown_response",
+                Box::new(move || Err(cluster_required())),
+            ),
             ["CONSUMER", "LIST", stream] => (
                 "consumer_list_response",
-                consumer_api::list(self, stream, body),
+                Box::new(move || consumer_api::list(self, stream, body)),
             ),
             _ => return,
         };
+        let result = check_required_api_level(headers).and_then(|()| handler());
         let payload = match result {
             Ok(payload) => payload,
             Err(error) => {
@@ -155,6 +176,21 @@ impl Context {
             }
         };
         publish(&self.server, &self.account.account, &reply, &payload);
+        let audited = AuditedRequest {
+            endpoint,
+            body,
+            publisher: request.publisher,
+        };
+        self.advisories().api_audit(&audited, &payload);
+    }
+
+    /// The advisories of this account.
+    pub(super) fn advisories(&self) -> Advisories<'_> {
+        Advisories {
+            server: &self.server,
+            account: &self.account.account,
+            domain: self.jetstream.options.domain.as_deref(),
+        }
     }
 
     /// `$JS.API.INFO`: usage summed over the account's streams.

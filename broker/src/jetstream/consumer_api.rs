@@ -20,6 +20,7 @@ use starling_jetstream::consumer::{
     StreamContext,
 };
 
+use super::advisory::ConsumerChange;
 use super::api::{parse, Context};
 use super::consumer_store::{consumer_dir, write_meta, ConsumerMeta};
 use super::consumers::ConsumerEntry;
@@ -158,6 +159,7 @@ fn upsert(
     account_full: bool,
 ) -> Result<ConsumerInfo, ApiError> {
     let stream_config = handle.config();
+    let mut created = false;
     {
         let stream = lock(&handle.stream);
         let mut set = lock(&handle.consumers);
@@ -219,7 +221,13 @@ fn upsert(
             let mut entry = ConsumerEntry::new(consumer, dir, now);
             entry.subscriptions = subscribe_next(context, &handle.name, name, handle);
             set.entries.insert(name.to_string(), entry);
+            created = true;
         }
+    }
+    if created {
+        context
+            .advisories()
+            .consumer_action(&handle.name, name, ConsumerChange::Created);
     }
     handle.wake();
     consumer_info(context, handle, name)
@@ -315,6 +323,9 @@ pub(super) fn delete(context: &Context, stream: &str, consumer: &str) -> Respons
             )
         })?;
     }
+    context
+        .advisories()
+        .consumer_action(stream, consumer, ConsumerChange::Deleted);
     Ok(encode_response(
         "consumer_delete_response",
         &SuccessResponse { success: true },

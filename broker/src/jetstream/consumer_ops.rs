@@ -33,7 +33,7 @@ struct PauseResponse {
 }
 
 /// Go's zero time, what nats-server reports as `pause_until` when resumed.
-const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+pub(super) const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
 /// `CONSUMER.PAUSE.<stream>.<consumer>`: set or clear `pause_until`.
 pub(super) fn pause(context: &Context, stream: &str, consumer: &str, body: &[u8]) -> Response {
@@ -64,6 +64,12 @@ pub(super) fn pause(context: &Context, stream: &str, consumer: &str, body: &[u8]
         entry.consumer.update_config(config);
     }
     handle.wake();
+    // nats-server advises the requested time, even one already past
+    // (Go's zero time for none or one before the epoch).
+    let requested = request.pause_until.filter(|until| *until > 0);
+    context
+        .advisories()
+        .consumer_pause(stream, consumer, requested, now);
     let response = PauseResponse {
         paused: pause_until.is_some(),
         pause_until: pause_until.map_or_else(|| ZERO_TIME.to_string(), format_rfc3339),

@@ -10,11 +10,12 @@ use std::ops::RangeInclusive;
 use std::sync::Mutex;
 
 use starling_jetstream::api::RetentionPolicy;
-use starling_jetstream::consumer::{ConsumerEvent, Outbound};
+use starling_jetstream::consumer::Outbound;
 use starling_jetstream::stream::Stream;
 
+use super::advisory::{has_interest, Advisories, ConsumerChange};
 use super::consumer_store::write_state;
-use super::consumers::{ConsumerSet, Sends};
+use super::consumers::{take_pause_end, ConsumerSet, Sends};
 use super::publish::{now_nanos, publish, publish_full, Outgoing};
 use crate::account::Account;
 use crate::client::handle::lock;
@@ -34,6 +35,8 @@ pub(super) struct PassContext<'a> {
     pub account: &'a Account,
     pub stream: &'a Mutex<Stream>,
     pub consumers: &'a Mutex<ConsumerSet>,
+    /// The server's JetStream domain (for advisories).
+    pub domain: Option<&'a str>,
 }
 
 /// Run one pass; `removed` says the batch purged or deleted messages,
@@ -55,12 +58,14 @@ pub(super) fn run(
     let mut sends = Sends::default();
     let mut events = Vec::new();
     let mut closed = Vec::new();
+    let mut pause_ends = Vec::new();
     let mut wake: Option<i64> = None;
     let mut earliest = |at: i64| wake = Some(wake.map_or(at, |w| w.min(at)));
     {
         let mut stream = lock(context.stream);
         let mut set = lock(context.consumers);
         let retention = stream.config().retention;
+        let burst = rate_burst(context, stream.config().max_msg_size);
         let store = stream.store();
         for message in messages {
             set.apply(store, message, now, &mut sends);
@@ -87,6 +92,7 @@ pub(super) fn run(
             } else {
                 let bound = has_interest(context.account, &consumer.config().deliver_subject);
                 consumer.set_push_bound(bound);
+                consumer.set_rate_burst(burst);
                 sends.outbound.extend(consumer.tick(store, now));
                 let pushed = consumer.push(store, now, PUSH_PER_PASS);
                 if pushed.len() >= PUSH_PER_PASS {
@@ -100,6 +106,9 @@ pub(super) fn run(
             };
             for event in consumer.take_events() {
                 events.push((name.clone(), event));
+            }
+            if let Some(until) = take_pause_end(consumer, &mut entry.pause_end_advised, now) {
+                pause_ends.push((name.clone(), until));
             }
             acked.extend(consumer.take_acked());
             entry.idle_since = if active {
@@ -158,12 +167,38 @@ pub(super) fn run(
         let stream_name = stream.name().to_string();
         drop(set);
         drop(stream);
+        let advisories = Advisories {
+            server: context.server,
+            account: context.account,
+            domain: context.domain,
+        };
         for (consumer, event) in events {
-            advise(context, &stream_name, &consumer, &event, now);
+            advisories.consumer_event(&stream_name, &consumer, &event);
+        }
+        for (consumer, until) in pause_ends {
+            advisories.consumer_pause(&stream_name, &consumer, Some(until), now);
+        }
+        for consumer in &closed {
+            advisories.consumer_action(&stream_name, consumer, ConsumerChange::Deleted);
         }
     }
     send(context, sends);
     wake
+}
+
+/// The `rate_limit_bps` burst (nats-server's `setRateLimit`): the
+/// stream's `max_msg_size`, else the account's `max_payload`, else the
+/// server's.
+fn rate_burst(context: &PassContext<'_>, max_msg_size: i32) -> i64 {
+    if max_msg_size > 0 {
+        return i64::from(max_msg_size);
+    }
+    let payload = context
+        .account
+        .limits()
+        .max_payload
+        .unwrap_or_else(|| context.server.options().max_payload);
+    i64::try_from(payload).unwrap_or(i64::MAX)
 }
 
 /// Interest retention without consumers: what was just stored goes.
@@ -204,12 +239,6 @@ fn remove_unneeded(stream: &mut Stream, set: &ConsumerSet, acked: &[u64]) {
             tracing::warn!(seq, %error, "acknowledged message not removed");
         }
     }
-}
-
-/// True when something subscribes to a push consumer's deliver subject.
-fn has_interest(account: &Account, deliver_subject: &str) -> bool {
-    let matches = account.sublist.match_subject(deliver_subject);
-    !matches.plain.is_empty() || !matches.queues.is_empty()
 }
 
 /// Publish what the pass produced.
@@ -253,55 +282,4 @@ fn send(context: &PassContext<'_>, sends: Sends) {
     for reply in sends.ack_replies {
         publish(context.server, context.account, &reply, b"");
     }
-}
-
-/// `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES|MSG_TERMINATED.<stream>.<consumer>`.
-fn advise(
-    context: &PassContext<'_>,
-    stream: &str,
-    consumer: &str,
-    event: &ConsumerEvent,
-    now: i64,
-) {
-    let timestamp = starling_jetstream::consumer::time::format_rfc3339(now);
-    let (kind, subject, body) = match event {
-        ConsumerEvent::MaxDeliveries {
-            stream_seq,
-            deliveries,
-        } => (
-            "io.nats.jetstream.advisory.v1.max_deliver",
-            "MAX_DELIVERIES",
-            serde_json::json!({"stream_seq": stream_seq, "deliveries": deliveries}),
-        ),
-        ConsumerEvent::Terminated {
-            stream_seq,
-            consumer_seq,
-            deliveries,
-            reason,
-        } => (
-            "io.nats.jetstream.advisory.v1.terminated",
-            "MSG_TERMINATED",
-            serde_json::json!({
-                "stream_seq": stream_seq,
-                "consumer_seq": consumer_seq,
-                "deliveries": deliveries,
-                "reason": reason.clone().unwrap_or_default(),
-            }),
-        ),
-    };
-    let mut advisory = serde_json::json!({
-        "type": kind,
-        "id": format!("{now:x}"),
-        "timestamp": timestamp,
-        "stream": stream,
-        "consumer": consumer,
-    });
-    if let (Some(target), Some(fields)) = (advisory.as_object_mut(), body.as_object()) {
-        for (key, value) in fields {
-            target.insert(key.clone(), value.clone());
-        }
-    }
-    let subject = format!("$JS.EVENT.ADVISORY.CONSUMER.{subject}.{stream}.{consumer}");
-    let payload = serde_json::to_vec(&advisory).unwrap_or_default();
-    publish(context.server, context.account, &subject, &payload);
 }

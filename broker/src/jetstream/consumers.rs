@@ -32,19 +32,45 @@ pub(super) struct ConsumerEntry {
     /// Since when it has had no waiting request (pull) or no interest
     /// (push), for `inactive_threshold`; `None` while active.
     pub idle_since: Option<i64>,
+    /// The `pause_until` whose end was advised (or was already over when
+    /// the entry was made: nats-server advises only a pause it timed).
+    pub pause_end_advised: Option<i64>,
 }
 
 impl ConsumerEntry {
     /// A new entry, idle from `now`.
     pub fn new(consumer: Consumer, dir: Option<PathBuf>, now: i64) -> Self {
         ConsumerEntry {
-            consumer,
             dir,
             subscriptions: Vec::new(),
             written: Vec::new(),
             idle_since: Some(now),
+            pause_end_advised: consumer_pause_over(&consumer, now),
+            consumer,
         }
     }
+}
+
+/// The `pause_until` of `consumer` that ended at or before `now` and was
+/// not advised yet (`advised`: the entry's `pause_end_advised`).
+/// nats-server's pause timer sends a `consumer_pause` advisory, `paused:
+/// false`, when the pause ends.
+pub(super) fn take_pause_end(
+    consumer: &Consumer,
+    advised: &mut Option<i64>,
+    now: i64,
+) -> Option<i64> {
+    let over = consumer_pause_over(consumer, now)?;
+    if *advised == Some(over) {
+        return None;
+    }
+    *advised = Some(over);
+    Some(over)
+}
+
+/// The consumer's `pause_until`, if it is over at `now`.
+fn consumer_pause_over(consumer: &Consumer, now: i64) -> Option<i64> {
+    consumer.config().pause_until.filter(|until| *until <= now)
 }
 
 /// Everything a pass sends once the locks are released.

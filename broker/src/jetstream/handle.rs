@@ -144,12 +144,14 @@ impl StreamHandle {
     }
 
     /// Drop every consumer subscription (stream delete); waiting pull
-    /// requests are told `409 Consumer Deleted`.
-    pub fn release_consumers(&self, server: &ServerState, account: &Account) {
+    /// requests are told `409 Consumer Deleted`. Returns the names of the
+    /// consumers dropped.
+    pub fn release_consumers(&self, server: &ServerState, account: &Account) -> Vec<String> {
         for sub in lock(&self.consumer_subscriptions).drain(..) {
             server.remove_internal_subscription(account, &sub, true);
         }
         let entries = std::mem::take(&mut lock(&self.consumers).entries);
+        let names = entries.keys().cloned().collect();
         for (_, mut entry) in entries {
             for sub in entry.subscriptions.drain(..) {
                 server.remove_internal_subscription(account, &sub, true);
@@ -160,6 +162,7 @@ impl StreamHandle {
                 }
             }
         }
+        names
     }
 
     /// Ask the worker for a consumer pass (never waits: a full channel

@@ -22,6 +22,9 @@
 //! - `stats`: the fsync latency histogram.
 //! - `report`: what monitoring reads (`/jsz`, `/varz`, `/metrics`).
 //! - `publish`: how the server publishes replies (router, internal origin).
+//! - `advisory`: the `$JS.EVENT.ADVISORY.>` advisories (API audit, stream
+//!   and consumer actions, pause, max deliveries, terminated), built only
+//!   when their subject has interest.
 //! - `source`, `source_checks`: mirrors and sources (the worker reads
 //!   the origins' stores), and their config checks against other streams.
 //!
@@ -43,6 +46,7 @@
 //! No lock is held across an `.await` or while waiting for a worker.
 
 mod account;
+mod advisory;
 mod api;
 mod consumer_api;
 mod consumer_ops;

@@ -15,6 +15,7 @@ use starling_jetstream::api::{
 use starling_jetstream::stream::{Operation, Outcome, Stream};
 use starling_jetstream::subject;
 
+use super::advisory::{ConsumerChange, StreamChange};
 use super::api::{parse, Context};
 use super::handle::StreamHandle;
 use super::limits;
@@ -168,6 +169,9 @@ pub(super) fn create(context: &Context, name: &str, body: &[u8]) -> Response {
     let handle = context
         .jetstream
         .launch(&context.server, &context.account, stream, dir);
+    context
+        .advisories()
+        .stream_action(name, StreamChange::Created);
     let info = stream_info(&handle, &StreamInfoRequest::default());
     Ok(encode_response(
         "stream_create_response",
@@ -221,6 +225,9 @@ pub(super) fn update(context: &Context, name: &str, body: &[u8]) -> Response {
         // Take from new sources at once.
         handle.wake();
     }
+    context
+        .advisories()
+        .stream_action(name, StreamChange::Updated);
     let info = stream_info(&handle, &StreamInfoRequest::default());
     Ok(encode_response("stream_update_response", &info))
 }
@@ -305,7 +312,7 @@ pub(super) fn list(context: &Context, body: &[u8]) -> Response {
 pub(super) fn delete(context: &Context, name: &str) -> Response {
     let handle = lookup(context, name)?;
     handle.release_subjects(&context.server, &context.account.account);
-    handle.release_consumers(&context.server, &context.account.account);
+    let consumers = handle.release_consumers(&context.server, &context.account.account);
     context
         .account
         .set_direct_get(&context.server, &context.jetstream.prefixes, name, false);
@@ -316,6 +323,13 @@ pub(super) fn delete(context: &Context, name: &str) -> Response {
             ApiError::stream_delete(&format!("could not remove stream files: {error}"))
         })?;
     }
+    // nats-server's `stream.stop`: each consumer's delete advisory, then
+    // the stream's.
+    let advisories = context.advisories();
+    for consumer in &consumers {
+        advisories.consumer_action(name, consumer, ConsumerChange::Deleted);
+    }
+    advisories.stream_action(name, StreamChange::Deleted);
     Ok(encode_response(
         "stream_delete_response",
         &SuccessResponse { success: true },

@@ -254,6 +254,7 @@ impl Batch {
             account: &self.account,
             stream: &self.stream,
             consumers: &self.consumers,
+            domain: self.domain.as_deref(),
         };
         let wake = consumer_pass::run(
             &pass,

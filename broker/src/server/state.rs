@@ -359,6 +359,11 @@ impl ServerState {
         lock(&self.clients).values().cloned().collect()
     }
 
+    /// The open connection `cid`, if it is still open.
+    pub fn client(&self, cid: ClientId) -> Option<Arc<ClientHandle>> {
+        lock(&self.clients).get(&cid).cloned()
+    }
+
     /// Number of open connections.
     pub fn client_count(&self) -> usize {
         lock(&self.clients).len()

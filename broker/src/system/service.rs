@@ -370,7 +370,7 @@ impl Service {
 }
 
 /// A unique event id (nats-server uses a NUID; 22 random alphanumerics).
-fn event_id() -> String {
+pub(crate) fn event_id() -> String {
     use rand::RngExt;
     const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     let mut rng = rand::rng();

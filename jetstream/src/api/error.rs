@@ -97,6 +97,12 @@ impl ApiError {
         )
     }
 
+    /// 10185: the request's `Nats-Required-Api-Level` is above this
+    /// server's API level.
+    pub fn required_api_level() -> Self {
+        Self::new(412, 10185, "JetStream minimum api level required")
+    }
+
     /// 10059: stream not found.
     pub fn stream_not_found() -> Self {
         Self::new(404, 10059, "stream not found")

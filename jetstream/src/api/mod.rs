@@ -8,10 +8,12 @@
 //! - [`stream`]: stream info/state, and the stream requests and responses.
 //! - [`account`]: the `$JS.API.INFO` response.
 //! - [`consumer`]: consumer config, info, the create request and subject forms.
+//! - [`required_level`]: the `Nats-Required-Api-Level` request header.
 
 pub mod account;
 pub mod consumer;
 pub mod error;
+pub mod required_level;
 pub mod response;
 pub mod stream;
 pub mod stream_config;
@@ -20,6 +22,7 @@ pub mod stream_source;
 
 pub use account::{AccountInfo, AccountLimits, ApiStats};
 pub use error::ApiError;
+pub use required_level::{check_required_api_level, REQUIRED_API_LEVEL};
 pub use response::{encode_error, encode_response};
 pub use stream::{
     MsgDeleteRequest, MsgGetRequest, PagedRequest, PurgeRequest, PurgeResponse, StoredMessage,

@@ -40,6 +40,20 @@ pub enum ConsumerEvent {
         /// The reason in the `+TERM`, if any.
         reason: Option<String>,
     },
+    /// `PINNED`: a `pinned_client` group pinned a new client.
+    Pinned {
+        /// The priority group.
+        group: String,
+        /// The new pin (`Nats-Pin-Id`).
+        pin_id: String,
+    },
+    /// `UNPINNED`: a group's pinned client was released.
+    Unpinned {
+        /// The priority group.
+        group: String,
+        /// `admin` (`CONSUMER.UNPIN`) or `timeout` (`priority_timeout`).
+        reason: &'static str,
+    },
 }
 
 /// A consumer of one stream.

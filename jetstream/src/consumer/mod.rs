@@ -8,7 +8,7 @@
 //! - `machine` — [`Consumer`]: acks, redelivery deadlines, events;
 //!   `deliver` — choosing and recording deliveries; `serve` — pull
 //!   requests and their status messages; `push` — push delivery, flow
-//!   control and idle heartbeats.
+//!   control and idle heartbeats; `rate` — `rate_limit_bps` pacing.
 //! - `ack` — the `$JS.ACK` reply subject and ack bodies; `pull` — pull
 //!   request bodies, the waiting queue, status lines; `subject`, `time` —
 //!   subject checks, RFC 3339 and Go durations.
@@ -22,6 +22,7 @@ mod position;
 mod priority;
 pub mod pull;
 mod push;
+mod rate;
 mod serve;
 mod state;
 mod subject;
@@ -37,6 +38,7 @@ pub use error::ConsumerError;
 pub use machine::{Consumer, ConsumerEvent};
 pub use pull::{PullRequest, WaitQueue, WaitingRequest};
 pub use push::FLOW_CONTROL_MAX_PENDING;
+pub use rate::DEFAULT_RATE_BURST;
 pub use serve::{Outbound, FLOW_CONTROL_REQUEST};
 pub use state::{ConsumerState, Pending, SequencePair, StateError};
 

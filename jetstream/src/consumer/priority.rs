@@ -12,7 +12,7 @@ use bytes::Bytes;
 use starling_store::MessageStore;
 
 use crate::api::consumer::{PriorityGroupState, PriorityPolicy};
-use crate::consumer::machine::Consumer;
+use crate::consumer::machine::{Consumer, ConsumerEvent};
 use crate::consumer::pull::{status, PullRequest};
 use crate::consumer::serve::Outbound;
 
@@ -101,6 +101,10 @@ impl Consumer {
             None => {
                 self.pins_made += 1;
                 let id = format!("{:016x}{:06x}", now, self.pins_made);
+                self.events.push(ConsumerEvent::Pinned {
+                    group: group.clone(),
+                    pin_id: id.clone(),
+                });
                 self.pins.insert(
                     group,
                     Pin {
@@ -138,7 +142,7 @@ impl Consumer {
             }
         }
         for group in expired {
-            self.unpin(&group, out);
+            self.release_pin(&group, "timeout", out);
         }
     }
 
@@ -158,9 +162,19 @@ impl Consumer {
     /// `CONSUMER.UNPIN`: the group's pinned client is released; its
     /// waiting requests get `423` so it pulls again without the old pin.
     pub fn unpin(&mut self, group: &str, out: &mut Vec<Outbound>) -> bool {
+        self.release_pin(group, "admin", out)
+    }
+
+    /// Release the group's pin (an `Unpinned` event with `reason`); its
+    /// waiting requests get `423`.
+    fn release_pin(&mut self, group: &str, reason: &'static str, out: &mut Vec<Outbound>) -> bool {
         let Some(pin) = self.pins.remove(group) else {
             return false;
         };
+        self.events.push(ConsumerEvent::Unpinned {
+            group: group.to_string(),
+            reason,
+        });
         let ended = self
             .waiting
             .drain_where(|request| request.pin_id.as_deref() == Some(pin.id.as_str()));
@@ -212,6 +226,74 @@ pub(super) fn with_pin_header(headers: &Bytes, id: &str) -> Bytes {
 mod tests {
     use super::with_pin_header;
     use bytes::Bytes;
+    use starling_store::{MemStore, MessageStore, StoreConfig};
+
+    use crate::api::consumer::{AckPolicy, ConsumerConfig, PriorityPolicy};
+    use crate::consumer::{apply_defaults, Consumer, ConsumerEvent, StreamContext};
+
+    const SECOND: i64 = 1_000_000_000;
+
+    #[test]
+    fn pinning_a_client_and_releasing_the_pin_are_events() {
+        let mut store = MemStore::new(StoreConfig::default());
+        for seq in 1..=2 {
+            assert!(store.store_msg("s", b"", b"m", seq, None).is_ok());
+        }
+        let mut config = ConsumerConfig {
+            durable_name: Some("C".into()),
+            ack_policy: AckPolicy::None,
+            priority_policy: PriorityPolicy::PinnedClient,
+            priority_groups: vec!["A".into()],
+            priority_timeout: 2 * SECOND,
+            ..ConsumerConfig::default()
+        };
+        apply_defaults(&mut config, &StreamContext::default());
+        let mut consumer = Consumer::new("S", "C", config, &store, 0);
+        let body = br#"{"batch":1,"group":"A"}"#;
+        assert_eq!(consumer.add_pull_request(&store, "r1", body, 0).len(), 1);
+        let pin_id = match consumer.take_events().as_slice() {
+            [ConsumerEvent::Pinned { group, pin_id }] if group == "A" => pin_id.clone(),
+            other => panic!("{other:?}"),
+        };
+        // The same client again: no new pin.
+        let again = format!(r#"{{"batch":1,"group":"A","id":"{pin_id}"}}"#);
+        assert_eq!(
+            consumer
+                .add_pull_request(&store, "r2", again.as_bytes(), SECOND)
+                .len(),
+            1
+        );
+        assert!(consumer.take_events().is_empty());
+        // No pull for `priority_timeout`: unpinned, `timeout`.
+        consumer.tick(&store, 3 * SECOND + 1);
+        assert_eq!(
+            consumer.take_events(),
+            vec![ConsumerEvent::Unpinned {
+                group: "A".into(),
+                reason: "timeout"
+            }]
+        );
+        let mut out = Vec::new();
+        assert!(!consumer.unpin("A", &mut out), "nothing pinned");
+        assert!(consumer.take_events().is_empty());
+        // Pinned again; the client's waiting request loses its interest.
+        assert!(store.store_msg("s", b"", b"m", 3, None).is_ok());
+        let body = br#"{"batch":2,"group":"A"}"#;
+        let now = 4 * SECOND;
+        assert_eq!(consumer.add_pull_request(&store, "r3", body, now).len(), 1);
+        assert!(matches!(
+            consumer.take_events().as_slice(),
+            [ConsumerEvent::Pinned { .. }]
+        ));
+        assert!(consumer.cancel_request("r3"));
+        assert_eq!(
+            consumer.take_events(),
+            vec![ConsumerEvent::Unpinned {
+                group: "A".into(),
+                reason: "timeout"
+            }]
+        );
+    }
 
     #[test]
     fn pin_header_is_appended() {

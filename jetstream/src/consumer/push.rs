@@ -3,12 +3,13 @@
 //! doubling up to 32 MiB / 16 per reply as nats-server's
 //! `needFlowControl`/`processFlowControl`), and idle heartbeats
 //! (`100 Idle Heartbeat`, with `Nats-Consumer-Stalled` while a flow control
-//! reply is outstanding).
+//! reply is outstanding), and `rate_limit_bps` pacing (`rate`).
 
 use starling_store::MessageStore;
 
 use crate::consumer::deliver::Peek;
 use crate::consumer::machine::Consumer;
+use crate::consumer::rate::RatePacing;
 use crate::consumer::serve::Outbound;
 
 /// nats-server's `JsFlowControlMaxPending`: the largest flow control
@@ -32,6 +33,8 @@ pub struct PushState {
     requests_sent: u64,
     /// Last delivery or heartbeat to the deliver subject.
     last_sent_at: Option<i64>,
+    /// `rate_limit_bps` token bucket.
+    pub(super) rate: RatePacing,
 }
 
 impl Consumer {
@@ -40,9 +43,17 @@ impl Consumer {
         self.push.bound = bound;
     }
 
+    /// The `rate_limit_bps` burst in bytes: nats-server uses the stream's
+    /// `max_msg_size`, else the account's or server's `max_payload`.
+    pub fn set_rate_burst(&mut self, bytes: i64) {
+        self.push.rate.set_burst(bytes);
+    }
+
     /// Push consumers: up to `limit` deliveries (with flow control requests
     /// between them) to send now. Nothing while unbound, paused, over
-    /// `max_ack_pending` or waiting for a flow control reply.
+    /// `max_ack_pending` or waiting for a flow control reply; with
+    /// `rate_limit_bps`, a message waits until the token bucket covers it
+    /// (`next_wakeup` then says when).
     pub fn push(
         &mut self,
         store: &(impl MessageStore + ?Sized),
@@ -58,6 +69,8 @@ impl Consumer {
             self.push.window = FLOW_CONTROL_MAX_PENDING / 16;
         }
         let deliver_subject = self.config.deliver_subject.clone();
+        let rate = self.config.rate_limit_bps;
+        self.push.rate.held_until = None;
         while out.len() < limit {
             if self.config.flow_control && self.push.pending_bytes > self.push.window {
                 break;
@@ -67,6 +80,22 @@ impl Consumer {
                 Peek::Stalled | Peek::Empty => break,
             };
             let delivery = self.prepare(store, *candidate);
+            if rate > 0 {
+                // nats-server's reservation size: message subject, deliver
+                // subject, ack reply, headers and payload.
+                let reserved = (delivery.message.subject.len()
+                    + deliver_subject.len()
+                    + delivery.ack_subject.len()
+                    + delivery.message.headers.len()
+                    + delivery.message.payload.len()) as i64;
+                let due = self.push.rate.due(reserved, rate, now);
+                if due > now {
+                    // Not recorded: the same message is peeked again then.
+                    self.push.rate.held_until = Some(due);
+                    break;
+                }
+                self.push.rate.take(reserved, rate, now);
+            }
             self.commit(&delivery, now);
             let size = (deliver_subject.len()
                 + delivery.ack_subject.len()
@@ -251,6 +280,41 @@ mod tests {
             headers,
             b"NATS/1.0 100 Idle Heartbeat\r\nNats-Last-Consumer: 1\r\nNats-Last-Stream: 1\r\n\r\n"
         );
+    }
+
+    #[test]
+    fn rate_limit_paces_deliveries_and_next_wakeup_says_when() {
+        let store = store_of(5, 980);
+        let mut consumer = push_consumer(&store, false);
+        let mut config = consumer.config().clone();
+        config.rate_limit_bps = 8000; // 1000 bytes a second
+        consumer.update_config(config);
+        consumer.set_rate_burst(2500);
+        consumer.set_push_bound(true);
+        let sizes = |out: &[Outbound]| -> Vec<i64> {
+            out.iter()
+                .filter_map(|item| match item {
+                    Outbound::Message { to, delivery } => Some(delivery.size() + to.len() as i64),
+                    _ => None,
+                })
+                .collect()
+        };
+        let first = consumer.push(&store, 0, 10);
+        assert_eq!(first.len(), 2, "the burst covers two messages");
+        let size = sizes(&first)[0];
+        assert!(size > 1000 && size < 1100, "{size}");
+        // The bucket holds 2500 - 2 * size; the third needs the rest.
+        let debt = 3 * size - 2500;
+        let due = debt * SECOND / 1000;
+        assert_eq!(consumer.next_wakeup(0), Some(due));
+        assert!(consumer.push(&store, due - 1, 10).is_empty());
+        assert_eq!(consumer.push(&store, due, 10).len(), 1);
+        // From now on one message per `size` milliseconds.
+        assert_eq!(consumer.next_wakeup(due), Some(due + size * SECOND / 1000));
+        assert!(consumer.push(&store, due + 1, 10).is_empty());
+        let later = due + 2 * size * SECOND / 1000;
+        assert_eq!(consumer.push(&store, later, 10).len(), 2, "caught up");
+        assert_eq!(consumer.info(&store, later).delivered.stream_seq, 5);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use starling_store::MessageStore;
 
 use crate::consumer::deliver::{Delivery, Peek};
-use crate::consumer::machine::Consumer;
+use crate::consumer::machine::{Consumer, ConsumerEvent};
 use crate::consumer::priority::with_pin_header;
 use crate::consumer::pull::{status, PullRequest, WaitingRequest};
 
@@ -264,6 +264,7 @@ impl Consumer {
         let pause = self.config.pause_until.filter(|until| *until > now);
         let heartbeat = self.next_push_heartbeat();
         let replay = self.replay.due_at.filter(|at| *at > now);
+        let rate = self.push.rate.held_until.filter(|at| *at > now);
         let pin = self.next_pin_expiry();
         deadline
             .into_iter()
@@ -272,6 +273,7 @@ impl Consumer {
             .chain(pause)
             .chain(heartbeat)
             .chain(replay)
+            .chain(rate)
             .min()
     }
 
@@ -281,7 +283,21 @@ impl Consumer {
         let cancelled = self.waiting.drain_where(|request| request.reply == reply);
         for request in &cancelled {
             if let Some(id) = &request.pin_id {
-                self.pins.retain(|_, pin| pin.id != *id);
+                // The pinned client is gone: its pin is released (advised
+                // as `timeout`, the only reason besides `admin`).
+                let groups: Vec<String> = self
+                    .pins
+                    .iter()
+                    .filter(|(_, pin)| pin.id == *id)
+                    .map(|(group, _)| group.clone())
+                    .collect();
+                for group in groups {
+                    self.pins.remove(&group);
+                    self.events.push(ConsumerEvent::Unpinned {
+                        group,
+                        reason: "timeout",
+                    });
+                }
             }
         }
         !cancelled.is_empty()
