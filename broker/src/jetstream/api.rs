@@ -41,6 +41,13 @@ pub(super) async fn serve(
             server: server.clone(),
             account: account.clone(),
         };
+        // A direct get (every KV get) of a stream whose lock is free is
+        // answered here, without the hand-off to a blocking thread: one
+        // index lookup and one record read. If the stream's worker holds
+        // the lock, it waits on a blocking thread like any other request.
+        if context.answer_direct_get_now(&request) {
+            continue;
+        }
         if let Err(error) = tokio::task::spawn_blocking(move || context.answer(request)).await {
             tracing::error!(%error, "JetStream API request failed");
         }
@@ -58,23 +65,44 @@ pub(super) struct Context {
 }
 
 impl Context {
-    fn answer(&self, request: InternalMessage) {
-        let Some(reply) = request.reply.clone() else {
-            return;
-        };
-        let Some(endpoint) = self.jetstream.prefixes.iter().find_map(|prefix| {
+    /// The endpoint of `request` (its subject after the API prefix).
+    fn endpoint<'a>(&self, request: &'a InternalMessage) -> Option<&'a str> {
+        self.jetstream.prefixes.iter().find_map(|prefix| {
             request
                 .subject
                 .strip_prefix(prefix.as_str())?
                 .strip_prefix('.')
-        }) else {
+        })
+    }
+
+    /// Answer `request` if it is a direct get that needs no wait for the
+    /// stream's lock; false when it still has to be answered.
+    fn answer_direct_get_now(&self, request: &InternalMessage) -> bool {
+        let (Some(reply), Some(endpoint)) = (request.reply.as_deref(), self.endpoint(request))
+        else {
+            return false;
+        };
+        let tokens: Vec<&str> = endpoint.split('.').collect();
+        let ["DIRECT", "GET", stream, subject @ ..] = tokens.as_slice() else {
+            return false;
+        };
+        let header_len = request.header_len.unwrap_or(0).min(request.payload.len());
+        let body = &request.payload[header_len..];
+        direct_get::answer(self, reply, stream, subject, body, false)
+    }
+
+    fn answer(&self, request: InternalMessage) {
+        let Some(reply) = request.reply.clone() else {
+            return;
+        };
+        let Some(endpoint) = self.endpoint(&request) else {
             return;
         };
         let header_len = request.header_len.unwrap_or(0).min(request.payload.len());
         let body = &request.payload[header_len..];
         let tokens: Vec<&str> = endpoint.split('.').collect();
         if let ["DIRECT", "GET", stream, subject @ ..] = tokens.as_slice() {
-            direct_get::answer(self, &reply, stream, subject, body);
+            direct_get::answer(self, &reply, stream, subject, body, true);
             return;
         }
         let total = self.account.api_total.fetch_add(1, Ordering::Relaxed);

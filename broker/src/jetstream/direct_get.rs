@@ -6,6 +6,8 @@
 //! `Nats-Sequence`, `Nats-Time-Stamp` headers, or a status (404 Message
 //! Not Found, 408 Bad Request). Batches are not implemented yet.
 
+use std::sync::TryLockError;
+
 use starling_jetstream::api::MsgGetRequest;
 use starling_jetstream::time::rfc3339_nanos;
 
@@ -13,8 +15,16 @@ use super::api::{parse, Context};
 use super::publish::publish_with_headers;
 use crate::client::handle::lock;
 
-/// Answer one direct get on `reply`.
-pub(super) fn answer(context: &Context, reply: &str, stream: &str, subject: &[&str], body: &[u8]) {
+/// Answer one direct get on `reply`. Unless `wait`, a stream whose lock is
+/// held is left alone and false returned (the caller answers it later).
+pub(super) fn answer(
+    context: &Context,
+    reply: &str,
+    stream: &str,
+    subject: &[&str],
+    body: &[u8],
+    wait: bool,
+) -> bool {
     let status = |text: &str| {
         let headers = format!("NATS/1.0 {text}\r\n\r\n");
         publish_with_headers(
@@ -27,7 +37,7 @@ pub(super) fn answer(context: &Context, reply: &str, stream: &str, subject: &[&s
     };
     let Some(handle) = context.account.stream(stream) else {
         status("404 Message Not Found");
-        return;
+        return true;
     };
     let request = if subject.is_empty() {
         match parse::<MsgGetRequest>(body) {
@@ -38,20 +48,33 @@ pub(super) fn answer(context: &Context, reply: &str, stream: &str, subject: &[&s
             {
                 request
             }
-            _ => return status("408 Bad Request"),
+            _ => {
+                status("408 Bad Request");
+                return true;
+            }
         }
     } else {
         if !body.iter().all(u8::is_ascii_whitespace) {
-            return status("408 Bad Request");
+            status("408 Bad Request");
+            return true;
         }
         MsgGetRequest {
             last_by_subj: Some(subject.join(".")),
             ..MsgGetRequest::default()
         }
     };
-    let found = lock(&handle.stream).get_msg(&request);
+    let found = if wait {
+        lock(&handle.stream).get_msg(&request)
+    } else {
+        match handle.stream.try_lock() {
+            Ok(stream) => stream.get_msg(&request),
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner().get_msg(&request),
+            Err(TryLockError::WouldBlock) => return false,
+        }
+    };
     let Ok(message) = found else {
-        return status("404 Message Not Found");
+        status("404 Message Not Found");
+        return true;
     };
     let mut headers = match std::str::from_utf8(&message.headers) {
         Ok(original) if original.starts_with("NATS/") => {
@@ -72,4 +95,5 @@ pub(super) fn answer(context: &Context, reply: &str, stream: &str, subject: &[&s
         headers.as_bytes(),
         &message.payload,
     );
+    true
 }
