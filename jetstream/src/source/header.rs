@@ -41,7 +41,8 @@ pub fn parse_source_header(value: &str) -> Option<(String, Option<String>, u64)>
 
 /// The header block of a sourced message: the origin's, without its
 /// `Nats-Stream-Source` (a daisy chain keeps only the last hop) and its
-/// `Nats-Expected-*` (they were checked where it was published), plus
+/// `Nats-Expected-*` (they were checked where it was published) and
+/// `Nats-Batch-*`, plus
 /// `Nats-Stream-Source: value`.
 pub fn sourced_headers(original: &[u8], value: &str) -> Vec<u8> {
     let mut out = String::with_capacity(original.len() + value.len() + 40);
@@ -52,10 +53,15 @@ pub fn sourced_headers(original: &[u8], value: &str) -> Vec<u8> {
             out.push_str("\r\n");
             for line in lines.filter(|line| !line.is_empty()) {
                 let name = line.split_once(':').map_or(line, |(name, _)| name).trim();
+                let prefixed = |prefix: &str| {
+                    name.get(..prefix.len())
+                        .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+                };
+                // nats-server drops the batch headers too: a source ignores
+                // the origin's batching.
                 if name.eq_ignore_ascii_case(STREAM_SOURCE)
-                    || name
-                        .get(..14)
-                        .is_some_and(|p| p.eq_ignore_ascii_case("Nats-Expected-"))
+                    || prefixed("Nats-Expected-")
+                    || prefixed("Nats-Batch-")
                 {
                     continue;
                 }

@@ -3,6 +3,7 @@
 use bytes::Bytes;
 use starling_store::{MessageStore, StoreError, StoredMsg};
 
+use super::batch::AtomicBatch;
 use super::dedup::{DedupWindow, SavedDedup};
 use super::headers::{self, header_value};
 use super::pub_ack::PubAck;
@@ -53,6 +54,8 @@ pub enum Operation {
     Sourced(Publish),
     /// A message of the mirror's origin, stored at its origin sequence.
     Mirrored(Box<Mirrored>),
+    /// A committed atomic batch: every message stored, or none.
+    AtomicBatch(Box<AtomicBatch>),
 }
 
 /// What applying an operation did.
@@ -239,6 +242,7 @@ impl Stream {
                 Outcome::Published(self.publish(publish, now))
             }
             Operation::Mirrored(message) => Outcome::Published(self.store_mirrored(&message)),
+            Operation::AtomicBatch(batch) => Outcome::Published(self.store_batch(&batch, now)),
             Operation::Purge(request) => match self.purge(&request) {
                 Ok(purged) => Outcome::Purged(purged),
                 Err(error) => Outcome::Failed(error),
@@ -274,15 +278,45 @@ impl Stream {
     /// permission, duplicate, expected stream / last sequence / last msg
     /// id / last subject sequence, then store and roll up.
     fn check_and_store(&mut self, publish: &Publish, now: i64) -> Result<Stored, ApiError> {
+        let checked = match self.check_publish(publish, now, None)? {
+            Checked::Store(checked) => checked,
+            Checked::Duplicate(seq) => return Ok(Stored::Duplicate(seq)),
+        };
+        let last_subject_seq = match self.republisher {
+            Some(_) => self.last_subject_seq(&checked.subject),
+            None => 0,
+        };
+        let seq = self
+            .store
+            .store_msg(
+                &checked.subject,
+                &publish.headers,
+                &publish.payload,
+                now,
+                checked.ttl,
+            )
+            .map_err(|error| store_refusal(&error))?;
+        self.after_store(publish, &checked, seq, now, last_subject_seq);
+        self.roll_up(&checked, seq);
+        Ok(Stored::New(seq))
+    }
+
+    /// Every check of a publish, storing nothing. `batch` is the atomic
+    /// batch it belongs to (what the batch's earlier messages did).
+    fn check_publish(
+        &mut self,
+        publish: &Publish,
+        now: i64,
+        mut batch: Option<&mut BatchChecks>,
+    ) -> Result<Checked, ApiError> {
         let subject = match self
             .transform
             .as_ref()
             .and_then(|t| t.apply(&publish.subject))
         {
-            Some(transformed) => std::borrow::Cow::Owned(transformed),
-            None => std::borrow::Cow::Borrowed(publish.subject.as_str()),
+            Some(transformed) => transformed,
+            None => publish.subject.clone(),
         };
-        let subject = subject.as_ref();
         if self.config.sealed {
             return Err(ApiError::stream_sealed());
         }
@@ -321,21 +355,48 @@ impl Stream {
         };
         self.dedup.expire(now);
         let msg_id = header(headers::MSG_ID).filter(|id| !id.is_empty());
-        if let Some(seq) = msg_id.and_then(|id| self.dedup.lookup(id)) {
-            return Ok(Stored::Duplicate(seq));
+        if let Some(id) = msg_id {
+            let stored = self.dedup.lookup(id);
+            match batch.as_deref_mut() {
+                // A batch is refused whole for a duplicate (10201).
+                Some(batch) => {
+                    if stored.is_some() || !batch.msg_ids.insert(id.to_string()) {
+                        return Err(ApiError::atomic_publish_duplicate_msg_id());
+                    }
+                }
+                None => {
+                    if let Some(seq) = stored {
+                        return Ok(Checked::Duplicate(seq));
+                    }
+                }
+            }
         }
         if let Some(expected) = header(headers::EXPECTED_STREAM) {
             if !expected.is_empty() && expected != self.config.name {
                 return Err(ApiError::expected_stream_mismatch());
             }
         }
+        // In a batch nothing is stored before every message is checked, so
+        // the store shows the stream as it was before the batch.
         let state = self.store.state();
         if let Some(expected) = header(headers::EXPECTED_LAST_SEQUENCE) {
             if parse_sequence(expected)? != state.last_seq {
                 return Err(ApiError::wrong_last_sequence(state.last_seq));
             }
+            // Only the first message of a batch may expect a last sequence.
+            if batch
+                .as_ref()
+                .is_some_and(|batch| !batch.subjects.is_empty())
+            {
+                return Err(ApiError::wrong_last_sequence_constant());
+            }
         }
         if let Some(expected) = header(headers::EXPECTED_LAST_MSG_ID) {
+            if batch.is_some() {
+                return Err(ApiError::atomic_publish_unsupported_header(
+                    headers::EXPECTED_LAST_MSG_ID,
+                ));
+            }
             if expected != self.last_msg_id {
                 return Err(ApiError::wrong_last_msg_id(&self.last_msg_id));
             }
@@ -344,7 +405,14 @@ impl Stream {
             let expected = parse_sequence(expected)?;
             let on = header(headers::EXPECTED_LAST_SUBJECT_SEQUENCE_SUBJECT)
                 .filter(|s| !s.is_empty())
-                .unwrap_or(subject);
+                .unwrap_or(&subject);
+            // A subject the batch already wrote cannot be checked.
+            if batch
+                .as_ref()
+                .is_some_and(|batch| batch.subjects.contains(on))
+            {
+                return Err(ApiError::wrong_last_sequence_constant());
+            }
             let last = match self.store.load_last_msg(on) {
                 Ok(message) => message.seq,
                 Err(StoreError::MsgNotFound | StoreError::Eof) => 0,
@@ -354,35 +422,60 @@ impl Stream {
                 return Err(ApiError::wrong_last_sequence(last));
             }
         }
-        let last_subject_seq = match self.republisher {
-            Some(_) => self.last_subject_seq(subject),
-            None => 0,
-        };
-        let seq = self
-            .store
-            .store_msg(subject, block, &publish.payload, now, ttl)
-            .map_err(|error| store_refusal(&error))?;
-        self.republish(&StoredInfo {
+        if let Some(batch) = batch {
+            match rollup {
+                Some(Rollup::Subject) if batch.subjects.contains(&subject) => {
+                    return Err(ApiError::rollup_failed("batch rollup sub invalid"));
+                }
+                Some(Rollup::All) if !batch.subjects.is_empty() => {
+                    return Err(ApiError::rollup_failed("batch rollup all invalid"));
+                }
+                _ => {}
+            }
+            batch.subjects.insert(subject.clone());
+        }
+        Ok(Checked::Store(CheckedPublish {
             subject,
-            headers: block,
+            ttl,
+            rollup,
+            msg_id: msg_id.map(str::to_string),
+        }))
+    }
+
+    /// What storing `publish` at `seq` changes besides the store: the
+    /// republished copy, the duplicate window, the last msg id.
+    fn after_store(
+        &mut self,
+        publish: &Publish,
+        checked: &CheckedPublish,
+        seq: u64,
+        now: i64,
+        last_subject_seq: u64,
+    ) {
+        self.republish(&StoredInfo {
+            subject: &checked.subject,
+            headers: &publish.headers,
             payload: &publish.payload,
             seq,
             timestamp: now,
             last_subject_seq,
         });
-        if let Some(id) = msg_id {
+        if let Some(id) = &checked.msg_id {
             self.dedup.record(id, seq, now);
         }
-        self.last_msg_id = msg_id.unwrap_or_default().to_string();
-        let rolled = match rollup {
-            Some(Rollup::Subject) => self.store.purge_ex(subject, seq, 0),
+        self.last_msg_id = checked.msg_id.clone().unwrap_or_default();
+    }
+
+    /// `Nats-Rollup` of the message stored at `seq`.
+    fn roll_up(&mut self, checked: &CheckedPublish, seq: u64) {
+        let rolled = match checked.rollup {
+            Some(Rollup::Subject) => self.store.purge_ex(&checked.subject, seq, 0),
             Some(Rollup::All) => self.store.purge_ex("", seq, 0),
             None => Ok(0),
         };
         if let Err(error) = rolled {
             tracing::warn!(stream = %self.config.name, %error, "rollup failed after store");
         }
-        Ok(Stored::New(seq))
     }
 
     fn purge(&mut self, request: &PurgeRequest) -> Result<u64, ApiError> {
@@ -504,6 +597,32 @@ fn ingest_transform(config: &StreamConfig) -> Option<SubjectTransform> {
     SubjectTransform::new(&transform.src, &transform.dest).ok()
 }
 
+/// A publish that passed its checks.
+struct CheckedPublish {
+    /// After `subject_transform`.
+    subject: String,
+    ttl: Option<i64>,
+    rollup: Option<Rollup>,
+    msg_id: Option<String>,
+}
+
+/// What the checks of a publish decided.
+enum Checked {
+    Store(CheckedPublish),
+    /// A duplicate of the message at this sequence (not in a batch).
+    Duplicate(u64),
+}
+
+/// What the earlier messages of an atomic batch did, for the checks of
+/// the next one.
+#[derive(Default)]
+struct BatchChecks {
+    /// Subjects written (after the transform).
+    subjects: std::collections::HashSet<String>,
+    /// `Nats-Msg-Id`s used.
+    msg_ids: std::collections::HashSet<String>,
+}
+
 /// What a publish did.
 enum Stored {
     New(u64),
@@ -531,6 +650,9 @@ fn store_refusal(error: &StoreError) -> ApiError {
 
 #[path = "expiry.rs"]
 mod expiry;
+
+#[path = "atomic.rs"]
+mod atomic;
 
 #[cfg(test)]
 #[path = "machine_tests.rs"]
