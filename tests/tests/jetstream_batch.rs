@@ -86,6 +86,10 @@ async fn a_committed_batch_is_stored_whole_with_one_pub_ack() {
     let stream = js.get_stream("B").await.unwrap();
     let third = stream.get_raw_message(3).await.unwrap();
     assert_eq!(third.subject.as_str(), "b.3");
+    assert_eq!(
+        third.headers.get("Nats-Batch-Sequence").map(|v| v.as_str()),
+        Some("3")
+    );
     // `eob` commits without storing the commit message.
     request(&client, "b.1", batch_headers("eob", 1, None)).await;
     let ack = pub_ack(&client, "b.2", batch_headers("eob", 2, Some("eob"))).await;
@@ -95,6 +99,42 @@ async fn a_committed_batch_is_stored_whole_with_one_pub_ack() {
         "{ack}"
     );
     assert_eq!(msgs(&js, "B").await, 6);
+    // A mirror and a source take the messages without the batch headers.
+    js.create_stream(stream::Config {
+        name: "M".into(),
+        mirror: Some(stream::Source {
+            name: "B".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    js.create_stream(stream::Config {
+        name: "S".into(),
+        sources: Some(vec![stream::Source {
+            name: "B".into(),
+            ..Default::default()
+        }]),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while msgs(&js, "M").await < 6 || msgs(&js, "S").await < 6 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "mirror and source caught up"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    for name in ["M", "S"] {
+        let copy = js.get_stream(name).await.unwrap();
+        let first = copy.get_raw_message(1).await.unwrap();
+        assert_eq!(first.subject.as_str(), "b.1");
+        assert!(first.headers.get("Nats-Batch-Id").is_none(), "{name}");
+        assert!(first.headers.get("Nats-Batch-Sequence").is_none(), "{name}");
+    }
 }
 
 #[tokio::test]
