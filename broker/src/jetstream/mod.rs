@@ -42,7 +42,8 @@
 //! streams/<stream>/` holds `meta.json` and the file store (`msgs/`,
 //! `index.snap`). Memory streams are not persisted (as nats-server).
 //!
-//! Lock order: an account's stream registry -> a stream's state machine.
+//! Lock order: an account's stream registry -> a stream's state machine
+//! -> its atomic batch stager (a leaf).
 //! No lock is held across an `.await` or while waiting for a worker.
 
 mod account;

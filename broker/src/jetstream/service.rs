@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use starling_jetstream::api::{ApiError, StorageType, StreamConfig};
-use starling_jetstream::stream::Stream;
+use starling_jetstream::stream::{BatchLimits, BatchStager, Stream};
 use starling_store::{FileStore, FileStoreConfig, MemStore, MessageStore};
 use tokio::sync::mpsc;
 use tokio_util::task::TaskTracker;
@@ -65,6 +66,9 @@ pub struct JetStream {
     pub(super) usage: Arc<Usage>,
     /// Fsync latencies of every stream's batches.
     pub(super) fsync: Arc<SyncHistogram>,
+    /// Uncommitted atomic batches of every stream, for the server-wide
+    /// limit (each stream's stager adds and removes its own).
+    batches_inflight: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for JetStream {
@@ -118,6 +122,7 @@ pub fn start(server: &Arc<ServerState>) -> io::Result<()> {
         ),
         usage: Arc::new(Usage::default()),
         fsync: Arc::new(SyncHistogram::default()),
+        batches_inflight: Arc::new(AtomicUsize::new(0)),
     });
     let system = server.accounts.system_name().to_string();
     for account in server.accounts.all() {
@@ -280,6 +285,10 @@ impl JetStream {
             dir: handle.dir.clone(),
             gate,
             fsync: self.fsync.clone(),
+            stager: Arc::new(Mutex::new(BatchStager::new(
+                BatchLimits::default(),
+                self.batches_inflight.clone(),
+            ))),
         };
         self.tasks.spawn_on(worker::run(worker), &self.runtime);
         if config.has_sources() {

@@ -25,7 +25,7 @@ use bytes::Bytes;
 use starling_jetstream::api::stream_source::{SourceTransform, StreamSource, StreamSourceInfo};
 use starling_jetstream::api::{ApiError, StreamConfig};
 use starling_jetstream::source::{
-    resume_points, source_header_value, sourced_headers, SubjectTransform,
+    resume_points, source_header_value, sourced_headers, without_batch_headers, SubjectTransform,
 };
 use starling_jetstream::stream::source::Mirrored;
 use starling_jetstream::stream::{Operation, Outcome, Publish, Stream};
@@ -456,7 +456,7 @@ fn mirrored(entry: &Entry, message: StoredMsg) -> Operation {
     Operation::Mirrored(Box::new(Mirrored {
         seq: message.seq,
         subject: transformed(entry, &message.subject),
-        headers: message.headers,
+        headers: without_batch_headers(&message.headers),
         payload: message.payload,
         timestamp: message.timestamp,
     }))

@@ -10,7 +10,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use starling_jetstream::api::consumer::ConsumerInfo;
 use starling_jetstream::api::ApiError;
-use starling_jetstream::stream::{Operation, Outcome, PubAck, Publish, Republished, Stream};
+use starling_jetstream::stream::batch::batch_id;
+use starling_jetstream::stream::{
+    BatchStager, Operation, Outcome, PubAck, Publish, Republished, Staged, Stream,
+};
 use starling_store::{stored_size, MAX_BATCH};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -35,6 +38,8 @@ enum Job {
         done: oneshot::Sender<Outcome>,
     },
     Expire,
+    /// Abandon the atomic batches idle for too long.
+    ExpireBatches,
     /// A pull request, ack or flow control reply for a consumer.
     Consumer(InternalMessage),
     /// Consumer timers are due, or consumers changed.
@@ -88,6 +93,11 @@ pub(super) struct Worker {
     pub gate: Arc<StreamGate>,
     /// Where batch sync latencies are counted.
     pub fsync: Arc<SyncHistogram>,
+    /// Uncommitted atomic batches (`Nats-Batch-Id`), staged here until the
+    /// commit makes them one operation. A lock of its own, taken inside
+    /// the stream's (lock order: stream -> stager), so the run loop reads
+    /// the next timeout without the state machine.
+    pub stager: Arc<Mutex<BatchStager>>,
 }
 
 /// Run until the stream is deleted or the server shuts down; the store is
@@ -102,6 +112,7 @@ pub(super) async fn run(mut worker: Worker) {
     let mut consumer_wake: Option<i64> = None;
     loop {
         let expiry = lock(&worker.stream).next_expiry();
+        let batch_timeout = lock(&worker.stager).next_timeout();
         let mut jobs = Vec::new();
         let mut tick = false;
         // Every branch is cancel-safe: `recv` loses nothing when another
@@ -112,6 +123,7 @@ pub(super) async fn run(mut worker: Worker) {
             Some(message) = worker.capture.recv() => jobs.push(Job::Publish(message)),
             Some(message) = worker.consumer_inbox.recv() => jobs.push(Job::Consumer(message)),
             () = sleep_until_expiry(expiry) => jobs.push(Job::Expire),
+            () = sleep_until_expiry(batch_timeout) => jobs.push(Job::ExpireBatches),
             () = sleep_until_expiry(consumer_wake) => jobs.push(Job::Wake),
             _ = sync_tick.tick(), if worker.sync_interval.is_some() => tick = true,
             else => break,
@@ -143,6 +155,7 @@ pub(super) async fn run(mut worker: Worker) {
             sourcing: worker.sourcing.clone(),
             gate: worker.gate.clone(),
             fsync: worker.fsync.clone(),
+            stager: worker.stager.clone(),
         };
         match tokio::task::spawn_blocking(move || batch.run(jobs, sync_now)).await {
             Ok(Ran::Stopped(done)) => {
@@ -196,6 +209,7 @@ struct Batch {
     sourcing: Arc<Sourcing>,
     gate: Arc<StreamGate>,
     fsync: Arc<SyncHistogram>,
+    stager: Arc<Mutex<BatchStager>>,
 }
 
 /// How a batch ended.
@@ -213,15 +227,13 @@ impl Batch {
         let now = now_nanos();
         let (taken, source_wake) = self.sourcing.collect(&self.stream, now);
         jobs.extend(taken.map(Job::Sourced));
-        let mut answers = apply_batch(
-            &self.stream,
-            jobs,
-            sync_now,
-            self.domain.as_deref(),
-            Some(&self.gate),
-            Some(&self.fsync),
-            now,
-        );
+        let context = BatchContext {
+            domain: self.domain.as_deref(),
+            gate: Some(&self.gate),
+            fsync: Some(&self.fsync),
+            stager: Some(&self.stager),
+        };
+        let mut answers = apply_batch(&self.stream, jobs, sync_now, &context, now);
         if answers.durable {
             self.sourcing
                 .commit(std::mem::take(&mut answers.sourced), now);
@@ -241,6 +253,9 @@ impl Batch {
         }
         for (reply, ack) in answers.acks {
             publish(&self.server, &self.account, &reply, &ack.encode());
+        }
+        for reply in answers.empty_replies {
+            publish(&self.server, &self.account, &reply, b"");
         }
         for (done, outcome) in answers.outcomes {
             // The API caller may have gone; nothing to tell then.
@@ -287,6 +302,8 @@ impl Batch {
 struct Answers {
     /// (reply subject, PubAck) of each publish that asked for one.
     acks: Vec<(String, PubAck)>,
+    /// Replies to staged atomic batch messages: empty, as nats-server's.
+    empty_replies: Vec<String>,
     /// Each API operation's outcome.
     outcomes: Vec<(oneshot::Sender<Outcome>, Outcome)>,
     /// The stop request, if the batch held one.
@@ -307,6 +324,20 @@ struct Answers {
     durable: bool,
 }
 
+/// What [`apply_batch`] works with besides the stream (all optional for
+/// tests).
+#[derive(Default)]
+struct BatchContext<'a> {
+    /// Named in PubAcks.
+    domain: Option<&'a str>,
+    /// The account's and server's storage limits.
+    gate: Option<&'a StreamGate>,
+    /// Sync latencies.
+    fsync: Option<&'a SyncHistogram>,
+    /// Atomic batches; without one a batch message is refused (10174).
+    stager: Option<&'a Mutex<BatchStager>>,
+}
+
 /// Apply `jobs` to `stream` in order at `now`, then make them durable
 /// (`sync_now`) or hand them to the OS. If that fails, every answer of
 /// the batch becomes an error: nothing is acknowledged that is not on disk.
@@ -314,12 +345,17 @@ fn apply_batch(
     stream: &Mutex<Stream>,
     jobs: Vec<Job>,
     sync_now: bool,
-    domain: Option<&str>,
-    gate: Option<&StreamGate>,
-    fsync: Option<&SyncHistogram>,
+    context: &BatchContext<'_>,
     now: i64,
 ) -> Answers {
+    let BatchContext {
+        domain,
+        gate,
+        fsync,
+        stager,
+    } = *context;
     let mut answers = Answers {
+        empty_replies: Vec::new(),
         acks: Vec::new(),
         outcomes: Vec::new(),
         stop: None,
@@ -340,12 +376,32 @@ fn apply_batch(
             Job::Publish(message) => {
                 let reply = message.reply.clone();
                 let publish = to_publish(message);
+                let operation = if batch_id(&publish).is_some() {
+                    match stage(&guard, stager, publish, now) {
+                        Staged::Commit(batch) => Operation::AtomicBatch(Box::new(batch)),
+                        Staged::Pending => {
+                            if let (Some(reply), false) = (reply, no_ack) {
+                                answers.empty_replies.push(reply);
+                            }
+                            continue;
+                        }
+                        Staged::Refused(error) => {
+                            if let (Some(reply), false) = (reply, no_ack) {
+                                let mut ack = PubAck::refused(guard.name(), error);
+                                ack.domain = domain.map(str::to_string);
+                                answers.acks.push((reply, ack));
+                            }
+                            continue;
+                        }
+                    }
+                } else {
+                    Operation::Publish(publish)
+                };
                 let admitted = gate.map_or(Ok(()), |gate| {
-                    let size = stored_size(&publish.subject, &publish.headers, &publish.payload);
-                    gate.admit(guard.store().state().bytes, size)
+                    gate.admit(guard.store().state().bytes, operation_size(&operation))
                 });
                 let outcome = match admitted {
-                    Ok(()) => guard.apply(Operation::Publish(publish), now),
+                    Ok(()) => guard.apply(operation, now),
                     Err(error) => Outcome::Published(PubAck::refused(guard.name(), error)),
                 };
                 if let (Some(reply), Outcome::Published(mut ack)) = (reply, outcome) {
@@ -365,6 +421,13 @@ fn apply_batch(
             Job::Sourced(taken) => answers.sourced = source::apply(&mut guard, taken, now),
             Job::Wake => {}
             Job::ConsumerInfo { name, done } => answers.info_requests.push((name, done)),
+            Job::ExpireBatches => {
+                if let Some(stager) = stager {
+                    for id in lock(stager).expire(now) {
+                        tracing::debug!(stream = guard.name(), batch = %id, "atomic batch abandoned: timeout");
+                    }
+                }
+            }
             Job::Expire => {
                 answers.removed = true;
                 if let Outcome::Failed(error) = guard.apply(Operation::Expire, now) {
@@ -415,6 +478,29 @@ fn apply_batch(
         }
     }
     answers
+}
+
+/// Stage a batch message with the stream's config in force.
+fn stage(
+    stream: &Stream,
+    stager: Option<&Mutex<BatchStager>>,
+    publish: Publish,
+    now: i64,
+) -> Staged {
+    match stager {
+        Some(stager) => lock(stager).stage(stream.config(), publish, now),
+        None => Staged::Refused(ApiError::atomic_publish_disabled()),
+    }
+}
+
+/// What a publish or a committed batch adds to the store, for the limits.
+fn operation_size(operation: &Operation) -> u64 {
+    let size = |p: &Publish| stored_size(&p.subject, &p.headers, &p.payload);
+    match operation {
+        Operation::Publish(publish) => size(publish),
+        Operation::AtomicBatch(batch) => batch.messages.iter().map(size).sum(),
+        _ => 0,
+    }
 }
 
 /// Split a captured message into headers and payload without copying.

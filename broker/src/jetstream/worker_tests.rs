@@ -12,11 +12,17 @@ use super::*;
 const NOW: i64 = 1_700_000_000_000_000_000;
 
 fn stream_on(storage: &Arc<SimStorage>) -> Mutex<Stream> {
-    let config: StreamConfig =
-        serde_json::from_str::<StreamConfig>(r#"{"name":"S","subjects":["s.>"]}"#)
-            .unwrap()
-            .normalized()
-            .unwrap();
+    stream_with(
+        storage,
+        r#"{"name":"S","subjects":["s.>"],"allow_atomic":true}"#,
+    )
+}
+
+fn stream_with(storage: &Arc<SimStorage>, json: &str) -> Mutex<Stream> {
+    let config: StreamConfig = serde_json::from_str::<StreamConfig>(json)
+        .unwrap()
+        .normalized()
+        .unwrap();
     let file_config = FileStoreConfig {
         store: config.store_config(),
         ..FileStoreConfig::default()
@@ -53,20 +59,113 @@ fn publish_with_id(id: &str) -> Job {
     })
 }
 
+/// Message `seq` of atomic batch `id`, committing when `commit`.
+fn batch_member(id: &str, seq: u64, commit: bool) -> Job {
+    let commit = if commit {
+        "Nats-Batch-Commit: 1\r\n"
+    } else {
+        ""
+    };
+    let headers =
+        format!("NATS/1.0\r\nNats-Batch-Id: {id}\r\nNats-Batch-Sequence: {seq}\r\n{commit}\r\n");
+    let mut payload = headers.clone().into_bytes();
+    payload.extend_from_slice(b"body");
+    Job::Publish(InternalMessage {
+        subject: "s.a".into(),
+        reply: Some(format!("_INBOX.{id}.{seq}")),
+        payload,
+        header_len: Some(headers.len()),
+        publisher: None,
+    })
+}
+
+fn stager() -> Mutex<BatchStager> {
+    let inflight = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    Mutex::new(BatchStager::new(
+        starling_jetstream::stream::BatchLimits::default(),
+        inflight,
+    ))
+}
+
+#[test]
+fn an_atomic_batch_gets_empty_replies_then_one_pub_ack() {
+    let storage = Arc::new(SimStorage::new(5));
+    let stream = stream_on(&storage);
+    let stager = stager();
+    let context = BatchContext {
+        stager: Some(&stager),
+        ..BatchContext::default()
+    };
+    let jobs = vec![batch_member("b", 1, false), batch_member("b", 2, false)];
+    let staged = apply_batch(&stream, jobs, true, &context, NOW);
+    assert!(staged.acks.is_empty());
+    assert_eq!(staged.empty_replies, vec!["_INBOX.b.1", "_INBOX.b.2"]);
+    assert_eq!(lock(&stream).store().state().msgs, 0);
+    let committed = apply_batch(
+        &stream,
+        vec![batch_member("b", 3, true)],
+        true,
+        &context,
+        NOW,
+    );
+    assert_eq!(committed.acks.len(), 1);
+    let (reply, ack) = &committed.acks[0];
+    assert_eq!(reply, "_INBOX.b.3");
+    assert_eq!((ack.error.as_ref(), ack.seq, ack.count), (None, 3, 3));
+    assert_eq!(ack.batch.as_deref(), Some("b"));
+    assert_eq!(lock(&stream).store().state().msgs, 3);
+    // Without a stager (or `allow_atomic`) a batch message is refused.
+    let refused = apply_batch(
+        &stream,
+        vec![batch_member("c", 1, true)],
+        true,
+        &BatchContext::default(),
+        NOW,
+    );
+    let code = refused.acks[0].1.error.as_ref().map(|e| e.err_code);
+    assert_eq!(code, Some(10174));
+}
+
+#[test]
+fn a_committed_batch_whose_sync_fails_is_refused_and_gone() {
+    let storage = Arc::new(SimStorage::new(6));
+    let stream = stream_on(&storage);
+    let stager = stager();
+    let context = BatchContext {
+        stager: Some(&stager),
+        ..BatchContext::default()
+    };
+    apply_batch(
+        &stream,
+        vec![batch_member("b", 1, false)],
+        true,
+        &context,
+        NOW,
+    );
+    storage.set_space_limit(Some(storage.used_bytes()));
+    let committed = apply_batch(
+        &stream,
+        vec![batch_member("b", 2, true)],
+        true,
+        &context,
+        NOW,
+    );
+    let error = committed.acks[0].1.error.as_ref().expect("refused");
+    assert_eq!(error.err_code, 10077);
+    storage.set_space_limit(None);
+    assert_eq!(lock(&stream).store().state().msgs, 0);
+}
+
 #[test]
 fn a_batch_is_acknowledged_after_one_sync() {
     let storage = Arc::new(SimStorage::new(1));
     let stream = stream_on(&storage);
     let syncs = storage.sync_count();
-    let answers = apply_batch(
-        &stream,
-        publishes(100, 16),
-        true,
-        Some("hub"),
-        None,
-        None,
-        NOW,
-    );
+    let context = BatchContext {
+        domain: Some("hub"),
+        ..BatchContext::default()
+    };
+    let answers = apply_batch(&stream, publishes(100, 16), true, &context, NOW);
     assert_eq!(answers.acks.len(), 100);
     for (n, (reply, ack)) in answers.acks.iter().enumerate() {
         assert_eq!(reply, &format!("_INBOX.{n}"));
@@ -82,12 +181,18 @@ fn a_batch_is_acknowledged_after_one_sync() {
 fn a_full_disk_refuses_the_whole_batch_and_keeps_nothing_of_it() {
     let storage = Arc::new(SimStorage::new(2));
     let stream = stream_on(&storage);
-    let first = apply_batch(&stream, publishes(3, 16), true, None, None, None, NOW);
+    let first = apply_batch(
+        &stream,
+        publishes(3, 16),
+        true,
+        &BatchContext::default(),
+        NOW,
+    );
     assert!(first.acks.iter().all(|(_, ack)| ack.error.is_none()));
     storage.set_space_limit(Some(storage.used_bytes()));
     let mut jobs = publishes(10, 1024);
     jobs.push(publish_with_id("retry-me"));
-    let answers = apply_batch(&stream, jobs, true, None, None, None, NOW);
+    let answers = apply_batch(&stream, jobs, true, &BatchContext::default(), NOW);
     assert_eq!(answers.acks.len(), 11);
     for (_, ack) in &answers.acks {
         let error = ack.error.as_ref().expect("refused");
@@ -101,9 +206,7 @@ fn a_full_disk_refuses_the_whole_batch_and_keeps_nothing_of_it() {
         &stream,
         vec![publish_with_id("retry-me")],
         true,
-        None,
-        None,
-        None,
+        &BatchContext::default(),
         NOW,
     );
     let ack = &after.acks[0].1;
@@ -118,7 +221,13 @@ fn lazy_mode_acknowledges_without_syncing() {
     let storage = Arc::new(SimStorage::new(3));
     let stream = stream_on(&storage);
     let syncs = storage.sync_count();
-    let answers = apply_batch(&stream, publishes(10, 16), false, None, None, None, NOW);
+    let answers = apply_batch(
+        &stream,
+        publishes(10, 16),
+        false,
+        &BatchContext::default(),
+        NOW,
+    );
     assert!(answers.acks.iter().all(|(_, ack)| ack.error.is_none()));
     assert_eq!(storage.sync_count(), syncs);
 }

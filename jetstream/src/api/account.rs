@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 /// The JetStream API level this server reports (`api.level`): 1, the
 /// 2.11 feature set (per-message TTL and subject delete markers, which
-/// async-nats requires for KV `limit_markers`); no counters or batches
-/// (level 2) yet.
+/// async-nats requires for KV `limit_markers`). Atomic batch publish
+/// (level 2) is in, counters (also level 2) are not, so still 1.
 pub const API_LEVEL: u32 = 1;
 
 /// Account limits; -1 is unlimited.

@@ -151,6 +151,14 @@ pub struct StreamConfig {
     /// TTL of the marker left when limits remove a subject's last message, ns.
     #[serde(skip_serializing_if = "is_zero")]
     pub subject_delete_marker_ttl: i64,
+    /// Atomic batch publish (2.12, ADR-50): `Nats-Batch-Id` messages are
+    /// staged and stored all together on `Nats-Batch-Commit`.
+    #[serde(skip_serializing_if = "is_false")]
+    pub allow_atomic: bool,
+    /// Fast batch publish (2.14, `$FI` reply subjects): accepted, checked
+    /// and shown; the flow-controlled ingest itself is not implemented.
+    #[serde(skip_serializing_if = "is_false")]
+    pub allow_batched: bool,
     /// User metadata.
     #[serde(
         deserialize_with = "nullable",
@@ -204,6 +212,8 @@ impl Default for StreamConfig {
             consumer_limits: ConsumerLimits::default(),
             allow_msg_ttl: false,
             subject_delete_marker_ttl: 0,
+            allow_atomic: false,
+            allow_batched: false,
             metadata: BTreeMap::new(),
             placement: None,
             mirror: None,

@@ -345,6 +345,20 @@ fn check_mirror(config: &StreamConfig, mirror: &StreamSource) -> Result<(), ApiE
             "subject delete markers forbidden on mirrors",
         ));
     }
+    if config.allow_atomic {
+        return Err(ApiError::new(
+            400,
+            10198,
+            "stream mirrors can not also use atomic publishing",
+        ));
+    }
+    if config.allow_batched {
+        return Err(ApiError::new(
+            400,
+            10209,
+            "stream mirrors can not also use batch publishing",
+        ));
+    }
     check_filter(&mirror.filter_subject, ApiError::mirror_invalid_filter)?;
     for transform in &mirror.subject_transforms {
         check_transform(

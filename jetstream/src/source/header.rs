@@ -41,7 +41,8 @@ pub fn parse_source_header(value: &str) -> Option<(String, Option<String>, u64)>
 
 /// The header block of a sourced message: the origin's, without its
 /// `Nats-Stream-Source` (a daisy chain keeps only the last hop) and its
-/// `Nats-Expected-*` (they were checked where it was published), plus
+/// `Nats-Expected-*` (they were checked where it was published) and
+/// `Nats-Batch-*`, plus
 /// `Nats-Stream-Source: value`.
 pub fn sourced_headers(original: &[u8], value: &str) -> Vec<u8> {
     let mut out = String::with_capacity(original.len() + value.len() + 40);
@@ -52,10 +53,15 @@ pub fn sourced_headers(original: &[u8], value: &str) -> Vec<u8> {
             out.push_str("\r\n");
             for line in lines.filter(|line| !line.is_empty()) {
                 let name = line.split_once(':').map_or(line, |(name, _)| name).trim();
+                let prefixed = |prefix: &str| {
+                    name.get(..prefix.len())
+                        .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+                };
+                // nats-server drops the batch headers too: a source ignores
+                // the origin's batching.
                 if name.eq_ignore_ascii_case(STREAM_SOURCE)
-                    || name
-                        .get(..14)
-                        .is_some_and(|p| p.eq_ignore_ascii_case("Nats-Expected-"))
+                    || prefixed("Nats-Expected-")
+                    || prefixed("Nats-Batch-")
                 {
                     continue;
                 }
@@ -70,6 +76,40 @@ pub fn sourced_headers(original: &[u8], value: &str) -> Vec<u8> {
     out.push_str(value);
     out.push_str("\r\n\r\n");
     out.into_bytes()
+}
+
+/// A mirrored message's header block without `Nats-Batch-*`: a mirror
+/// ignores its origin's batching (nats-server removes the headers; no
+/// header left is no block). Unchanged, without copying, when it has none.
+pub fn without_batch_headers(original: &bytes::Bytes) -> bytes::Bytes {
+    let Ok(text) = std::str::from_utf8(original) else {
+        return original.clone();
+    };
+    let is_batch = |line: &str| {
+        line.get(..11)
+            .is_some_and(|p| p.eq_ignore_ascii_case("Nats-Batch-"))
+    };
+    let mut lines = text.split("\r\n");
+    let status = lines.next().unwrap_or_default();
+    if !status.starts_with("NATS/") || !text.split("\r\n").any(is_batch) {
+        return original.clone();
+    }
+    let kept: Vec<&str> = lines
+        .filter(|line| !line.is_empty() && !is_batch(line))
+        .collect();
+    // A status line with a code or description is kept even alone.
+    if kept.is_empty() && status.trim() == "NATS/1.0" {
+        return bytes::Bytes::new();
+    }
+    let mut out = String::with_capacity(original.len());
+    out.push_str(status);
+    out.push_str("\r\n");
+    for line in kept {
+        out.push_str(line);
+        out.push_str("\r\n");
+    }
+    out.push_str("\r\n");
+    bytes::Bytes::from(out)
 }
 
 #[cfg(test)]
@@ -117,5 +157,32 @@ mod tests {
         assert_eq!(header_value(&chained, STREAM_SOURCE), Some("O 2 > >"));
         assert_eq!(header_value(&chained, "Nats-Expected-Last-Sequence"), None);
         assert!(chained.ends_with(b"\r\n\r\n"));
+        // A source ignores the origin's batching (nats-server drops the headers).
+        let batched = sourced_headers(
+            b"NATS/1.0\r\nNats-Batch-Id: b\r\nNats-Batch-Sequence: 2\r\nNats-Batch-Commit: 1\r\nX: y\r\n\r\n",
+            "O 3 > >",
+        );
+        assert_eq!(header_value(&batched, "Nats-Batch-Id"), None);
+        assert_eq!(header_value(&batched, "Nats-Batch-Sequence"), None);
+        assert_eq!(header_value(&batched, "Nats-Batch-Commit"), None);
+        assert_eq!(header_value(&batched, "X"), Some("y"));
+    }
+
+    #[test]
+    fn a_mirror_drops_the_batch_headers() {
+        let only = bytes::Bytes::from_static(
+            b"NATS/1.0\r\nNats-Batch-Id: b\r\nNats-Batch-Sequence: 1\r\n\r\n",
+        );
+        assert!(without_batch_headers(&only).is_empty());
+        let mixed = bytes::Bytes::from_static(
+            b"NATS/1.0\r\nnats-batch-id: b\r\nX: y\r\nNats-Batch-Commit: 1\r\n\r\n",
+        );
+        assert_eq!(
+            &without_batch_headers(&mixed)[..],
+            b"NATS/1.0\r\nX: y\r\n\r\n"
+        );
+        let plain = bytes::Bytes::from_static(b"NATS/1.0\r\nX: y\r\n\r\n");
+        assert_eq!(without_batch_headers(&plain), plain);
+        assert!(without_batch_headers(&bytes::Bytes::new()).is_empty());
     }
 }

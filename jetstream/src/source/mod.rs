@@ -17,6 +17,8 @@ pub mod header;
 pub mod resume;
 pub mod transform;
 
-pub use header::{parse_source_header, source_header_value, sourced_headers, STREAM_SOURCE};
+pub use header::{
+    parse_source_header, source_header_value, sourced_headers, without_batch_headers, STREAM_SOURCE,
+};
 pub use resume::resume_points;
 pub use transform::SubjectTransform;

@@ -20,6 +20,13 @@ pub const EXPECTED_LAST_MSG_ID: &str = "Nats-Expected-Last-Msg-Id";
 pub const ROLLUP: &str = "Nats-Rollup";
 /// Per-message time to live.
 pub const TTL: &str = "Nats-TTL";
+/// The atomic batch a message belongs to (ADR-50).
+pub const BATCH_ID: &str = "Nats-Batch-Id";
+/// The message's place in its batch, from 1.
+pub const BATCH_SEQUENCE: &str = "Nats-Batch-Sequence";
+/// `1`: commit the batch with this message; `eob`: commit the batch
+/// without storing this message.
+pub const BATCH_COMMIT: &str = "Nats-Batch-Commit";
 
 /// The value of the first header called `name` (case-insensitive),
 /// trimmed; None when absent or the block is not a NATS header block.

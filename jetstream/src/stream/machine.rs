@@ -3,10 +3,11 @@
 use bytes::Bytes;
 use starling_store::{MessageStore, StoreError, StoredMsg};
 
+use super::batch::AtomicBatch;
 use super::dedup::{DedupWindow, SavedDedup};
 use super::headers::{self, header_value};
 use super::pub_ack::PubAck;
-use super::republish::{Republished, Republisher, StoredInfo};
+use super::republish::{Republished, Republisher};
 use super::source::Mirrored;
 use super::ttl;
 use crate::api::stream::{
@@ -53,6 +54,8 @@ pub enum Operation {
     Sourced(Publish),
     /// A message of the mirror's origin, stored at its origin sequence.
     Mirrored(Box<Mirrored>),
+    /// A committed atomic batch: every message stored, or none.
+    AtomicBatch(Box<AtomicBatch>),
 }
 
 /// What applying an operation did.
@@ -239,6 +242,7 @@ impl Stream {
                 Outcome::Published(self.publish(publish, now))
             }
             Operation::Mirrored(message) => Outcome::Published(self.store_mirrored(&message)),
+            Operation::AtomicBatch(batch) => Outcome::Published(self.store_batch(&batch, now)),
             Operation::Purge(request) => match self.purge(&request) {
                 Ok(purged) => Outcome::Purged(purged),
                 Err(error) => Outcome::Failed(error),
@@ -274,114 +278,26 @@ impl Stream {
     /// permission, duplicate, expected stream / last sequence / last msg
     /// id / last subject sequence, then store and roll up.
     fn check_and_store(&mut self, publish: &Publish, now: i64) -> Result<Stored, ApiError> {
-        let subject = match self
-            .transform
-            .as_ref()
-            .and_then(|t| t.apply(&publish.subject))
-        {
-            Some(transformed) => std::borrow::Cow::Owned(transformed),
-            None => std::borrow::Cow::Borrowed(publish.subject.as_str()),
+        let checked = match self.check_publish(publish, now, None)? {
+            Checked::Store(checked) => checked,
+            Checked::Duplicate(seq) => return Ok(Stored::Duplicate(seq)),
         };
-        let subject = subject.as_ref();
-        if self.config.sealed {
-            return Err(ApiError::stream_sealed());
-        }
-        let block = &publish.headers[..];
-        if block.len() > MAX_HEADER_SIZE {
-            return Err(ApiError::header_too_large());
-        }
-        if self.config.max_msg_size >= 0
-            && block.len() + publish.payload.len() > self.config.max_msg_size as usize
-        {
-            return Err(ApiError::message_too_large());
-        }
-        let header = |name: &str| header_value(block, name);
-        let rollup = match header(headers::ROLLUP) {
-            None => None,
-            Some(_) if !self.config.allow_rollup_hdrs || self.config.deny_purge => {
-                return Err(ApiError::rollup_failed("rollup not permitted"));
-            }
-            Some(value) if value.eq_ignore_ascii_case("sub") => Some(Rollup::Subject),
-            Some(value) if value.eq_ignore_ascii_case("all") => Some(Rollup::All),
-            Some(value) => {
-                return Err(ApiError::rollup_failed(&format!(
-                    "rollup value invalid: {value:?}"
-                )))
-            }
-        };
-        // nats-server (measured): an unreadable TTL is 10165 even where
-        // TTLs are disabled; an empty value is no TTL.
-        let ttl = match header(headers::TTL).filter(|value| !value.is_empty()) {
-            None => None,
-            Some(value) => match ttl::parse(value) {
-                None => return Err(ApiError::msg_ttl_invalid()),
-                Some(_) if !self.config.allow_msg_ttl => return Err(ApiError::msg_ttl_disabled()),
-                Some(nanos) => Some(nanos),
-            },
-        };
-        self.dedup.expire(now);
-        let msg_id = header(headers::MSG_ID).filter(|id| !id.is_empty());
-        if let Some(seq) = msg_id.and_then(|id| self.dedup.lookup(id)) {
-            return Ok(Stored::Duplicate(seq));
-        }
-        if let Some(expected) = header(headers::EXPECTED_STREAM) {
-            if !expected.is_empty() && expected != self.config.name {
-                return Err(ApiError::expected_stream_mismatch());
-            }
-        }
-        let state = self.store.state();
-        if let Some(expected) = header(headers::EXPECTED_LAST_SEQUENCE) {
-            if parse_sequence(expected)? != state.last_seq {
-                return Err(ApiError::wrong_last_sequence(state.last_seq));
-            }
-        }
-        if let Some(expected) = header(headers::EXPECTED_LAST_MSG_ID) {
-            if expected != self.last_msg_id {
-                return Err(ApiError::wrong_last_msg_id(&self.last_msg_id));
-            }
-        }
-        if let Some(expected) = header(headers::EXPECTED_LAST_SUBJECT_SEQUENCE) {
-            let expected = parse_sequence(expected)?;
-            let on = header(headers::EXPECTED_LAST_SUBJECT_SEQUENCE_SUBJECT)
-                .filter(|s| !s.is_empty())
-                .unwrap_or(subject);
-            let last = match self.store.load_last_msg(on) {
-                Ok(message) => message.seq,
-                Err(StoreError::MsgNotFound | StoreError::Eof) => 0,
-                Err(error) => return Err(ApiError::stream_general(&error.to_string())),
-            };
-            if expected != last {
-                return Err(ApiError::wrong_last_sequence(last));
-            }
-        }
         let last_subject_seq = match self.republisher {
-            Some(_) => self.last_subject_seq(subject),
+            Some(_) => self.last_subject_seq(&checked.subject),
             None => 0,
         };
         let seq = self
             .store
-            .store_msg(subject, block, &publish.payload, now, ttl)
+            .store_msg(
+                &checked.subject,
+                &publish.headers,
+                &publish.payload,
+                now,
+                checked.ttl,
+            )
             .map_err(|error| store_refusal(&error))?;
-        self.republish(&StoredInfo {
-            subject,
-            headers: block,
-            payload: &publish.payload,
-            seq,
-            timestamp: now,
-            last_subject_seq,
-        });
-        if let Some(id) = msg_id {
-            self.dedup.record(id, seq, now);
-        }
-        self.last_msg_id = msg_id.unwrap_or_default().to_string();
-        let rolled = match rollup {
-            Some(Rollup::Subject) => self.store.purge_ex(subject, seq, 0),
-            Some(Rollup::All) => self.store.purge_ex("", seq, 0),
-            None => Ok(0),
-        };
-        if let Err(error) = rolled {
-            tracing::warn!(stream = %self.config.name, %error, "rollup failed after store");
-        }
+        self.after_store(publish, &checked, seq, now, last_subject_seq);
+        self.roll_up(&checked, seq);
         Ok(Stored::New(seq))
     }
 
@@ -531,6 +447,14 @@ fn store_refusal(error: &StoreError) -> ApiError {
 
 #[path = "expiry.rs"]
 mod expiry;
+
+#[path = "atomic.rs"]
+mod atomic;
+
+#[path = "checks.rs"]
+mod checks;
+
+use checks::{BatchChecks, Checked, CheckedPublish};
 
 #[cfg(test)]
 #[path = "machine_tests.rs"]

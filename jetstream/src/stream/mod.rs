@@ -7,6 +7,8 @@
 //! operations to every replica.
 //!
 //! - [`machine`]: [`Stream`], [`Operation`], [`Outcome`].
+//! - [`batch`]: atomic batch publish, staged by a [`BatchStager`] until
+//!   the commit makes it one [`Operation::AtomicBatch`].
 //! - [`headers`]: reading the publish headers the stream interprets.
 //! - [`dedup`]: the `Nats-Msg-Id` duplicate window.
 //! - [`pub_ack`]: the PubAck JSON.
@@ -14,6 +16,7 @@
 //! - [`republish`]: the republished form of a stored message.
 //! - [`source`]: storing what a mirror or source takes ([`source::Mirrored`]).
 
+pub mod batch;
 pub mod dedup;
 pub mod headers;
 pub mod machine;
@@ -22,6 +25,7 @@ pub mod republish;
 pub mod source;
 pub mod ttl;
 
+pub use batch::{AtomicBatch, BatchLimits, BatchStager, Staged};
 pub use machine::{Operation, Outcome, Publish, Stream};
 pub use pub_ack::PubAck;
 pub use republish::Republished;

@@ -1,4 +1,4 @@
-//! The PubAck: `{"stream","seq","duplicate"?,"domain"?}`, or with an
+//! The PubAck: `{"stream","seq","duplicate"?,"domain"?,"batch"?,"count"?}`, or with an
 //! `"error"` (and `seq` 0) when the stream refused the message.
 
 use serde::{Deserialize, Serialize};
@@ -21,6 +21,16 @@ pub struct PubAck {
     /// The message was a duplicate within the window and not stored again.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub duplicate: bool,
+    /// The committed atomic batch's id (`Nats-Batch-Id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<String>,
+    /// How many messages the committed batch stored.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub count: u64,
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
 }
 
 impl PubAck {
@@ -32,6 +42,17 @@ impl PubAck {
             seq,
             domain: None,
             duplicate: false,
+            batch: None,
+            count: 0,
+        }
+    }
+
+    /// An atomic batch `id` of `count` messages, the last stored at `seq`.
+    pub fn batch(stream: &str, seq: u64, id: &str, count: u64) -> Self {
+        PubAck {
+            batch: Some(id.to_string()),
+            count,
+            ..Self::stored(stream, seq)
         }
     }
 
@@ -73,6 +94,10 @@ mod tests {
         assert_eq!(
             json(PubAck::duplicate("S", 1)),
             serde_json::json!({"stream":"S","seq":1,"duplicate":true})
+        );
+        assert_eq!(
+            json(PubAck::batch("S", 6, "b1", 5)),
+            serde_json::json!({"stream":"S","seq":6,"batch":"b1","count":5})
         );
         assert_eq!(
             json(PubAck::refused("S", ApiError::wrong_last_sequence(1))),
