@@ -832,3 +832,43 @@ async fn interest_keeps_messages_only_while_a_consumer_needs_them() {
     }
     assert_eq!(messages_in(&mut stream).await, 0, "both acknowledged");
 }
+
+/// More messages than one consumer pass pushes (1024): the worker runs the
+/// next pass at once, and every message arrives once, in order.
+#[tokio::test]
+async fn push_consumer_delivers_more_than_one_pass_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let process = start(dir.path().to_str().unwrap()).await;
+    let (client, js) = context(&process).await;
+    let stream = orders(&js, stream::StorageType::File).await;
+    const COUNT: u64 = 5000;
+    let mut acks = Vec::new();
+    for i in 0..COUNT {
+        acks.push(
+            js.publish("orders.many", i.to_string().into())
+                .await
+                .unwrap(),
+        );
+    }
+    for ack in acks {
+        ack.await.unwrap();
+    }
+    let consumer: jetstream::consumer::PushConsumer = stream
+        .create_consumer(push::Config {
+            durable_name: Some("many".into()),
+            deliver_subject: client.new_inbox(),
+            ack_policy: AckPolicy::None,
+            ..Default::default()
+        })
+        .await
+        .expect("push consumer");
+    let mut messages = consumer.messages().await.expect("subscribe");
+    for i in 0..COUNT {
+        let message = tokio::time::timeout(WAIT, messages.next())
+            .await
+            .expect("in time")
+            .unwrap()
+            .unwrap();
+        assert_eq!(message.payload, i.to_string().as_bytes(), "message {i}");
+    }
+}

@@ -39,21 +39,31 @@ pub(super) struct PassContext<'a> {
     pub domain: Option<&'a str>,
 }
 
+/// When the next pass is due.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct NextPass {
+    /// At this time (ns since the epoch), if ever.
+    pub at: Option<i64>,
+    /// At once: a push consumer stopped at [`PUSH_PER_PASS`] with more to
+    /// send (real progress, so running again at once cannot spin).
+    pub now: bool,
+}
+
 /// Run one pass; `removed` says the batch purged or deleted messages,
-/// `stored` is what it stored. Returns when the next pass is due (ns
-/// since the epoch), if ever.
+/// `stored` is what it stored. Returns when the next pass is due.
 pub(super) fn run(
     context: &PassContext<'_>,
     messages: &[InternalMessage],
     removed: bool,
     stored: RangeInclusive<u64>,
-) -> Option<i64> {
+) -> NextPass {
     // Publish-only streams skip the pass (and its locks) entirely; an
     // interest stream without consumers keeps nothing.
     if messages.is_empty() && lock(context.consumers).entries.is_empty() {
         drop_uninteresting(context, stored);
-        return None;
+        return NextPass::default();
     }
+    let mut more = false;
     let now = now_nanos();
     let mut sends = Sends::default();
     let mut events = Vec::new();
@@ -95,9 +105,7 @@ pub(super) fn run(
                 consumer.set_rate_burst(burst);
                 sends.outbound.extend(consumer.tick(store, now));
                 let pushed = consumer.push(store, now, PUSH_PER_PASS);
-                if pushed.len() >= PUSH_PER_PASS {
-                    earliest(now);
-                }
+                more |= pushed.len() >= PUSH_PER_PASS;
                 sends.outbound.extend(pushed);
                 if !bound {
                     earliest(now + PUSH_INTEREST_POLL);
@@ -183,7 +191,10 @@ pub(super) fn run(
         }
     }
     send(context, sends);
-    wake
+    NextPass {
+        at: wake,
+        now: more,
+    }
 }
 
 /// The `rate_limit_bps` burst (nats-server's `setRateLimit`): the

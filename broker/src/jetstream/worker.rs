@@ -18,7 +18,7 @@ use starling_store::{stored_size, MAX_BATCH};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use super::consumer_pass::{self, PassContext};
+use super::consumer_pass::{self, NextPass, PassContext};
 use super::consumers::ConsumerSet;
 use super::handle::Control;
 use super::limits::StreamGate;
@@ -110,6 +110,8 @@ pub(super) async fn run(mut worker: Worker) {
         tokio::time::interval(worker.sync_interval.unwrap_or(Duration::from_secs(3600)));
     sync_tick.tick().await;
     let mut consumer_wake: Option<i64> = None;
+    // A pass left deliveries for the next one: run it without a timer.
+    let mut pass_again = false;
     loop {
         let expiry = lock(&worker.stream).next_expiry();
         let batch_timeout = lock(&worker.stager).next_timeout();
@@ -124,7 +126,8 @@ pub(super) async fn run(mut worker: Worker) {
             Some(message) = worker.consumer_inbox.recv() => jobs.push(Job::Consumer(message)),
             () = sleep_until_expiry(expiry) => jobs.push(Job::Expire),
             () = sleep_until_expiry(batch_timeout) => jobs.push(Job::ExpireBatches),
-            () = sleep_until_expiry(consumer_wake) => jobs.push(Job::Wake),
+            () = sleep_until_expiry(consumer_wake), if !pass_again => jobs.push(Job::Wake),
+            () = std::future::ready(()), if pass_again => jobs.push(Job::Wake),
             _ = sync_tick.tick(), if worker.sync_interval.is_some() => tick = true,
             else => break,
         }
@@ -162,7 +165,10 @@ pub(super) async fn run(mut worker: Worker) {
                 stop = Some(done);
                 break;
             }
-            Ok(Ran::Done { wake }) => consumer_wake = wake,
+            Ok(Ran::Done { next }) => {
+                consumer_wake = next.at;
+                pass_again = next.now;
+            }
             Err(error) => {
                 tracing::error!(%error, "stream batch task failed");
                 break;
@@ -216,8 +222,8 @@ struct Batch {
 enum Ran {
     /// The stream is stopping; told once the worker has ended.
     Stopped(oneshot::Sender<()>),
-    /// Done; the next consumer pass is due then, if ever.
-    Done { wake: Option<i64> },
+    /// Done; when the next consumer pass is due.
+    Done { next: NextPass },
 }
 
 impl Batch {
@@ -271,13 +277,13 @@ impl Batch {
             consumers: &self.consumers,
             domain: self.domain.as_deref(),
         };
-        let wake = consumer_pass::run(
+        let mut next = consumer_pass::run(
             &pass,
             &answers.consumer_messages,
             answers.removed,
             answers.stored,
         );
-        let wake = match (wake, source_wake) {
+        next.at = match (next.at, source_wake) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
@@ -294,7 +300,7 @@ impl Batch {
             }
         }
         self.gate.report(lock(&self.stream).store().state().bytes);
-        Ran::Done { wake }
+        Ran::Done { next }
     }
 }
 
