@@ -49,6 +49,7 @@
 mod account;
 mod advisory;
 mod api;
+mod checkpoint;
 mod consumer_api;
 mod consumer_ops;
 mod consumer_pass;

@@ -18,6 +18,7 @@ use starling_store::{stored_size, MAX_BATCH};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
+use super::checkpoint::{self, CheckpointClock};
 use super::consumer_pass::{self, NextPass, PassContext};
 use super::consumers::ConsumerSet;
 use super::handle::Control;
@@ -110,6 +111,16 @@ pub(super) async fn run(mut worker: Worker) {
         tokio::time::interval(worker.sync_interval.unwrap_or(Duration::from_secs(3600)));
     sync_tick.tick().await;
     let mut consumer_wake: Option<i64> = None;
+    // File streams write their index snapshot as they grow, not only at
+    // shutdown (`checkpoint`: a crash then rescans a bounded tail).
+    let checkpoints = worker.dir.as_ref().map(|_| {
+        let state = lock(&worker.stream).store().state();
+        Arc::new(Mutex::new(CheckpointClock::new(
+            &state,
+            Instant::now(),
+            checkpoint::MIN_NEW,
+        )))
+    });
     // A pass left deliveries for the next one: run it without a timer.
     let mut pass_again = false;
     loop {
@@ -159,6 +170,8 @@ pub(super) async fn run(mut worker: Worker) {
             gate: worker.gate.clone(),
             fsync: worker.fsync.clone(),
             stager: worker.stager.clone(),
+            checkpoints: checkpoints.clone(),
+            dir: worker.dir.clone(),
         };
         match tokio::task::spawn_blocking(move || batch.run(jobs, sync_now)).await {
             Ok(Ran::Stopped(done)) => {
@@ -216,6 +229,10 @@ struct Batch {
     gate: Arc<StreamGate>,
     fsync: Arc<SyncHistogram>,
     stager: Arc<Mutex<BatchStager>>,
+    /// File streams: when the next index snapshot is due.
+    checkpoints: Option<Arc<Mutex<CheckpointClock>>>,
+    /// The stream directory (the duplicate window is saved there).
+    dir: Option<std::path::PathBuf>,
 }
 
 /// How a batch ended.
@@ -300,6 +317,9 @@ impl Batch {
             }
         }
         self.gate.report(lock(&self.stream).store().state().bytes);
+        if let (true, Some(clock)) = (answers.durable, &self.checkpoints) {
+            checkpoint::checkpoint_if_due(clock, &self.stream, self.dir.as_deref());
+        }
         Ran::Done { next }
     }
 }

@@ -231,3 +231,36 @@ fn lazy_mode_acknowledges_without_syncing() {
     assert!(answers.acks.iter().all(|(_, ack)| ack.error.is_none()));
     assert_eq!(storage.sync_count(), syncs);
 }
+
+/// A growing file stream writes its index snapshot while running, so after
+/// a crash the store adopts it and scans only the records stored after it.
+#[test]
+fn a_due_checkpoint_lets_recovery_after_a_crash_scan_only_the_tail() {
+    use super::checkpoint::{checkpoint_if_due, CheckpointClock};
+    let storage = Arc::new(SimStorage::new(7));
+    let stream = stream_on(&storage);
+    let start = lock(&stream).store().state();
+    let clock = Mutex::new(CheckpointClock::new(&start, Instant::now(), 50));
+    let context = BatchContext::default();
+    // 40 messages: not due yet (fewer than 50 new).
+    apply_batch(&stream, publishes(40, 16), true, &context, NOW);
+    checkpoint_if_due(&clock, &stream, None);
+    // 20 more: 60 new, due; the snapshot covers sequences 1..=60.
+    apply_batch(&stream, publishes(20, 16), true, &context, NOW);
+    checkpoint_if_due(&clock, &stream, None);
+    // 5 more, acknowledged, then the machine dies.
+    let answers = apply_batch(&stream, publishes(5, 16), true, &context, NOW);
+    assert_eq!(answers.acks.len(), 5);
+    drop(stream);
+    storage.crash(false);
+    let file_config = FileStoreConfig::default();
+    let store = FileStore::open_with(storage.clone(), "/streams/S", file_config).unwrap();
+    let report = store.recovery_report();
+    assert!(report.used_snapshot, "{report:?}");
+    assert!(
+        report.records_scanned < 10,
+        "only the tail after the snapshot is scanned: {report:?}"
+    );
+    let state = starling_store::MessageStore::state(&store);
+    assert_eq!((state.msgs, state.last_seq), (65, 65));
+}
