@@ -180,8 +180,16 @@ async fn acked_messages_and_consumer_state_survive_a_sigkill_loop() {
         process.signal(9);
         let code = process.wait().await;
         assert_eq!(code, None, "the broker died of the signal");
-        for task in tasks {
+        for task in &tasks {
             task.abort();
+        }
+        // An assertion that failed inside a task fails the test.
+        for task in tasks {
+            if let Err(error) = task.await {
+                if error.is_panic() {
+                    std::panic::resume_unwind(error.into_panic());
+                }
+            }
         }
         drop(client);
         let model = model.lock().unwrap();
