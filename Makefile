@@ -63,7 +63,8 @@ ci: fmt-check lint test
 # panics, overflows (debug assertions are on), hangs and runaway memory,
 # and without ASan the targets run several times faster.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= client_parser connect_json route_codec route_frame config_parser
+FUZZ_TARGETS ?= client_parser connect_json route_codec route_frame config_parser \
+	store_record js_api_request
 FUZZ_BUILD_FLAGS ?= --sanitizer none --debug-assertions
 FUZZ_RUN_FLAGS ?= -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
 fuzz: fuzz-install

@@ -1,6 +1,9 @@
-//! Checks shared by the route fuzz targets.
+//! Checks shared by the route fuzz targets, and the input format of the
+//! store target ([`store_files`]).
 
 #![forbid(unsafe_code)]
+
+pub mod store_files;
 
 use bytes::BytesMut;
 use starling_proto::route::{

@@ -24,6 +24,9 @@ pub enum StoreError {
     Eof,
     /// A stored record failed its checksum or could not be decoded.
     Corrupt(String),
+    /// The operation would take the stream's sequence past
+    /// [`crate::record::MAX_SEQ`], the largest a record can hold.
+    SequenceExhausted,
     /// An earlier write failed and the store could not roll back its files;
     /// it refuses every operation until it is reopened.
     Poisoned,
@@ -61,6 +64,7 @@ impl fmt::Display for StoreError {
             StoreError::MsgNotFound => write!(f, "no message found"),
             StoreError::Eof => write!(f, "stream EOF"),
             StoreError::Corrupt(why) => write!(f, "corrupt store record: {why}"),
+            StoreError::SequenceExhausted => write!(f, "stream sequence limit reached"),
             StoreError::Poisoned => write!(f, "store failed a write and must be reopened"),
             StoreError::Io(error) => write!(f, "store I/O error: {error}"),
         }

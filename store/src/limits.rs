@@ -5,6 +5,16 @@
 use crate::config::{DiscardPolicy, StoreLimits};
 use crate::error::StoreError;
 use crate::index::Index;
+use crate::record::MAX_SEQ;
+
+/// Refuse a `next_seq` (of `compact`, `skip_msgs`, a new store's
+/// `first_seq`) that would make the last sequence pass [`MAX_SEQ`].
+pub(crate) fn check_next_seq(next_seq: u64) -> Result<(), StoreError> {
+    if next_seq > MAX_SEQ + 1 {
+        return Err(StoreError::SequenceExhausted);
+    }
+    Ok(())
+}
 
 /// Bytes a message counts for in `max_bytes` and `StreamState::bytes`:
 /// nats-server's file store formula (22-byte header, 4-byte header length
@@ -18,8 +28,9 @@ pub fn stored_size(subject: &str, headers: &[u8], payload: &[u8]) -> u64 {
     (22 + subject.len() + header_len + payload.len() + 8) as u64
 }
 
-/// Refuse a message the limits do not admit (`max_msg_size` always;
-/// `max_msgs`/`max_bytes`/per-subject with `discard: new`).
+/// Refuse a message the limits do not admit (the sequence limit and
+/// `max_msg_size` always; `max_msgs`/`max_bytes`/per-subject with
+/// `discard: new`).
 pub(crate) fn check_admission<L>(
     index: &Index<L>,
     limits: &StoreLimits,
@@ -27,6 +38,9 @@ pub(crate) fn check_admission<L>(
     headers: &[u8],
     payload: &[u8],
 ) -> Result<(), StoreError> {
+    if index.last_seq() >= MAX_SEQ {
+        return Err(StoreError::SequenceExhausted);
+    }
     if limits.max_msg_size > 0 && (headers.len() + payload.len()) as u64 > limits.max_msg_size {
         return Err(StoreError::MaxMsgSize);
     }

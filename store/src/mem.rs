@@ -128,6 +128,7 @@ impl MessageStore for MemStore {
     }
 
     fn compact(&mut self, seq: u64) -> Result<u64, StoreError> {
+        limits::check_next_seq(seq)?;
         let seqs: Vec<u64> = self.index.msgs.range(..seq).map(|(seq, _)| *seq).collect();
         let removed = self.remove_all(&seqs);
         self.index.set_empty_floor(seq);
@@ -151,6 +152,7 @@ impl MessageStore for MemStore {
     }
 
     fn skip_msgs(&mut self, next_seq: u64, timestamp: i64) -> Result<(), StoreError> {
+        limits::check_next_seq(next_seq)?;
         if next_seq > self.index.last_seq() + 1 {
             self.index.note_seq(next_seq - 1, timestamp);
         }

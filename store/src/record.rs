@@ -16,6 +16,10 @@
 
 /// Bit 63 of the sequence field marks a tombstone.
 pub const TOMBSTONE_BIT: u64 = 1 << 63;
+/// Largest sequence a record can hold (2^63 - 1): bit 63 is the tombstone
+/// flag, so a larger one would be written as another sequence. Both stores
+/// refuse to go past it ([`crate::StoreError::SequenceExhausted`]).
+pub const MAX_SEQ: u64 = TOMBSTONE_BIT - 1;
 /// Fixed header bytes before the optional TTL.
 pub const HEADER_LEN: usize = 27;
 /// Checksum bytes at the end of a record.

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use proptest::prelude::*;
+use starling_store::record::encode_message;
 use starling_store::{
     decode_record, FileStore, FileStoreConfig, MessageStore, SimStorage, Storage,
 };
@@ -92,4 +93,74 @@ proptest! {
         }
         open_and_read_everything(storage);
     }
+}
+
+fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+/// Found by the `store_record` fuzz target: a snapshot (checksum right)
+/// listing a message past its own last sequence was adopted, and
+/// `deleted()` then tried to list a trillion sequences (an abort, out of
+/// memory). It is rejected now and the block is scanned instead.
+#[test]
+fn a_snapshot_entry_past_its_last_sequence_is_rejected() {
+    let storage = SimStorage::new(9);
+    let mut block = Vec::new();
+    let checksum = encode_message(&mut block, 1, 5, 0, "a", b"", b"one");
+    write_file(&storage, Path::new("/g/msgs/1.blk"), &block);
+    let mut snapshot = b"STSNAP01".to_vec();
+    for value in [1, 0, 1, 1, 1] {
+        // last_seq, last_ts (zigzag), first_seq, one subject of length 1
+        put_varint(&mut snapshot, value);
+    }
+    snapshot.push(b'a');
+    for value in [1, 1, block.len() as u64] {
+        // one block: id 1 and its length
+        put_varint(&mut snapshot, value);
+    }
+    snapshot.push(1);
+    put_varint(&mut snapshot, 0);
+    snapshot.extend_from_slice(&checksum.to_le_bytes());
+    for value in [0, 0, 2] {
+        // no dead, no tombstones, two entries
+        put_varint(&mut snapshot, value);
+    }
+    for seq_delta in [1, 1_000_000_000_000] {
+        for value in [seq_delta, 0, block.len() as u64, 30, 0, 0, 0] {
+            put_varint(&mut snapshot, value);
+        }
+    }
+    let crc = crc32(&snapshot);
+    snapshot.extend_from_slice(&crc.to_le_bytes());
+    write_file(&storage, Path::new("/g/index.snap"), &snapshot);
+
+    let shared: Arc<dyn Storage> = Arc::new(storage);
+    let store =
+        FileStore::open_with(shared, Path::new("/g"), FileStoreConfig::default()).expect("open");
+    assert!(!store.recovery_report().used_snapshot);
+    assert!(store.recovery_report().snapshot_rejected.is_some());
+    let state = store.state();
+    assert_eq!((state.msgs, state.first_seq, state.last_seq), (1, 1, 1));
+    assert!(store.deleted().is_empty());
+}
+
+/// CRC-32 (IEEE), as the snapshot's trailer.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for byte in bytes {
+        crc ^= u32::from(*byte);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
 }

@@ -316,6 +316,11 @@ impl StreamConfig {
         if self.max_age < 0 {
             return invalid("max age needs to be >= 0");
         }
+        // The store's records hold sequences below 2^63 (nats-server has
+        // no such limit; nothing reaches it by publishing).
+        if self.first_seq > starling_store::record::MAX_SEQ {
+            return invalid("first sequence must be below 2^63");
+        }
         if self.duplicate_window < 0 {
             return invalid("duplicates window can not be negative");
         }
@@ -465,6 +470,19 @@ mod tests {
             .normalized()
             .unwrap_or_default();
         assert_eq!(config.duplicate_window, 1_000_000_000);
+    }
+
+    #[test]
+    fn a_first_sequence_the_store_cannot_hold_is_refused() {
+        let code = |json: &str| parse(json).normalized().err().map(|e| e.err_code);
+        assert_eq!(
+            code(r#"{"name":"S","first_seq":9223372036854775807}"#),
+            None
+        );
+        assert_eq!(
+            code(r#"{"name":"S","first_seq":9223372036854775808}"#),
+            Some(10052)
+        );
     }
 
     #[test]

@@ -309,6 +309,7 @@ impl MessageStore for FileStore {
 
     fn compact(&mut self, seq: u64) -> Result<u64, StoreError> {
         self.check_usable()?;
+        limits::check_next_seq(seq)?;
         let seqs: Vec<u64> = self.index.msgs.range(..seq).map(|(seq, _)| *seq).collect();
         let removed = self.remove_many(&seqs)?;
         if self.index.len() == 0 && seq > self.index.last_seq() + 1 {
@@ -329,6 +330,7 @@ impl MessageStore for FileStore {
 
     fn skip_msgs(&mut self, next_seq: u64, timestamp: i64) -> Result<(), StoreError> {
         self.check_usable()?;
+        limits::check_next_seq(next_seq)?;
         if next_seq > self.index.last_seq() + 1 {
             // The index first: a marker that starts a new block records the
             // raised last sequence too.

@@ -78,6 +78,7 @@ impl FileStore {
         dir: impl AsRef<Path>,
         config: FileStoreConfig,
     ) -> Result<Self, StoreError> {
+        crate::limits::check_next_seq(config.store.first_seq)?;
         let dir = dir.as_ref().to_path_buf();
         let msgs_dir = dir.join(MSGS_DIR);
         storage.create_dir_all(&msgs_dir)?;

@@ -138,6 +138,9 @@ impl Scan<'_> {
     /// is at least as long and ends with the same record. Returns the
     /// offset up to which each block is covered.
     fn adopt(&mut self, snapshot: Snapshot, ids: &[u32]) -> Result<BTreeMap<u32, u64>, String> {
+        if snapshot.last_seq > record::MAX_SEQ || snapshot.first_seq > record::MAX_SEQ + 1 {
+            return Err("snapshot sequence past the record format's limit".into());
+        }
         let snapshot_ids: std::collections::BTreeSet<u32> =
             snapshot.blocks.iter().map(|b| b.id).collect();
         let newest = snapshot_ids.iter().next_back().copied().unwrap_or(0);
@@ -198,6 +201,14 @@ impl Scan<'_> {
             block.tombstones = saved.tombstones;
             block.last_record = saved.last_record;
             for entry in saved.entries {
+                // The index keeps every message inside first..=last (state,
+                // `deleted` and the next sequence rely on it).
+                if entry.seq == 0 || entry.seq > snapshot.last_seq {
+                    return Err(format!(
+                        "snapshot entry {} is past its last sequence {}",
+                        entry.seq, snapshot.last_seq
+                    ));
+                }
                 let Some(subject) = snapshot.subjects.get(entry.subject as usize) else {
                     return Err(format!(
                         "snapshot entry {} names an unknown subject",
