@@ -127,6 +127,15 @@ impl SublistStats {
     }
 }
 
+/// Subjects published once by construction are not cached: a JetStream
+/// ack (`$JS.ACK.<stream>.<consumer>.<counts>.<seqs>...`) and a reply to
+/// an inbox (`_INBOX.<token>...`). Caching them costs an insert per
+/// message and pushes the hot subjects out of the bounded cache (a pull
+/// consumer acking 200k messages a second would sweep it every few ms).
+fn worth_caching(subject: &str) -> bool {
+    !(subject.starts_with("$JS.ACK.") || subject.starts_with("_INBOX."))
+}
+
 /// A poisoned lock is recovered: every critical section drops cache entries
 /// before it changes the trie, so a panic inside one (only `T::clone` or
 /// `T::eq` could) leaves at worst a missing cache entry or an empty trie
@@ -301,7 +310,8 @@ impl<T: Clone + PartialEq + Send + Sync> Sublist<T> {
     /// `match_subject` through the given cache shard.
     pub(super) fn match_in_shard(&self, shard: usize, subject: &str) -> Arc<MatchResult<T>> {
         let shard = &self.shards[shard % self.shards.len()];
-        if self.cache_enabled {
+        let cached = self.cache_enabled && worth_caching(subject);
+        if cached {
             if let Some(hit) = read(&shard.cache).get(subject) {
                 shard.hits.fetch_add(1, Ordering::Relaxed);
                 return hit;
@@ -319,7 +329,7 @@ impl<T: Clone + PartialEq + Send + Sync> Sublist<T> {
         } else {
             Arc::new(found)
         };
-        if self.cache_enabled {
+        if cached {
             // Still under the trie's read lock: see the `trie` field.
             let evicted = write(&shard.cache).insert(subject, Arc::clone(&result));
             drop(trie);

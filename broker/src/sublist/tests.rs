@@ -597,3 +597,24 @@ fn a_small_batch_keeps_unrelated_cached_results_and_a_large_one_invalidates_all(
     assert_match(&sublist, "orders.new", &expect(&[], &[]));
     assert_match(&sublist, "hot.subject", &expect(&[1], &[]));
 }
+
+#[test]
+fn acks_and_inbox_replies_are_matched_but_not_cached() {
+    let sublist = Sublist::new(true);
+    sublist.insert("$JS.ACK.S.>", None, 1);
+    sublist.insert("_INBOX.abc.*", None, 2);
+    sublist.insert("orders.*", None, 3);
+    for n in 0..10 {
+        let ack = format!("$JS.ACK.S.C.1.{n}.{n}.1700000000.0");
+        assert_eq!(sublist.match_subject(&ack).plain, vec![1]);
+        assert_eq!(
+            sublist.match_subject(&format!("_INBOX.abc.{n}")).plain,
+            vec![2]
+        );
+    }
+    sublist.match_subject("orders.new");
+    sublist.match_subject("orders.new");
+    let stats = sublist.stats();
+    assert_eq!(stats.num_matches, 22);
+    assert_eq!(stats.num_cache, 1, "only orders.new is cached");
+}
