@@ -129,11 +129,20 @@ impl SublistStats {
 
 /// Subjects published once by construction are not cached: a JetStream
 /// ack (`$JS.ACK.<stream>.<consumer>.<counts>.<seqs>...`) and a reply to
-/// an inbox (`_INBOX.<token>...`). Caching them costs an insert per
-/// message and pushes the hot subjects out of the bounded cache (a pull
-/// consumer acking 200k messages a second would sweep it every few ms).
+/// a request through a client's muxed inbox (`_INBOX.<prefix>.<token>`:
+/// async-nats and nats.go make a new token per request). Caching them costs
+/// an insert per message and pushes the hot subjects out of the bounded
+/// cache (a pull consumer acking 200k messages a second would sweep it
+/// every few ms). A plain `_INBOX.<token>` is kept: it is also what push
+/// consumers deliver to, the same subject for every message.
 fn worth_caching(subject: &str) -> bool {
-    !(subject.starts_with("$JS.ACK.") || subject.starts_with("_INBOX."))
+    if subject.starts_with("$JS.ACK.") {
+        return false;
+    }
+    match subject.strip_prefix("_INBOX.") {
+        Some(rest) => !rest.contains('.'),
+        None => true,
+    }
 }
 
 /// A poisoned lock is recovered: every critical section drops cache entries

@@ -612,9 +612,14 @@ fn acks_and_inbox_replies_are_matched_but_not_cached() {
             vec![2]
         );
     }
+    sublist.insert("_INBOX.deliver", None, 4);
     sublist.match_subject("orders.new");
     sublist.match_subject("orders.new");
+    sublist.match_subject("_INBOX.deliver");
     let stats = sublist.stats();
-    assert_eq!(stats.num_matches, 22);
-    assert_eq!(stats.num_cache, 1, "only orders.new is cached");
+    assert_eq!(stats.num_matches, 23);
+    assert_eq!(
+        stats.num_cache, 2,
+        "orders.new and a push consumer's _INBOX.deliver are cached"
+    );
 }
