@@ -1,11 +1,14 @@
-//! The in-memory index shared by both stores: sequence → entry, the subject
-//! table, TTL deadlines, and the queries answered from them alone.
+//! The in-memory index shared by both stores: sequence → entry (a
+//! [`SeqMap`]), the subject table, TTLs and their deadlines, and the queries
+//! answered from them alone.
 //!
 //! `L` is where a message lives: the message itself in the memory store, a
-//! block and offset in the file store.
+//! block and offset in the file store. An entry is kept small (32 bytes in
+//! the file store): the few messages with a TTL keep it in a side map.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
+use crate::seqmap::SeqMap;
 use crate::subject;
 use crate::subjects::SubjectTable;
 use crate::types::{FilteredState, StreamState, SubjectState};
@@ -17,11 +20,10 @@ pub(crate) struct Entry<L> {
     pub subject: u32,
     /// Store timestamp (ns since epoch).
     pub ts: i64,
-    /// Accounted size ([`crate::stored_size`]).
-    pub size: u64,
-    /// Per-message TTL in ns, 0 when none, -1 never to expire (not even
-    /// by `max_age`: `Nats-TTL: never`).
-    pub ttl: i64,
+    /// Accounted size ([`crate::stored_size`]); a record is at most
+    /// [`crate::record::MAX_RECORD_LEN`] and a memory store refuses a
+    /// message over 4 GiB ([`entry_size`]).
+    pub size: u32,
     /// Where the message lives.
     pub loc: L,
 }
@@ -36,6 +38,12 @@ pub(crate) fn normalize_ttl(ttl_nanos: Option<i64>) -> i64 {
     }
 }
 
+/// The accounted size of a message as an entry keeps it, or
+/// `MaxMsgSize` when it does not fit in 32 bits.
+pub(crate) fn entry_size(stored_size: u64) -> Result<u32, crate::StoreError> {
+    u32::try_from(stored_size).map_err(|_| crate::StoreError::MaxMsgSize)
+}
+
 /// Above this many matching subjects a wildcard scan walks the sequences
 /// instead of asking each subject.
 const SUBJECT_FANOUT_LIMIT: usize = 64;
@@ -43,8 +51,12 @@ const SUBJECT_FANOUT_LIMIT: usize = 64;
 /// Sequence and subject index of a stream.
 #[derive(Debug, Clone)]
 pub(crate) struct Index<L> {
-    pub msgs: BTreeMap<u64, Entry<L>>,
+    pub msgs: SeqMap<Entry<L>>,
     pub subjects: SubjectTable,
+    /// Per-message TTL in ns of the messages that have one: -1 never to
+    /// expire (not even by `max_age`: `Nats-TTL: never`). Absent is none.
+    ttls: BTreeMap<u64, i64>,
+    /// (deadline, seq) of each positive TTL, soonest first.
     ttl_deadlines: BTreeSet<(i64, u64)>,
     first_seq: u64,
     last_seq: u64,
@@ -57,8 +69,9 @@ impl<L> Index<L> {
     pub(crate) fn new(first_seq: u64) -> Self {
         let first_seq = first_seq.max(1);
         Index {
-            msgs: BTreeMap::new(),
+            msgs: SeqMap::new(),
             subjects: SubjectTable::default(),
+            ttls: BTreeMap::new(),
             ttl_deadlines: BTreeSet::new(),
             first_seq,
             last_seq: first_seq - 1,
@@ -89,7 +102,7 @@ impl<L> Index<L> {
 
     /// Add a message. Sequences normally grow; recovery may insert in any
     /// order, so `last_seq` is the maximum seen.
-    pub(crate) fn insert(&mut self, seq: u64, subject: &str, ts: i64, size: u64, ttl: i64, loc: L) {
+    pub(crate) fn insert(&mut self, seq: u64, subject: &str, ts: i64, size: u32, ttl: i64, loc: L) {
         if seq <= self.last_seq {
             self.remove(seq);
         }
@@ -104,25 +117,22 @@ impl<L> Index<L> {
         seq: u64,
         id: u32,
         ts: i64,
-        size: u64,
+        size: u32,
         ttl: i64,
         loc: L,
     ) {
         self.subjects.add(id, seq);
-        if ttl > 0 {
-            self.ttl_deadlines.insert((ts.saturating_add(ttl), seq));
-        }
+        self.add_ttl(seq, ts, ttl);
         self.msgs.insert(
             seq,
             Entry {
                 subject: id,
                 ts,
                 size,
-                ttl,
                 loc,
             },
         );
-        self.bytes += size;
+        self.bytes += u64::from(size);
         if seq > self.last_seq {
             self.last_seq = seq;
             self.last_ts = ts;
@@ -134,30 +144,51 @@ impl<L> Index<L> {
 
     /// Load many messages into an empty index at once (snapshot recovery):
     /// one bulk build of the sequence map instead of a tree insert each.
-    /// Subject ids must come from `subjects.intern`. False on a duplicate.
-    pub(crate) fn bulk_insert(&mut self, mut entries: Vec<(u64, Entry<L>)>) -> bool {
+    /// Subject ids must come from `subjects.intern`; each entry comes with
+    /// its TTL. False on a duplicate.
+    pub(crate) fn bulk_insert(&mut self, mut entries: Vec<(u64, Entry<L>, i64)>) -> bool {
         if !self.msgs.is_empty() {
             return false;
         }
-        entries.sort_by_key(|(seq, _)| *seq);
+        entries.sort_by_key(|(seq, _, _)| *seq);
         if entries.windows(2).any(|pair| pair[0].0 == pair[1].0) {
             return false;
         }
-        for (seq, entry) in &entries {
-            self.subjects.add(entry.subject, *seq);
-            if entry.ttl > 0 {
-                self.ttl_deadlines
-                    .insert((entry.ts.saturating_add(entry.ttl), *seq));
-            }
-            self.bytes += entry.size;
-            if *seq > self.last_seq {
-                self.last_seq = *seq;
+        let mut sorted = Vec::with_capacity(entries.len());
+        for (seq, entry, ttl) in entries {
+            self.subjects.add(entry.subject, seq);
+            self.add_ttl(seq, entry.ts, ttl);
+            self.bytes += u64::from(entry.size);
+            if seq > self.last_seq {
+                self.last_seq = seq;
                 self.last_ts = entry.ts;
             }
+            sorted.push((seq, entry));
         }
-        self.msgs = entries.into_iter().collect();
+        match SeqMap::from_sorted(sorted) {
+            Some(msgs) => self.msgs = msgs,
+            None => return false,
+        }
         self.refresh_first();
         true
+    }
+
+    fn add_ttl(&mut self, seq: u64, ts: i64, ttl: i64) {
+        if ttl == 0 {
+            return;
+        }
+        self.ttls.insert(seq, ttl);
+        if ttl > 0 {
+            self.ttl_deadlines.insert((ts.saturating_add(ttl), seq));
+        }
+    }
+
+    /// The TTL of held message `seq`: ns, 0 for none, -1 for never.
+    pub(crate) fn ttl(&self, seq: u64) -> i64 {
+        if self.ttls.is_empty() {
+            return 0;
+        }
+        self.ttls.get(&seq).copied().unwrap_or(0)
     }
 
     /// A marker record at `seq` (recovery): raise `last_seq` to it. A
@@ -191,13 +222,17 @@ impl<L> Index<L> {
 
     /// Remove `seq`, returning its entry.
     pub(crate) fn remove(&mut self, seq: u64) -> Option<Entry<L>> {
-        let entry = self.msgs.remove(&seq)?;
+        let entry = self.msgs.remove(seq)?;
         self.subjects.remove(entry.subject, seq);
-        if entry.ttl > 0 {
-            self.ttl_deadlines
-                .remove(&(entry.ts.saturating_add(entry.ttl), seq));
+        if !self.ttls.is_empty() {
+            if let Some(ttl) = self.ttls.remove(&seq) {
+                if ttl > 0 {
+                    self.ttl_deadlines
+                        .remove(&(entry.ts.saturating_add(ttl), seq));
+                }
+            }
         }
-        self.bytes -= entry.size;
+        self.bytes -= u64::from(entry.size);
         self.refresh_first();
         Some(entry)
     }
@@ -206,20 +241,21 @@ impl<L> Index<L> {
     pub(crate) fn clear(&mut self) {
         self.msgs.clear();
         self.subjects.clear();
+        self.ttls.clear();
         self.ttl_deadlines.clear();
         self.bytes = 0;
         self.refresh_first();
     }
 
     fn refresh_first(&mut self) {
-        self.first_seq = match self.msgs.keys().next() {
-            Some(seq) => *seq,
+        self.first_seq = match self.msgs.first_key() {
+            Some(seq) => seq,
             None => self.last_seq + 1,
         };
     }
 
     pub(crate) fn get(&self, seq: u64) -> Option<&Entry<L>> {
-        self.msgs.get(&seq)
+        self.msgs.get(seq)
     }
 
     pub(crate) fn subject_name(&self, id: u32) -> &str {
@@ -229,7 +265,7 @@ impl<L> Index<L> {
     /// First sequence at or after `start` matching `filter`.
     pub(crate) fn next_matching(&self, filter: &str, start: u64) -> Option<u64> {
         if subject::is_full_wildcard(filter) {
-            return self.msgs.range(start..).next().map(|(seq, _)| *seq);
+            return self.msgs.range(start..).next().map(|(seq, _)| seq);
         }
         let ids = self.subjects.matching(filter);
         if ids.len() <= SUBJECT_FANOUT_LIMIT {
@@ -242,13 +278,13 @@ impl<L> Index<L> {
         self.msgs
             .range(start..)
             .find(|(_, entry)| ids.contains(&entry.subject))
-            .map(|(seq, _)| *seq)
+            .map(|(seq, _)| seq)
     }
 
     /// Newest sequence matching `filter`.
     pub(crate) fn last_matching(&self, filter: &str) -> Option<u64> {
         if subject::is_full_wildcard(filter) {
-            return self.msgs.keys().next_back().copied();
+            return self.msgs.last_key();
         }
         self.subjects
             .matching(filter)
@@ -260,7 +296,7 @@ impl<L> Index<L> {
     /// Sequences at or after `start` matching `filter`, ascending.
     pub(crate) fn matching_seqs(&self, filter: &str, start: u64) -> Vec<u64> {
         if subject::is_full_wildcard(filter) {
-            return self.msgs.range(start..).map(|(seq, _)| *seq).collect();
+            return self.msgs.range(start..).map(|(seq, _)| seq).collect();
         }
         let mut seqs: Vec<u64> = self
             .subjects
@@ -280,7 +316,7 @@ impl<L> Index<L> {
             msgs,
             bytes: self.bytes,
             first_seq: self.first_seq,
-            first_ts: self.msgs.values().next().map_or(0, |entry| entry.ts),
+            first_ts: self.msgs.first().map_or(0, |(_, entry)| entry.ts),
             last_seq: self.last_seq,
             last_ts: self.last_ts,
             num_subjects: self.subjects.len() as u64,
@@ -292,7 +328,7 @@ impl<L> Index<L> {
         let mut deleted = Vec::new();
         let mut expected = self.first_seq;
         for seq in self.msgs.keys() {
-            deleted.extend(expected..*seq);
+            deleted.extend(expected..seq);
             expected = seq + 1;
         }
         if !self.msgs.is_empty() {
@@ -304,19 +340,12 @@ impl<L> Index<L> {
     pub(crate) fn filtered_state(&self, filter: &str, start: u64) -> FilteredState {
         let start = start.max(self.first_seq);
         if subject::is_full_wildcard(filter) {
-            let mut range = self.msgs.range(start..);
-            let first = range.next().map(|(seq, _)| *seq);
+            let first = self.msgs.range(start..).next().map(|(seq, _)| seq);
             let Some(first) = first else {
                 return FilteredState::default();
             };
-            let last = self.msgs.keys().next_back().copied().unwrap_or(first);
-            let msgs = count_from(
-                self.msgs.keys(),
-                self.msgs.range(start..).map(|(seq, _)| seq),
-                start,
-                self.first_seq,
-                self.last_seq,
-            );
+            let last = self.msgs.last_key().unwrap_or(first);
+            let msgs = self.msgs.count_from(start) as u64;
             return FilteredState { msgs, first, last };
         }
         let mut state = FilteredState::default();
@@ -374,12 +403,12 @@ impl<L> Index<L> {
         let mut expired: BTreeSet<u64> = BTreeSet::new();
         if max_age > 0 {
             let cutoff = now.saturating_sub(max_age);
-            for (seq, entry) in &self.msgs {
+            for (seq, entry) in self.msgs.iter() {
                 if entry.ts > cutoff {
                     break;
                 }
-                if entry.ttl >= 0 {
-                    expired.insert(*seq);
+                if self.ttl(seq) >= 0 {
+                    expired.insert(seq);
                 }
             }
         }
@@ -395,7 +424,12 @@ impl<L> Index<L> {
     /// The next time `expired` returns something.
     pub(crate) fn next_expiry(&self, max_age: i64) -> Option<i64> {
         // Messages that never expire do not hold the age deadline back.
-        let oldest = || self.msgs.values().find(|entry| entry.ttl >= 0);
+        let oldest = || {
+            self.msgs
+                .iter()
+                .find(|(seq, _)| self.ttl(*seq) >= 0)
+                .map(|(_, entry)| entry)
+        };
         let by_age = (max_age > 0)
             .then(oldest)
             .flatten()

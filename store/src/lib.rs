@@ -9,9 +9,11 @@
 //! - `store` — the [`MessageStore`] trait.
 //! - `config`, `types`, `error` — limits, sync policy, returned values, errors.
 //! - `subject` — subject filter matching (`*`, `>`).
-//! - `subjects`, `index` — the in-memory index both stores share: sequence →
-//!   entry, per-subject sequence sets (last by subject, per-subject limits,
-//!   filtered `num_pending`), TTL deadlines.
+//! - `seqmap`, `subjects`, `index` — the in-memory index both stores share:
+//!   sequence → entry in a `SeqMap` (chunks of 256 sequences with a bitmap
+//!   and only the held entries, so memory follows the entries, not the
+//!   span), per-subject sequence sets (last by subject, per-subject limits,
+//!   filtered `num_pending`), TTLs and their deadlines.
 //! - `limits` — admission (`discard new`, `max_msg_size`), what to drop when
 //!   over a limit, purge selection; [`stored_size`].
 //! - `mem` — [`MemStore`].
@@ -82,6 +84,7 @@ mod index;
 mod limits;
 mod mem;
 pub mod record;
+mod seqmap;
 mod storage;
 mod store;
 mod subject;

@@ -88,7 +88,7 @@ pub(crate) fn next_over_limit<L>(
     let over_msgs = limits.max_msgs > 0 && index.len() > limits.max_msgs;
     let over_bytes = limits.max_bytes > 0 && index.bytes() > limits.max_bytes;
     if over_msgs || over_bytes {
-        return index.msgs.keys().next().copied();
+        return index.msgs.first_key();
     }
     None
 }

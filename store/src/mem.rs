@@ -7,16 +7,27 @@ use bytes::Bytes;
 
 use crate::config::{StoreConfig, StoreLimits};
 use crate::error::StoreError;
-use crate::index::{normalize_ttl, Index};
+use crate::index::{entry_size, normalize_ttl, Index};
 use crate::limits::{self, stored_size};
 use crate::store::MessageStore;
 use crate::types::{FilteredState, StoredMsg, StreamState, SubjectState};
 
-/// Headers and payload of a message held in memory.
+/// Headers and payload of a message held in memory: one buffer (one
+/// allocation, one handle in the entry), the headers first.
 #[derive(Debug, Clone)]
 struct Body {
-    headers: Bytes,
-    payload: Bytes,
+    bytes: Bytes,
+    headers_len: u32,
+}
+
+impl Body {
+    fn headers(&self) -> Bytes {
+        self.bytes.slice(..self.headers_len as usize)
+    }
+
+    fn payload(&self) -> Bytes {
+        self.bytes.slice(self.headers_len as usize..)
+    }
 }
 
 /// A stream held in memory.
@@ -40,10 +51,10 @@ impl MemStore {
         Some(StoredMsg {
             seq,
             subject: self.index.subject_name(entry.subject).to_string(),
-            headers: entry.loc.headers.clone(),
-            payload: entry.loc.payload.clone(),
+            headers: entry.loc.headers(),
+            payload: entry.loc.payload(),
             timestamp: entry.ts,
-            ttl_nanos: (entry.ttl != 0).then_some(entry.ttl),
+            ttl_nanos: Some(self.index.ttl(seq)).filter(|ttl| *ttl != 0),
         })
     }
 
@@ -70,12 +81,16 @@ impl MessageStore for MemStore {
         ttl_nanos: Option<i64>,
     ) -> Result<u64, StoreError> {
         limits::check_admission(&self.index, &self.limits, subject, headers, payload)?;
+        let size = entry_size(stored_size(subject, headers, payload))?;
+        let headers_len = u32::try_from(headers.len()).map_err(|_| StoreError::MaxMsgSize)?;
         let seq = self.index.last_seq() + 1;
+        let mut bytes = Vec::with_capacity(headers.len() + payload.len());
+        bytes.extend_from_slice(headers);
+        bytes.extend_from_slice(payload);
         let body = Body {
-            headers: Bytes::copy_from_slice(headers),
-            payload: Bytes::copy_from_slice(payload),
+            bytes: Bytes::from(bytes),
+            headers_len,
         };
-        let size = stored_size(subject, headers, payload);
         self.index.insert(
             seq,
             subject,
@@ -129,7 +144,7 @@ impl MessageStore for MemStore {
 
     fn compact(&mut self, seq: u64) -> Result<u64, StoreError> {
         limits::check_next_seq(seq)?;
-        let seqs: Vec<u64> = self.index.msgs.range(..seq).map(|(seq, _)| *seq).collect();
+        let seqs: Vec<u64> = self.index.msgs.range(..seq).map(|(seq, _)| seq).collect();
         let removed = self.remove_all(&seqs);
         self.index.set_empty_floor(seq);
         Ok(removed)
@@ -143,7 +158,7 @@ impl MessageStore for MemStore {
             .index
             .msgs
             .range(seq + 1..)
-            .map(|(seq, _)| *seq)
+            .map(|(seq, _)| seq)
             .collect();
         self.remove_all(&seqs);
         let ts = self.index.get(seq).map_or(0, |entry| entry.ts);

@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use crate::config::StoreLimits;
 use crate::error::StoreError;
-use crate::index::normalize_ttl;
+use crate::index::{entry_size, normalize_ttl};
 use crate::limits::{self, stored_size};
 use crate::record::{self, Record};
 use crate::store::MessageStore;
@@ -134,7 +134,7 @@ impl FileStore {
             .msgs
             .range(start_seq..)
             .filter(|(_, entry)| entry.ts >= min_ts)
-            .map(|(seq, entry)| (*seq, entry.loc))
+            .map(|(seq, entry)| (seq, entry.loc))
             .peekable();
         while let Some(&(_, first)) = wanted.peek() {
             // One block's run of wanted records (records are in write order).
@@ -234,16 +234,10 @@ impl MessageStore for FileStore {
         if record_len > record::MAX_RECORD_LEN {
             return Err(StoreError::MaxMsgSize);
         }
+        let size = entry_size(stored_size(subject, headers, payload))?;
         let seq = self.index.last_seq() + 1;
         let loc = self.append_message(seq, subject, headers, payload, timestamp, ttl)?;
-        self.index.insert(
-            seq,
-            subject,
-            timestamp,
-            stored_size(subject, headers, payload),
-            ttl,
-            loc,
-        );
+        self.index.insert(seq, subject, timestamp, size, ttl, loc);
         if let Some(block) = self.blocks.get_mut(&loc.block) {
             block.live += 1;
             block.live_bytes += u64::from(loc.len);
@@ -310,7 +304,7 @@ impl MessageStore for FileStore {
     fn compact(&mut self, seq: u64) -> Result<u64, StoreError> {
         self.check_usable()?;
         limits::check_next_seq(seq)?;
-        let seqs: Vec<u64> = self.index.msgs.range(..seq).map(|(seq, _)| *seq).collect();
+        let seqs: Vec<u64> = self.index.msgs.range(..seq).map(|(seq, _)| seq).collect();
         let removed = self.remove_many(&seqs)?;
         if self.index.len() == 0 && seq > self.index.last_seq() + 1 {
             self.index.set_empty_floor(seq);

@@ -61,3 +61,14 @@ pub(crate) fn block_path(msgs_dir: &Path, id: u32) -> PathBuf {
 pub(crate) fn parse_block_name(name: &str) -> Option<u32> {
     name.strip_suffix(".blk")?.parse().ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Loc;
+    use crate::index::Entry;
+
+    #[test]
+    fn file_store_index_entry_is_32_bytes() {
+        assert!(std::mem::size_of::<Entry<Loc>>() <= 32);
+    }
+}

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::error::StoreError;
-use crate::index::{normalize_ttl, Entry, Index};
+use crate::index::{entry_size, normalize_ttl, Entry, Index};
 use crate::limits::stored_size;
 use crate::record::{self, Record, RecordError};
 use crate::storage::Storage;
@@ -238,9 +238,9 @@ impl Scan<'_> {
                         subject: id,
                         ts: entry.ts,
                         size: entry.size,
-                        ttl: entry.ttl,
                         loc,
                     },
+                    entry.ttl,
                 ));
             }
             covered.insert(saved.id, saved.len);
@@ -344,14 +344,11 @@ impl Scan<'_> {
                     offset: offset as u32,
                     len: len as u32,
                 };
-                self.index.insert(
-                    seq,
-                    subject,
-                    ts,
-                    stored_size(subject, headers, payload),
-                    normalize_ttl(Some(ttl)),
-                    loc,
-                );
+                // A decoded record is at most MAX_RECORD_LEN (64 MiB), so
+                // its size always fits and this never saturates.
+                let size = entry_size(stored_size(subject, headers, payload)).unwrap_or(u32::MAX);
+                self.index
+                    .insert(seq, subject, ts, size, normalize_ttl(Some(ttl)), loc);
                 if let Some(block) = self.blocks.get_mut(&id) {
                     block.live += 1;
                     block.live_bytes += len as u64;

@@ -127,7 +127,7 @@ impl FileStore {
             self.buffered_from = block.len;
         }
         for (seq, loc) in plan.moved {
-            if let Some(entry) = self.index.msgs.get_mut(&seq) {
+            if let Some(entry) = self.index.msgs.get_mut(seq) {
                 entry.loc = loc;
             }
         }
@@ -161,7 +161,7 @@ impl FileStore {
             .index
             .msgs
             .range(seq + 1..)
-            .map(|(seq, _)| *seq)
+            .map(|(seq, _)| seq)
             .collect();
         for doomed_seq in doomed {
             self.index.remove(doomed_seq);

@@ -29,7 +29,7 @@ pub(super) struct SnapshotEntry {
     pub seq: u64,
     pub offset: u32,
     pub len: u32,
-    pub size: u64,
+    pub size: u32,
     pub ts: i64,
     pub subject: u32,
     pub ttl: i64,
@@ -181,7 +181,7 @@ fn decode(bytes: &[u8]) -> Result<Snapshot, String> {
             seq = seq.wrapping_add(reader.get()?);
             let offset = reader.get()? as u32;
             let len = reader.get()? as u32;
-            let size = reader.get()?;
+            let size = u32::try_from(reader.get()?).map_err(|_| "entry size out of range")?;
             ts = ts.wrapping_add(reader.get_signed()?);
             let subject = reader.get()? as u32;
             let ttl = reader.get_signed()?;
@@ -257,8 +257,8 @@ impl FileStore {
             out.extend_from_slice(name.as_bytes());
         }
         let mut per_block: BTreeMap<u32, Vec<u64>> = BTreeMap::new();
-        for (seq, entry) in &self.index.msgs {
-            per_block.entry(entry.loc.block).or_default().push(*seq);
+        for (seq, entry) in self.index.msgs.iter() {
+            per_block.entry(entry.loc.block).or_default().push(seq);
         }
         put(&mut out, self.blocks.len() as u64);
         for (id, block) in &self.blocks {
@@ -284,13 +284,13 @@ impl FileStore {
                 put(&mut out, seq - previous_seq);
                 put(&mut out, u64::from(entry.loc.offset));
                 put(&mut out, u64::from(entry.loc.len));
-                put(&mut out, entry.size);
+                put(&mut out, u64::from(entry.size));
                 put_signed(&mut out, entry.ts.wrapping_sub(previous_ts));
                 put(
                     &mut out,
                     u64::from(subject_ids.get(&entry.subject).copied().unwrap_or(0)),
                 );
-                put_signed(&mut out, entry.ttl);
+                put_signed(&mut out, self.index.ttl(*seq));
                 previous_seq = *seq;
                 previous_ts = entry.ts;
             }
