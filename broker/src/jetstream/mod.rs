@@ -3,7 +3,9 @@
 //!
 //! - [`service`]: [`JetStream`]: start at bind (refused with a cluster),
 //!   restore the streams from the store directory, one API task per
-//!   account, shutdown.
+//!   account, shutdown; JWT accounts enabled, updated and disabled at run
+//!   time from their claims (`configure_account`, applied by the
+//!   account's API task in order with its requests).
 //! - `account`: an account's streams and API counters.
 //! - `handle`: a running stream: its state machine, its capture
 //!   subscriptions and the channel to its worker.
