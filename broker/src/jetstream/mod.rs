@@ -7,6 +7,8 @@
 //!   time from their claims (`configure_account`, applied by the
 //!   account's API task in order with its requests).
 //! - `account`: an account's streams and API counters.
+//! - `jwt_accounts`: JWT accounts' JetStream enabled, updated and
+//!   disabled from their claims at run time.
 //! - `handle`: a running stream: its state machine, its capture
 //!   subscriptions and the channel to its worker.
 //! - `worker`: the task per stream that applies publishes and API
@@ -59,6 +61,7 @@ mod consumer_store;
 mod consumers;
 mod direct_get;
 mod handle;
+mod jwt_accounts;
 mod limits;
 mod meta;
 mod persist;
