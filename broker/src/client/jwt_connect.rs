@@ -19,7 +19,7 @@ use crate::close::CloseReason;
 use crate::jwt::operator_mode::OperatorMode;
 use crate::jwt::validate::{ConnectProof, CONNECTION_TYPE_STANDARD};
 use crate::jwt::{permissions, JwtError};
-use crate::system::account_update::account_limits;
+use crate::system::account_update::{account_limits, configure_jetstream};
 
 /// Seconds since the epoch, and since midnight UTC.
 fn clock() -> (i64, u32) {
@@ -120,6 +120,9 @@ impl Connection {
         // apply even when the account was created earlier (by a peer's
         // interest, or from an older JWT).
         account.set_limits(limits);
+        // ... and so do its JetStream limits (nats-server enables
+        // JetStream when it first resolves the account).
+        configure_jetstream(&self.server, &account, &login.account);
         let user = &login.user.permission_limits.limits.nats;
         self.user_limits = Some(UserLimits {
             payload: usize::try_from(user.payload).ok(),

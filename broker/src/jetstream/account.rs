@@ -3,13 +3,13 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
 use super::handle::StreamHandle;
-use super::limits::Usage;
+use super::limits::{AccountCaps, Usage};
 use crate::account::Account;
 use crate::client::handle::lock;
 use crate::interest::{InternalMessage, InternalSubscription};
@@ -60,10 +60,31 @@ pub(super) struct AccountJetStream {
     pub api_total: AtomicU64,
     /// Of those, with an error (`api.errors`).
     pub api_errors: AtomicU64,
-    /// Its `jetstream { ... }` limits.
-    pub limits: AccountLimits,
+    /// Its `jetstream { ... }` limits (or its JWT's): a JWT update
+    /// replaces them while the account runs. A leaf lock.
+    limits: Mutex<AccountLimits>,
+    /// The storage limits of `limits`, as the streams' gates read them.
+    pub caps: Arc<AccountCaps>,
+    /// Whether JetStream is enabled for it: a JWT account whose claims
+    /// grant none (or no longer do) keeps its API subscriptions, answered
+    /// with 10039, and no streams.
+    enabled: AtomicBool,
+    /// Enable/disable commands for its API task, so they are ordered with
+    /// the requests. Unbounded: one per account JWT update or CONNECT
+    /// that changes the account's JetStream, a bounded rate.
+    pub commands: mpsc::UnboundedSender<AccountCommand>,
     /// Bytes its streams hold, by storage type.
     pub usage: Arc<Usage>,
+}
+
+/// A change of an account's JetStream, applied by its API task between
+/// two requests.
+#[derive(Debug)]
+pub(super) enum AccountCommand {
+    /// Enable JetStream with these limits: restore the streams on disk.
+    Enable(AccountLimits),
+    /// Disable it: stop the streams (their files stay), answer 10039.
+    Disable,
 }
 
 impl AccountJetStream {
@@ -72,8 +93,11 @@ impl AccountJetStream {
         account: Arc<Account>,
         dir: PathBuf,
         requests: mpsc::Sender<InternalMessage>,
-        limits: AccountLimits,
+        commands: mpsc::UnboundedSender<AccountCommand>,
+        limits: Option<AccountLimits>,
     ) -> Self {
+        let enabled = limits.is_some();
+        let limits = limits.unwrap_or_default();
         AccountJetStream {
             account,
             dir,
@@ -83,8 +107,41 @@ impl AccountJetStream {
             direct: Mutex::new(BTreeMap::new()),
             api_total: AtomicU64::new(0),
             api_errors: AtomicU64::new(0),
-            limits,
+            caps: Arc::new(AccountCaps::new(&limits)),
+            limits: Mutex::new(limits),
+            enabled: AtomicBool::new(enabled),
+            commands,
             usage: Arc::new(Usage::default()),
+        }
+    }
+
+    /// Its limits now.
+    pub fn limits(&self) -> AccountLimits {
+        lock(&self.limits).clone()
+    }
+
+    /// New limits (a JWT update): new streams and consumers are checked
+    /// against them, running streams' publishes at once.
+    pub fn set_limits(&self, limits: AccountLimits) {
+        self.caps.set(&limits);
+        *lock(&self.limits) = limits;
+    }
+
+    /// Whether JetStream is enabled for the account.
+    pub fn is_enabled(&self) -> bool {
+        self.enabled.load(Ordering::Acquire)
+    }
+
+    /// Mark JetStream enabled or disabled (its API task, or at start).
+    pub fn set_enabled(&self, enabled: bool) {
+        self.enabled.store(enabled, Ordering::Release);
+    }
+
+    /// Stop serving `DIRECT.GET` for every stream.
+    pub fn clear_direct_gets(&self, server: &ServerState) {
+        let all = std::mem::take(&mut *lock(&self.direct));
+        for sub in all.into_values().flatten() {
+            server.remove_internal_subscription(&self.account, &sub, true);
         }
     }
 

@@ -12,7 +12,7 @@ use starling_jetstream::api::{
 };
 use tokio::sync::mpsc;
 
-use super::account::AccountJetStream;
+use super::account::{AccountCommand, AccountJetStream};
 use super::advisory::{Advisories, AuditedRequest};
 use super::publish::publish;
 use super::service::JetStream;
@@ -26,11 +26,18 @@ pub(super) async fn serve(
     server: Arc<ServerState>,
     account: Arc<AccountJetStream>,
     mut requests: mpsc::Receiver<InternalMessage>,
+    mut commands: mpsc::UnboundedReceiver<AccountCommand>,
 ) {
     loop {
-        // Both branches are cancel-safe (`recv` loses nothing).
+        // Every branch is cancel-safe (`recv` loses nothing). Commands
+        // first: a request published after an enable sees the streams.
         let request = tokio::select! {
+            biased;
             () = server.shutdown.cancelled() => break,
+            Some(command) = commands.recv() => {
+                jetstream.apply_command(&server, &account, command).await;
+                continue;
+            }
             request = requests.recv() => match request {
                 Some(request) => request,
                 None => break,
@@ -105,7 +112,15 @@ impl Context {
             direct_get::answer(self, &reply, stream, subject, body, true);
             return;
         }
-        let total = self.account.api_total.fetch_add(1, Ordering::Relaxed);
+        // An account without JetStream: every endpoint answers 10039 and
+        // nothing is counted (nats-server's `checkJetStream`; its
+        // `trackAPI` needs the account's JetStream).
+        let enabled = self.account.is_enabled();
+        let total = if enabled {
+            self.account.api_total.fetch_add(1, Ordering::Relaxed)
+        } else {
+            0
+        };
         let errors = self.account.api_errors.load(Ordering::Relaxed);
         let headers = &request.payload[..header_len];
         // Each endpoint's handler runs only once the request has passed
@@ -195,11 +210,19 @@ impl Context {
             ),
             _ => return,
         };
-        let result = check_required_api_level(headers).and_then(|()| handler());
+        let result = check_required_api_level(headers).and_then(|()| {
+            if enabled {
+                handler()
+            } else {
+                Err(ApiError::not_enabled_for_account())
+            }
+        });
         let payload = match result {
             Ok(payload) => payload,
             Err(error) => {
-                self.account.api_errors.fetch_add(1, Ordering::Relaxed);
+                if enabled {
+                    self.account.api_errors.fetch_add(1, Ordering::Relaxed);
+                }
                 encode_error(kind, &error)
             }
         };
@@ -224,7 +247,7 @@ impl Context {
     /// `$JS.API.INFO`: usage summed over the account's streams.
     fn account_info(&self, total: u64, errors: u64) -> Vec<u8> {
         let mut info = AccountInfo {
-            limits: self.account.limits.clone(),
+            limits: self.account.limits(),
             api: ApiStats {
                 level: API_LEVEL,
                 total,

@@ -85,7 +85,7 @@ fn stream_context(context: &Context, handle: &StreamHandle) -> StreamContext {
         stream_inactive_threshold: config.consumer_limits.inactive_threshold.unwrap_or(0),
         server_max_ack_pending: tighter(
             options.max_ack_pending,
-            context.account.limits.max_ack_pending,
+            context.account.limits().max_ack_pending,
         ),
         server_max_request_batch: options.max_request_batch,
         ..StreamContext::default()
@@ -104,7 +104,7 @@ fn tighter(server: i64, account: i64) -> i64 {
 /// Whether the account already has its `max_consumers` (counted before
 /// any stream lock is taken; only this API thread adds consumers).
 fn account_at_consumer_limit(context: &Context) -> bool {
-    let max = context.account.limits.max_consumers;
+    let max = context.account.limits().max_consumers;
     max > 0 && {
         let total: usize = context
             .account

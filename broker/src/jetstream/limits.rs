@@ -127,6 +127,38 @@ fn account_max(limits: &AccountLimits, storage: StorageType) -> i64 {
     }
 }
 
+/// An account's memory and file storage limits as its streams' gates
+/// read them: changed in place when a JWT update changes the account's
+/// limits, so running streams see the new limit at their next publish.
+#[derive(Debug)]
+pub(super) struct AccountCaps {
+    memory: AtomicI64,
+    storage: AtomicI64,
+}
+
+impl AccountCaps {
+    /// The caps of `limits`.
+    pub fn new(limits: &AccountLimits) -> Self {
+        AccountCaps {
+            memory: AtomicI64::new(limits.max_memory),
+            storage: AtomicI64::new(limits.max_storage),
+        }
+    }
+
+    /// Take `limits`' storage limits.
+    pub fn set(&self, limits: &AccountLimits) {
+        self.memory.store(limits.max_memory, Ordering::Relaxed);
+        self.storage.store(limits.max_storage, Ordering::Relaxed);
+    }
+
+    fn of(&self, storage: StorageType) -> i64 {
+        match storage {
+            StorageType::Memory => self.memory.load(Ordering::Relaxed),
+            StorageType::File => self.storage.load(Ordering::Relaxed),
+        }
+    }
+}
+
 /// Bytes in use, per storage type (an account's, or the server's).
 #[derive(Debug, Default)]
 pub(super) struct Usage {
@@ -181,9 +213,9 @@ impl Reserved {
 }
 
 /// What a stream create or update is checked against.
-pub(super) struct StreamCheck<'a> {
+pub(super) struct StreamCheck {
     /// The account's limits.
-    pub account: &'a AccountLimits,
+    pub account: AccountLimits,
     /// The server's.
     pub server: ServerLimits,
     /// The account's streams other than this one.
@@ -216,11 +248,11 @@ pub(super) fn check_max_bytes(
 /// A new stream (`creating`) or an update raising `max_bytes`: the stream
 /// count, `max_consumers` and the reservation (nats-server `checkLimits`).
 pub(super) fn check_stream(
-    check: &StreamCheck<'_>,
+    check: &StreamCheck,
     config: &StreamConfig,
     creating: bool,
 ) -> Result<(), ApiError> {
-    let limits = check.account;
+    let limits = &check.account;
     if creating && limits.max_streams > 0 && check.other_streams as i64 >= limits.max_streams {
         return Err(maximum_streams());
     }
@@ -246,7 +278,7 @@ pub(super) fn check_stream(
 /// its own size after each batch.
 pub(super) struct StreamGate {
     storage: StorageType,
-    account_max: i64,
+    account_max: Arc<AccountCaps>,
     server_max: i64,
     account: Arc<Usage>,
     server: Arc<Usage>,
@@ -258,7 +290,7 @@ impl StreamGate {
     /// The gate of a stream of `storage`, counting its `bytes` now.
     pub fn new(
         storage: StorageType,
-        account_limits: &AccountLimits,
+        account_limits: Arc<AccountCaps>,
         server_limits: ServerLimits,
         account: Arc<Usage>,
         server: Arc<Usage>,
@@ -266,7 +298,7 @@ impl StreamGate {
     ) -> Self {
         let gate = StreamGate {
             storage,
-            account_max: account_max(account_limits, storage),
+            account_max: account_limits,
             server_max: server_limits.of(storage),
             account,
             server,
@@ -288,7 +320,8 @@ impl StreamGate {
                 .saturating_add(unreported)
                 .saturating_add(size)
         };
-        if self.account_max >= 0 && total(&self.account) > self.account_max {
+        let account_max = self.account_max.of(self.storage);
+        if account_max >= 0 && total(&self.account) > account_max {
             return Err(account_resources_exceeded());
         }
         if self.server_max >= 0 && total(&self.server) > self.server_max {
@@ -346,7 +379,7 @@ mod tests {
     fn stream_checks_use_nats_server_codes() {
         let account = limits(5000, 2);
         let check = |other_streams, reserved: i64| StreamCheck {
-            account: &account,
+            account: account.clone(),
             server: SERVER,
             other_streams,
             account_reserved: Reserved {
@@ -400,11 +433,11 @@ mod tests {
     #[test]
     fn gate_counts_every_stream_of_the_account() {
         let (account, server) = (Arc::new(Usage::default()), Arc::new(Usage::default()));
-        let limits = limits(100, -1);
+        let caps = Arc::new(AccountCaps::new(&limits(100, -1)));
         let gate = |bytes| {
             StreamGate::new(
                 StorageType::File,
-                &limits,
+                caps.clone(),
                 SERVER,
                 account.clone(),
                 server.clone(),
@@ -423,14 +456,18 @@ mod tests {
         drop(first);
         assert_eq!(account.get(StorageType::File), 30);
         assert!(second.admit(30, 70).is_ok());
+        // A JWT update lowers the account's limit: running gates see it.
+        caps.set(&limits(50, -1));
+        assert_eq!(second.admit(30, 21).map_err(|e| e.err_code), Err(10002));
+        caps.set(&limits(100, -1));
         let tight = ServerLimits {
             max_memory: 0,
             max_storage: 50,
         };
-        let unlimited = AccountLimits::default();
+        let unlimited = Arc::new(AccountCaps::new(&AccountLimits::default()));
         let third = StreamGate::new(
             StorageType::File,
-            &unlimited,
+            unlimited,
             tight,
             Arc::new(Usage::default()),
             server.clone(),

@@ -3,8 +3,12 @@
 //!
 //! - [`service`]: [`JetStream`]: start at bind (refused with a cluster),
 //!   restore the streams from the store directory, one API task per
-//!   account, shutdown.
+//!   account, shutdown; JWT accounts enabled, updated and disabled at run
+//!   time from their claims (`configure_account`, applied by the
+//!   account's API task in order with its requests).
 //! - `account`: an account's streams and API counters.
+//! - `jwt_accounts`: JWT accounts' JetStream enabled, updated and
+//!   disabled from their claims at run time.
 //! - `handle`: a running stream: its state machine, its capture
 //!   subscriptions and the channel to its worker.
 //! - `worker`: the task per stream that applies publishes and API
@@ -57,6 +61,7 @@ mod consumer_store;
 mod consumers;
 mod direct_get;
 mod handle;
+mod jwt_accounts;
 mod limits;
 mod meta;
 mod persist;

@@ -9,13 +9,14 @@ use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use starling_jetstream::api::account::AccountLimits;
 use starling_jetstream::api::{ApiError, StorageType, StreamConfig};
 use starling_jetstream::stream::{BatchLimits, BatchStager, Stream};
 use starling_store::{FileStore, FileStoreConfig, MemStore, MessageStore};
 use tokio::sync::mpsc;
 use tokio_util::task::TaskTracker;
 
-use super::account::AccountJetStream;
+use super::account::{AccountCommand, AccountJetStream};
 use super::consumer_api::subscribe_restored;
 use super::consumer_store::restore_all;
 use super::consumers::{ConsumerEntry, ConsumerSet};
@@ -55,7 +56,7 @@ pub struct JetStream {
     /// The API subject prefixes (`$JS.API`, and `$JS.<domain>.API`).
     pub(super) prefixes: Vec<String>,
     /// Per account, by name.
-    accounts: Mutex<BTreeMap<String, Arc<AccountJetStream>>>,
+    pub(super) accounts: Mutex<BTreeMap<String, Arc<AccountJetStream>>>,
     /// The API tasks and stream workers, waited for at shutdown.
     tasks: TaskTracker,
     /// Where workers are spawned from the API's blocking threads.
@@ -125,9 +126,47 @@ pub fn start(server: &Arc<ServerState>) -> io::Result<()> {
         batches_inflight: Arc::new(AtomicUsize::new(0)),
     });
     let system = server.accounts.system_name().to_string();
-    for account in server.accounts.all() {
-        if *account.name != *system && jetstream_account(&options, &account.name) {
-            jetstream.enable_account(server, account)?;
+    if let Some(operator) = server.operator_mode() {
+        // Operator mode: JetStream comes from account JWTs. As
+        // nats-server's `configAllJetStreamAccounts`, the accounts with a
+        // directory in the store are resolved now and their streams
+        // restored; the others are enabled when first resolved (a user's
+        // CONNECT) or when a claims update reaches them.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| {
+                i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX)
+            });
+        for name in stored_accounts(&jetstream.root) {
+            if name == system {
+                continue;
+            }
+            let Ok(claims) = operator.account(&name, now) else {
+                tracing::warn!(account = %name, "JetStream directory of an account the resolver does not hold: not restored");
+                continue;
+            };
+            let Some(limits) = crate::system::account_update::jetstream_limits(&claims) else {
+                continue;
+            };
+            let account_limits = crate::system::account_update::account_limits(&claims);
+            if let Some(account) = server
+                .accounts
+                .get_or_create_with_limits(&name, account_limits)
+            {
+                jetstream.enable_account(server, account, Some(limits), true)?;
+            }
+        }
+    } else {
+        for account in server.accounts.all() {
+            if *account.name != *system && jetstream_account(&options, &account.name) {
+                let limits = options
+                    .accounts
+                    .iter()
+                    .find(|a| *a.name == *account.name)
+                    .map(|a| a.jetstream_limits.clone())
+                    .unwrap_or_default();
+                jetstream.enable_account(server, account, Some(limits), true)?;
+            }
         }
     }
     tracing::info!(store_dir = %jetstream.root.display(), sync = ?jetstream.options.sync_interval.map_or("always".to_string(), |d| format!("{d:?}")), "JetStream started");
@@ -150,33 +189,72 @@ fn jetstream_account(options: &crate::options::Options, account: &str) -> bool {
         .any(|a| a.name == account && a.jetstream == Some(true))
 }
 
+/// The names of the account directories under the JetStream root.
+fn stored_accounts(root: &Path) -> Vec<String> {
+    let Ok(entries) = fs::read_dir(root) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|entry| entry.path().join("streams").is_dir())
+        .filter_map(|entry| entry.file_name().into_string().ok())
+        .collect()
+}
+
+/// Whether `name` can be a directory of the store.
+fn is_directory_name(name: &str) -> bool {
+    !(name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\']))
+}
+
 impl JetStream {
-    fn enable_account(
+    /// Start the account's JetStream: its API subscriptions and task, and
+    /// (`limits` Some) its streams. `restore_now`: restore them before
+    /// returning (at start); otherwise the API task restores them before
+    /// it answers its first request (an account resolved at run time, on
+    /// a client's task). `limits` None: JetStream is not enabled for the
+    /// account; every API request is answered 10039.
+    pub(super) fn enable_account(
         self: &Arc<Self>,
         server: &Arc<ServerState>,
         account: Arc<Account>,
+        limits: Option<AccountLimits>,
+        restore_now: bool,
     ) -> io::Result<()> {
         let name = account.name.to_string();
-        if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\']) {
+        if !is_directory_name(&name) {
             tracing::warn!(account = %name, "account name is not a directory name; no JetStream for it");
             return Ok(());
         }
         let dir = self.root.join(&name).join("streams");
         let (requests, receiver) = mpsc::channel(API_CHANNEL_CAPACITY);
-        let limits = server
-            .options()
-            .accounts
-            .iter()
-            .find(|a| a.name == name)
-            .map(|a| a.jetstream_limits.clone())
-            .unwrap_or_default();
-        let state = Arc::new(AccountJetStream::new(account, dir, requests, limits));
+        let (commands, command_receiver) = mpsc::unbounded_channel();
+        let enable_later = if restore_now { None } else { limits.clone() };
+        let state = Arc::new(AccountJetStream::new(
+            account,
+            dir,
+            requests,
+            commands,
+            if restore_now { limits } else { None },
+        ));
+        {
+            let mut accounts = lock(&self.accounts);
+            if accounts.contains_key(&name) {
+                // Another CONNECT of the account got here first.
+                return Ok(());
+            }
+            accounts.insert(name.clone(), state.clone());
+        }
         state.subscribe_api(server, &self.prefixes);
-        self.restore_streams(server, &state)?;
-        lock(&self.accounts).insert(name, state.clone());
+        if state.is_enabled() {
+            self.restore_streams(server, &state)?;
+            tracing::info!(account = %name, "JetStream enabled for account");
+        }
+        if let Some(limits) = enable_later {
+            let _ = state.commands.send(AccountCommand::Enable(limits));
+        }
         let jetstream = self.clone();
         self.tasks.spawn_on(
-            super::api::serve(jetstream, server.clone(), state, receiver),
+            super::api::serve(jetstream, server.clone(), state, receiver, command_receiver),
             &self.runtime,
         );
         Ok(())
@@ -184,7 +262,7 @@ impl JetStream {
 
     /// Reopen every stream found under the account's directory. A stream
     /// whose meta cannot be read is skipped and logged, never fatal.
-    fn restore_streams(
+    pub(super) fn restore_streams(
         &self,
         server: &Arc<ServerState>,
         account: &Arc<AccountJetStream>,
@@ -252,7 +330,7 @@ impl JetStream {
         }
         let gate = Arc::new(StreamGate::new(
             config.storage,
-            &account.limits,
+            account.caps.clone(),
             self.server_limits,
             account.usage.clone(),
             self.usage.clone(),
@@ -302,9 +380,13 @@ impl JetStream {
         handle
     }
 
-    /// Every account's JetStream state.
+    /// Every account's JetStream state, of the accounts it is enabled for.
     pub(super) fn all_accounts(&self) -> Vec<Arc<AccountJetStream>> {
-        lock(&self.accounts).values().cloned().collect()
+        lock(&self.accounts)
+            .values()
+            .filter(|account| account.is_enabled())
+            .cloned()
+            .collect()
     }
 
     /// Bytes reserved by `max_bytes` of every stream on the server but

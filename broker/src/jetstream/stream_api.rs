@@ -76,7 +76,7 @@ fn check_overlap(context: &Context, config: &StreamConfig) -> Result<(), ApiErro
 }
 
 /// The account's and server's usage but for stream `name`.
-fn stream_check<'a>(context: &'a Context, name: &str) -> limits::StreamCheck<'a> {
+fn stream_check(context: &Context, name: &str) -> limits::StreamCheck {
     let mut account_reserved = limits::Reserved::default();
     let mut other_streams = 0;
     for other in context.account.all_streams() {
@@ -86,7 +86,7 @@ fn stream_check<'a>(context: &'a Context, name: &str) -> limits::StreamCheck<'a>
         }
     }
     limits::StreamCheck {
-        account: &context.account.limits,
+        account: context.account.limits(),
         server: context.jetstream.server_limits,
         other_streams,
         account_reserved,
@@ -125,7 +125,7 @@ fn stream_info_with_leader(
 pub(super) fn create(context: &Context, name: &str, body: &[u8]) -> Response {
     let mut config = request_config(name, body)?;
     super::source_checks::check(&context.account, &mut config)?;
-    limits::check_max_bytes(&context.account.limits, &config)?;
+    limits::check_max_bytes(&context.account.limits(), &config)?;
     if let Some(existing) = context.account.stream(name) {
         if existing.config() != config {
             return Err(ApiError::stream_name_in_use());
@@ -185,7 +185,7 @@ pub(super) fn create(context: &Context, name: &str, body: &[u8]) -> Response {
 /// `STREAM.UPDATE.<name>`.
 pub(super) fn update(context: &Context, name: &str, body: &[u8]) -> Response {
     let mut config = request_config(name, body)?;
-    limits::check_max_bytes(&context.account.limits, &config)?;
+    limits::check_max_bytes(&context.account.limits(), &config)?;
     let handle = lookup(context, name)?;
     super::source_checks::check(&context.account, &mut config)?;
     let old = handle.config();

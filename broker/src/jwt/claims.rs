@@ -261,8 +261,40 @@ pub struct User {
     pub generic: GenericFields,
 }
 
-/// Account-wide limits (`jwt.AccountLimits` + `NatsLimits`, JetStream
-/// limits kept as JSON).
+/// An account's JetStream limits (`jwt.JetStreamLimits`). Unlike the
+/// other limits, an absent field is 0 (nats-io/jwt writes them with
+/// `omitempty`): storage 0 = none, so claims without them grant no
+/// JetStream; -1 = no limit.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JetStreamLimits {
+    /// Memory storage bytes.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub mem_storage: i64,
+    /// File storage bytes.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub disk_storage: i64,
+    /// Streams.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub streams: i64,
+    /// Consumers.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub consumer: i64,
+    /// Unacknowledged messages per consumer.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub max_ack_pending: i64,
+    /// Largest memory stream, bytes.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub mem_max_stream_bytes: i64,
+    /// Largest file stream, bytes.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub disk_max_stream_bytes: i64,
+    /// Streams must set `max_bytes`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub max_bytes_required: bool,
+}
+
+/// Account-wide limits (`jwt.AccountLimits` + `NatsLimits` +
+/// `JetStreamLimits`, and the per-replica JetStream tiers).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AccountLimits {
     /// `subs`, `data`, `payload`.
@@ -286,10 +318,23 @@ pub struct AccountLimits {
     /// Leaf node connections at most.
     #[serde(default = "no_limit")]
     pub leaf: i64,
-    /// JetStream limits (`mem_storage`, `disk_storage`, `streams`, ...),
-    /// not applied here.
+    /// JetStream limits (`mem_storage`, `disk_storage`, `streams`, ...).
     #[serde(flatten)]
-    pub jetstream: BTreeMap<String, serde_json::Value>,
+    pub jetstream: JetStreamLimits,
+    /// JetStream limits per tier (`R1`, `R3`, ...), when the account is
+    /// limited by replica count instead.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tiered_limits: BTreeMap<String, JetStreamLimits>,
+}
+
+impl AccountLimits {
+    /// nats-io/jwt's `IsJSEnabled`: any tier, or memory or file storage
+    /// that is not 0.
+    pub fn is_jetstream_enabled(&self) -> bool {
+        !self.tiered_limits.is_empty()
+            || self.jetstream.disk_storage != 0
+            || self.jetstream.mem_storage != 0
+    }
 }
 
 fn default_true() -> bool {
@@ -306,7 +351,8 @@ impl Default for AccountLimits {
             disallow_bearer: false,
             conn: NO_LIMIT,
             leaf: NO_LIMIT,
-            jetstream: BTreeMap::new(),
+            jetstream: JetStreamLimits::default(),
+            tiered_limits: BTreeMap::new(),
         }
     }
 }
@@ -478,6 +524,31 @@ mod tests {
             user.claims.nats.permission_limits.limits.nats.subs,
             NO_LIMIT
         );
+    }
+
+    #[test]
+    fn jetstream_limits_parse_and_absent_ones_disable_jetstream() {
+        let limits: AccountLimits = serde_json::from_value(serde_json::json!({
+            "conn": 5, "disk_storage": 1_048_576, "streams": 2, "max_bytes_required": true,
+        }))
+        .expect("limits");
+        assert_eq!(limits.conn, 5);
+        assert_eq!(limits.jetstream.disk_storage, 1_048_576);
+        assert_eq!(limits.jetstream.streams, 2);
+        assert_eq!(limits.jetstream.mem_storage, 0);
+        assert!(limits.jetstream.max_bytes_required);
+        assert!(limits.is_jetstream_enabled());
+        assert!(!AccountLimits::default().is_jetstream_enabled());
+        let tiered: AccountLimits = serde_json::from_value(serde_json::json!({
+            "tiered_limits": {"R1": {"mem_storage": -1, "disk_storage": -1, "streams": 3}},
+        }))
+        .expect("tiered");
+        assert!(tiered.is_jetstream_enabled());
+        assert_eq!(tiered.tiered_limits["R1"].streams, 3);
+        let written = serde_json::to_value(&limits).expect("serialise");
+        assert_eq!(written["disk_storage"], 1_048_576);
+        assert!(written.get("mem_storage").is_none(), "{written}");
+        assert!(written.get("tiered_limits").is_none(), "{written}");
     }
 
     #[test]

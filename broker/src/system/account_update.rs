@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use starling_proto::client::encode;
 
-use crate::account::AccountLimits;
+use starling_jetstream::api::account::AccountLimits as JetStreamAccountLimits;
+
+use crate::account::{Account, AccountLimits};
 use crate::client::ClientHandle;
 use crate::close::CloseReason;
 use crate::jwt::operator_mode::OperatorMode;
@@ -29,6 +31,49 @@ pub fn account_limits(claims: &AccountClaims) -> AccountLimits {
     }
 }
 
+/// The JetStream limits the claims grant, None when they grant no
+/// JetStream (nats-server `updateAccountClaimsWithRefresh`: enabled when
+/// memory or file storage is not 0 or tiers exist; the account-wide
+/// limits win when they name storage, else the `R1` tier applies, as
+/// every stream on one node is R1; a tiered account without `R1` gets
+/// no storage). Per-stream bytes and `max_ack_pending` of 0 or less are
+/// unlimited (nats-server's `toUnlimited`); the rest are taken as they are.
+pub fn jetstream_limits(claims: &AccountClaims) -> Option<JetStreamAccountLimits> {
+    let limits = &claims.nats.limits;
+    if !limits.is_jetstream_enabled() {
+        return None;
+    }
+    let global = &limits.jetstream;
+    let selected = if global.disk_storage != 0 || global.mem_storage != 0 {
+        global.clone()
+    } else {
+        limits.tiered_limits.get("R1").cloned().unwrap_or_default()
+    };
+    let unlimited = |value: i64| if value > 0 { value } else { -1 };
+    Some(JetStreamAccountLimits {
+        max_memory: selected.mem_storage,
+        max_storage: selected.disk_storage,
+        max_streams: selected.streams,
+        max_consumers: selected.consumer,
+        max_ack_pending: unlimited(selected.max_ack_pending),
+        memory_max_stream_bytes: unlimited(selected.mem_max_stream_bytes),
+        storage_max_stream_bytes: unlimited(selected.disk_max_stream_bytes),
+        max_bytes_required: selected.max_bytes_required,
+    })
+}
+
+/// Enables, updates or disables JetStream for `account` (a JWT account)
+/// to match `claims`, when JetStream runs on this server.
+pub fn configure_jetstream(
+    server: &Arc<ServerState>,
+    account: &Arc<Account>,
+    claims: &AccountClaims,
+) {
+    if let Some(jetstream) = server.jetstream.get() {
+        jetstream.configure_account(server, account, jetstream_limits(claims));
+    }
+}
+
 /// The connections of `account` on this node, newest first.
 fn connections_of(server: &ServerState, account: &str) -> Vec<Arc<ClientHandle>> {
     let mut clients: Vec<Arc<ClientHandle>> = server
@@ -42,7 +87,11 @@ fn connections_of(server: &ServerState, account: &str) -> Vec<Arc<ClientHandle>>
 }
 
 /// Applies `claims`, a changed account JWT, on this node.
-pub fn apply_account_claims(server: &ServerState, operator: &OperatorMode, claims: &AccountClaims) {
+pub fn apply_account_claims(
+    server: &Arc<ServerState>,
+    operator: &OperatorMode,
+    claims: &AccountClaims,
+) {
     let name = claims.data.sub.as_str();
     tracing::info!(account = %name, "account JWT updated");
     for client in operator.revoked_by(claims) {
@@ -57,6 +106,7 @@ pub fn apply_account_claims(server: &ServerState, operator: &OperatorMode, claim
     let Some(account) = server.accounts.get(name) else {
         return;
     };
+    configure_jetstream(server, &account, claims);
     let limits = account_limits(claims);
     if !account.set_limits(limits) {
         return;
@@ -87,10 +137,19 @@ pub fn apply_account_claims(server: &ServerState, operator: &OperatorMode, claim
 
 /// Disables deleted accounts on this node (nats-server `removeCb`): no new
 /// connection is admitted and the connected ones are closed.
-pub fn apply_deleted_accounts(server: &ServerState, operator: &OperatorMode, deleted: &[String]) {
+pub fn apply_deleted_accounts(
+    server: &Arc<ServerState>,
+    operator: &OperatorMode,
+    deleted: &[String],
+) {
     for name in deleted {
         tracing::info!(account = %name, "account JWT deleted");
         if let Some(account) = server.accounts.get(name) {
+            // nats-server's `removeCb` disables its JetStream too (the
+            // streams stop, their files stay).
+            if let Some(jetstream) = server.jetstream.get() {
+                jetstream.configure_account(server, &account, None);
+            }
             account.set_limits(AccountLimits {
                 max_connections: Some(0),
                 max_subscriptions: Some(0),

@@ -69,7 +69,12 @@ pub fn answer_pack(
 }
 
 /// Keeps one pack entry if it checks out and is newer, and applies it.
-pub fn merge_pack_entry(server: &ServerState, operator: &OperatorMode, entry: &[u8], now: i64) {
+pub fn merge_pack_entry(
+    server: &std::sync::Arc<ServerState>,
+    operator: &OperatorMode,
+    entry: &[u8],
+    now: i64,
+) {
     if entry.is_empty() {
         return;
     }
