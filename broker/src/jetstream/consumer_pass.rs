@@ -213,6 +213,16 @@ fn rate_burst(context: &PassContext<'_>, max_msg_size: i32) -> i64 {
 }
 
 /// Interest retention without consumers: what was just stored goes.
+/// An interest stream without consumers keeps nothing: the worker drops
+/// what a batch stored before its PubAcks go out, so a `STREAM.INFO` sent
+/// after the ack never sees it (nats-server does not store such a message
+/// at all).
+pub(super) fn drop_if_no_consumers(context: &PassContext<'_>, stored: RangeInclusive<u64>) {
+    if lock(context.consumers).entries.is_empty() {
+        drop_uninteresting(context, stored);
+    }
+}
+
 fn drop_uninteresting(context: &PassContext<'_>, stored: RangeInclusive<u64>) {
     if stored.is_empty() {
         return;

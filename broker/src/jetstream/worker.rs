@@ -264,6 +264,16 @@ impl Batch {
         } else {
             self.sourcing.forget_positions();
         }
+        let pass = PassContext {
+            server: &self.server,
+            account: &self.account,
+            stream: &self.stream,
+            consumers: &self.consumers,
+            domain: self.domain.as_deref(),
+        };
+        if answers.durable {
+            consumer_pass::drop_if_no_consumers(&pass, answers.stored.clone());
+        }
         // As nats-server: republished before the PubAck goes out.
         for message in std::mem::take(&mut answers.republished) {
             publish_with_headers(
@@ -287,13 +297,6 @@ impl Batch {
         if let Some(done) = answers.stop {
             return Ran::Stopped(done);
         }
-        let pass = PassContext {
-            server: &self.server,
-            account: &self.account,
-            stream: &self.stream,
-            consumers: &self.consumers,
-            domain: self.domain.as_deref(),
-        };
         let mut next = consumer_pass::run(
             &pass,
             &answers.consumer_messages,
