@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{anyhow, bail, Context, Result};
 
+use super::clients::Clients;
 use super::server::ServerSpec;
 
 /// Usage text printed by `--help` and on a bad option.
@@ -27,6 +28,12 @@ options:
                        `js` (JetStream, async-nats as the load; each server
                        gets -js -sd on a fresh temporary directory)
   --cluster            also run the 3-node cluster scenarios
+  --clients MODE       who drives the core scenarios: `raw` (the default: the
+                       bench's raw-wire clients) or `async-nats` (the official
+                       Rust client, default options, a connection per publisher
+                       and per subscriber; rows are named `NAME@async-nats`;
+                       scenarios without such a version, e.g. TLS and memory,
+                       are skipped)
   --quick              a quarter of the messages and requests, 1 round
   --connections N      idle connections in the memory scenario (default 10000)
   --out DIR            where the JSON results and server logs go (default bench-results)
@@ -47,6 +54,8 @@ pub struct Options {
     pub scenarios: Option<Vec<String>>,
     /// Whether cluster scenarios join the default selection.
     pub cluster: bool,
+    /// Which clients drive the core scenarios.
+    pub clients: Clients,
     /// Smaller message counts for development.
     pub quick: bool,
     /// Idle connections for the memory scenario.
@@ -74,6 +83,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command> {
     let mut rounds = None;
     let mut scenarios = None;
     let mut cluster = false;
+    let mut clients = Clients::default();
     let mut quick = false;
     let mut connections = 10_000;
     let mut out_dir = PathBuf::from("bench-results");
@@ -108,6 +118,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command> {
                 )
             }
             "--cluster" => cluster = true,
+            "--clients" => clients = value()?.parse()?,
             "--quick" => quick = true,
             "--connections" => connections = parse_count(&value()?, "--connections")?,
             "--out" => out_dir = PathBuf::from(value()?),
@@ -140,6 +151,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command> {
         rounds: rounds.unwrap_or(if quick { 1 } else { 5 }),
         scenarios,
         cluster,
+        clients,
         quick,
         connections,
         out_dir,
@@ -229,6 +241,28 @@ mod tests {
             Some(PathBuf::from("/etc/b.conf"))
         );
         assert!(run(&["--server", "a=/a", "--config", "c=/c.conf"]).is_err());
+    }
+
+    #[test]
+    fn clients_default_to_raw_and_accept_async_nats() {
+        assert_eq!(
+            run(&["--server", "a=/a"]).expect("valid").clients,
+            Clients::Raw
+        );
+        for args in [
+            ["--server", "a=/a", "--clients", "async-nats"].as_slice(),
+            ["--server", "a=/a", "--clients=async-nats"].as_slice(),
+        ] {
+            assert_eq!(run(args).expect("valid").clients, Clients::AsyncNats);
+        }
+        assert_eq!(
+            run(&["--server", "a=/a", "--clients", "raw"])
+                .expect("valid")
+                .clients,
+            Clients::Raw
+        );
+        assert!(run(&["--server", "a=/a", "--clients", "go"]).is_err());
+        assert!(run(&["--server", "a=/a", "--clients"]).is_err());
     }
 
     #[test]

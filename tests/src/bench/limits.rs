@@ -98,3 +98,14 @@ pub const JS_POLL: Duration = Duration::from_millis(5);
 
 /// JetStream: messages per pull request in the fetch scenario.
 pub const JS_FETCH_BATCH: usize = 500;
+
+/// `--clients async-nats`: a measured loop (publishing, requests) stops
+/// after this long and reports the rate of what it did, so a client slower
+/// than the raw one bounds the run time instead of the message count.
+pub const CLIENT_BUDGET: Duration = Duration::from_secs(5);
+
+/// `--clients async-nats`: most messages the publisher runs ahead of the
+/// slowest subscriber. Half of async-nats's default subscription capacity
+/// (65,536 messages, beyond which the client drops and reports a slow
+/// consumer), so the client's channel never fills.
+pub const CLIENT_WINDOW_MESSAGES: u64 = 32_768;

@@ -7,6 +7,9 @@
 //! - [`wire`]: the bench's raw-TCP NATS client and its incremental scanner.
 //! - [`throughput`]: pub-only, pub/sub, fan-out and queue-group scenarios.
 //! - [`latency`]: request/reply round-trip percentiles.
+//! - [`clients`]: which clients drive the core scenarios (`--clients`).
+//! - [`async_client`]: the core scenarios driven by async-nats
+//!   (`--clients async-nats`, rows named `<scenario>@async-nats`).
 //! - [`memory`]: RSS per idle client connection.
 //! - [`js`]: the JetStream group (`--scenarios js`), driven by async-nats.
 //! - [`scenario`]: the catalogue of named scenarios and their report rows.
@@ -20,9 +23,13 @@
 //! and a cluster (publisher on node 1, subscriber on node 3). The JetStream
 //! scenarios are the exception: their load is the official client's
 //! JetStream code (acks, pull requests, flow control), which is what they
-//! measure the servers against.
+//! measure the servers against. `--clients async-nats` runs the core
+//! scenarios through the official client too: what a real application's
+//! hot path costs each server, next to the raw clients' figures.
 
+pub mod async_client;
 pub mod cli;
+pub mod clients;
 pub mod js;
 pub mod latency;
 pub mod limits;

@@ -12,7 +12,7 @@ use super::scenario::{Direction, Row, Scenario};
 /// Samples of one report row, per server.
 #[derive(Debug)]
 struct RowSamples {
-    scenario: &'static str,
+    scenario: String,
     row: Row,
     /// `values[server]`: one value per successful round.
     values: Vec<Vec<f64>>,
@@ -36,7 +36,7 @@ impl Results {
             .iter()
             .flat_map(|scenario| {
                 scenario.rows.iter().map(move |row| RowSamples {
-                    scenario: scenario.name,
+                    scenario: scenario.name.clone(),
                     row: row.clone(),
                     values: vec![Vec::new(); count],
                     failures: vec![Vec::new(); count],
@@ -109,7 +109,7 @@ impl Results {
                     })
                 });
                 RowSummary {
-                    scenario: row.scenario,
+                    scenario: row.scenario.clone(),
                     metric: row.row.metric,
                     higher_is_better: row.row.direction == Direction::HigherIsBetter,
                     gate: row.row.gate,
@@ -162,7 +162,7 @@ impl Results {
             header.iter().map(|_| "---".to_string()).collect(),
         ];
         for summary in &summaries {
-            let mut cells = vec![summary.scenario.to_string(), summary.metric.to_string()];
+            let mut cells = vec![summary.scenario.clone(), summary.metric.to_string()];
             for server in &summary.servers {
                 let mut cell = server.median.map_or("error".to_string(), |median| {
                     format_value(summary.metric, median)
@@ -192,7 +192,7 @@ impl Results {
         // One line per scenario, server and distinct error, with a count.
         let mut failures: Vec<(String, usize)> = Vec::new();
         for summary in &summaries {
-            if summary.metric != summary_first_metric(&summaries, summary.scenario) {
+            if summary.metric != summary_first_metric(&summaries, &summary.scenario) {
                 continue;
             }
             for server in &summary.servers {
@@ -283,7 +283,7 @@ struct JsonReport<'a> {
 
 #[derive(Debug, Serialize)]
 struct RowSummary {
-    scenario: &'static str,
+    scenario: String,
     metric: &'static str,
     higher_is_better: bool,
     gate: bool,

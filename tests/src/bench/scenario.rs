@@ -7,6 +7,8 @@ use anyhow::{anyhow, Result};
 
 use async_nats::jetstream::stream::StorageType;
 
+use super::async_client;
+use super::clients::Clients;
 use super::js::JetStream;
 use super::latency::{self, RequestReply};
 use super::limits::{JS_SMALL_WINDOW, JS_WINDOW};
@@ -53,10 +55,14 @@ pub enum Kind {
 /// One named scenario.
 #[derive(Debug, Clone)]
 pub struct Scenario {
-    /// Name used on the command line and in the report.
-    pub name: &'static str,
+    /// Name used in the report: the catalogue name, suffixed with the
+    /// client mode unless raw (`pubsub-16b@async-nats`).
+    pub name: String,
     /// What it measures.
     pub kind: Kind,
+    /// Which clients drive it (the JetStream scenarios always use
+    /// async-nats, whatever this says).
+    pub clients: Clients,
     /// Which target it runs against (memory starts its own server).
     pub topology: Topology,
     /// Rows it fills, in the order [`Scenario::run`] returns values.
@@ -95,13 +101,14 @@ const LARGE: usize = 1024;
 /// compile), so a full 5-round run of three servers takes a few minutes.
 pub fn catalogue(scale: Scale) -> Vec<Scenario> {
     let messages = |count: u64| (count / scale.divisor).max(1000);
-    let throughput = |name, pattern, payload, count, gate, topology| Scenario {
-        name,
+    let throughput = |name: &str, pattern, payload, count, gate, topology| Scenario {
+        name: name.to_string(),
         kind: Kind::Throughput(Throughput {
             pattern,
             payload,
             messages: messages(count),
         }),
+        clients: Clients::Raw,
         topology,
         rows: vec![Row {
             metric: "msgs/s",
@@ -110,13 +117,14 @@ pub fn catalogue(scale: Scale) -> Vec<Scenario> {
         }],
         max_rounds: None,
     };
-    let request_reply = |name, topology, gate: bool| Scenario {
-        name,
+    let request_reply = |name: &str, topology, gate: bool| Scenario {
+        name: name.to_string(),
         kind: Kind::RequestReply(RequestReply {
             payload: SMALL,
             warmup: (2000 / scale.divisor as usize).max(100),
             requests: (20_000 / scale.divisor as usize).max(1000),
         }),
+        clients: Clients::Raw,
         topology,
         rows: ["p50 us", "p99 us", "p99.9 us"]
             .into_iter()
@@ -210,10 +218,11 @@ pub fn catalogue(scale: Scale) -> Vec<Scenario> {
         })
         .collect();
     let memory = Scenario {
-        name: "memory",
+        name: "memory".to_string(),
         kind: Kind::Memory {
             connections: scale.connections,
         },
+        clients: Clients::Raw,
         topology: single,
         rows: ["KiB/conn", "idle RSS KiB", "loaded RSS KiB"]
             .into_iter()
@@ -260,9 +269,10 @@ fn jetstream_catalogue(scale: Scale) -> Vec<Scenario> {
     };
     let higher = Direction::HigherIsBetter;
     let lower = Direction::LowerIsBetter;
-    let scenario = |name, kind, rows, max_rounds| Scenario {
-        name,
+    let scenario = |name: &str, kind, rows, max_rounds| Scenario {
+        name: name.to_string(),
         kind: Kind::JetStream(kind),
+        clients: Clients::AsyncNats,
         topology: Topology::JetStream,
         rows,
         max_rounds,
@@ -368,12 +378,12 @@ fn jetstream_catalogue(scale: Scale) -> Vec<Scenario> {
 
 /// Names selected by default: everything on a single server (TLS included)
 /// except the JetStream group.
-pub fn default_selection(catalogue: &[Scenario], with_cluster: bool) -> Vec<&'static str> {
+pub fn default_selection(catalogue: &[Scenario], with_cluster: bool) -> Vec<&str> {
     catalogue
         .iter()
         .filter(|scenario| !scenario.is_jetstream())
         .filter(|scenario| with_cluster || !matches!(scenario.topology, Topology::Cluster(_)))
-        .map(|scenario| scenario.name)
+        .map(|scenario| scenario.name.as_str())
         .collect()
 }
 
@@ -385,6 +395,38 @@ impl Scenario {
             Kind::Memory { .. } => false,
             Kind::JetStream(js) => js.needs_target(),
             _ => true,
+        }
+    }
+
+    /// This scenario driven by `clients`, renamed to show the mode, or
+    /// `None` when it has no version for those clients: with async-nats,
+    /// the throughput and request/reply scenarios on plain TCP (single node
+    /// or cluster); not TLS, memory (idle raw connections) or JetStream
+    /// (async-nats already).
+    pub fn with_clients(self, clients: Clients) -> Option<Scenario> {
+        match clients {
+            Clients::Raw => Some(self),
+            Clients::AsyncNats => {
+                let core = matches!(self.kind, Kind::Throughput(_) | Kind::RequestReply(_));
+                let plain = matches!(self.topology, Topology::Single | Topology::Cluster(_));
+                // The gates stay on the raw rows: they compare servers,
+                // and a client's own cost (the same for every server)
+                // would only dilute the ratios.
+                let rows = self
+                    .rows
+                    .iter()
+                    .map(|row| Row {
+                        gate: false,
+                        ..row.clone()
+                    })
+                    .collect();
+                (core && plain).then(|| Scenario {
+                    name: clients.scenario_name(&self.name),
+                    clients,
+                    rows,
+                    ..self
+                })
+            }
         }
     }
 
@@ -408,15 +450,23 @@ impl Scenario {
                 .map(Target::endpoints)
                 .ok_or_else(|| anyhow!("no running target (it failed to start)"))
         };
-        match self.kind {
-            Kind::Throughput(throughput) => {
+        match (self.kind, self.clients) {
+            (Kind::Throughput(throughput), Clients::Raw) => {
                 Ok(vec![throughput::run(endpoints()?, throughput).await?])
             }
-            Kind::RequestReply(request_reply) => {
-                let result = latency::run(endpoints()?, request_reply).await?;
+            (Kind::Throughput(throughput), Clients::AsyncNats) => Ok(vec![
+                async_client::run_throughput(endpoints()?, throughput).await?,
+            ]),
+            (Kind::RequestReply(request_reply), clients) => {
+                let result = match clients {
+                    Clients::Raw => latency::run(endpoints()?, request_reply).await?,
+                    Clients::AsyncNats => {
+                        async_client::run_request_reply(endpoints()?, request_reply).await?
+                    }
+                };
                 Ok(vec![result.p50, result.p99, result.p999])
             }
-            Kind::Memory { connections } => {
+            (Kind::Memory { connections }, _) => {
                 let result = memory::run(spec, connections, log_dir).await?;
                 Ok(vec![
                     result.per_connection_kib,
@@ -424,7 +474,64 @@ impl Scenario {
                     result.loaded_rss_kib as f64,
                 ])
             }
-            Kind::JetStream(js) => js.run(target, spec, log_dir).await,
+            (Kind::JetStream(js), _) => js.run(target, spec, log_dir).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scale() -> Scale {
+        Scale {
+            divisor: 1,
+            connections: 10,
+        }
+    }
+
+    #[test]
+    fn async_nats_versions_exist_for_plain_core_scenarios_only() {
+        let renamed: Vec<String> = catalogue(scale())
+            .into_iter()
+            .filter(|scenario| !scenario.is_jetstream())
+            .filter_map(|scenario| scenario.with_clients(Clients::AsyncNats))
+            .map(|scenario| scenario.name)
+            .collect();
+        for name in [
+            "pubsub-16b@async-nats",
+            "pubsub-1k@async-nats",
+            "fanout-16b@async-nats",
+            "queue-1k@async-nats",
+            "reqrep@async-nats",
+            "cluster-pubsub-16b@async-nats",
+        ] {
+            assert!(renamed.iter().any(|got| got == name), "{name} missing");
+        }
+        for scenario in catalogue(scale())
+            .into_iter()
+            .filter_map(|scenario| scenario.with_clients(Clients::AsyncNats))
+        {
+            assert!(
+                scenario.rows.iter().all(|row| !row.gate),
+                "{}",
+                scenario.name
+            );
+        }
+        for name in ["pubsub-tls-16b", "memory"] {
+            assert!(
+                !renamed.iter().any(|got| got.starts_with(name)),
+                "{name} has no async-nats version"
+            );
+        }
+    }
+
+    #[test]
+    fn raw_clients_keep_the_catalogue_names() {
+        for scenario in catalogue(scale()) {
+            let name = scenario.name.clone();
+            let kept = scenario.with_clients(Clients::Raw).expect("raw keeps all");
+            assert_eq!(kept.name, name);
         }
     }
 }

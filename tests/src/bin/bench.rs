@@ -292,11 +292,11 @@ async fn run_rounds(
                             .map(|(row, value)| format!("{value:.1} {}", row.metric))
                             .collect();
                         eprintln!("{label} {}", shown.join(", "));
-                        results.record(scenario.name, index, &values);
+                        results.record(&scenario.name, index, &values);
                     }
                     Err(error) => {
                         eprintln!("{label} FAILED: {error:#}");
-                        results.record_failure(scenario.name, index, &format!("{error:#}"));
+                        results.record_failure(&scenario.name, index, &format!("{error:#}"));
                     }
                 }
             }
@@ -333,12 +333,12 @@ fn select(all: &[Scenario], options: &Options) -> Result<Vec<Scenario>> {
                     "js" => wanted.extend(
                         all.iter()
                             .filter(|scenario| scenario.is_jetstream())
-                            .map(|scenario| scenario.name.to_string()),
+                            .map(|scenario| scenario.name.clone()),
                     ),
                     "cluster" => wanted.extend(
                         all.iter()
                             .filter(|scenario| matches!(scenario.topology, Topology::Cluster(_)))
-                            .map(|scenario| scenario.name.to_string()),
+                            .map(|scenario| scenario.name.clone()),
                     ),
                     name if all.iter().any(|scenario| scenario.name == name) => {
                         wanted.push(name.to_string())
@@ -349,11 +349,33 @@ fn select(all: &[Scenario], options: &Options) -> Result<Vec<Scenario>> {
             wanted
         }
     };
-    Ok(all
+    let selected = all
         .iter()
-        .filter(|scenario| wanted.iter().any(|name| name == scenario.name))
-        .cloned()
-        .collect())
+        .filter(|scenario| wanted.contains(&scenario.name))
+        .cloned();
+    let mut scenarios = Vec::new();
+    for scenario in selected {
+        // The JetStream group runs on async-nats in every mode.
+        if scenario.is_jetstream() {
+            scenarios.push(scenario);
+            continue;
+        }
+        let name = scenario.name.clone();
+        match scenario.with_clients(options.clients) {
+            Some(scenario) => scenarios.push(scenario),
+            None => eprintln!(
+                "note: {name} has no --clients {} version: skipped",
+                options.clients
+            ),
+        }
+    }
+    if scenarios.is_empty() {
+        bail!(
+            "no selected scenario runs with --clients {}",
+            options.clients
+        );
+    }
+    Ok(scenarios)
 }
 
 /// Raises the soft open-files limit towards the hard limit (children inherit
