@@ -3,6 +3,11 @@
 #   make bench-compare                      # full run (5 rounds, a few minutes)
 #   make bench-compare BENCH_ARGS=--quick   # 1 round, smaller counts
 #   make bench-compare BENCH_ARGS="--cluster --rounds 3"
+#   make bench-compare BENCH_ARGS="--clients async-nats --quick"
+# `--clients async-nats` drives the core scenarios with the official Rust
+# client (default options, one connection per publisher and per subscriber,
+# like `nats bench`) instead of the raw-wire clients; its rows are named
+# `<scenario>@async-nats` and carry no gate. TLS and memory are skipped.
 # Installs missing servers, builds in release mode, prints a Markdown table
 # and writes bench-results/<timestamp>.json. See tests/bench/bench-compare.sh.
 BENCH_ARGS ?=

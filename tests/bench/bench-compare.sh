@@ -7,6 +7,7 @@
 #   tests/bench/bench-compare.sh --quick
 #   tests/bench/bench-compare.sh --rounds 3 --scenarios pubsub-16b,reqrep --cluster
 #   tests/bench/bench-compare.sh --scenarios js     # JetStream (make bench-js)
+#   tests/bench/bench-compare.sh --clients async-nats --quick  # core rows via async-nats
 # Environment:
 #   STARLING_BIN=PATH   use this starling binary instead of building one
 #   NO_STARLING=1       compare the two nats-server releases only
