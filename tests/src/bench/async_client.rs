@@ -242,6 +242,12 @@ async fn throughput_inner(endpoints: Endpoints, spec: Throughput) -> Result<f64>
         }
         published += chunk;
     }
+    if published < spec.messages {
+        eprintln!(
+            "note: the {CLIENT_BUDGET:?} budget ended publishing after {published} of {} messages",
+            spec.messages
+        );
+    }
     flush(&publisher).await?;
     if subscribers == 0 {
         return rate(published, started.elapsed());
@@ -400,6 +406,13 @@ async fn request_reply_inner(endpoints: Endpoints, spec: RequestReply) -> Result
         let sent = Instant::now();
         request(REQUEST_TIMEOUT).await?;
         samples.push(sent.elapsed());
+    }
+    if samples.len() < spec.requests {
+        eprintln!(
+            "note: the {CLIENT_BUDGET:?} budget ended requests after {} of {}",
+            samples.len(),
+            spec.requests
+        );
     }
     tasks.abort_all();
     percentiles(&mut samples)

@@ -37,7 +37,8 @@ options:
   --quick              a quarter of the messages and requests, 1 round
   --connections N      idle connections in the memory scenario (default 10000)
   --out DIR            where the JSON results and server logs go (default bench-results)
-  --list               print the scenario names and exit
+  --list               print the scenario names (and messages or requests per
+                       run, where they have them) and exit
   --help               print this text
 ";
 

@@ -430,6 +430,20 @@ impl Scenario {
         }
     }
 
+    /// Messages published (throughput) or requests sent (request/reply,
+    /// warm-up included) in one full run; `None` for the other kinds.
+    /// `--list` prints it, for per-message figures such as
+    /// `tests/bench/syscalls.sh`'s.
+    pub fn messages(&self) -> Option<u64> {
+        match self.kind {
+            Kind::Throughput(throughput) => Some(throughput.messages),
+            Kind::RequestReply(request_reply) => {
+                Some((request_reply.warmup + request_reply.requests) as u64)
+            }
+            Kind::Memory { .. } | Kind::JetStream(_) => None,
+        }
+    }
+
     /// Whether the scenario belongs to the JetStream group (`js`).
     pub fn is_jetstream(&self) -> bool {
         matches!(self.kind, Kind::JetStream(_))
@@ -524,6 +538,22 @@ mod tests {
                 "{name} has no async-nats version"
             );
         }
+    }
+
+    #[test]
+    fn messages_are_the_published_count_or_the_requests() {
+        let all = catalogue(Scale {
+            divisor: 4,
+            connections: 10,
+        });
+        let find = |name: &str| {
+            all.iter()
+                .find(|scenario| scenario.name == name)
+                .and_then(Scenario::messages)
+        };
+        assert_eq!(find("pubsub-16b"), Some(625_000));
+        assert_eq!(find("reqrep"), Some(500 + 5000));
+        assert_eq!(find("memory"), None);
     }
 
     #[test]

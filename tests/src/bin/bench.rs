@@ -121,7 +121,10 @@ async fn bench_run(options: Options) -> Result<()> {
     let all = catalogue(scale);
     if options.list {
         for scenario in &all {
-            println!("{}", scenario.name);
+            match scenario.messages() {
+                Some(messages) => println!("{} {messages}", scenario.name),
+                None => println!("{}", scenario.name),
+            }
         }
         return Ok(());
     }
