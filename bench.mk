@@ -8,6 +8,8 @@
 # client (default options, one connection per publisher and per subscriber,
 # like `nats bench`) instead of the raw-wire clients; its rows are named
 # `<scenario>@async-nats` and carry no gate. TLS and memory are skipped.
+# tests/bench/syscalls.sh SERVER [SCENARIO] [options]: one server's syscalls
+# per message and bytes per read/write under strace.
 # Installs missing servers, builds in release mode, prints a Markdown table
 # and writes bench-results/<timestamp>.json. See tests/bench/bench-compare.sh.
 BENCH_ARGS ?=

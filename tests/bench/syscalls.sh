@@ -123,7 +123,7 @@ for path in logs:
             else:
                 transferred[name] = transferred.get(name, 0) + value
 io = {"write", "writev", "sendto", "sendmsg", "read", "recvfrom"}
-print(f"\n{scenario}: {messages} messages published\n")
+print(f"\n{scenario}: {messages} messages published (request/reply: requests)\n")
 print("| syscall | calls | per message | bytes per call | failed (EAGAIN...) |")
 print("| --- | --- | --- | --- | --- |")
 for name in sorted(calls, key=lambda name: -calls[name]):
