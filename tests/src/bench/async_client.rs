@@ -12,6 +12,7 @@
 //! ([`flow_window`]), so no server's slow-consumer cutoff and no client-side
 //! subscription channel (which drops when full) decides the figure.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -21,7 +22,7 @@ use anyhow::{anyhow, bail, Context as _, Result};
 use async_nats::{Client, Subject, Subscriber};
 use bytes::Bytes;
 use futures::{FutureExt as _, StreamExt as _};
-use tokio::sync::Notify;
+use tokio::sync::{oneshot, Notify};
 use tokio::task::JoinSet;
 use tokio::time::{timeout, Instant};
 
@@ -341,7 +342,8 @@ fn rate(done: u64, elapsed: Duration) -> Result<f64> {
 /// Request/reply: a responder on the subscribe endpoint answers with the
 /// request's payload; a requester on the publish endpoint sends sequential
 /// `Client::request`s (the client's shared wildcard inbox), each timed.
-/// Stops after the measured count or [`CLIENT_BUDGET`].
+/// Each client runs on a thread of its own ([`on_own_thread`]). Stops after
+/// the measured count or [`CLIENT_BUDGET`].
 pub async fn run_request_reply(endpoints: Endpoints, spec: RequestReply) -> Result<Percentiles> {
     if endpoints.tls {
         bail!("the async-nats clients do not speak TLS to the bench's certificate");
@@ -353,27 +355,91 @@ pub async fn run_request_reply(endpoints: Endpoints, spec: RequestReply) -> Resu
 
 async fn request_reply_inner(endpoints: Endpoints, spec: RequestReply) -> Result<Percentiles> {
     let service = Subject::from(format!("{}.service", unique_prefix()));
-    let responder = connect(endpoints.subscribe).await?;
-    let mut requests = responder
-        .subscribe(service.clone())
-        .await
-        .context("subscribe")?;
-    flush(&responder).await?;
-    // Dropping the set aborts the responder, on success and error.
-    let mut tasks = JoinSet::new();
-    tasks.spawn(async move {
-        while let Some(request) = requests.next().await {
-            if let Some(reply) = request.reply {
-                responder
-                    .publish(reply, request.payload)
-                    .await
-                    .context("publish reply")?;
-            }
-        }
-        anyhow::Ok(())
+    // Sending (or dropping) this ends the responder.
+    let (stop, stopped) = oneshot::channel::<()>();
+    let responder = on_own_thread({
+        let service = service.clone();
+        move || respond(endpoints.subscribe, service, stopped)
     });
+    let measured = on_own_thread(move || measure(endpoints.publish, service, spec)).await;
+    let _ = stop.send(());
+    let responder = responder.await;
+    let mut samples = match (measured, responder) {
+        (Ok(samples), _) => samples,
+        (Err(error), Err(responder)) => {
+            return Err(error.context(format!("responder: {responder:#}")))
+        }
+        (Err(error), Ok(())) => return Err(error),
+    };
+    percentiles(&mut samples)
+}
 
-    let requester = connect(endpoints.publish).await?;
+/// Runs `make()` on a thread of its own with a current-thread runtime, so a
+/// client's connection task and the code using it share one thread: a reply
+/// wakes that thread straight from the kernel, without the hand-over
+/// between worker threads that made round trips bimodal (about 30 us or
+/// about 110 us per run, whichever the server) on a multi-thread runtime.
+///
+/// The thread starts at the call, not at the first poll of the result.
+fn on_own_thread<F, Fut, T>(make: F) -> impl Future<Output = Result<T>>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = Result<T>>,
+    T: Send + 'static,
+{
+    let (result_tx, result_rx) = oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("bench-client".to_string())
+        .spawn(move || {
+            let result = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime.block_on(make()),
+                Err(error) => Err(anyhow::Error::from(error).context("client runtime")),
+            };
+            let _ = result_tx.send(result);
+        });
+    async move {
+        spawned.context("spawn a client thread")?;
+        result_rx
+            .await
+            .map_err(|_| anyhow!("client thread ended without a result"))?
+    }
+}
+
+/// Responder: answers every request with its payload until `stopped`
+/// resolves (sent or dropped).
+async fn respond(
+    addr: SocketAddr,
+    service: Subject,
+    mut stopped: oneshot::Receiver<()>,
+) -> Result<()> {
+    let responder = connect(addr).await?;
+    let mut requests = responder.subscribe(service).await.context("subscribe")?;
+    flush(&responder).await?;
+    loop {
+        // Both branches are cancel-safe: a oneshot receiver polled by
+        // reference, and `Subscriber::next` (a channel receive).
+        let request = tokio::select! {
+            _ = &mut stopped => return Ok(()),
+            request = requests.next() => request,
+        };
+        let Some(request) = request else {
+            bail!("responder subscription ended");
+        };
+        if let Some(reply) = request.reply {
+            responder
+                .publish(reply, request.payload)
+                .await
+                .context("publish reply")?;
+        }
+    }
+}
+
+/// Requester: sequential requests, the measured ones timed.
+async fn measure(addr: SocketAddr, service: Subject, spec: RequestReply) -> Result<Vec<Duration>> {
+    let requester = connect(addr).await?;
     let payload = Bytes::from(vec![b'r'; spec.payload]);
     let request = |limit: Duration| {
         let requester = requester.clone();
@@ -387,8 +453,8 @@ async fn request_reply_inner(endpoints: Endpoints, spec: RequestReply) -> Result
             anyhow::Ok(())
         }
     };
-    // On a cluster the service's interest may not have reached the
-    // requester's node yet (no responders, or no reply): retry until then.
+    // The responder subscribes on its own thread, and on a cluster its
+    // interest must reach the requester's node: retry until answered.
     let deadline = Instant::now() + STARTUP_TIMEOUT;
     loop {
         match request(SYNC_RETRY * 10).await {
@@ -414,8 +480,7 @@ async fn request_reply_inner(endpoints: Endpoints, spec: RequestReply) -> Result
             spec.requests
         );
     }
-    tasks.abort_all();
-    percentiles(&mut samples)
+    Ok(samples)
 }
 
 #[cfg(test)]
