@@ -8,8 +8,9 @@
 //! - [`throughput`]: pub-only, pub/sub, fan-out and queue-group scenarios.
 //! - [`latency`]: request/reply round-trip percentiles.
 //! - [`clients`]: which clients drive the core scenarios (`--clients`).
-//! - [`async_client`]: the core scenarios driven by async-nats
+//! - [`async_client`]: the throughput scenarios driven by async-nats
 //!   (`--clients async-nats`, rows named `<scenario>@async-nats`).
+//! - [`async_request_reply`]: request/reply driven by async-nats.
 //! - [`memory`]: RSS per idle client connection.
 //! - [`js`]: the JetStream group (`--scenarios js`), driven by async-nats.
 //! - [`scenario`]: the catalogue of named scenarios and their report rows.
@@ -28,6 +29,7 @@
 //! hot path costs each server, next to the raw clients' figures.
 
 pub mod async_client;
+pub mod async_request_reply;
 pub mod cli;
 pub mod clients;
 pub mod js;

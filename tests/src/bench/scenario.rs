@@ -8,6 +8,7 @@ use anyhow::{anyhow, Result};
 use async_nats::jetstream::stream::StorageType;
 
 use super::async_client;
+use super::async_request_reply;
 use super::clients::Clients;
 use super::js::JetStream;
 use super::latency::{self, RequestReply};
@@ -475,7 +476,7 @@ impl Scenario {
                 let result = match clients {
                     Clients::Raw => latency::run(endpoints()?, request_reply).await?,
                     Clients::AsyncNats => {
-                        async_client::run_request_reply(endpoints()?, request_reply).await?
+                        async_request_reply::run_request_reply(endpoints()?, request_reply).await?
                     }
                 };
                 Ok(vec![result.p50, result.p99, result.p999])
