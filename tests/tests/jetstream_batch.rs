@@ -229,3 +229,67 @@ async fn batch_config_fields_round_trip_and_are_checked() {
         assert!(refused.to_string().contains(code), "{refused}");
     }
 }
+
+/// The next message on `advisories` (within 5 s): its subject and JSON.
+async fn next_advisory(advisories: &mut async_nats::Subscriber) -> (String, Value) {
+    use futures::StreamExt;
+    let message = tokio::time::timeout(std::time::Duration::from_secs(5), advisories.next())
+        .await
+        .expect("an advisory in time")
+        .expect("subscription open");
+    let body: Value = serde_json::from_slice(&message.payload).expect("JSON");
+    (message.subject.to_string(), body)
+}
+
+/// A batch dropped before its commit is advised on
+/// `$JS.EVENT.ADVISORY.STREAM.BATCH_ABANDONED.<stream>` with nats-server's
+/// reason: a gap is `incomplete`, a message past the largest batch `large`.
+#[tokio::test]
+async fn an_abandoned_batch_is_advised_with_its_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let process = start(dir.path().to_str().unwrap()).await;
+    let (client, js) = context(&process).await;
+    atomic_stream(&js, "AB", "ab.>").await;
+    let mut advisories = client
+        .subscribe("$JS.EVENT.ADVISORY.STREAM.BATCH_ABANDONED.*")
+        .await
+        .unwrap();
+    client.flush().await.unwrap();
+    // Sequence 1, then 3: a gap.
+    let first = request(&client, "ab.x", batch_headers("gap", 1, None)).await;
+    assert!(first.is_empty());
+    let ack = pub_ack(&client, "ab.x", batch_headers("gap", 3, None)).await;
+    assert_eq!(err_code(&ack), Some(10176), "{ack}");
+    let (subject, body) = next_advisory(&mut advisories).await;
+    assert_eq!(subject, "$JS.EVENT.ADVISORY.STREAM.BATCH_ABANDONED.AB");
+    assert_eq!(
+        body["type"],
+        "io.nats.jetstream.advisory.v1.stream_batch_abandoned"
+    );
+    assert_eq!(
+        (&body["stream"], &body["batch"], &body["reason"]),
+        (
+            &Value::from("AB"),
+            &Value::from("gap"),
+            &Value::from("incomplete")
+        )
+    );
+    // A refused message of a batch that was never staged abandons nothing;
+    // the next advisory is the too-large batch's.
+    let ack = pub_ack(&client, "ab.x", batch_headers("never", 2, None)).await;
+    assert_eq!(err_code(&ack), Some(10176), "{ack}");
+    for seq in 1..=1000u64 {
+        client
+            .publish_with_headers("ab.x", batch_headers("big", seq, None), "x".into())
+            .await
+            .unwrap();
+    }
+    let ack = pub_ack(&client, "ab.x", batch_headers("big", 1001, Some("1"))).await;
+    assert_eq!(err_code(&ack), Some(10199), "{ack}");
+    let (_, body) = next_advisory(&mut advisories).await;
+    assert_eq!(
+        (&body["batch"], &body["reason"]),
+        (&Value::from("big"), &Value::from("large"))
+    );
+    assert_eq!(msgs(&js, "AB").await, 0);
+}

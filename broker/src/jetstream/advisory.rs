@@ -15,6 +15,7 @@ use serde::Serialize;
 use starling_jetstream::api::API_PREFIX;
 use starling_jetstream::consumer::time::format_rfc3339;
 use starling_jetstream::consumer::ConsumerEvent;
+use starling_jetstream::stream::AbandonReason;
 
 use super::publish::{now_nanos, publish};
 use crate::account::Account;
@@ -117,6 +118,32 @@ impl Advisories<'_> {
             &subject,
             "io.nats.jetstream.advisory.v1.stream_action",
             || Body { stream, action },
+        );
+    }
+
+    /// `$JS.EVENT.ADVISORY.STREAM.BATCH_ABANDONED.<stream>`
+    /// (`stream_batch_abandoned`): an atomic batch was dropped before its
+    /// commit, with nats-server's `reason` (`timeout`, `large`,
+    /// `incomplete`, `unsupported`).
+    pub(super) fn batch_abandoned(&self, stream: &str, batch: &str, reason: AbandonReason) {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            #[serde(skip_serializing_if = "str::is_empty")]
+            account: &'a str,
+            stream: &'a str,
+            batch: &'a str,
+            reason: &'static str,
+        }
+        let subject = format!("{ADVISORY_PREFIX}.STREAM.BATCH_ABANDONED.{stream}");
+        self.send(
+            &subject,
+            "io.nats.jetstream.advisory.v1.stream_batch_abandoned",
+            || Body {
+                account: &self.account.name,
+                stream,
+                batch,
+                reason: reason.as_str(),
+            },
         );
     }
 

@@ -12,12 +12,13 @@ use starling_jetstream::api::consumer::ConsumerInfo;
 use starling_jetstream::api::ApiError;
 use starling_jetstream::stream::batch::batch_id;
 use starling_jetstream::stream::{
-    BatchStager, Operation, Outcome, PubAck, Publish, Republished, Staged, Stream,
+    AbandonReason, BatchStager, Operation, Outcome, PubAck, Publish, Republished, Staged, Stream,
 };
 use starling_store::{stored_size, MAX_BATCH};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
+use super::advisory::Advisories;
 use super::checkpoint::{self, CheckpointClock};
 use super::consumer_pass::{self, NextPass, PassContext};
 use super::consumers::ConsumerSet;
@@ -290,6 +291,17 @@ impl Batch {
         for reply in answers.empty_replies {
             publish(&self.server, &self.account, &reply, b"");
         }
+        if !answers.abandoned.is_empty() {
+            let stream = lock(&self.stream).name().to_string();
+            let advisories = Advisories {
+                server: &self.server,
+                account: &self.account,
+                domain: self.domain.as_deref(),
+            };
+            for (batch, reason) in &answers.abandoned {
+                advisories.batch_abandoned(&stream, batch, *reason);
+            }
+        }
         for (done, outcome) in answers.outcomes {
             // The API caller may have gone; nothing to tell then.
             let _ = done.send(outcome);
@@ -333,6 +345,8 @@ struct Answers {
     acks: Vec<(String, PubAck)>,
     /// Replies to staged atomic batch messages: empty, as nats-server's.
     empty_replies: Vec<String>,
+    /// Atomic batches dropped by this batch (refused or timed out).
+    abandoned: Vec<(String, AbandonReason)>,
     /// Each API operation's outcome.
     outcomes: Vec<(oneshot::Sender<Outcome>, Outcome)>,
     /// The stop request, if the batch held one.
@@ -385,6 +399,7 @@ fn apply_batch(
     } = *context;
     let mut answers = Answers {
         empty_replies: Vec::new(),
+        abandoned: Vec::new(),
         acks: Vec::new(),
         outcomes: Vec::new(),
         stop: None,
@@ -473,6 +488,9 @@ fn apply_batch(
     answers.removed |= guard.store().state().first_seq != first_seq;
     answers.stored = last_seq + 1..=guard.store().state().last_seq;
     answers.republished = guard.take_republished();
+    if let Some(stager) = stager {
+        answers.abandoned = lock(stager).take_abandoned();
+    }
     let durable = if sync_now {
         let begun = guard.store_mut().begin_sync();
         drop(guard);

@@ -159,10 +159,38 @@ struct Staging {
     last_activity: i64,
 }
 
+/// Why a staged batch was dropped (nats-server's `BatchAbandonReason`,
+/// the `reason` of its `stream_batch_abandoned` advisory).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AbandonReason {
+    /// Idle for the timeout.
+    Timeout,
+    /// Past the largest batch.
+    Large,
+    /// A gap, a missing sequence or a bad commit.
+    Incomplete,
+    /// A header a batch may not carry.
+    Unsupported,
+}
+
+impl AbandonReason {
+    /// The advisory's `reason` string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AbandonReason::Timeout => "timeout",
+            AbandonReason::Large => "large",
+            AbandonReason::Incomplete => "incomplete",
+            AbandonReason::Unsupported => "unsupported",
+        }
+    }
+}
+
 /// The uncommitted batches of one stream.
 #[derive(Debug)]
 pub struct BatchStager {
     batches: HashMap<String, Staging>,
+    /// Staged batches dropped since the last `take_abandoned`.
+    abandoned: Vec<(String, AbandonReason)>,
     limits: BatchLimits,
     /// Uncommitted batches of every stream on the server, shared by their
     /// stagers so [`BatchLimits::max_inflight_total`] holds server-wide.
@@ -179,6 +207,7 @@ impl BatchStager {
     pub fn new(limits: BatchLimits, inflight: Arc<AtomicUsize>) -> Self {
         BatchStager {
             batches: HashMap::new(),
+            abandoned: Vec::new(),
             limits,
             inflight,
         }
@@ -212,12 +241,17 @@ impl BatchStager {
             return Staged::Refused(ApiError::atomic_publish_invalid_id());
         }
         let Some(seq) = header(headers::BATCH_SEQUENCE).and_then(|s| s.parse::<u64>().ok()) else {
-            return self.refuse(&id, ApiError::atomic_publish_missing_seq());
+            return self.refuse(
+                &id,
+                ApiError::atomic_publish_missing_seq(),
+                AbandonReason::Incomplete,
+            );
         };
         if header(headers::EXPECTED_LAST_MSG_ID).is_some() {
             return self.refuse(
                 &id,
                 ApiError::atomic_publish_unsupported_header(headers::EXPECTED_LAST_MSG_ID),
+                AbandonReason::Unsupported,
             );
         }
         if !self.batches.contains_key(&id) {
@@ -241,17 +275,31 @@ impl BatchStager {
             None => None,
             Some("1") => Some(Commit::Store),
             Some("eob") => Some(Commit::EndOfBatch),
-            Some(_) => return self.refuse(&id, ApiError::atomic_publish_invalid_commit()),
+            Some(_) => {
+                return self.refuse(
+                    &id,
+                    ApiError::atomic_publish_invalid_commit(),
+                    AbandonReason::Incomplete,
+                )
+            }
         };
         let Some(staging) = self.batches.get_mut(&id) else {
             return Staged::Refused(ApiError::atomic_publish_incomplete());
         };
         if seq != staging.last_seq + 1 {
-            return self.refuse(&id, ApiError::atomic_publish_incomplete());
+            return self.refuse(
+                &id,
+                ApiError::atomic_publish_incomplete(),
+                AbandonReason::Incomplete,
+            );
         }
         if seq > self.limits.max_size {
             let max = self.limits.max_size;
-            return self.refuse(&id, ApiError::atomic_publish_too_large(max));
+            return self.refuse(
+                &id,
+                ApiError::atomic_publish_too_large(max),
+                AbandonReason::Large,
+            );
         }
         staging.last_seq = seq;
         staging.last_activity = now;
@@ -279,9 +327,17 @@ impl BatchStager {
             .map(|(id, _)| id.clone())
             .collect();
         for id in &idle {
-            self.remove(id);
+            if self.remove(id).is_some() {
+                self.abandoned.push((id.clone(), AbandonReason::Timeout));
+            }
         }
         idle
+    }
+
+    /// The staged batches dropped (refused or timed out) since the last
+    /// call, for the `BATCH_ABANDONED` advisory.
+    pub fn take_abandoned(&mut self) -> Vec<(String, AbandonReason)> {
+        std::mem::take(&mut self.abandoned)
     }
 
     /// When the next batch times out, if any is staged (ns).
@@ -304,8 +360,11 @@ impl BatchStager {
         }
     }
 
-    fn refuse(&mut self, id: &str, error: ApiError) -> Staged {
-        self.remove(id);
+    /// Refuse a message of batch `id`, dropping the batch if it was staged.
+    fn refuse(&mut self, id: &str, error: ApiError, reason: AbandonReason) -> Staged {
+        if self.remove(id).is_some() {
+            self.abandoned.push((id.to_string(), reason));
+        }
         Staged::Refused(error)
     }
 

@@ -218,10 +218,16 @@ fn idle_batches_are_abandoned_after_ten_seconds() {
     ));
     assert_eq!(stager.next_timeout(), Some(later + BATCH_TIMEOUT_NANOS));
     assert!(stager.expire(later + BATCH_TIMEOUT_NANOS - 1).is_empty());
+    assert!(stager.take_abandoned().is_empty());
     assert_eq!(
         stager.expire(later + BATCH_TIMEOUT_NANOS),
         vec!["a".to_string()]
     );
+    assert_eq!(
+        stager.take_abandoned(),
+        vec![("a".to_string(), AbandonReason::Timeout)]
+    );
+    assert!(stager.take_abandoned().is_empty(), "taken once");
     assert_eq!(inflight.load(Ordering::Relaxed), 0);
     let resumed = member("foo.1", "a", 3, &[(headers::BATCH_COMMIT, "1")]);
     assert_eq!(

@@ -25,7 +25,7 @@ pub mod republish;
 pub mod source;
 pub mod ttl;
 
-pub use batch::{AtomicBatch, BatchLimits, BatchStager, Staged};
+pub use batch::{AbandonReason, AtomicBatch, BatchLimits, BatchStager, Staged};
 pub use machine::{Operation, Outcome, Publish, Stream};
 pub use pub_ack::PubAck;
 pub use republish::Republished;
