@@ -89,6 +89,11 @@ impl Context {
         else {
             return false;
         };
+        // Any other request is answered on a blocking thread, which
+        // splits its endpoint itself.
+        if !endpoint.starts_with("DIRECT.GET.") {
+            return false;
+        }
         let tokens: Vec<&str> = endpoint.split('.').collect();
         let ["DIRECT", "GET", stream, subject @ ..] = tokens.as_slice() else {
             return false;

@@ -67,21 +67,23 @@ impl CheckpointClock {
 }
 
 /// Write the index snapshot and the duplicate window (into `dir`) when
-/// `clock` says so. Called by the worker after a batch's answers went out,
-/// so no PubAck waits for it. A failure is logged: only a restart after a
-/// crash is slower. Lock order: the clock (only the worker's batch takes
-/// it), then the stream.
+/// `clock` says a store in `state` is due. Called by the worker after a
+/// batch's answers went out, with the state it read anyway, so a batch
+/// that is not due takes no further lock of the stream. A failure is
+/// logged: only a restart after a crash is slower. Lock order: the clock
+/// (only the worker's batch takes it), then the stream.
 pub(super) fn checkpoint_if_due(
     clock: &Mutex<CheckpointClock>,
+    state: &StreamState,
     stream: &Mutex<Stream>,
     dir: Option<&Path>,
 ) {
     let mut clock = lock(clock);
-    let mut stream = lock(stream);
     let now = Instant::now();
-    if !clock.due(&stream.store().state(), now) {
+    if !clock.due(state, now) {
         return;
     }
+    let mut stream = lock(stream);
     let name = stream.name().to_string();
     if let Err(error) = stream.store_mut().checkpoint() {
         tracing::warn!(stream = %name, %error, "stream: index snapshot failed");

@@ -58,9 +58,9 @@ pub(super) fn run(
     stored: RangeInclusive<u64>,
 ) -> NextPass {
     // Publish-only streams skip the pass (and its locks) entirely; an
-    // interest stream without consumers keeps nothing.
+    // interest stream without consumers dropped what it stored already
+    // (`worker::apply_batch`).
     if messages.is_empty() && lock(context.consumers).entries.is_empty() {
-        drop_uninteresting(context, stored);
         return NextPass::default();
     }
     let mut more = false;
@@ -210,32 +210,6 @@ fn rate_burst(context: &PassContext<'_>, max_msg_size: i32) -> i64 {
         .max_payload
         .unwrap_or_else(|| context.server.options().max_payload);
     i64::try_from(payload).unwrap_or(i64::MAX)
-}
-
-/// Interest retention without consumers: what was just stored goes.
-/// An interest stream without consumers keeps nothing: the worker drops
-/// what a batch stored before its PubAcks go out, so a `STREAM.INFO` sent
-/// after the ack never sees it (nats-server does not store such a message
-/// at all).
-pub(super) fn drop_if_no_consumers(context: &PassContext<'_>, stored: RangeInclusive<u64>) {
-    if lock(context.consumers).entries.is_empty() {
-        drop_uninteresting(context, stored);
-    }
-}
-
-fn drop_uninteresting(context: &PassContext<'_>, stored: RangeInclusive<u64>) {
-    if stored.is_empty() {
-        return;
-    }
-    let mut stream = lock(context.stream);
-    if stream.config().retention != RetentionPolicy::Interest {
-        return;
-    }
-    for seq in stored {
-        if let Err(error) = stream.store_mut().remove_msg(seq) {
-            tracing::warn!(seq, %error, "uninteresting message not removed");
-        }
-    }
 }
 
 /// Interest and work queue retention: a message every consumer is done

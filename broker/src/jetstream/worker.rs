@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use starling_jetstream::api::consumer::ConsumerInfo;
-use starling_jetstream::api::ApiError;
+use starling_jetstream::api::{ApiError, RetentionPolicy};
 use starling_jetstream::stream::batch::batch_id;
 use starling_jetstream::stream::{
     AbandonReason, BatchStager, Operation, Outcome, PubAck, Publish, Republished, Staged, Stream,
@@ -256,6 +256,7 @@ impl Batch {
             gate: Some(&self.gate),
             fsync: Some(&self.fsync),
             stager: Some(&self.stager),
+            consumers: Some(&self.consumers),
         };
         let mut answers = apply_batch(&self.stream, jobs, sync_now, &context, now);
         if answers.durable {
@@ -264,16 +265,6 @@ impl Batch {
             self.sourcing.links.notify_followers(*answers.stored.end());
         } else {
             self.sourcing.forget_positions();
-        }
-        let pass = PassContext {
-            server: &self.server,
-            account: &self.account,
-            stream: &self.stream,
-            consumers: &self.consumers,
-            domain: self.domain.as_deref(),
-        };
-        if answers.durable {
-            consumer_pass::drop_if_no_consumers(&pass, answers.stored.clone());
         }
         // As nats-server: republished before the PubAck goes out.
         for message in std::mem::take(&mut answers.republished) {
@@ -309,6 +300,13 @@ impl Batch {
         if let Some(done) = answers.stop {
             return Ran::Stopped(done);
         }
+        let pass = PassContext {
+            server: &self.server,
+            account: &self.account,
+            stream: &self.stream,
+            consumers: &self.consumers,
+            domain: self.domain.as_deref(),
+        };
         let mut next = consumer_pass::run(
             &pass,
             &answers.consumer_messages,
@@ -331,9 +329,10 @@ impl Batch {
                 let _ = done.send(info);
             }
         }
-        self.gate.report(lock(&self.stream).store().state().bytes);
+        let state = lock(&self.stream).store().state();
+        self.gate.report(state.bytes);
         if let (true, Some(clock)) = (answers.durable, &self.checkpoints) {
-            checkpoint::checkpoint_if_due(clock, &self.stream, self.dir.as_deref());
+            checkpoint::checkpoint_if_due(clock, &state, &self.stream, self.dir.as_deref());
         }
         Ran::Done { next }
     }
@@ -379,6 +378,9 @@ struct BatchContext<'a> {
     fsync: Option<&'a SyncHistogram>,
     /// Atomic batches; without one a batch message is refused (10174).
     stager: Option<&'a Mutex<BatchStager>>,
+    /// The stream's consumers (an interest stream without any keeps
+    /// nothing it stores).
+    consumers: Option<&'a Mutex<ConsumerSet>>,
 }
 
 /// Apply `jobs` to `stream` in order at `now`, then make them durable
@@ -396,6 +398,7 @@ fn apply_batch(
         gate,
         fsync,
         stager,
+        consumers,
     } = *context;
     let mut answers = Answers {
         empty_replies: Vec::new(),
@@ -487,6 +490,20 @@ fn apply_batch(
     }
     answers.removed |= guard.store().state().first_seq != first_seq;
     answers.stored = last_seq + 1..=guard.store().state().last_seq;
+    // An interest stream without consumers keeps nothing: what the batch
+    // stored goes again under the same lock, before the sync and the
+    // PubAcks, so no STREAM.INFO after an ack sees it (nats-server does not
+    // store such a message at all). Lock order: stream -> consumers.
+    let interest = guard.config().retention == RetentionPolicy::Interest;
+    if let (true, Some(consumers)) = (interest && !answers.stored.is_empty(), consumers) {
+        if lock(consumers).entries.is_empty() {
+            for seq in answers.stored.clone() {
+                if let Err(error) = guard.store_mut().remove_msg(seq) {
+                    tracing::warn!(seq, %error, "uninteresting message not removed");
+                }
+            }
+        }
+    }
     answers.republished = guard.take_republished();
     if let Some(stager) = stager {
         answers.abandoned = lock(stager).take_abandoned();

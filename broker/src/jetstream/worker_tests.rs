@@ -244,10 +244,12 @@ fn a_due_checkpoint_lets_recovery_after_a_crash_scan_only_the_tail() {
     let context = BatchContext::default();
     // 40 messages: not due yet (fewer than 50 new).
     apply_batch(&stream, publishes(40, 16), true, &context, NOW);
-    checkpoint_if_due(&clock, &stream, None);
+    let state = lock(&stream).store().state();
+    checkpoint_if_due(&clock, &state, &stream, None);
     // 20 more: 60 new, due; the snapshot covers sequences 1..=60.
     apply_batch(&stream, publishes(20, 16), true, &context, NOW);
-    checkpoint_if_due(&clock, &stream, None);
+    let state = lock(&stream).store().state();
+    checkpoint_if_due(&clock, &state, &stream, None);
     // 5 more, acknowledged, then the machine dies.
     let answers = apply_batch(&stream, publishes(5, 16), true, &context, NOW);
     assert_eq!(answers.acks.len(), 5);

@@ -28,10 +28,10 @@ use tokio::time::{timeout, Instant};
 
 use super::limits::{
     CLIENT_BUDGET, CLIENT_WINDOW_MESSAGES, FLOW_WINDOW_BYTES, FLUSH_TIMEOUT, HANDSHAKE_TIMEOUT,
-    MSG_OVERHEAD_BYTES, RUN_TIMEOUT, STALL_TIMEOUT, STARTUP_TIMEOUT, SYNC_RETRY,
+    MSG_OVERHEAD_BYTES, RUN_TIMEOUT, STARTUP_TIMEOUT, SYNC_RETRY,
 };
 use super::server::Endpoints;
-use super::throughput::{Pattern, Throughput};
+use super::throughput::{wait_for_floor, Pattern, Throughput};
 use super::unique_prefix;
 
 /// Messages a subscriber counts locally before publishing its count (it also
@@ -125,27 +125,14 @@ impl Deliveries {
     /// on a subscriber error or when the floor does not move for
     /// [`STALL_TIMEOUT`].
     async fn wait_for(&self, what: &str, condition: impl Fn(u64) -> bool) -> Result<()> {
-        let mut last_floor = delivered_floor(self.pattern, &self.counts());
-        let mut last_change = Instant::now();
-        loop {
-            let notified = self.changed.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            let floor = delivered_floor(self.pattern, &self.counts());
-            if condition(floor) {
-                return Ok(());
-            }
-            if let Some(failure) = self.failure() {
-                bail!("subscriber failed: {failure}");
-            }
-            if floor != last_floor {
-                last_floor = floor;
-                last_change = Instant::now();
-            } else if last_change.elapsed() > STALL_TIMEOUT {
-                bail!("deliveries stalled at {floor} while waiting for {what}");
-            }
-            let _ = timeout(Duration::from_millis(100), notified).await;
-        }
+        wait_for_floor(
+            &self.changed,
+            || delivered_floor(self.pattern, &self.counts()),
+            || self.failure(),
+            condition,
+            |floor| format!("deliveries stalled at {floor} while waiting for {what}"),
+        )
+        .await
     }
 }
 

@@ -134,27 +134,48 @@ impl Progress {
 
     /// Waits until `published` is within `window` of the delivered floor.
     async fn wait_for_room(&self, published: u64, window: u64) -> Result<()> {
-        let mut last_floor = self.delivered_floor();
-        let mut last_change = Instant::now();
-        loop {
-            let notified = self.changed.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            let floor = self.delivered_floor();
-            if published <= floor + window {
-                return Ok(());
-            }
-            if let Some(failure) = self.failure() {
-                bail!("subscriber failed: {failure}");
-            }
-            if floor != last_floor {
-                last_floor = floor;
-                last_change = Instant::now();
-            } else if last_change.elapsed() > STALL_TIMEOUT {
-                bail!("deliveries stalled at {floor} of {published} published");
-            }
-            let _ = timeout(Duration::from_millis(100), notified).await;
+        wait_for_floor(
+            &self.changed,
+            || self.delivered_floor(),
+            || self.failure(),
+            |floor| published <= floor + window,
+            |floor| format!("deliveries stalled at {floor} of {published} published"),
+        )
+        .await
+    }
+}
+
+/// Waits, woken by `changed`, until `condition(floor())` holds; fails with
+/// the first subscriber `failure()`, or with `stalled(floor)` when the
+/// floor does not move for [`STALL_TIMEOUT`]. Both client modes' publishers
+/// and runs wait this way.
+pub(super) async fn wait_for_floor(
+    changed: &Notify,
+    floor: impl Fn() -> u64,
+    failure: impl Fn() -> Option<String>,
+    condition: impl Fn(u64) -> bool,
+    stalled: impl Fn(u64) -> String,
+) -> Result<()> {
+    let mut last_floor = floor();
+    let mut last_change = Instant::now();
+    loop {
+        let notified = changed.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let now_floor = floor();
+        if condition(now_floor) {
+            return Ok(());
         }
+        if let Some(failure) = failure() {
+            bail!("subscriber failed: {failure}");
+        }
+        if now_floor != last_floor {
+            last_floor = now_floor;
+            last_change = Instant::now();
+        } else if last_change.elapsed() > STALL_TIMEOUT {
+            bail!("{}", stalled(now_floor));
+        }
+        let _ = timeout(Duration::from_millis(100), notified).await;
     }
 }
 

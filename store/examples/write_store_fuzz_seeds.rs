@@ -2,7 +2,7 @@
 //! real stream directories made by a `FileStore` on the simulated disk, in
 //! the target's input format (`fuzz/src/store_files.rs`).
 //!
-//! `cargo run -p starling-store --example write_fuzz_seeds -- fuzz/seeds`
+//! `cargo run -p starling-store --example write_store_fuzz_seeds -- fuzz/seeds`
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
